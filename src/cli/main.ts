@@ -1,0 +1,38 @@
+import { Command, CommanderError } from 'commander';
+import { createRequire } from 'node:module';
+import '../index.js';
+import { UsageError } from './errors.js';
+import { explainCommand } from './explain.js';
+
+const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
+
+export function buildProgram(): Command {
+  const program = new Command('dcgan')
+    .description('DCGAN toolkit: train, sample and explain deep convolutional GANs in TypeScript')
+    .version(version)
+    .showHelpAfterError('(run with --help for usage)');
+  program.addCommand(explainCommand());
+  for (const command of program.commands) command.exitOverride().configureOutput(program.configureOutput());
+  return program.exitOverride();
+}
+
+/** Runs the CLI: user errors become one line on stderr and a non-zero status, never a stack trace. */
+export async function main(argv: string[] = process.argv): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      process.exitCode = error.exitCode;
+      return;
+    }
+    if (error instanceof UsageError) {
+      console.error(`dcgan: ${error.message}`);
+      process.exitCode = error.exitCode;
+      return;
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    console.error(`dcgan: ${message}`);
+    if (process.env['DCGAN_DEBUG']) console.error(error);
+    process.exitCode = 1;
+  }
+}

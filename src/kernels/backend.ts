@@ -1,0 +1,129 @@
+import type { Allocator } from '../tensor/memory.js';
+import type { Shape } from '../tensor/shape.js';
+
+/**
+ * The one interface every backend implements. Kernels take Float32Array views and plain
+ * numbers only: a backend allocates the arrays (its `allocator`), so the wasm backend can
+ * hand out views into its own memory and recover pointers from `byteOffset` without a copy,
+ * and a native addon can read the same memory through Node-API. Arrays may alias where a
+ * kernel says so (elementwise kernels allow out === input).
+ */
+
+/** Row-major strided batched GEMM: C[b] = alpha·op(A[b])·op(B[b]) + beta·C[b]. */
+export interface GemmParams {
+  /** A is stored [k × m] (so op(A) = Aᵀ) instead of [m × k]. */
+  transA: boolean;
+  /** B is stored [n × k] (so op(B) = Bᵀ) instead of [k × n]. */
+  transB: boolean;
+  m: number;
+  n: number;
+  k: number;
+  alpha: number;
+  beta: number;
+  batch: number;
+  /** Element offsets between consecutive batch items; 0 reuses one matrix for every item. */
+  strideA: number;
+  strideB: number;
+  strideC: number;
+}
+
+/** A 2-D convolution's geometry, shared by im2col and col2im. */
+export interface ConvGeometry {
+  /** Images in the batch. */
+  n: number;
+  /** Channels, height and width of the image side (input of a conv, output of a transposed conv). */
+  c: number;
+  h: number;
+  w: number;
+  kh: number;
+  kw: number;
+  strideH: number;
+  strideW: number;
+  padH: number;
+  padW: number;
+  /** Height and width of the column side (output of a conv, input of a transposed conv). */
+  outH: number;
+  outW: number;
+}
+
+export type UnaryOp = 'relu' | 'leakyRelu' | 'tanh' | 'sigmoid' | 'neg' | 'exp' | 'log' | 'abs' | 'sqrt' | 'square';
+export type BinaryOp = 'add' | 'sub' | 'mul' | 'div';
+export type ScalarOp = 'add' | 'sub' | 'rsub' | 'mul' | 'div' | 'rdiv' | 'pow';
+
+export interface AdamHyper {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  /** 1-based step count, for bias correction. */
+  step: number;
+}
+
+export interface SgdHyper {
+  lr: number;
+  momentum: number;
+  dampening: number;
+  weightDecay: number;
+  nesterov: boolean;
+  /** True on the first step: the momentum buffer starts as the gradient itself. */
+  firstStep: boolean;
+}
+
+export interface Backend {
+  readonly name: string;
+  readonly allocator: Allocator;
+
+  gemm(p: GemmParams, a: Float32Array, b: Float32Array, c: Float32Array): void;
+
+  /** x [n, c, h, w] → cols [n, c·kh·kw, outH·outW]; positions in the padding read 0. */
+  im2col(x: Float32Array, g: ConvGeometry, cols: Float32Array): void;
+  /** The adjoint of im2col: cols [n, c·kh·kw, outH·outW] are summed into x [n, c, h, w] (overwritten). */
+  col2im(cols: Float32Array, g: ConvGeometry, x: Float32Array): void;
+
+  unary(op: UnaryOp, x: Float32Array, out: Float32Array, alpha: number): void;
+  /** dx = dy · f'(x); `y` = f(x) is passed because several derivatives are cheaper from it. */
+  unaryBackward(op: UnaryOp, x: Float32Array, y: Float32Array, dy: Float32Array, dx: Float32Array, alpha: number): void;
+  /** Elementwise with NumPy broadcasting; `outShape` is the broadcast shape. */
+  binary(op: BinaryOp, a: Float32Array, aShape: Shape, b: Float32Array, bShape: Shape, out: Float32Array, outShape: Shape): void;
+  scalar(op: ScalarOp, x: Float32Array, s: number, out: Float32Array): void;
+
+  /** Sums x over `axes` (sorted, unique); `out` has x's shape with those axes removed. */
+  reduceSum(x: Float32Array, shape: Shape, axes: readonly number[], out: Float32Array): void;
+  /** out = x with its axes reordered: out.shape[i] = shape[perm[i]]. */
+  permute(x: Float32Array, shape: Shape, perm: readonly number[], out: Float32Array): void;
+  /** Sums x [n, c, hw] over n and hw, per channel (a conv's bias gradient). */
+  channelSum(x: Float32Array, n: number, c: number, hw: number, out: Float32Array): void;
+  /** y [n, c, hw] += bias[c]. */
+  addChannelBias(y: Float32Array, n: number, c: number, hw: number, bias: Float32Array): void;
+
+  /** Per-channel mean and biased variance of x [n, c, hw]. */
+  batchNormStats(x: Float32Array, n: number, c: number, hw: number, mean: Float32Array, variance: Float32Array): void;
+  /** y = (x − mean)·invStd·gamma + beta, per channel; gamma/beta null means 1/0. */
+  batchNormApply(
+    x: Float32Array, n: number, c: number, hw: number,
+    mean: Float32Array, invStd: Float32Array, gamma: Float32Array | null, beta: Float32Array | null, y: Float32Array,
+  ): void;
+  /**
+   * Gradients of batchNormApply. With `batchStats` the mean and invStd were computed from x
+   * itself, so their dependence on x is included (training mode); otherwise they are constants.
+   */
+  batchNormBackward(
+    x: Float32Array, dy: Float32Array, n: number, c: number, hw: number,
+    mean: Float32Array, invStd: Float32Array, gamma: Float32Array | null, batchStats: boolean,
+    dx: Float32Array | null, dgamma: Float32Array | null, dbeta: Float32Array | null,
+  ): void;
+
+  /** Elementwise binary cross-entropy on logits, max(x,0) − x·t + log(1 + e^−|x|). */
+  bceWithLogits(x: Float32Array, t: Float32Array, out: Float32Array): void;
+  /** dx = dy·(σ(x) − t); dy has one value (broadcast) or one per element. */
+  bceWithLogitsBackward(x: Float32Array, t: Float32Array, dy: Float32Array, dx: Float32Array): void;
+  /** Elementwise binary cross-entropy on probabilities, logs clamped at −100 as PyTorch does. */
+  bce(p: Float32Array, t: Float32Array, out: Float32Array): void;
+  bceBackward(p: Float32Array, t: Float32Array, dy: Float32Array, dx: Float32Array): void;
+
+  /** PyTorch's Adam (with L2 weight decay), in place on param, m and v. */
+  adamUpdate(param: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array, h: AdamHyper): void;
+  /** PyTorch's SGD with momentum, in place on param and buf (buf unused when momentum is 0). */
+  sgdUpdate(param: Float32Array, grad: Float32Array, buf: Float32Array | null, h: SgdHyper): void;
+}

@@ -1,0 +1,5 @@
+import './js/index.js';
+
+export type { Backend, GemmParams, ConvGeometry, UnaryOp, BinaryOp, ScalarOp, AdamHyper, SgdHyper } from './backend.js';
+export { registerBackend, setBackend, getBackend, getBackendName, listBackends } from './registry.js';
+export { createJsBackend } from './js/index.js';

@@ -1,0 +1,74 @@
+/** Batch normalisation over x laid out [n, c, hw]; statistics accumulate in float64. */
+
+export function batchNormStats(x: Float32Array, n: number, c: number, hw: number, mean: Float32Array, variance: Float32Array): void {
+  const count = n * hw;
+  for (let ch = 0; ch < c; ch++) {
+    let s = 0;
+    for (let img = 0; img < n; img++) {
+      const base = (img * c + ch) * hw;
+      for (let i = 0; i < hw; i++) s += x[base + i]!;
+    }
+    const mu = s / count;
+    // Two passes: the variance of values far from zero stays exact.
+    let sq = 0;
+    for (let img = 0; img < n; img++) {
+      const base = (img * c + ch) * hw;
+      for (let i = 0; i < hw; i++) {
+        const d = x[base + i]! - mu;
+        sq += d * d;
+      }
+    }
+    mean[ch] = mu;
+    variance[ch] = sq / count;
+  }
+}
+
+export function batchNormApply(
+  x: Float32Array, n: number, c: number, hw: number,
+  mean: Float32Array, invStd: Float32Array, gamma: Float32Array | null, beta: Float32Array | null, y: Float32Array,
+): void {
+  for (let ch = 0; ch < c; ch++) {
+    const scale = invStd[ch]! * (gamma === null ? 1 : gamma[ch]!);
+    const shift = (beta === null ? 0 : beta[ch]!) - mean[ch]! * scale;
+    for (let img = 0; img < n; img++) {
+      const base = (img * c + ch) * hw;
+      for (let i = 0; i < hw; i++) y[base + i] = x[base + i]! * scale + shift;
+    }
+  }
+}
+
+export function batchNormBackward(
+  x: Float32Array, dy: Float32Array, n: number, c: number, hw: number,
+  mean: Float32Array, invStd: Float32Array, gamma: Float32Array | null, batchStats: boolean,
+  dx: Float32Array | null, dgamma: Float32Array | null, dbeta: Float32Array | null,
+): void {
+  const count = n * hw;
+  for (let ch = 0; ch < c; ch++) {
+    const mu = mean[ch]!;
+    const is = invStd[ch]!;
+    let sumDy = 0;
+    let sumDyXhat = 0;
+    for (let img = 0; img < n; img++) {
+      const base = (img * c + ch) * hw;
+      for (let i = 0; i < hw; i++) {
+        const g = dy[base + i]!;
+        sumDy += g;
+        sumDyXhat += g * (x[base + i]! - mu) * is;
+      }
+    }
+    if (dgamma !== null) dgamma[ch] = sumDyXhat;
+    if (dbeta !== null) dbeta[ch] = sumDy;
+    if (dx === null) continue;
+    const k = is * (gamma === null ? 1 : gamma[ch]!);
+    // Training: the batch mean and variance depend on x, which adds the two correction terms.
+    const meanDy = batchStats ? sumDy / count : 0;
+    const meanDyXhat = batchStats ? sumDyXhat / count : 0;
+    for (let img = 0; img < n; img++) {
+      const base = (img * c + ch) * hw;
+      for (let i = 0; i < hw; i++) {
+        const xhat = (x[base + i]! - mu) * is;
+        dx[base + i] = k * (dy[base + i]! - meanDy - xhat * meanDyXhat);
+      }
+    }
+  }
+}

@@ -1,0 +1,52 @@
+import { batchNorm2d } from '../ops/batchnorm.js';
+import { full, zeros } from '../ops/create.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { Module } from './module.js';
+
+export interface BatchNormLayerOptions {
+  eps?: number;
+  /** Running-average weight of each new batch; null for a cumulative average (PyTorch's momentum=None). */
+  momentum?: number | null;
+  /** Learnable per-channel scale and shift (weight, bias). */
+  affine?: boolean;
+  /** Keep running statistics for eval mode. */
+  trackRunningStats?: boolean;
+}
+
+/**
+ * BatchNorm2d with PyTorch's names and buffers (weight, bias, running_mean, running_var,
+ * num_batches_tracked), so state dicts match pytorch/examples' DCGAN key for key.
+ */
+export class BatchNorm2d extends Module {
+  readonly eps: number;
+  readonly momentum: number | null;
+  readonly weight: Tensor | null;
+  readonly bias: Tensor | null;
+  readonly runningMean: Tensor | null;
+  readonly runningVar: Tensor | null;
+  readonly numBatchesTracked: Tensor | null;
+
+  constructor(readonly numFeatures: number, options: BatchNormLayerOptions = {}) {
+    super();
+    this.eps = options.eps ?? 1e-5;
+    this.momentum = options.momentum === undefined ? 0.1 : options.momentum;
+    const affine = options.affine ?? true;
+    const track = options.trackRunningStats ?? true;
+    this.weight = this.registerParameter('weight', affine ? full([numFeatures], 1) : null);
+    this.bias = this.registerParameter('bias', affine ? zeros([numFeatures]) : null);
+    this.runningMean = this.registerBuffer('running_mean', track ? zeros([numFeatures]) : null);
+    this.runningVar = this.registerBuffer('running_var', track ? full([numFeatures], 1) : null);
+    this.numBatchesTracked = this.registerBuffer('num_batches_tracked', track ? zeros([]) : null);
+  }
+
+  forward(x: Tensor): Tensor {
+    let momentum = this.momentum ?? 0;
+    if (this.training && this.numBatchesTracked !== null) {
+      const count = ++this.numBatchesTracked.data[0]!;
+      if (this.momentum === null) momentum = 1 / count;
+    }
+    // Without running statistics, eval mode still normalises with the batch's own.
+    const useBatchStats = this.training || this.runningMean === null;
+    return batchNorm2d(x, this.runningMean, this.runningVar, this.weight, this.bias, { training: useBatchStats, momentum, eps: this.eps });
+  }
+}

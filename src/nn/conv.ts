@@ -1,0 +1,75 @@
+import { conv2d, convTranspose2d, type Pair } from '../ops/conv.js';
+import { empty } from '../ops/create.js';
+import { Module } from './module.js';
+import { calculateFanInAndFanOut, kaimingUniform_, uniform_ } from './init.js';
+import type { Tensor } from '../tensor/tensor.js';
+
+export interface ConvOptions {
+  stride?: Pair;
+  padding?: Pair;
+  /** Learnable bias per output channel (default true, as PyTorch; DCGAN turns it off before BatchNorm). */
+  bias?: boolean;
+}
+
+export interface ConvTransposeOptions extends ConvOptions {
+  outputPadding?: Pair;
+}
+
+function kernelPair(k: Pair): [number, number] {
+  return typeof k === 'number' ? [k, k] : [k[0], k[1]];
+}
+
+/** PyTorch's default init: weights U(±1/√fanIn) (Kaiming with a = √5), bias the same bound. */
+function resetParameters(weight: Tensor, bias: Tensor | null): void {
+  kaimingUniform_(weight, Math.sqrt(5));
+  if (bias !== null) {
+    const bound = 1 / Math.sqrt(calculateFanInAndFanOut(weight).fanIn);
+    uniform_(bias, -bound, bound);
+  }
+}
+
+/** 2-D convolution layer; weight [outChannels, inChannels, kH, kW]. */
+export class Conv2d extends Module {
+  readonly weight: Tensor;
+  readonly bias: Tensor | null;
+
+  constructor(
+    readonly inChannels: number,
+    readonly outChannels: number,
+    readonly kernelSize: Pair,
+    readonly options: ConvOptions = {},
+  ) {
+    super();
+    const [kh, kw] = kernelPair(kernelSize);
+    this.weight = this.registerParameter('weight', empty([outChannels, inChannels, kh, kw]))!;
+    this.bias = this.registerParameter('bias', options.bias === false ? null : empty([outChannels]));
+    resetParameters(this.weight, this.bias);
+  }
+
+  forward(x: Tensor): Tensor {
+    return conv2d(x, this.weight, this.bias, this.options);
+  }
+}
+
+/** 2-D transposed convolution layer; weight [inChannels, outChannels, kH, kW] as PyTorch stores it. */
+export class ConvTranspose2d extends Module {
+  readonly weight: Tensor;
+  readonly bias: Tensor | null;
+
+  constructor(
+    readonly inChannels: number,
+    readonly outChannels: number,
+    readonly kernelSize: Pair,
+    readonly options: ConvTransposeOptions = {},
+  ) {
+    super();
+    const [kh, kw] = kernelPair(kernelSize);
+    this.weight = this.registerParameter('weight', empty([inChannels, outChannels, kh, kw]))!;
+    this.bias = this.registerParameter('bias', options.bias === false ? null : empty([outChannels]));
+    resetParameters(this.weight, this.bias);
+  }
+
+  forward(x: Tensor): Tensor {
+    return convTranspose2d(x, this.weight, this.bias, this.options);
+  }
+}

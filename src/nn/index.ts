@@ -1,0 +1,8 @@
+export { Module, type StateDict, type LoadStateDictOptions, type LoadStateDictResult } from './module.js';
+export { Sequential } from './container.js';
+export { Conv2d, ConvTranspose2d, type ConvOptions, type ConvTransposeOptions } from './conv.js';
+export { BatchNorm2d, type BatchNormLayerOptions } from './batchnorm.js';
+export { Linear } from './linear.js';
+export { ReLU, LeakyReLU, Tanh, Sigmoid } from './activation.js';
+export { Flatten, Unflatten } from './reshape.js';
+export * as init from './init.js';

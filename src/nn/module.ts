@@ -1,0 +1,140 @@
+import { keep } from '../tensor/scope.js';
+import { sameShape, shapeToString } from '../tensor/shape.js';
+import type { Tensor } from '../tensor/tensor.js';
+
+export type StateDict = Record<string, Tensor>;
+
+export interface LoadStateDictOptions {
+  /** Require exactly the module's keys (PyTorch's strict=True). */
+  strict?: boolean;
+}
+
+export interface LoadStateDictResult {
+  missingKeys: string[];
+  unexpectedKeys: string[];
+}
+
+/**
+ * The base of every layer, as torch.nn.Module: named parameters, buffers and children,
+ * train/eval mode, and a state dict whose dotted names match PyTorch's so weights move
+ * between the two without renaming.
+ */
+export abstract class Module {
+  training = true;
+  private readonly params = new Map<string, Tensor | null>();
+  private readonly bufs = new Map<string, Tensor | null>();
+  private readonly children_ = new Map<string, Module>();
+
+  abstract forward(input: Tensor): Tensor;
+
+  /** Registers a trainable tensor: it requires grad and outlives every tidy scope. */
+  protected registerParameter(name: string, value: Tensor | null): Tensor | null {
+    if (value !== null) {
+      value.requiresGrad = true;
+      keep(value);
+    }
+    this.params.set(name, value);
+    return value;
+  }
+
+  /** Registers state that is saved but not trained (BatchNorm's running statistics). */
+  protected registerBuffer(name: string, value: Tensor | null): Tensor | null {
+    if (value !== null) keep(value);
+    this.bufs.set(name, value);
+    return value;
+  }
+
+  protected registerModule<M extends Module>(name: string, module: M): M {
+    this.children_.set(name, module);
+    return module;
+  }
+
+  protected parameter(name: string): Tensor | null {
+    return this.params.get(name) ?? null;
+  }
+
+  protected buffer(name: string): Tensor | null {
+    return this.bufs.get(name) ?? null;
+  }
+
+  *namedChildren(): IterableIterator<[string, Module]> {
+    yield* this.children_;
+  }
+
+  *namedModules(prefix = ''): IterableIterator<[string, Module]> {
+    yield [prefix, this];
+    for (const [name, child] of this.children_) yield* child.namedModules(prefix ? `${prefix}.${name}` : name);
+  }
+
+  *namedParameters(prefix = ''): IterableIterator<[string, Tensor]> {
+    for (const [path, module] of this.namedModules(prefix)) {
+      for (const [name, p] of module.params) if (p !== null) yield [path ? `${path}.${name}` : name, p];
+    }
+  }
+
+  *namedBuffers(prefix = ''): IterableIterator<[string, Tensor]> {
+    for (const [path, module] of this.namedModules(prefix)) {
+      for (const [name, b] of module.bufs) if (b !== null) yield [path ? `${path}.${name}` : name, b];
+    }
+  }
+
+  parameters(): Tensor[] {
+    return [...this.namedParameters()].map(([, p]) => p);
+  }
+
+  /** Sets training mode here and in every child (BatchNorm uses batch statistics while training). */
+  train(mode = true): this {
+    for (const [, m] of this.namedModules()) m.training = mode;
+    return this;
+  }
+
+  eval(): this {
+    return this.train(false);
+  }
+
+  /** Clears gradients (PyTorch's zero_grad with set_to_none=True). */
+  zeroGrad(): void {
+    for (const p of this.parameters()) {
+      p.grad?.dispose();
+      p.grad = null;
+    }
+  }
+
+  /** Parameters and buffers by dotted name, in PyTorch's order (own entries, then children's). */
+  stateDict(): StateDict {
+    const out: StateDict = {};
+    const visit = (module: Module, prefix: string): void => {
+      for (const [name, p] of module.params) if (p !== null) out[prefix + name] = p;
+      for (const [name, b] of module.bufs) if (b !== null) out[prefix + name] = b;
+      for (const [name, child] of module.children_) visit(child, `${prefix}${name}.`);
+    };
+    visit(this, '');
+    return out;
+  }
+
+  /** Copies values into this module's tensors (in place), checking names and shapes. */
+  loadStateDict(state: StateDict, options: LoadStateDictOptions = {}): LoadStateDictResult {
+    const strict = options.strict ?? true;
+    const own = this.stateDict();
+    const missingKeys = Object.keys(own).filter((k) => !(k in state));
+    const unexpectedKeys = Object.keys(state).filter((k) => !(k in own));
+    if (strict && (missingKeys.length > 0 || unexpectedKeys.length > 0)) {
+      const parts = [];
+      if (missingKeys.length > 0) parts.push(`missing keys: ${missingKeys.join(', ')}`);
+      if (unexpectedKeys.length > 0) parts.push(`unexpected keys: ${unexpectedKeys.join(', ')}`);
+      throw new Error(`loadStateDict: the state dict does not match the module (${parts.join('; ')})`);
+    }
+    for (const [key, target] of Object.entries(own)) {
+      const source = state[key];
+      if (source === undefined) continue;
+      if (!sameShape(source.shape, target.shape)) {
+        throw new RangeError(`loadStateDict: '${key}' has shape ${shapeToString(source.shape)} but the module expects ${shapeToString(target.shape)}`);
+      }
+    }
+    for (const [key, target] of Object.entries(own)) {
+      const source = state[key];
+      if (source !== undefined) target.data.set(source.data);
+    }
+    return { missingKeys, unexpectedKeys };
+  }
+}

@@ -1,0 +1,89 @@
+/**
+ * Where tensor data lives. A backend installs its allocator (the wasm backend hands out
+ * views into its own memory), so tensors never care which backend made them. Every
+ * allocation and release is counted: `memory()` lets tests prove that training does not grow.
+ */
+
+export interface Allocator {
+  readonly name: string;
+  alloc(length: number): Float32Array;
+  free(data: Float32Array): void;
+}
+
+export const heapAllocator: Allocator = {
+  name: 'heap',
+  alloc: (length) => new Float32Array(length),
+  free: () => {},
+};
+
+let current: Allocator = heapAllocator;
+let liveStorages = 0;
+let liveBytes = 0;
+
+export function setAllocator(allocator: Allocator): void {
+  current = allocator;
+}
+
+export function getAllocator(): Allocator {
+  return current;
+}
+
+/** Reference-counted tensor data; views (reshape, detach) share one Storage. */
+export class Storage {
+  private buffer: Float32Array | null;
+  private refs = 1;
+  readonly allocator: Allocator;
+
+  constructor(data: Float32Array, allocator: Allocator) {
+    this.buffer = data;
+    this.allocator = allocator;
+    liveStorages++;
+    liveBytes += data.byteLength;
+  }
+
+  static allocate(length: number): Storage {
+    return new Storage(current.alloc(length), current);
+  }
+
+  get data(): Float32Array {
+    if (this.buffer === null) throw new Error('Tensor data was used after dispose()');
+    return this.buffer;
+  }
+
+  get released(): boolean {
+    return this.buffer === null;
+  }
+
+  retain(): this {
+    this.refs++;
+    return this;
+  }
+
+  release(): void {
+    if (this.buffer === null) return;
+    if (--this.refs > 0) return;
+    liveStorages--;
+    liveBytes -= this.buffer.byteLength;
+    this.allocator.free(this.buffer);
+    this.buffer = null;
+  }
+}
+
+export interface MemoryInfo {
+  /** Storages alive (tensor views share one). */
+  numStorages: number;
+  /** Bytes of tensor data alive. */
+  numBytes: number;
+  /** Tensor objects alive (not yet disposed). */
+  numTensors: number;
+}
+
+let liveTensors = 0;
+
+export function trackTensor(delta: 1 | -1): void {
+  liveTensors += delta;
+}
+
+export function memory(): MemoryInfo {
+  return { numStorages: liveStorages, numBytes: liveBytes, numTensors: liveTensors };
+}
