@@ -40,13 +40,14 @@ export class BatchNorm2d extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    let momentum = this.momentum ?? 0;
-    if (this.training && this.numBatchesTracked !== null) {
-      const count = ++this.numBatchesTracked.data[0]!;
-      if (this.momentum === null) momentum = 1 / count;
-    }
+    const counting = this.training && this.numBatchesTracked !== null;
+    const count = counting ? this.numBatchesTracked!.data[0]! + 1 : 0;
+    const momentum = this.momentum ?? (counting ? 1 / count : 0);
     // Without running statistics, eval mode still normalises with the batch's own.
     const useBatchStats = this.training || this.runningMean === null;
-    return batchNorm2d(x, this.runningMean, this.runningVar, this.weight, this.bias, { training: useBatchStats, momentum, eps: this.eps });
+    const out = batchNorm2d(x, this.runningMean, this.runningVar, this.weight, this.bias, { training: useBatchStats, momentum, eps: this.eps });
+    // Counted only once the input was accepted, so a rejected batch leaves no trace.
+    if (counting) this.numBatchesTracked!.data[0] = count;
+    return out;
   }
 }

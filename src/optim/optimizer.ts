@@ -13,6 +13,12 @@ export interface OptimizerStateDict {
   state: Array<ParamState | null>;
 }
 
+function copyTensor(t: Tensor): Tensor {
+  const copy = zeros(t.shape);
+  copy.data.set(t.data);
+  return copy;
+}
+
 /** Shared parts of optimizers: the parameter list, zeroGrad, and state (de)serialisation. */
 export abstract class Optimizer {
   readonly params: readonly Tensor[];
@@ -44,8 +50,11 @@ export abstract class Optimizer {
     return keep(zeros(like.shape));
   }
 
+  /** A snapshot: its tensors are copies, so later steps do not change what was saved. */
   stateDict(): OptimizerStateDict {
-    return { hyper: { ...this.hyper }, state: this.state.map((s) => (s === null ? null : { ...s })) };
+    const snapshot = (s: ParamState): ParamState =>
+      Object.fromEntries(Object.entries(s).map(([key, v]) => [key, v instanceof Tensor ? copyTensor(v) : v]));
+    return { hyper: { ...this.hyper }, state: this.state.map((s) => (s === null ? null : snapshot(s))) };
   }
 
   /** Restores state saved by stateDict(), copying tensors in and checking their shapes. */

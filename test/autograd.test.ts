@@ -1,0 +1,92 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { add, memory, mseLoss, mul, nn, noGrad, optim, randn, sum, tensor, tidy, Generator, Tensor } from '../src/index.js';
+import { forEachBackend } from './helpers.js';
+
+describe('autograd', () => {
+  it('accumulates leaf gradients across backward calls until cleared', () => {
+    const x = tensor([1, 2, 3], [3], { requiresGrad: true });
+    sum(mul(x, x)).backward();
+    assert.deepEqual(x.grad!.toArray(), [2, 4, 6]);
+    sum(mul(x, 3)).backward();
+    assert.deepEqual(x.grad!.toArray(), [5, 7, 9]);
+  });
+
+  it('sums the gradients of a tensor used along several paths (diamond)', () => {
+    const x = tensor([0.5, -1.5], [2], { requiresGrad: true });
+    const a = mul(x, 2);
+    const b = mul(a, a); // 4x²
+    const c = add(b, a); // 4x² + 2x
+    sum(add(c, mul(a, x))).backward(); // + 2x² → d/dx = 12x + 2
+    assert.deepEqual(x.grad!.toArray(), [8, -16]);
+  });
+
+  it('stores no gradient on intermediate tensors and none through detach or noGrad', () => {
+    const x = tensor([1, 2], [2], { requiresGrad: true });
+    const y = mul(x, 2);
+    const z = mul(y.detach(), x);
+    sum(z).backward();
+    assert.equal(y.grad, null);
+    assert.deepEqual(x.grad!.toArray(), [2, 4], 'only the non-detached path contributes');
+    const w = noGrad(() => mul(x, 5));
+    assert.equal(w.requiresGrad, false);
+    assert.equal(w.gradFn, null);
+  });
+
+  it('frees the graph after backward unless asked to retain it', () => {
+    const x = tensor([1, 2], [2], { requiresGrad: true });
+    const y = sum(mul(x, x));
+    y.backward(undefined, { retainGraph: true });
+    y.backward();
+    assert.deepEqual(x.grad!.toArray(), [4, 8]);
+    assert.throws(() => y.backward(), /second time/);
+  });
+
+  it('takes an explicit gradient for non-scalar outputs', () => {
+    const x = tensor([1, 2, 3], [3], { requiresGrad: true });
+    mul(x, x).backward(tensor([1, 0, -1]));
+    assert.deepEqual(x.grad!.toArray(), [2, 0, -6]);
+    assert.throws(() => mul(x, x).backward(tensor([1, 2])), /does not match/);
+  });
+
+  it('releases intermediate gradients as soon as backward has used them', () => {
+    const x = tensor(new Float32Array(1000).fill(0.5), [10, 100], { requiresGrad: true });
+    const loss = sum(mul(add(mul(x, x), x), x));
+    const before = memory().numTensors;
+    loss.backward();
+    assert.equal(memory().numTensors, before + 1, 'only x.grad is new');
+  });
+});
+
+forEachBackend((backend) => {
+  describe(`memory over a long training run on the ${backend} backend`, () => {
+    it('stays flat over 2000 steps of a small conv net with Adam', () => {
+      const g = new Generator(3);
+      const net = new nn.Sequential(
+        new nn.Conv2d(1, 4, 3, { padding: 1, bias: false }), new nn.BatchNorm2d(4), new nn.LeakyReLU(0.2),
+        new nn.ConvTranspose2d(4, 1, 4, { stride: 2, padding: 1 }), new nn.Tanh(),
+      );
+      const opt = new optim.Adam(net.parameters(), { lr: 2e-4, betas: [0.5, 0.999] });
+      const x = randn([2, 1, 6, 6], { generator: g });
+      const target = randn([2, 1, 12, 12], { generator: g });
+      const step = (): number =>
+        tidy(() => {
+          opt.zeroGrad();
+          const loss = mseLoss(net.forward(x), target);
+          loss.backward();
+          opt.step();
+          return loss.item();
+        });
+      for (let i = 0; i < 10; i++) step();
+      const settled = memory();
+      let last = 0;
+      for (let i = 0; i < 2000; i++) last = step();
+      const after = memory();
+      assert.ok(Number.isFinite(last));
+      assert.equal(after.numTensors, settled.numTensors, 'tensor count');
+      assert.equal(after.numBytes, settled.numBytes, 'bytes');
+      assert.equal(after.numStorages, settled.numStorages, 'storages');
+      assert.ok(net.parameters().every((p) => p instanceof Tensor && !p.isDisposed), 'parameters survive every scope');
+    });
+  });
+});
