@@ -76,9 +76,12 @@ export interface Backend {
 
   gemm(p: GemmParams, a: Float32Array, b: Float32Array, c: Float32Array): void;
 
-  /** x [n, c, h, w] → cols [n, c·kh·kw, outH·outW]; positions in the padding read 0. */
+  /**
+   * x [n, c, h, w] → cols [c·kh·kw, n·outH·outW]: the batch is merged into the columns so that
+   * a whole layer is one GEMM (column img·outH·outW + oy·outW + ox); padding reads 0.
+   */
   im2col(x: Float32Array, g: ConvGeometry, cols: Float32Array): void;
-  /** The adjoint of im2col: cols [n, c·kh·kw, outH·outW] are summed into x [n, c, h, w] (overwritten). */
+  /** The adjoint of im2col: cols [c·kh·kw, n·outH·outW] are summed into x [n, c, h, w] (overwritten). */
   col2im(cols: Float32Array, g: ConvGeometry, x: Float32Array): void;
 
   unary(op: UnaryOp, x: Float32Array, out: Float32Array, alpha: number): void;

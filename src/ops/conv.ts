@@ -66,8 +66,19 @@ export function planConv2d(xShape: readonly number[], wShape: readonly number[],
 }
 
 /**
+ * Swaps the two leading axes of [a, b, rest] data: NCHW ↔ CNHW. The GEMMs work on the
+ * channel-major CNHW layout (batch merged into the columns); with one image it is a no-op.
+ */
+function swapLeading(data: Tensor, a: number, b: number, rest: number): Tensor {
+  if (a === 1 || b === 1) return data.viewAs([b, a, rest]);
+  const out = empty([b, a, rest]);
+  getBackend().permute(data.data, [a, b, rest], [1, 0, 2], out.data);
+  return out;
+}
+
+/**
  * 2-D convolution (cross-correlation, as every framework) of x [N, Cin, H, W] with
- * weight [Cout, Cin, kH, kW]: im2col, then one GEMM per image, y = W · cols.
+ * weight [Cout, Cin, kH, kW]: im2col of the whole batch, then one GEMM, y = W · cols.
  */
 export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, options: Conv2dOptions = {}): Tensor {
   checkRank4('conv2d', 'input', x, '[N, C, H, W]');
@@ -76,12 +87,17 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, op
   checkBias('conv2d', bias, cout);
   const rows = g.c * g.kh * g.kw;
   const plane = g.outH * g.outW;
+  const cols = g.n * plane;
   const backend = getBackend();
-  const cols = empty([g.n, rows, plane]);
-  backend.im2col(x.data, g, cols.data);
-  const out = empty([g.n, cout, g.outH, g.outW]);
-  backend.gemm(gemmParams({ m: cout, n: plane, k: rows, batch: g.n, strideB: rows * plane, strideC: cout * plane }), weight.data, cols.data, out.data);
-  cols.dispose();
+  const patches = empty([rows, cols]);
+  backend.im2col(x.data, g, patches.data);
+  const yCnhw = empty([cout, g.n, plane]);
+  backend.gemm(gemmParams({ m: cout, n: cols, k: rows }), weight.data, patches.data, yCnhw.data);
+  patches.dispose();
+  const flat = swapLeading(yCnhw, cout, g.n, plane);
+  yCnhw.dispose();
+  const out = flat.viewAs([g.n, cout, g.outH, g.outW]);
+  flat.dispose();
   if (bias !== null) backend.addChannelBias(out.data, g.n, cout, plane, bias.data);
 
   const inputs = bias === null ? [x, weight] : [x, weight, bias];
@@ -90,25 +106,24 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, op
     let gx: Tensor | null = null;
     let gw: Tensor | null = null;
     let gb: Tensor | null = null;
+    const dyCnhw = swapLeading(dy, g.n, cout, plane);
     if (x.requiresGrad) {
       // Backward-data: dcols = Wᵀ·dy, then col2im — exactly a transposed convolution.
-      const dcols = empty([g.n, rows, plane]);
-      be.gemm(gemmParams({ transA: true, m: rows, n: plane, k: cout, batch: g.n, strideB: cout * plane, strideC: rows * plane }), weight.data, dy.data, dcols.data);
+      const dcols = empty([rows, cols]);
+      be.gemm(gemmParams({ transA: true, m: rows, n: cols, k: cout }), weight.data, dyCnhw.data, dcols.data);
       gx = empty(x.shape);
       be.col2im(dcols.data, g, gx.data);
       dcols.dispose();
     }
     if (weight.requiresGrad) {
-      // Backward-filter: dW = Σₙ dy[n]·cols[n]ᵀ (cols recomputed rather than kept: memory over time).
-      const c2 = empty([g.n, rows, plane]);
-      be.im2col(x.data, g, c2.data);
+      // Backward-filter: dW = dy·colsᵀ over the whole batch (cols recomputed rather than kept: memory over time).
+      const recomputed = empty([rows, cols]);
+      be.im2col(x.data, g, recomputed.data);
       gw = empty(weight.shape);
-      for (let i = 0; i < g.n; i++) {
-        const p = gemmParams({ transB: true, m: cout, n: rows, k: plane, beta: i === 0 ? 0 : 1 });
-        be.gemm(p, dy.data.subarray(i * cout * plane), c2.data.subarray(i * rows * plane), gw.data);
-      }
-      c2.dispose();
+      be.gemm(gemmParams({ transB: true, m: cout, n: rows, k: cols }), dyCnhw.data, recomputed.data, gw.data);
+      recomputed.dispose();
     }
+    dyCnhw.dispose();
     if (bias?.requiresGrad) {
       gb = empty(bias.shape);
       be.channelSum(dy.data, g.n, cout, plane, gb.data);
@@ -165,7 +180,7 @@ export function planConvTranspose2d(xShape: readonly number[], wShape: readonly 
 
 /**
  * Transposed convolution of x [N, Cin, H, W] with weight [Cin, Cout, kH, kW]: the adjoint of
- * conv2d — cols = Wᵀ·x per image, then col2im. It is conv2d's backward-data with the roles swapped.
+ * conv2d — cols = Wᵀ·x for the whole batch, then col2im. It is conv2d's backward-data with the roles swapped.
  */
 export function convTranspose2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, options: ConvTranspose2dOptions = {}): Tensor {
   checkRank4('convTranspose2d', 'input', x, '[N, C, H, W]');
@@ -174,12 +189,15 @@ export function convTranspose2d(x: Tensor, weight: Tensor, bias: Tensor | null =
   checkBias('convTranspose2d', bias, g.c);
   const rows = g.c * g.kh * g.kw;
   const plane = g.outH * g.outW; // the input's spatial size
+  const cols = g.n * plane;
   const backend = getBackend();
-  const cols = empty([g.n, rows, plane]);
-  backend.gemm(gemmParams({ transA: true, m: rows, n: plane, k: cin, batch: g.n, strideB: cin * plane, strideC: rows * plane }), weight.data, x.data, cols.data);
+  const xCnhw = swapLeading(x, g.n, cin, plane);
+  const patches = empty([rows, cols]);
+  backend.gemm(gemmParams({ transA: true, m: rows, n: cols, k: cin }), weight.data, xCnhw.data, patches.data);
+  xCnhw.dispose();
   const out = empty([g.n, g.c, g.h, g.w]);
-  backend.col2im(cols.data, g, out.data);
-  cols.dispose();
+  backend.col2im(patches.data, g, out.data);
+  patches.dispose();
   if (bias !== null) backend.addChannelBias(out.data, g.n, g.c, g.h * g.w, bias.data);
 
   const inputs = bias === null ? [x, weight] : [x, weight, bias];
@@ -189,19 +207,22 @@ export function convTranspose2d(x: Tensor, weight: Tensor, bias: Tensor | null =
     let gw: Tensor | null = null;
     let gb: Tensor | null = null;
     if (x.requiresGrad || weight.requiresGrad) {
-      const dcols = empty([g.n, rows, plane]);
+      const dcols = empty([rows, cols]);
       be.im2col(dy.data, g, dcols.data);
       if (x.requiresGrad) {
         // Backward-data is an ordinary convolution of dy: dx = W·im2col(dy).
-        gx = empty(x.shape);
-        be.gemm(gemmParams({ m: cin, n: plane, k: rows, batch: g.n, strideB: rows * plane, strideC: cin * plane }), weight.data, dcols.data, gx.data);
+        const gxCnhw = empty([cin, g.n, plane]);
+        be.gemm(gemmParams({ m: cin, n: cols, k: rows }), weight.data, dcols.data, gxCnhw.data);
+        const flat = swapLeading(gxCnhw, cin, g.n, plane);
+        gxCnhw.dispose();
+        gx = flat.viewAs(x.shape);
+        flat.dispose();
       }
       if (weight.requiresGrad) {
+        const xc = swapLeading(x, g.n, cin, plane);
         gw = empty(weight.shape);
-        for (let i = 0; i < g.n; i++) {
-          const p = gemmParams({ transB: true, m: cin, n: rows, k: plane, beta: i === 0 ? 0 : 1 });
-          be.gemm(p, x.data.subarray(i * cin * plane), dcols.data.subarray(i * rows * plane), gw.data);
-        }
+        be.gemm(gemmParams({ transB: true, m: cin, n: rows, k: cols }), xc.data, dcols.data, gw.data);
+        xc.dispose();
       }
       dcols.dispose();
     }

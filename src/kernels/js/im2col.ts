@@ -1,25 +1,25 @@
 import type { ConvGeometry } from '../backend.js';
 
 /**
- * im2col lays out, for every output position, the input patch it sees: column (oy, ox) of
- * row (ch, ky, kx) holds x[ch, oy·s − p + ky, ox·s − p + kx] (0 in the padding). A convolution
- * is then one GEMM; col2im is its exact adjoint (scatter-add), which makes the transposed
- * convolution and the input gradient.
+ * im2col lays out, for every output position, the input patch it sees: row (ch, ky, kx),
+ * column (img, oy, ox) holds x[img, ch, oy·s − p + ky, ox·s − p + kx] (0 in the padding).
+ * With the batch merged into the columns a convolution is one GEMM, W · cols; col2im is the
+ * exact adjoint (scatter-add), which makes the transposed convolution and the input gradient.
  */
 export function im2col(x: Float32Array, g: ConvGeometry, cols: Float32Array): void {
   const { n, c, h, w, kh, kw, strideH, strideW, padH, padW, outH, outW } = g;
   const plane = outH * outW;
-  const perImage = c * kh * kw * plane;
-  for (let img = 0; img < n; img++) {
-    const xImg = img * c * h * w;
-    let row = img * perImage;
-    for (let ch = 0; ch < c; ch++) {
-      const xCh = xImg + ch * h * w;
-      for (let ky = 0; ky < kh; ky++) {
-        for (let kx = 0; kx < kw; kx++) {
+  const width = n * plane;
+  let row = 0;
+  for (let ch = 0; ch < c; ch++) {
+    for (let ky = 0; ky < kh; ky++) {
+      for (let kx = 0; kx < kw; kx++, row++) {
+        for (let img = 0; img < n; img++) {
+          const xCh = (img * c + ch) * h * w;
+          const base = row * width + img * plane;
           for (let oy = 0; oy < outH; oy++) {
             const iy = oy * strideH - padH + ky;
-            const dst = row + oy * outW;
+            const dst = base + oy * outW;
             if (iy < 0 || iy >= h) {
               cols.fill(0, dst, dst + outW);
               continue;
@@ -30,7 +30,6 @@ export function im2col(x: Float32Array, g: ConvGeometry, cols: Float32Array): vo
               cols[dst + ox] = ix >= 0 && ix < w ? x[src + ix]! : 0;
             }
           }
-          row += plane;
         }
       }
     }
@@ -40,26 +39,25 @@ export function im2col(x: Float32Array, g: ConvGeometry, cols: Float32Array): vo
 export function col2im(cols: Float32Array, g: ConvGeometry, x: Float32Array): void {
   const { n, c, h, w, kh, kw, strideH, strideW, padH, padW, outH, outW } = g;
   const plane = outH * outW;
-  const perImage = c * kh * kw * plane;
+  const width = n * plane;
   x.fill(0, 0, n * c * h * w);
-  for (let img = 0; img < n; img++) {
-    const xImg = img * c * h * w;
-    let row = img * perImage;
-    for (let ch = 0; ch < c; ch++) {
-      const xCh = xImg + ch * h * w;
-      for (let ky = 0; ky < kh; ky++) {
-        for (let kx = 0; kx < kw; kx++) {
+  let row = 0;
+  for (let ch = 0; ch < c; ch++) {
+    for (let ky = 0; ky < kh; ky++) {
+      for (let kx = 0; kx < kw; kx++, row++) {
+        for (let img = 0; img < n; img++) {
+          const xCh = (img * c + ch) * h * w;
+          const base = row * width + img * plane;
           for (let oy = 0; oy < outH; oy++) {
             const iy = oy * strideH - padH + ky;
             if (iy < 0 || iy >= h) continue;
-            const src = row + oy * outW;
+            const src = base + oy * outW;
             const dst = xCh + iy * w;
             for (let ox = 0; ox < outW; ox++) {
               const ix = ox * strideW - padW + kx;
               if (ix >= 0 && ix < w) x[dst + ix] += cols[src + ox]!;
             }
           }
-          row += plane;
         }
       }
     }
