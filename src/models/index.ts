@@ -1,0 +1,14 @@
+export {
+  DcganGenerator,
+  DcganDiscriminator,
+  DcganConfigError,
+  DEFAULT_DCGAN_CONFIG,
+  dcganGenerator,
+  dcganDiscriminator,
+  resolveDcganConfig,
+  initDcganWeights,
+  hiddenBlocks,
+  type DcganConfig,
+  type DcganBuildOptions,
+  type Projection,
+} from './dcgan.js';
