@@ -1,0 +1,25 @@
+/** The data layer: datasets yielding CHW float32 images in [-1, 1], and a seeded batch loader. */
+export {
+  openDataset,
+  datasetName,
+  DATASET_NAMES,
+  DatasetError,
+  type DatasetName,
+  type ImageDataset,
+  type OpenDatasetOptions,
+} from './dataset.js';
+export { DataLoader, epochPermutation, type Batch, type DataLoaderOptions, type LoaderState } from './loader.js';
+export {
+  ShapesDataset,
+  renderCoverage,
+  SHAPE_KINDS,
+  SHAPES_DEFAULT_LENGTH,
+  type ShapeKind,
+  type ShapeSpec,
+  type ShapesOptions,
+} from './shapes.js';
+export { IdxDataset, openIdxDataset, parseIdx, readIdxFile, FASHION_MNIST_DEFAULT_ROOT, type IdxArray, type IdxDatasetName } from './idx.js';
+export { Cifar10Dataset, openCifar10, parseCifarBatches, CIFAR_BATCH_FILES, CIFAR_SUBFOLDER } from './cifar.js';
+export { ImageFolderDataset, openImageFolder, listImageFiles, decodeImage, imageToBytes, IMAGE_EXTENSIONS, type RgbImage } from './folder.js';
+export { SquareResizer, axisPlan, type AxisPlan } from './resize.js';
+export { luma, byteToSigned } from './common.js';
