@@ -1,0 +1,229 @@
+/**
+ * The safetensors format (huggingface/safetensors): 8 bytes of little-endian header length n,
+ * n bytes of JSON header `{name: {dtype, shape, data_offsets: [begin, end]}, __metadata__: {…}}`
+ * padded with spaces to a multiple of 8, then the raw little-endian tensor bytes, packed
+ * contiguously in the order of their offsets.
+ *
+ * Our tensors are float32, so every dtype is read into a Float32Array (integers exactly up to
+ * 2^24, which covers PyTorch's `num_batches_tracked`, stored as I64). Writing supports F32 and
+ * I64 (the latter for those counters, so PyTorch reads them back with its own dtype).
+ */
+
+export type SafetensorsDtype = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
+export type WritableDtype = 'F32' | 'I64';
+
+const DTYPE_BYTES: Record<SafetensorsDtype, number> = { F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1 };
+
+/** A tensor as read from or written to a safetensors file. */
+export interface SafetensorsTensor {
+  /** The dtype in the file (on read) or to write (default 'F32'). */
+  dtype: SafetensorsDtype;
+  shape: number[];
+  /** Values as float32, row-major. */
+  data: Float32Array;
+}
+
+export interface TensorToWrite {
+  shape: readonly number[];
+  data: Float32Array;
+  dtype?: WritableDtype;
+}
+
+export interface SafetensorsFile {
+  tensors: Map<string, SafetensorsTensor>;
+  metadata: Record<string, string>;
+}
+
+/** A malformed or unsupported safetensors file; the message names the file and the problem. */
+export class SafetensorsError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SafetensorsError';
+  }
+}
+
+/** Largest header we accept (the reference implementation's limit is 100 MB). */
+const MAX_HEADER = 100_000_000;
+
+const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+function numel(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+/** Serialises tensors (in the given order) and string metadata to safetensors bytes. */
+export function encodeSafetensors(tensors: Iterable<[string, TensorToWrite]> | Record<string, TensorToWrite>, metadata: Record<string, string> = {}): Uint8Array {
+  const list = Symbol.iterator in tensors ? [...(tensors as Iterable<[string, TensorToWrite]>)] : Object.entries(tensors);
+  const header: Record<string, unknown> = {};
+  if (Object.keys(metadata).length > 0) {
+    for (const [k, v] of Object.entries(metadata)) {
+      if (typeof v !== 'string') throw new TypeError(`encodeSafetensors: metadata '${k}' must be a string`);
+    }
+    header['__metadata__'] = metadata;
+  }
+  let offset = 0;
+  const layout: Array<{ name: string; t: TensorToWrite; dtype: WritableDtype; begin: number }> = [];
+  for (const [name, t] of list) {
+    if (name === '__metadata__') throw new TypeError("encodeSafetensors: '__metadata__' is reserved");
+    if (name in header) throw new TypeError(`encodeSafetensors: duplicate tensor name '${name}'`);
+    const dtype = t.dtype ?? 'F32';
+    if (dtype !== 'F32' && dtype !== 'I64') throw new TypeError(`encodeSafetensors: cannot write dtype ${String(dtype)}`);
+    if (numel(t.shape) !== t.data.length) {
+      throw new RangeError(`encodeSafetensors: '${name}' has ${t.data.length} values but shape [${t.shape.join(', ')}]`);
+    }
+    const bytes = t.data.length * DTYPE_BYTES[dtype];
+    header[name] = { dtype, shape: [...t.shape], data_offsets: [offset, offset + bytes] };
+    layout.push({ name, t, dtype, begin: offset });
+    offset += bytes;
+  }
+  let json = JSON.stringify(header);
+  const jsonBytes = new TextEncoder().encode(json);
+  const padded = Math.ceil(jsonBytes.length / 8) * 8;
+  json += ' '.repeat(padded - jsonBytes.length);
+  const out = new Uint8Array(8 + padded + offset);
+  const view = new DataView(out.buffer);
+  view.setBigUint64(0, BigInt(padded), true);
+  out.set(new TextEncoder().encode(json), 8);
+  const base = 8 + padded;
+  for (const { name, t, dtype, begin } of layout) {
+    const at = base + begin;
+    if (dtype === 'F32') {
+      if (littleEndian) out.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), at);
+      else for (let i = 0; i < t.data.length; i++) view.setFloat32(at + 4 * i, t.data[i]!, true);
+    } else {
+      for (let i = 0; i < t.data.length; i++) {
+        const v = t.data[i]!;
+        if (!Number.isInteger(v)) throw new RangeError(`encodeSafetensors: '${name}' is written as I64 but holds the non-integer ${v}`);
+        view.setBigInt64(at + 8 * i, BigInt(v), true);
+      }
+    }
+  }
+  return out;
+}
+
+function fail(source: string, problem: string): never {
+  throw new SafetensorsError(`${source} is not a valid safetensors file: ${problem}`);
+}
+
+function isNonNegativeInt(v: unknown): v is number {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+}
+
+function convert(dtype: SafetensorsDtype, bytes: Uint8Array, count: number): Float32Array {
+  const out = new Float32Array(count);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  switch (dtype) {
+    case 'F32':
+      if (littleEndian) new Uint8Array(out.buffer).set(bytes);
+      else for (let i = 0; i < count; i++) out[i] = view.getFloat32(4 * i, true);
+      break;
+    case 'F64':
+      for (let i = 0; i < count; i++) out[i] = view.getFloat64(8 * i, true);
+      break;
+    case 'F16':
+      for (let i = 0; i < count; i++) out[i] = halfToFloat(view.getUint16(2 * i, true));
+      break;
+    case 'BF16': {
+      const f = new DataView(new ArrayBuffer(4));
+      for (let i = 0; i < count; i++) {
+        f.setUint32(0, view.getUint16(2 * i, true) << 16);
+        out[i] = f.getFloat32(0);
+      }
+      break;
+    }
+    case 'I64':
+      for (let i = 0; i < count; i++) out[i] = Number(view.getBigInt64(8 * i, true));
+      break;
+    case 'I32':
+      for (let i = 0; i < count; i++) out[i] = view.getInt32(4 * i, true);
+      break;
+    case 'I16':
+      for (let i = 0; i < count; i++) out[i] = view.getInt16(2 * i, true);
+      break;
+    case 'I8':
+      for (let i = 0; i < count; i++) out[i] = view.getInt8(i);
+      break;
+    case 'U8':
+    case 'BOOL':
+      for (let i = 0; i < count; i++) out[i] = bytes[i]!;
+      break;
+  }
+  return out;
+}
+
+function halfToFloat(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exp = (h >> 10) & 0x1f;
+  const frac = h & 0x3ff;
+  if (exp === 0) return sign * frac * 2 ** -24;
+  if (exp === 31) return frac === 0 ? sign * Infinity : NaN;
+  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
+}
+
+/**
+ * Parses and validates safetensors bytes: header length and JSON, every entry's dtype, shape
+ * and offsets (in bounds, sized for the shape, contiguous and non-overlapping, covering the
+ * data exactly). `source` names the file in error messages.
+ */
+export function decodeSafetensors(bytes: Uint8Array, source = 'the input'): SafetensorsFile {
+  if (bytes.length < 8) fail(source, `it is ${bytes.length} bytes long, shorter than the 8-byte header length`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const headerLength = view.getBigUint64(0, true);
+  if (headerLength > BigInt(Math.min(MAX_HEADER, bytes.length - 8))) {
+    fail(source, `the header claims ${headerLength} bytes but the file holds ${bytes.length - 8} after the length (truncated or not safetensors)`);
+  }
+  const n = Number(headerLength);
+  let header: unknown;
+  try {
+    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + n)));
+  } catch (error) {
+    fail(source, `the header is not valid JSON (${error instanceof Error ? error.message : String(error)})`);
+  }
+  if (header === null || typeof header !== 'object' || Array.isArray(header)) fail(source, 'the header is not a JSON object');
+  const dataStart = 8 + n;
+  const dataLength = bytes.length - dataStart;
+  const metadata: Record<string, string> = {};
+  const entries: Array<{ name: string; dtype: SafetensorsDtype; shape: number[]; begin: number; end: number }> = [];
+  for (const [name, value] of Object.entries(header as Record<string, unknown>)) {
+    if (name === '__metadata__') {
+      if (value === null || typeof value !== 'object' || Array.isArray(value)) fail(source, '__metadata__ is not a map of strings');
+      for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+        if (typeof v !== 'string') fail(source, `__metadata__ entry '${k}' is not a string`);
+        metadata[k] = v;
+      }
+      continue;
+    }
+    if (value === null || typeof value !== 'object') fail(source, `entry '${name}' is not an object`);
+    const { dtype, shape, data_offsets: offsets } = value as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
+    if (typeof dtype !== 'string' || !Object.hasOwn(DTYPE_BYTES, dtype)) fail(source, `tensor '${name}' has unsupported dtype ${JSON.stringify(dtype)}`);
+    if (!Array.isArray(shape) || !shape.every(isNonNegativeInt)) fail(source, `tensor '${name}' has an invalid shape ${JSON.stringify(shape)}`);
+    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isNonNegativeInt)) {
+      fail(source, `tensor '${name}' has invalid data_offsets ${JSON.stringify(offsets)}`);
+    }
+    const [begin, end] = offsets as [number, number];
+    if (end < begin) fail(source, `tensor '${name}' has data_offsets [${begin}, ${end}] that end before they begin`);
+    if (end > dataLength) fail(source, `tensor '${name}' has data_offsets [${begin}, ${end}] beyond the ${dataLength} data bytes (truncated?)`);
+    const expected = numel(shape as number[]) * DTYPE_BYTES[dtype as SafetensorsDtype];
+    if (end - begin !== expected) {
+      fail(source, `tensor '${name}' (${dtype} [${(shape as number[]).join(', ')}]) needs ${expected} bytes but its data_offsets span ${end - begin}`);
+    }
+    entries.push({ name, dtype: dtype as SafetensorsDtype, shape: shape as number[], begin, end });
+  }
+  const sorted = [...entries].sort((a, b) => a.begin - b.begin || a.end - b.end);
+  let cursor = 0;
+  for (const e of sorted) {
+    if (e.begin < cursor) fail(source, `tensor '${e.name}' overlaps the tensor before it (data_offsets [${e.begin}, ${e.end}])`);
+    if (e.begin > cursor) fail(source, `there is a gap of ${e.begin - cursor} bytes before tensor '${e.name}' (data must be contiguous)`);
+    cursor = e.end;
+  }
+  if (cursor !== dataLength) fail(source, `${dataLength - cursor} bytes follow the last tensor (data must end where the tensors end)`);
+  const tensors = new Map<string, SafetensorsTensor>();
+  for (const e of entries) {
+    tensors.set(e.name, {
+      dtype: e.dtype,
+      shape: e.shape,
+      data: convert(e.dtype, bytes.subarray(dataStart + e.begin, dataStart + e.end), numel(e.shape)),
+    });
+  }
+  return { tensors, metadata };
+}
