@@ -7,6 +7,7 @@
  * front and the others are cheap to read (IDX/CIFAR resize, shapes render), so a batch is
  * simply filled on demand. (A same-thread prefetch would only move that work, not overlap it.)
  */
+import '../kernels/index.js'; // registers the backends, so batches can be allocated when only src/data is imported
 import { empty } from '../ops/create.js';
 import { Generator } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
