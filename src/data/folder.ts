@@ -180,7 +180,15 @@ export async function openImageFolder(dir: string, options: FolderOpenOptions): 
     throw new DatasetError(`no images in ${dir}: found no ${IMAGE_EXTENSIONS.join(' ')} files (searched recursively)`);
   }
   const perImage = channels * imageSize * imageSize;
-  const cache = new Uint8Array(files.length * perImage);
+  let cache: Uint8Array;
+  try {
+    cache = new Uint8Array(files.length * perImage);
+  } catch {
+    const gb = ((files.length * perImage) / 2 ** 30).toFixed(1);
+    throw new DatasetError(
+      `${dir}: ${files.length} images at ${imageSize}×${imageSize}×${channels} need ${gb} GiB of cache, more than can be allocated; use fewer images or a smaller image size`,
+    );
+  }
   const kept: string[] = [];
   const skipped: string[] = [];
   for (const file of files) {
