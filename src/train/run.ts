@@ -1,0 +1,266 @@
+/**
+ * A training run on disk: everything `dcgan train` writes into its folder.
+ *
+ *   config.json              the settings (TrainConfig) and the backend
+ *   real_samples.png         a grid of training images
+ *   samples/step_000100.png  fixed-noise grids every `sampleEvery` steps and at the end
+ *   final_samples.png        the last grid
+ *   metrics.jsonl            one JSON line per step
+ *   loss.svg, loss.png       the loss plot
+ *   checkpoint.safetensors   the whole training state, every `checkpointEvery` steps and at the end
+ *   report.html              config, loss plot, grids over time, final and real samples
+ */
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tidy } from '../tensor/scope.js';
+import { CheckpointError, saveCheckpoint, type LoadedCheckpoint } from '../io/checkpoint.js';
+import { saveImageGrid } from '../io/png.js';
+import { renderLossPlotSvg, svgToPng, type LossPoint } from '../io/plot.js';
+import { writeReport, type ReportGrid } from '../io/report.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import type { ImageDataset } from '../data/index.js';
+import type { TrainConfig } from './config.js';
+import { DivergenceError, GanTrainer, type StepMetrics } from './trainer.js';
+
+export const RUN_FILES = {
+  config: 'config.json',
+  realSamples: 'real_samples.png',
+  samples: 'samples',
+  finalSamples: 'final_samples.png',
+  metrics: 'metrics.jsonl',
+  lossSvg: 'loss.svg',
+  lossPng: 'loss.png',
+  checkpoint: 'checkpoint.safetensors',
+  report: 'report.html',
+} as const;
+
+export function sampleFileName(step: number): string {
+  return `step_${String(step).padStart(6, '0')}.png`;
+}
+
+export type TrainEvent =
+  | { type: 'start'; config: TrainConfig; outDir: string; step: number; totalSteps: number; batchesPerEpoch: number; datasetName: string; datasetLength: number; resumed: boolean }
+  | { type: 'step'; metrics: StepMetrics; totalSteps: number }
+  | { type: 'sample'; step: number; path: string }
+  | { type: 'checkpoint'; step: number; path: string }
+  | { type: 'end'; result: RunResult };
+
+export interface RunResult {
+  /** 'completed': all steps done; 'interrupted': stopped on request (checkpoint written); 'diverged': NaN/Inf (last good checkpoint kept). */
+  status: 'completed' | 'interrupted' | 'diverged';
+  step: number;
+  epoch: number;
+  outDir: string;
+  /** Step of the checkpoint on disk, or null when none was written. */
+  checkpointStep: number | null;
+  /** For 'diverged': what went wrong, in one line. */
+  message?: string;
+  elapsedSeconds: number;
+}
+
+export interface RunOptions {
+  config: TrainConfig;
+  outDir: string;
+  /** Continue this checkpoint's run (in `outDir`, its folder). */
+  resume?: LoadedCheckpoint;
+  /** Stop after the current step (then checkpoint, report, and return 'interrupted'). */
+  signal?: AbortSignal;
+  onEvent?: (event: TrainEvent) => void;
+  onWarning?: (message: string) => void;
+  /** Extra settings shown in config.json and the report (backend, threads…). */
+  environment?: Record<string, unknown>;
+  /** Use this dataset instead of opening config.data. */
+  dataset?: ImageDataset;
+  /** Called after each step with the trainer (tests use it to inject faults). */
+  afterStep?: (trainer: GanTrainer, metrics: StepMetrics) => void;
+}
+
+function readMetrics(path: string): StepMetrics[] {
+  if (!existsSync(path)) return [];
+  const out: StepMetrics[] = [];
+  for (const line of readFileSync(path, 'utf8').split('\n')) {
+    if (line.trim() === '') continue;
+    try {
+      out.push(JSON.parse(line) as StepMetrics);
+    } catch {
+      // A line cut short by a crash: skip it.
+    }
+  }
+  return out;
+}
+
+/** Keeps only the metric lines up to `step` (a resumed run redoes the steps after its checkpoint). */
+function truncateMetrics(path: string, step: number): void {
+  const kept = readMetrics(path).filter((m) => m.step <= step);
+  writeFileSync(path, kept.map((m) => JSON.stringify(m) + '\n').join(''));
+}
+
+function sampleGrids(outDir: string): ReportGrid[] {
+  const dir = join(outDir, RUN_FILES.samples);
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .map((name) => /^step_(\d+)\.png$/.exec(name))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => ({ src: `${RUN_FILES.samples}/${m[0]}`, step: Number(m[1]) }))
+    .sort((a, b) => a.step - b.step);
+}
+
+function formatSeconds(s: number): string {
+  if (s < 60) return `${s.toFixed(1)} s`;
+  const m = Math.floor(s / 60);
+  return `${m} min ${Math.round(s - 60 * m)} s`;
+}
+
+/** Trains for `config.steps` steps in total (continuing a checkpoint's count), writing the run folder. */
+export async function runTraining(options: RunOptions): Promise<RunResult> {
+  const { config, outDir, resume, signal, onEvent } = options;
+  mkdirSync(join(outDir, RUN_FILES.samples), { recursive: true });
+  const paths = {
+    checkpoint: join(outDir, RUN_FILES.checkpoint),
+    metrics: join(outDir, RUN_FILES.metrics),
+    config: join(outDir, RUN_FILES.config),
+  };
+  const trainer = await GanTrainer.create(config, { resume, dataset: options.dataset, onWarning: options.onWarning });
+  try {
+    const environment = options.environment ?? {};
+    writeFileAtomic(paths.config, new TextEncoder().encode(JSON.stringify({ ...config, ...environment }, null, 2) + '\n'));
+    if (resume) truncateMetrics(paths.metrics, trainer.step);
+    else writeFileSync(paths.metrics, '');
+    tidy(() => saveImageGrid(join(outDir, RUN_FILES.realSamples), trainer.realSamples()));
+
+    onEvent?.({
+      type: 'start',
+      config,
+      outDir,
+      step: trainer.step,
+      totalSteps: config.steps,
+      batchesPerEpoch: trainer.batchesPerEpoch,
+      datasetName: trainer.dataset.name,
+      datasetLength: trainer.dataset.length,
+      resumed: resume !== undefined,
+    });
+
+    let checkpointStep: number | null = resume ? resume.step : null;
+    let status = 'completed' as RunResult['status'];
+    let message: string | undefined;
+    let lastGrid = -1;
+
+    const writeGrid = (): void => {
+      const path = join(outDir, RUN_FILES.samples, sampleFileName(trainer.step));
+      tidy(() => saveImageGrid(path, trainer.sample()));
+      lastGrid = trainer.step;
+      onEvent?.({ type: 'sample', step: trainer.step, path });
+    };
+    const writeCheckpoint = (): void => {
+      saveCheckpoint(paths.checkpoint, trainer.checkpointState());
+      checkpointStep = trainer.step;
+      onEvent?.({ type: 'checkpoint', step: trainer.step, path: paths.checkpoint });
+    };
+    const diverged = (error: DivergenceError | CheckpointError): void => {
+      status = 'diverged';
+      const kept = checkpointStep === null ? 'no checkpoint was written before it' : `the last good checkpoint (step ${checkpointStep}) is kept in ${paths.checkpoint}`;
+      message = `${error.message}; ${kept}`;
+    };
+
+    if (trainer.step === 0 && config.sampleEvery > 0) writeGrid(); // the untrained generator, for comparison
+
+    while (trainer.step < config.steps) {
+      if (signal?.aborted) {
+        status = 'interrupted';
+        break;
+      }
+      let metrics: StepMetrics;
+      try {
+        metrics = trainer.trainStep();
+      } catch (error) {
+        if (error instanceof DivergenceError) {
+          diverged(error);
+          break;
+        }
+        throw error;
+      }
+      appendFileSync(paths.metrics, JSON.stringify(metrics) + '\n');
+      options.afterStep?.(trainer, metrics);
+      onEvent?.({ type: 'step', metrics, totalSteps: config.steps });
+      const last = trainer.step >= config.steps;
+      if (!last && config.sampleEvery > 0 && trainer.step % config.sampleEvery === 0) writeGrid();
+      if (!last && config.checkpointEvery > 0 && trainer.step % config.checkpointEvery === 0) {
+        try {
+          writeCheckpoint();
+        } catch (error) {
+          if (error instanceof CheckpointError) {
+            diverged(new CheckpointError(`training diverged by step ${trainer.step}: ${error.message.replace(/^refusing to write a checkpoint: /, '')}`));
+            break;
+          }
+          throw error;
+        }
+      }
+      // Let signal handlers (Ctrl-C) run between steps.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+
+    if (status !== 'diverged') {
+      try {
+        if (trainer.step !== checkpointStep) writeCheckpoint();
+      } catch (error) {
+        if (!(error instanceof CheckpointError)) throw error;
+        diverged(new CheckpointError(`training diverged by step ${trainer.step}: ${error.message.replace(/^refusing to write a checkpoint: /, '')}`));
+      }
+    }
+    if (status !== 'diverged' && trainer.step > 0) {
+      if (lastGrid !== trainer.step) writeGrid();
+      tidy(() => saveImageGrid(join(outDir, RUN_FILES.finalSamples), trainer.sample()));
+    }
+
+    const result: RunResult = { status, step: trainer.step, epoch: trainer.epoch, outDir, checkpointStep, elapsedSeconds: trainer.elapsedSeconds };
+    if (message !== undefined) result.message = message;
+    await writeRunReport(outDir, config, environment, result);
+    onEvent?.({ type: 'end', result });
+    return result;
+  } finally {
+    trainer.dispose();
+  }
+}
+
+/** Writes loss.svg, loss.png and report.html from the folder's metrics and images. */
+export async function writeRunReport(outDir: string, config: TrainConfig, environment: Record<string, unknown>, result: RunResult): Promise<void> {
+  const metrics = readMetrics(join(outDir, RUN_FILES.metrics));
+  const points: LossPoint[] = metrics.map((m) => ({ step: m.step, lossD: m.lossD, lossG: m.lossG }));
+  let svg: string | null = null;
+  let png: string | null = null;
+  if (points.length > 0) {
+    svg = await renderLossPlotSvg(points, { title: `Losses (${config.data}, ${config.imageSize}×${config.imageSize})` });
+    writeFileAtomic(join(outDir, RUN_FILES.lossSvg), new TextEncoder().encode(svg));
+    writeFileAtomic(join(outDir, RUN_FILES.lossPng), await svgToPng(svg));
+    png = RUN_FILES.lossPng;
+  }
+  const last = metrics.at(-1);
+  const summary: Record<string, string> = {
+    status: result.status,
+    steps: `${result.step} of ${config.steps}`,
+    epoch: String(result.epoch),
+    'training time': formatSeconds(result.elapsedSeconds),
+  };
+  if (last) {
+    summary['final lossD / lossG'] = `${last.lossD.toFixed(4)} / ${last.lossG.toFixed(4)}`;
+    summary['final D(x) / D(G(z))'] = `${last.D_x.toFixed(3)} / ${last.D_G_z2.toFixed(3)}`;
+    const recent = metrics.slice(-20);
+    summary['images/s (last 20 steps)'] = (recent.reduce((a, m) => a + m.imagesPerSec, 0) / recent.length).toFixed(1);
+  }
+  summary['checkpoint'] = result.checkpointStep === null ? 'none' : `${RUN_FILES.checkpoint} (step ${result.checkpointStep})`;
+  const notes: string[] = [];
+  if (result.status === 'interrupted') notes.push(`Stopped by request at step ${result.step}; continue with: dcgan train --resume <this folder>`);
+  if (result.status === 'diverged' && result.message) notes.push(result.message);
+  const hasFinal = existsSync(join(outDir, RUN_FILES.finalSamples));
+  writeReport(join(outDir, RUN_FILES.report), {
+    title: `DCGAN run — ${config.data} ${config.imageSize}×${config.imageSize}×${config.channels}`,
+    config: { ...config, ...environment },
+    summary,
+    lossPlotSvg: svg,
+    lossPlotPng: png,
+    grids: sampleGrids(outDir),
+    finalSamples: hasFinal ? RUN_FILES.finalSamples : null,
+    realSamples: existsSync(join(outDir, RUN_FILES.realSamples)) ? RUN_FILES.realSamples : null,
+    notes,
+  });
+}

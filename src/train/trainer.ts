@@ -1,0 +1,267 @@
+/**
+ * The GAN training step of pytorch/examples' dcgan, on our engine:
+ *   1. D: BCE(D(x), 1 − s) on a real batch, then BCE(D(G(z).detach()), 0); one Adam step.
+ *   2. G: the non-saturating loss BCE(D(G(z)), 1) through the updated D; one Adam step.
+ * Losses are BCE on logits. Each step runs inside `tidy`, so its activations and temporary
+ * gradients are freed when it ends and memory stays flat however long the run.
+ *
+ * Everything random comes from one Generator seeded with `config.seed` — the initial weights
+ * (G, then D), the fixed noise of the sample grids, then the noise of each step — and the data
+ * order from the loader's (seed, epoch, batch) position, so a checkpoint that holds the
+ * generator state and the loader position resumes the exact same trajectory.
+ */
+import { DataLoader, openDataset, type ImageDataset } from '../data/index.js';
+import { noGrad } from '../autograd/mode.js';
+import { binaryCrossEntropyWithLogits } from '../ops/loss.js';
+import { randn } from '../ops/create.js';
+import { tensor } from '../ops/create.js';
+import { Adam } from '../optim/adam.js';
+import { keep, tidy } from '../tensor/scope.js';
+import { Generator } from '../tensor/random.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { DcganDiscriminator, DcganGenerator } from '../models/dcgan.js';
+import { loadNetworks, type CheckpointState, type LoadedCheckpoint } from '../io/checkpoint.js';
+import { modelConfig, type TrainConfig } from './config.js';
+
+/** What one step measured. D(x) and D(G(z)) are mean probabilities (sigmoid of the logits). */
+export interface StepMetrics {
+  /** Steps completed, counting this one (1-based). */
+  step: number;
+  /** Epoch of the batch this step used (0-based). */
+  epoch: number;
+  lossD: number;
+  lossG: number;
+  /** Mean D(x) on the real batch. */
+  D_x: number;
+  /** Mean D(G(z)) during the D update (before it). */
+  D_G_z1: number;
+  /** Mean D(G(z)) during the G update (after the D update). */
+  D_G_z2: number;
+  /** Images per second of this step (batch size / step time). */
+  imagesPerSec: number;
+  /** Training seconds since the run began (summed over resumes). */
+  time: number;
+}
+
+/** The losses became NaN or infinite; the step's updates were not applied past that point. */
+export class DivergenceError extends Error {
+  constructor(
+    message: string,
+    readonly step: number,
+  ) {
+    super(message);
+    this.name = 'DivergenceError';
+  }
+}
+
+export interface TrainerOptions {
+  /** Use this dataset instead of opening `config.data` (tests, embedding). */
+  dataset?: ImageDataset;
+  /** Continue from this checkpoint (its config must describe the same model). */
+  resume?: LoadedCheckpoint;
+  onWarning?: (message: string) => void;
+}
+
+function meanSigmoid(logits: Float32Array): number {
+  let s = 0;
+  for (let i = 0; i < logits.length; i++) s += 1 / (1 + Math.exp(-logits[i]!));
+  return s / logits.length;
+}
+
+export class GanTrainer {
+  /** Steps completed. */
+  step = 0;
+  /** Epoch of the last batch used. */
+  epoch = 0;
+  /** Training seconds in earlier sessions of this run (before a resume). */
+  private previousSeconds = 0;
+  private sessionSeconds = 0;
+
+  private constructor(
+    readonly config: TrainConfig,
+    readonly dataset: ImageDataset,
+    readonly loader: DataLoader,
+    readonly netG: DcganGenerator,
+    readonly netD: DcganDiscriminator,
+    readonly optG: Adam,
+    readonly optD: Adam,
+    readonly rng: Generator,
+    readonly fixedNoise: Tensor,
+  ) {}
+
+  static async create(config: TrainConfig, options: TrainerOptions = {}): Promise<GanTrainer> {
+    const dataset =
+      options.dataset ??
+      (await openDataset(config.data, {
+        imageSize: config.imageSize,
+        channels: config.channels,
+        seed: config.seed,
+        root: config.dataRoot ?? undefined,
+        onWarning: options.onWarning,
+      }));
+    if (dataset.imageSize !== config.imageSize || dataset.channels !== config.channels) {
+      throw new RangeError(`dataset ${dataset.name} yields ${dataset.channels}×${dataset.imageSize}×${dataset.imageSize} images, the model expects ${config.channels}×${config.imageSize}×${config.imageSize}`);
+    }
+    const loader = new DataLoader(dataset, { batchSize: config.batchSize, shuffle: true, seed: config.seed, dropLast: true });
+    const rng = new Generator(config.seed);
+    const model = modelConfig(config);
+    const netG = new DcganGenerator(model, { generator: rng });
+    const netD = new DcganDiscriminator(model, { generator: rng });
+    const betas = [config.beta1, config.beta2] as const;
+    const optG = new Adam(netG.parameters(), { lr: config.lr, betas });
+    const optD = new Adam(netD.parameters(), { lr: config.lr, betas });
+    const fixedNoise = keep(randn([config.sampleCount, config.nz, 1, 1], { generator: rng }));
+    const trainer = new GanTrainer(config, dataset, loader, netG, netD, optG, optD, rng, fixedNoise);
+    if (options.resume) trainer.restore(options.resume);
+    return trainer;
+  }
+
+  /** Loads the whole training state of a checkpoint. */
+  private restore(checkpoint: LoadedCheckpoint): void {
+    loadNetworks(checkpoint, this.netG, this.netD);
+    this.optG.loadStateDict(checkpoint.optG);
+    this.optD.loadStateDict(checkpoint.optD);
+    // This run's settings win over the saved hyperparameters (they are checked to agree on resume).
+    for (const opt of [this.optG, this.optD]) {
+      opt.lr = this.config.lr;
+      opt.beta1 = this.config.beta1;
+      opt.beta2 = this.config.beta2;
+    }
+    this.rng.setState(checkpoint.rng);
+    if (checkpoint.fixedNoise.size !== this.fixedNoise.size) {
+      throw new RangeError(`the checkpoint's fixed noise has ${checkpoint.fixedNoise.size} values, expected ${this.fixedNoise.size}`);
+    }
+    this.fixedNoise.data.set(checkpoint.fixedNoise.data);
+    this.loader.restore(checkpoint.loader);
+    this.step = checkpoint.step;
+    this.epoch = checkpoint.epoch;
+    this.previousSeconds = checkpoint.elapsedSeconds;
+  }
+
+  /** Training seconds so far, over every session of this run. */
+  get elapsedSeconds(): number {
+    return this.previousSeconds + this.sessionSeconds;
+  }
+
+  get batchesPerEpoch(): number {
+    return this.loader.batchesPerEpoch;
+  }
+
+  /**
+   * One D update and one G update. Throws DivergenceError (before the offending optimizer
+   * step) when a loss is NaN or infinite.
+   */
+  trainStep(): StepMetrics {
+    const started = performance.now();
+    const { netG, netD, optG, optD, rng, config } = this;
+    const stepNumber = this.step + 1;
+    const result = tidy(() => {
+      const { images: real, epoch } = this.loader.next();
+      const batch = real.shape[0]!;
+      const check = (name: string, value: number): void => {
+        if (!Number.isFinite(value)) {
+          throw new DivergenceError(`training diverged at step ${stepNumber}: ${name} is ${value}`, stepNumber);
+        }
+      };
+
+      optD.zeroGrad();
+      const outReal = netD.forward(real);
+      const errDReal = binaryCrossEntropyWithLogits(outReal, 1 - config.labelSmoothing);
+      errDReal.backward();
+      const noise = randn([batch, config.nz, 1, 1], { generator: rng });
+      const fake = netG.forward(noise);
+      const outFake = netD.forward(fake.detach());
+      const errDFake = binaryCrossEntropyWithLogits(outFake, 0);
+      errDFake.backward();
+      const lossD = errDReal.item() + errDFake.item();
+      check('lossD', lossD);
+      optD.step();
+
+      optG.zeroGrad();
+      const outG = netD.forward(fake);
+      const errG = binaryCrossEntropyWithLogits(outG, 1);
+      errG.backward();
+      const lossG = errG.item();
+      check('lossG', lossG);
+      optG.step();
+      // D's gradients from the G pass are not used; free them now rather than at the next step.
+      optD.zeroGrad();
+      optG.zeroGrad();
+      return {
+        epoch,
+        batch,
+        lossD,
+        lossG,
+        D_x: meanSigmoid(outReal.data),
+        D_G_z1: meanSigmoid(outFake.data),
+        D_G_z2: meanSigmoid(outG.data),
+      };
+    });
+    const seconds = (performance.now() - started) / 1000;
+    this.sessionSeconds += seconds;
+    this.step = stepNumber;
+    this.epoch = result.epoch;
+    return {
+      step: stepNumber,
+      epoch: result.epoch,
+      lossD: result.lossD,
+      lossG: result.lossG,
+      D_x: result.D_x,
+      D_G_z1: result.D_G_z1,
+      D_G_z2: result.D_G_z2,
+      imagesPerSec: result.batch / Math.max(seconds, 1e-9),
+      time: this.elapsedSeconds,
+    };
+  }
+
+  /** G's images for some noise (default: the fixed noise), in eval mode and without side effects. The caller disposes. */
+  sample(noise: Tensor = this.fixedNoise): Tensor {
+    return generate(this.netG, noise);
+  }
+
+  /** A real batch straight from the dataset (images 0…n−1), without moving the loader. */
+  realSamples(n = this.config.sampleCount): Tensor {
+    const count = Math.min(n, this.dataset.length);
+    const { channels, imageSize } = this.dataset;
+    const per = channels * imageSize * imageSize;
+    const data = new Float32Array(count * per);
+    for (let i = 0; i < count; i++) this.dataset.read(i, data, i * per);
+    return tensor(data, [count, channels, imageSize, imageSize]);
+  }
+
+  /** The state a checkpoint stores. */
+  checkpointState(): CheckpointState {
+    return {
+      config: { ...this.config },
+      netG: this.netG,
+      netD: this.netD,
+      optG: this.optG,
+      optD: this.optD,
+      step: this.step,
+      epoch: this.epoch,
+      elapsedSeconds: this.elapsedSeconds,
+      loader: this.loader.state(),
+      rng: this.rng.getState(),
+      fixedNoise: this.fixedNoise,
+    };
+  }
+
+  /** Frees the fixed noise (parameters live as long as the modules). */
+  dispose(): void {
+    this.fixedNoise.dispose();
+  }
+}
+
+/**
+ * Runs a generator in eval mode (BatchNorm uses its running statistics) under noGrad and
+ * restores its mode: sampling never changes the model, so it cannot perturb training.
+ */
+export function generate(netG: DcganGenerator, noise: Tensor): Tensor {
+  const wasTraining = netG.training;
+  netG.eval();
+  try {
+    return tidy(() => noGrad(() => netG.forward(noise)));
+  } finally {
+    netG.train(wasTraining);
+  }
+}

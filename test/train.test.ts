@@ -1,0 +1,235 @@
+/**
+ * The training loop through the library: resume equivalence (bitwise), NaN/Inf stops that keep
+ * the last good checkpoint, interruption, flat memory, label smoothing. Tiny settings: 16×16,
+ * ngf = ndf = 8, batch 4, a few steps.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import * as kernels from '../src/kernels/index.js';
+import { getBackendName, listBackends, memory, setBackend } from '../src/index.js';
+import { decodeSafetensors, loadCheckpoint } from '../src/io/index.js';
+import { GanTrainer, resolveTrainConfig, runTraining, TrainConfigError, type StepMetrics, type TrainConfig } from '../src/train/index.js';
+
+const root = mkdtempSync(join(tmpdir(), 'dcgan-train-'));
+after(() => rmSync(root, { recursive: true, force: true }));
+let runs = 0;
+const freshDir = (): string => join(root, `run${++runs}`);
+
+const TINY: Partial<TrainConfig> = { imageSize: 16, channels: 3, nz: 16, ngf: 8, ndf: 8, batchSize: 4, sampleEvery: 0, checkpointEvery: 0, sampleCount: 8 };
+
+function tiny(overrides: Partial<TrainConfig> = {}): TrainConfig {
+  return resolveTrainConfig({ ...TINY, ...overrides });
+}
+
+function metricLines(dir: string): StepMetrics[] {
+  return readFileSync(join(dir, 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as StepMetrics);
+}
+
+/** Bitwise comparison of two checkpoint files: every tensor byte, and the metadata except timing. */
+function assertSameCheckpoint(a: string, b: string): void {
+  const fa = decodeSafetensors(readFileSync(a));
+  const fb = decodeSafetensors(readFileSync(b));
+  assert.deepEqual([...fa.tensors.keys()], [...fb.tensors.keys()]);
+  for (const [name, ta] of fa.tensors) {
+    const tb = fb.tensors.get(name)!;
+    assert.deepEqual(tb.shape, ta.shape, name);
+    const ua = new Uint32Array(ta.data.buffer, ta.data.byteOffset, ta.data.length);
+    const ub = new Uint32Array(tb.data.buffer, tb.data.byteOffset, tb.data.length);
+    const i = ua.findIndex((v, k) => v !== ub[k]);
+    assert.equal(i, -1, `${name}[${i}] differs: ${ta.data[i]} vs ${tb.data[i]}`);
+  }
+  const { elapsed_seconds: _a, ...ma } = fa.metadata;
+  const { elapsed_seconds: _b, ...mb } = fb.metadata;
+  assert.deepEqual(mb, ma);
+}
+
+const setThreads = (kernels as unknown as Record<string, unknown>)['setThreads'];
+
+for (const backend of listBackends()) {
+  describe(`training on the ${backend} backend`, () => {
+    let previous = '';
+    before(() => {
+      previous = getBackendName();
+      setBackend(backend);
+      if (typeof setThreads === 'function') (setThreads as (n: number) => void)(1);
+    });
+    after(() => setBackend(previous));
+
+    it('N steps straight == N/2 steps + resume + N/2 steps, bitwise (weights, BN buffers, Adam moments, RNG, loader, fixed noise)', async () => {
+      // 6 steps over a 12-image dataset at batch 4 cross an epoch boundary (3 batches per epoch).
+      const straight = freshDir();
+      const config = tiny({ steps: 6, sampleEvery: 2, checkpointEvery: 2 });
+      const dataset = await openTinyShapes(12);
+      const r1 = await runTraining({ config, outDir: straight, dataset });
+      assert.equal(r1.status, 'completed');
+      assert.equal(r1.epoch, 1);
+
+      const split = freshDir();
+      const first = await runTraining({ config: { ...config, steps: 3 }, outDir: split, dataset });
+      assert.equal(first.step, 3);
+      const checkpoint = loadCheckpoint(join(split, 'checkpoint.safetensors'));
+      assert.equal(checkpoint.step, 3);
+      assert.deepEqual(checkpoint.loader, { epoch: 1, batchIndex: 0, seed: config.seed });
+      const second = await runTraining({ config, outDir: split, dataset, resume: checkpoint });
+      assert.equal(second.step, 6);
+
+      assertSameCheckpoint(join(straight, 'checkpoint.safetensors'), join(split, 'checkpoint.safetensors'));
+      // The metric log of the resumed run continues where the first half stopped, with the same losses.
+      const a = metricLines(straight);
+      const b = metricLines(split);
+      assert.deepEqual(b.map((m) => m.step), [1, 2, 3, 4, 5, 6]);
+      assert.deepEqual(b.map((m) => [m.lossD, m.lossG, m.D_x, m.epoch]), a.map((m) => [m.lossD, m.lossG, m.D_x, m.epoch]));
+      // The same sample grids, byte for byte.
+      assert.deepEqual(readFileSync(join(split, 'samples', 'step_000006.png')), readFileSync(join(straight, 'samples', 'step_000006.png')));
+    });
+
+    it('a resume from a mid-run checkpoint redoes later steps identically and trims their metric lines', async () => {
+      const dataset = await openTinyShapes(40);
+      const dir = freshDir();
+      const config = tiny({ steps: 5, checkpointEvery: 2 });
+      const controller = new AbortController();
+      const stopped = await runTraining({ config, outDir: dir, dataset, signal: controller.signal, afterStep: (t) => t.step === 3 && controller.abort() });
+      assert.equal(stopped.status, 'interrupted');
+      assert.equal(stopped.step, 3);
+      assert.equal(stopped.checkpointStep, 3, 'an interrupted run writes a checkpoint');
+      assert.equal(loadCheckpoint(join(dir, 'checkpoint.safetensors')).step, 3);
+      const resumed = await runTraining({ config, outDir: dir, dataset, resume: loadCheckpoint(join(dir, 'checkpoint.safetensors')) });
+      assert.equal(resumed.status, 'completed');
+      assert.deepEqual(metricLines(dir).map((m) => m.step), [1, 2, 3, 4, 5]);
+      const straight = freshDir();
+      await runTraining({ config, outDir: straight, dataset });
+      assertSameCheckpoint(join(straight, 'checkpoint.safetensors'), join(dir, 'checkpoint.safetensors'));
+    });
+  });
+}
+
+async function openTinyShapes(length: number) {
+  const { openDataset } = await import('../src/data/index.js');
+  return openDataset('shapes', { imageSize: 16, channels: 3, seed: 0, length });
+}
+
+describe('divergence', () => {
+  it('a NaN loss stops the run with a clear message, keeping the last good checkpoint', async () => {
+    const dir = freshDir();
+    const dataset = await openTinyShapes(40);
+    const result = await runTraining({
+      config: tiny({ steps: 10, checkpointEvery: 2 }),
+      outDir: dir,
+      dataset,
+      afterStep: (trainer) => {
+        if (trainer.step === 3) trainer.netG.main.layers[0]!.parameters()[0]!.data[0] = Number.NaN;
+      },
+    });
+    assert.equal(result.status, 'diverged');
+    assert.equal(result.step, 3);
+    assert.match(result.message!, /^training diverged at step 4: lossD is NaN; the last good checkpoint \(step 2\) is kept in .*checkpoint\.safetensors$/);
+    const checkpoint = loadCheckpoint(join(dir, 'checkpoint.safetensors'));
+    assert.equal(checkpoint.step, 2);
+    for (const t of Object.values(checkpoint.netG)) assert.ok(t.data.every(Number.isFinite));
+    assert.match(readFileSync(join(dir, 'report.html'), 'utf8'), /training diverged at step 4/);
+  });
+
+  it('non-finite weights at a checkpoint step are never written', async () => {
+    const dir = freshDir();
+    const dataset = await openTinyShapes(40);
+    const result = await runTraining({
+      config: tiny({ steps: 10, checkpointEvery: 2 }),
+      outDir: dir,
+      dataset,
+      afterStep: (trainer) => {
+        if (trainer.step === 4) trainer.netD.main.layers[0]!.parameters()[0]!.data[5] = Number.POSITIVE_INFINITY;
+      },
+    });
+    assert.equal(result.status, 'diverged');
+    assert.match(result.message!, /training diverged by step 4: netD\.main\.0\.weight holds a non-finite value \(Infinity\) at index 5; the last good checkpoint \(step 2\) is kept/);
+    assert.equal(loadCheckpoint(join(dir, 'checkpoint.safetensors')).step, 2);
+  });
+
+  it('a huge learning rate blows up into a clean divergence stop, not a crash', async () => {
+    const dir = freshDir();
+    const result = await runTraining({ config: tiny({ steps: 30, lr: 1e30, checkpointEvery: 0 }), outDir: dir, dataset: await openTinyShapes(40) });
+    assert.equal(result.status, 'diverged');
+    assert.match(result.message!, /^training diverged (at|by) step \d+: .*; no checkpoint was written before it$/);
+  });
+});
+
+describe('the trainer', () => {
+  it('memory stays flat over steps (every step runs in tidy)', async () => {
+    const trainer = await GanTrainer.create(tiny({ steps: 100 }), { dataset: await openTinyShapes(40) });
+    try {
+      trainer.trainStep();
+      trainer.trainStep();
+      const before = memory();
+      for (let i = 0; i < 6; i++) trainer.trainStep();
+      trainer.sample().dispose();
+      const afterSteps = memory();
+      assert.equal(afterSteps.numTensors, before.numTensors);
+      assert.equal(afterSteps.numBytes, before.numBytes);
+    } finally {
+      trainer.dispose();
+    }
+  });
+
+  it('metrics are sane: probabilities in (0, 1), finite losses, epoch and step counters', async () => {
+    const trainer = await GanTrainer.create(tiny({ steps: 100 }), { dataset: await openTinyShapes(8) });
+    try {
+      const seen: StepMetrics[] = [];
+      for (let i = 0; i < 3; i++) seen.push(trainer.trainStep());
+      assert.deepEqual(seen.map((m) => [m.step, m.epoch]), [[1, 0], [2, 0], [3, 1]]);
+      for (const m of seen) {
+        for (const p of [m.D_x, m.D_G_z1, m.D_G_z2]) assert.ok(p > 0 && p < 1);
+        assert.ok(Number.isFinite(m.lossD) && Number.isFinite(m.lossG) && m.imagesPerSec > 0);
+      }
+    } finally {
+      trainer.dispose();
+    }
+  });
+
+  it("label smoothing changes only D's real target", async () => {
+    const dataset = await openTinyShapes(8);
+    const plain = await GanTrainer.create(tiny(), { dataset });
+    const smooth = await GanTrainer.create(tiny({ labelSmoothing: 0.5 }), { dataset });
+    try {
+      const a = plain.trainStep();
+      const b = smooth.trainStep();
+      assert.equal(a.D_x, b.D_x, 'same weights, same batch');
+      assert.equal(a.D_G_z1, b.D_G_z1, 'same fake batch before the D update');
+      assert.notEqual(a.lossD, b.lossD);
+    } finally {
+      plain.dispose();
+      smooth.dispose();
+    }
+  });
+
+  it('sampling has no side effects on the generator (eval mode, buffers untouched)', async () => {
+    const trainer = await GanTrainer.create(tiny(), { dataset: await openTinyShapes(8) });
+    try {
+      trainer.trainStep();
+      const before = Object.fromEntries(Object.entries(trainer.netG.stateDict()).map(([k, t]) => [k, t.toFloat32Array()]));
+      const s1 = trainer.sample();
+      const s2 = trainer.sample();
+      assert.deepEqual(s1.data, s2.data);
+      s1.dispose();
+      s2.dispose();
+      assert.equal(trainer.netG.training, true);
+      for (const [k, t] of Object.entries(trainer.netG.stateDict())) assert.deepEqual(t.data, before[k], k);
+    } finally {
+      trainer.dispose();
+    }
+  });
+
+  it('bad settings are one-line errors', () => {
+    assert.throws(() => resolveTrainConfig({ imageSize: 48 }), (e: unknown) => e instanceof TrainConfigError && e.message === 'image size must be a power of two between 16 and 256, got 48');
+    assert.throws(() => resolveTrainConfig({ lr: 0 }), /learning rate must be a positive number, got 0/);
+    assert.throws(() => resolveTrainConfig({ beta1: 1 }), /beta1 must be in \[0, 1\), got 1/);
+    assert.throws(() => resolveTrainConfig({ labelSmoothing: -0.1 }), /label smoothing must be in \[0, 1\)/);
+    assert.throws(() => resolveTrainConfig({ batchSize: 0 }), /batch size must be an integer ≥ 1, got 0/);
+    assert.throws(() => resolveTrainConfig({ steps: 2.5 }), /steps must be an integer ≥ 1, got 2.5/);
+  });
+});
