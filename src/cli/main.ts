@@ -3,6 +3,8 @@ import { createRequire } from 'node:module';
 import '../index.js';
 import { UsageError } from './errors.js';
 import { explainCommand } from './explain.js';
+import { interpolateCommand, sampleCommand } from './sample.js';
+import { trainCommand } from './train.js';
 
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
 
@@ -10,7 +12,13 @@ export function buildProgram(): Command {
   const program = new Command('dcgan')
     .description('DCGAN toolkit: train, sample and explain deep convolutional GANs in TypeScript')
     .version(version)
-    .showHelpAfterError('(run with --help for usage)');
+    .configureOutput({
+      // Commander's own errors (unknown flag, missing value…) as one line, like every other error.
+      outputError: (text, write) => write(`dcgan: ${text.replace(/^error: /, '').trim().replace(/\s*\n\s*/g, ' ')} (see --help)\n`),
+    });
+  program.addCommand(trainCommand());
+  program.addCommand(sampleCommand());
+  program.addCommand(interpolateCommand());
   program.addCommand(explainCommand());
   for (const command of program.commands) command.exitOverride().configureOutput(program.configureOutput());
   return program.exitOverride();

@@ -12,3 +12,4 @@ export {
   type DcganBuildOptions,
   type Projection,
 } from './dcgan.js';
+export { lerp, slerp, latentWalks } from './latent.js';

@@ -1,0 +1,63 @@
+/** Option parsers and engine setup shared by the train, sample and interpolate commands. */
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import * as kernels from '../kernels/index.js';
+import { CheckpointError, loadCheckpoint, type LoadedCheckpoint } from '../io/checkpoint.js';
+import { UsageError } from './errors.js';
+
+/** A finite number option; `check` states the allowed range in the error. */
+export function numberOption(flag: string, check: (v: number) => boolean, range: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (value.trim() === '' || !Number.isFinite(n) || !check(n)) throw new UsageError(`${flag} must be ${range}, got '${value}'`);
+    return n;
+  };
+}
+
+export function choiceOption<T extends string | number>(flag: string, choices: readonly T[]) {
+  return (value: string): T => {
+    const found = choices.find((c) => String(c) === value);
+    if (found === undefined) throw new UsageError(`${flag} must be ${choices.map(String).join(' or ')}, got '${value}'`);
+    return found;
+  };
+}
+
+/** Selects the backend and thread count asked for (threads only where the engine has a pool). */
+export function setupEngine(backend: string | undefined, threads: number | undefined): { backend: string; threads: number } {
+  if (backend !== undefined) {
+    if (!kernels.listBackends().includes(backend)) {
+      throw new UsageError(`--backend must be one of ${kernels.listBackends().join(', ')}, got '${backend}'`);
+    }
+    try {
+      kernels.setBackend(backend);
+    } catch (error) {
+      throw new UsageError(error instanceof Error ? error.message : String(error));
+    }
+  }
+  const api = kernels as unknown as { setThreads?: (n: number) => void; getThreads?: () => number };
+  if (threads !== undefined) {
+    if (typeof api.setThreads === 'function') api.setThreads(threads);
+    else if (threads !== 1) throw new UsageError(`--threads: this build has no multi-threaded backend (use --threads 1)`);
+  }
+  return { backend: kernels.getBackendName(), threads: typeof api.getThreads === 'function' ? api.getThreads() : 1 };
+}
+
+/** A checkpoint file, or a run folder holding checkpoint.safetensors. */
+export function checkpointPath(pathOrDir: string): string {
+  if (existsSync(pathOrDir) && statSync(pathOrDir).isDirectory()) {
+    const inside = join(pathOrDir, 'checkpoint.safetensors');
+    if (!existsSync(inside)) throw new UsageError(`no checkpoint in ${pathOrDir} (expected ${inside})`);
+    return inside;
+  }
+  return pathOrDir;
+}
+
+/** loadCheckpoint with its errors as one-line usage errors. */
+export function openCheckpoint(pathOrDir: string): LoadedCheckpoint {
+  try {
+    return loadCheckpoint(checkpointPath(pathOrDir));
+  } catch (error) {
+    if (error instanceof CheckpointError) throw new UsageError(error.message);
+    throw error;
+  }
+}

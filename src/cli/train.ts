@@ -1,0 +1,248 @@
+import { Command, Option } from 'commander';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { datasetName, DatasetError, openDataset, type ImageDataset } from '../data/index.js';
+import { configDifferences, type LoadedCheckpoint } from '../io/checkpoint.js';
+import {
+  DEFAULT_TRAIN_CONFIG,
+  RESUME_FIXED_KEYS,
+  resolveTrainConfig,
+  runTraining,
+  RUN_FILES,
+  TrainConfigError,
+  type TrainConfig,
+} from '../train/index.js';
+import { intOption, UsageError } from './errors.js';
+import { checkpointPath, choiceOption, numberOption, openCheckpoint, setupEngine } from './options.js';
+import { createReporter, formatDuration, type ProgressMode } from './progress.js';
+
+interface TrainFlags {
+  data: string;
+  dataRoot?: string;
+  imageSize: number;
+  channels: 1 | 3;
+  nz: number;
+  ngf: number;
+  ndf: number;
+  projection: 'conv' | 'linear';
+  batchSize: number;
+  lr: number;
+  beta1: number;
+  labelSmoothing: number;
+  seed: number;
+  steps?: number;
+  epochs?: number;
+  sampleEvery: number;
+  checkpointEvery: number;
+  logEvery: number;
+  backend?: string;
+  threads?: number;
+  out?: string;
+  json?: boolean;
+  resume?: string;
+}
+
+/** Flag (commander attribute) → TrainConfig key, for the settings a checkpoint records. */
+const CONFIG_FLAGS: ReadonlyArray<[keyof TrainFlags, keyof TrainConfig]> = [
+  ['data', 'data'],
+  ['dataRoot', 'dataRoot'],
+  ['imageSize', 'imageSize'],
+  ['channels', 'channels'],
+  ['nz', 'nz'],
+  ['ngf', 'ngf'],
+  ['ndf', 'ndf'],
+  ['projection', 'projection'],
+  ['batchSize', 'batchSize'],
+  ['lr', 'lr'],
+  ['beta1', 'beta1'],
+  ['labelSmoothing', 'labelSmoothing'],
+  ['seed', 'seed'],
+  ['sampleEvery', 'sampleEvery'],
+  ['checkpointEvery', 'checkpointEvery'],
+];
+
+const d = DEFAULT_TRAIN_CONFIG;
+
+export function trainCommand(): Command {
+  return new Command('train')
+    .description('train a DCGAN; with no options: 32×32 shapes, a small model, a few minutes with the wasm backend')
+    .option('--data <name|dir>', "dataset: shapes, mnist, fashion-mnist, cifar10, or a folder of PNG/JPEG images", d.data)
+    .option('--data-root <dir>', 'where the mnist / fashion-mnist / cifar10 files are (default: their usual place)')
+    .option('--image-size <n>', 'image height and width: a power of two from 16 to 256', intOption('--image-size', 1), d.imageSize)
+    .option('--channels <1|3>', 'image channels: 1 (grey) or 3 (RGB)', choiceOption('--channels', [1, 3] as const), d.channels)
+    .option('--nz <n>', 'length of the latent vector z', intOption('--nz', 1), d.nz)
+    .option('--ngf <n>', 'generator width', intOption('--ngf', 1), d.ngf)
+    .option('--ndf <n>', 'discriminator width', intOption('--ndf', 1), d.ndf)
+    .option('--projection <conv|linear>', "how z becomes the first 4×4 volume: 'conv' (pytorch/examples) or 'linear' (the paper)", choiceOption('--projection', ['conv', 'linear'] as const), d.projection)
+    .option('--batch-size <n>', 'images per step', intOption('--batch-size', 1), d.batchSize)
+    .option('--lr <rate>', 'Adam learning rate of both networks', numberOption('--lr', (v) => v > 0, 'a positive number'), d.lr)
+    .option('--beta1 <b>', "Adam's β1", numberOption('--beta1', (v) => v >= 0 && v < 1, 'in [0, 1)'), d.beta1)
+    .option('--label-smoothing <s>', "one-sided label smoothing: D's target for real images is 1 − s", numberOption('--label-smoothing', (v) => v >= 0 && v < 1, 'in [0, 1)'), d.labelSmoothing)
+    .option('--seed <n>', 'seed of the weights, noise, built-in data and data order', intOption('--seed', 0), d.seed)
+    .addOption(new Option('--steps <n>', `total training steps (default ${d.steps}; with --resume: the checkpoint's target)`).argParser(intOption('--steps', 1)).conflicts('epochs'))
+    .addOption(new Option('--epochs <n>', 'train for this many passes over the dataset instead of --steps').argParser(intOption('--epochs', 1)))
+    .option('--sample-every <n>', 'write a sample grid every n steps (0: only at the end)', intOption('--sample-every', 0), d.sampleEvery)
+    .option('--checkpoint-every <n>', 'write the checkpoint every n steps (0: only at the end)', intOption('--checkpoint-every', 0), d.checkpointEvery)
+    .option('--log-every <n>', 'print a progress line every n steps (with --json or without a terminal)', intOption('--log-every', 1), 25)
+    .option('--backend <name>', 'compute backend (default: the fastest available)')
+    .option('--threads <n>', 'worker threads for backends with a thread pool (default: every core)', intOption('--threads', 1))
+    .option('--out <dir>', 'run folder (default: runs/<date>-<time>)')
+    .option('--json', 'print one JSON object per line (start, every --log-every steps, end) instead of a progress bar')
+    .option('--resume <dir>', 'continue the run in this folder from its checkpoint, exactly where it stopped')
+    .action(async (flags: TrainFlags, command: Command) => {
+      await train(flags, command);
+    });
+}
+
+function explicit(command: Command, key: string): boolean {
+  const source = command.getOptionValueSource(key);
+  return source !== undefined && source !== 'default' && source !== 'implied';
+}
+
+function configError(error: unknown): never {
+  if (error instanceof TrainConfigError || error instanceof DatasetError) throw new UsageError(error.message);
+  throw error;
+}
+
+/** Canonical data spec: a built-in name, or an absolute folder path (so a resumed run finds it from anywhere). */
+function normaliseData(spec: string): string {
+  return datasetName(spec) ?? (existsSync(spec) ? resolve(spec) : spec);
+}
+
+function timestampDir(): string {
+  const now = new Date();
+  const pad = (n: number): string => String(n).padStart(2, '0');
+  const base = join('runs', `${now.getFullYear()}${pad(now.getMonth() + 1)}${pad(now.getDate())}-${pad(now.getHours())}${pad(now.getMinutes())}${pad(now.getSeconds())}`);
+  let dir = base;
+  for (let i = 2; existsSync(dir); i++) dir = `${base}-${i}`;
+  return dir;
+}
+
+async function train(flags: TrainFlags, command: Command): Promise<void> {
+  const engine = setupEngine(flags.backend, flags.threads);
+  const mode: ProgressMode = flags.json ? 'json' : process.stderr.isTTY ? 'bar' : 'plain';
+  const reporter = createReporter(mode, flags.logEvery);
+  const warnings: string[] = [];
+  const onWarning = (message: string): void => {
+    warnings.push(message);
+    reporter.note(`warning: ${message}`);
+  };
+
+  let resume: LoadedCheckpoint | undefined;
+  let outDir: string;
+  const requested: Partial<TrainConfig> = {};
+  for (const [flag, key] of CONFIG_FLAGS) {
+    if (explicit(command, flag)) (requested as Record<string, unknown>)[key] = flags[flag];
+  }
+  if (requested.data !== undefined) requested.data = normaliseData(requested.data);
+  if (requested.dataRoot !== undefined && requested.dataRoot !== null) requested.dataRoot = resolve(requested.dataRoot);
+
+  let base: Partial<TrainConfig>;
+  if (flags.resume !== undefined) {
+    if (flags.out !== undefined) throw new UsageError('--out cannot be combined with --resume: a resumed run continues in its own folder');
+    const file = checkpointPath(flags.resume);
+    resume = openCheckpoint(file);
+    outDir = dirname(file);
+    const saved = resume.config;
+    const differences = configDifferences(saved, requested as Record<string, unknown>, RESUME_FIXED_KEYS);
+    if (differences.length > 0) {
+      throw new UsageError(`the checkpoint ${file} was trained with other settings: ${differences.join('; ')} — leave these flags out to continue it, or start a new run`);
+    }
+    base = saved as Partial<TrainConfig>;
+  } else {
+    outDir = flags.out ?? timestampDir();
+    if (existsSync(outDir)) {
+      if (!statSync(outDir).isDirectory()) throw new UsageError(`--out ${outDir} is a file, not a folder`);
+      if (existsSync(join(outDir, RUN_FILES.checkpoint))) {
+        throw new UsageError(`${outDir} already holds a run (${RUN_FILES.checkpoint}); continue it with --resume ${outDir} or choose another --out`);
+      }
+      if (readdirSync(outDir).length > 0) reporter.note(`note: writing into the existing folder ${outDir}`);
+    }
+    base = { ...DEFAULT_TRAIN_CONFIG, data: normaliseData(flags.data) };
+  }
+
+  // Validate the settings before touching the data (steps filled in below).
+  let config: TrainConfig;
+  try {
+    config = resolveTrainConfig({ ...base, ...requested, steps: base.steps ?? DEFAULT_TRAIN_CONFIG.steps });
+  } catch (error) {
+    configError(error);
+  }
+
+  let dataset: ImageDataset;
+  try {
+    dataset = await openDataset(config.data, {
+      imageSize: config.imageSize,
+      channels: config.channels,
+      seed: config.seed,
+      root: config.dataRoot ?? undefined,
+      onWarning,
+    });
+  } catch (error) {
+    configError(error);
+  }
+  if (config.batchSize > dataset.length) {
+    throw new UsageError(`--batch-size ${config.batchSize} is larger than the dataset ${dataset.name} (${dataset.length} images)`);
+  }
+  const batchesPerEpoch = Math.floor(dataset.length / config.batchSize);
+  if (flags.epochs !== undefined) config = { ...config, steps: flags.epochs * batchesPerEpoch };
+  else if (flags.steps !== undefined) config = { ...config, steps: flags.steps };
+  if (resume && config.steps <= resume.step) {
+    throw new UsageError(`the checkpoint is already at step ${resume.step} of ${config.steps}; pass --steps (or --epochs) beyond it to train further`);
+  }
+
+  if (mode !== 'json') {
+    const epochs = config.steps / batchesPerEpoch;
+    reporter.note(
+      `${resume ? `resuming at step ${resume.step}` : 'training'}: ${dataset.name} (${dataset.length} images, ${config.channels}×${config.imageSize}×${config.imageSize}), ` +
+        `${config.steps} steps of ${config.batchSize} (${epochs >= 10 ? epochs.toFixed(0) : Number(epochs.toPrecision(2))} epochs), ngf ${config.ngf} ndf ${config.ndf}, ` +
+        `backend ${engine.backend}${engine.threads > 1 ? ` (${engine.threads} threads)` : ''} → ${outDir}`,
+    );
+  }
+
+  const controller = new AbortController();
+  const onSigint = (): void => {
+    if (controller.signal.aborted) {
+      reporter.stop();
+      process.stderr.write('dcgan: interrupted again; exiting without waiting\n');
+      process.exit(130);
+    }
+    controller.abort();
+    reporter.note('stopping after this step and writing the checkpoint… (Ctrl-C again to quit at once)');
+  };
+  process.on('SIGINT', onSigint);
+  let result;
+  try {
+    result = await runTraining({
+      config,
+      outDir,
+      resume,
+      dataset,
+      signal: controller.signal,
+      onEvent: (event) => reporter.onEvent(event),
+      onWarning,
+      environment: { backend: engine.backend, threads: engine.threads },
+    });
+  } finally {
+    reporter.stop();
+    process.off('SIGINT', onSigint);
+  }
+
+  const report = join(outDir, RUN_FILES.report);
+  switch (result.status) {
+    case 'completed':
+      if (mode !== 'json') {
+        reporter.note(`done: ${result.step} steps in ${formatDuration(result.elapsedSeconds)} of training`);
+        reporter.note(`  samples:    ${join(outDir, RUN_FILES.finalSamples)}`);
+        reporter.note(`  checkpoint: ${join(outDir, RUN_FILES.checkpoint)}`);
+        reporter.note(`  report:     ${report}`);
+      }
+      return;
+    case 'interrupted':
+      if (mode !== 'json') reporter.note(`interrupted at step ${result.step}; checkpoint written to ${join(outDir, RUN_FILES.checkpoint)}; continue with: dcgan train --resume ${outDir}`);
+      process.exitCode = 130;
+      return;
+    case 'diverged':
+      throw new UsageError(result.message ?? 'training diverged', 1);
+  }
+}
