@@ -14,3 +14,6 @@ export * as functional from './nn/functional.js';
 export * as nn from './nn/index.js';
 export * as optim from './optim/index.js';
 export * as explain from './explain/index.js';
+export * as models from './models/index.js';
+export * as io from './io/index.js';
+export * as train from './train/index.js';
