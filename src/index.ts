@@ -8,7 +8,7 @@ import './ops/methods.js';
 
 export { Tensor, tidy, keep, memory, Generator, manualSeed, defaultGenerator, type GeneratorState, type MemoryInfo, type Shape } from './tensor/index.js';
 export { noGrad, enableGrad, isGradEnabled, backward, type BackwardOptions } from './autograd/index.js';
-export { setBackend, getBackend, getBackendName, listBackends, registerBackend, type Backend } from './kernels/index.js';
+export { setBackend, getBackend, getBackendName, listBackends, registerBackend, setThreads, getThreads, backendFailure, type Backend } from './kernels/index.js';
 export * from './ops/index.js';
 export * as functional from './nn/functional.js';
 export * as nn from './nn/index.js';

@@ -1,22 +1,33 @@
 /** Shared test utilities: backend parameterisation, closeness checks, fixtures, finite differences. */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { listBackends, setBackend, type Tensor } from '../src/index.js';
+import { after, before, describe, it } from 'node:test';
+import { getBackendName, listBackends, setBackend, type Tensor } from '../src/index.js';
 
 /** Every registered backend; op suites run once per backend. */
 export function backendNames(): string[] {
   return listBackends();
 }
 
-/** Runs `body` with each backend selected in turn (restoring the default afterwards). */
+/**
+ * Declares `body`'s suites once per backend. Tests run after they are declared, so the
+ * backend is selected by before/after hooks of a wrapping suite, not while declaring.
+ */
 export function forEachBackend(body: (name: string) => void): void {
+  const defaultName = getBackendName();
   for (const name of backendNames()) {
-    setBackend(name);
-    try {
+    describe(`[${name}]`, () => {
+      before(() => {
+        setBackend(name);
+      });
+      after(() => {
+        setBackend(defaultName);
+      });
+      it(`selects the ${name} backend`, () => {
+        assert.equal(getBackendName(), name);
+      });
       body(name);
-    } finally {
-      setBackend(backendNames()[0]!);
-    }
+    });
   }
 }
 

@@ -73,6 +73,9 @@ export interface SgdHyper {
 export interface Backend {
   readonly name: string;
   readonly allocator: Allocator;
+  /** Threads the backend computes with, for backends that have a pool. */
+  readonly threads?: number;
+  setThreads?(n: number): void;
 
   gemm(p: GemmParams, a: Float32Array, b: Float32Array, c: Float32Array): void;
 

@@ -8,6 +8,8 @@ import type { Backend } from './backend.js';
 const registered = new Map<string, () => Backend>();
 const instances = new Map<string, Backend>();
 let current: Backend | null = null;
+let requestedThreads: number | null = null;
+const failures = new Map<string, string>();
 
 /** Registers a backend under a name; `priority` order decides the default. */
 const priorities = new Map<string, number>();
@@ -28,21 +30,48 @@ export function setBackend(name: string): Backend {
   }
   let backend = instances.get(name);
   if (backend === undefined) {
-    backend = factory();
+    try {
+      backend = factory();
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      failures.set(name, reason);
+      throw new Error(`setBackend: the '${name}' backend is not available here: ${reason}`);
+    }
     instances.set(name, backend);
   }
+  if (requestedThreads !== null) backend.setThreads?.(requestedThreads);
   current = backend;
   setAllocator(backend.allocator);
   return backend;
 }
 
+/** The current backend; the first time, the fastest one that starts on this platform. */
 export function getBackend(): Backend {
-  if (current === null) {
-    const [best] = listBackends();
-    if (best === undefined) throw new Error('getBackend: no backend is registered');
-    return setBackend(best);
+  if (current !== null) return current;
+  for (const name of listBackends()) {
+    try {
+      return setBackend(name);
+    } catch {
+      // recorded in failures; try the next one
+    }
   }
-  return current;
+  throw new Error(`getBackend: no backend could start (${[...failures].map(([n, r]) => `${n}: ${r}`).join('; ')})`);
+}
+
+/** Why a backend could not start, if it tried and failed (for "which backend runs" messages). */
+export function backendFailure(name: string): string | undefined {
+  return failures.get(name);
+}
+
+/** Threads for backends with a pool (default: every core). Applies now and to backends started later. */
+export function setThreads(n: number): void {
+  if (!Number.isInteger(n) || n < 1) throw new RangeError(`setThreads: the thread count must be an integer ≥ 1, got ${n}`);
+  requestedThreads = n;
+  current?.setThreads?.(n);
+}
+
+export function getThreads(): number {
+  return getBackend().threads ?? 1;
 }
 
 export function getBackendName(): string {

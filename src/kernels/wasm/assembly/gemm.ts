@@ -1,0 +1,203 @@
+// Packed, register-tiled SGEMM (row-major): C = alpha·op(A)·op(B) + beta·C.
+// GotoBLAS structure: a KC×NC panel of op(B) and an MC×KC block of op(A) are packed into
+// contiguous tiles (which also absorbs the transposes), then a 4×8 micro-kernel keeps
+// eight f32x4 accumulators in registers over the whole KC depth.
+import { at, madd, share } from './common';
+
+const MR: i32 = 4;
+const NR: i32 = 8;
+const KC: i32 = 256;
+const MC: i32 = 128;
+const NC: i32 = 2048;
+
+/** Floats of scratch one thread needs: packed A block, packed B panel, and an edge tile. */
+export function gemmScratchFloats(): i32 {
+  return MC * KC + KC * NC + MR * NR;
+}
+
+// op(A) block rows [i0, i0+mc) × depth [p0, p0+kc) → panels of MR rows: dst[(panel·kc + p)·MR + i].
+function packA(a: usize, transA: bool, m: i32, k: i32, i0: i32, mc: i32, p0: i32, kc: i32, dst: usize): void {
+  for (let ip = 0; ip < mc; ip += MR) {
+    const rows = min(MR, mc - ip);
+    const panel = dst + (<usize>(ip * kc) << 2);
+    if (rows < MR) memory.fill(panel, 0, <usize>(kc * MR) << 2);
+    if (transA) {
+      // A stored [k × m]: the MR values of one depth are contiguous.
+      for (let p = 0; p < kc; p++) {
+        const src = at(a, (p0 + p) * m + i0 + ip);
+        const d = panel + (<usize>(p * MR) << 2);
+        if (rows == MR) {
+          v128.store(d, v128.load(src));
+        } else {
+          for (let i = 0; i < rows; i++) store<f32>(d + (<usize>i << 2), load<f32>(src + (<usize>i << 2)));
+        }
+      }
+    } else {
+      for (let i = 0; i < rows; i++) {
+        const src = at(a, (i0 + ip + i) * k + p0);
+        for (let p = 0; p < kc; p++) store<f32>(panel + (<usize>(p * MR + i) << 2), load<f32>(src + (<usize>p << 2)));
+      }
+    }
+  }
+}
+
+// op(B) panel depth [p0, p0+kc) × columns [j0, j0+nc) → panels of NR columns: dst[(panel·kc + p)·NR + j].
+function packB(b: usize, transB: bool, n: i32, k: i32, p0: i32, kc: i32, j0: i32, nc: i32, dst: usize): void {
+  for (let jp = 0; jp < nc; jp += NR) {
+    const cols = min(NR, nc - jp);
+    const panel = dst + (<usize>(jp * kc) << 2);
+    if (cols < NR) memory.fill(panel, 0, <usize>(kc * NR) << 2);
+    if (transB) {
+      // B stored [n × k]: each column of op(B) is contiguous in depth.
+      for (let j = 0; j < cols; j++) {
+        const src = at(b, (j0 + jp + j) * k + p0);
+        for (let p = 0; p < kc; p++) store<f32>(panel + (<usize>(p * NR + j) << 2), load<f32>(src + (<usize>p << 2)));
+      }
+    } else {
+      for (let p = 0; p < kc; p++) {
+        const src = at(b, (p0 + p) * n + j0 + jp);
+        const d = panel + (<usize>(p * NR) << 2);
+        if (cols == NR) {
+          v128.store(d, v128.load(src));
+          v128.store(d, v128.load(src, 16), 16);
+        } else {
+          for (let j = 0; j < cols; j++) store<f32>(d + (<usize>j << 2), load<f32>(src + (<usize>j << 2)));
+        }
+      }
+    }
+  }
+}
+
+// One MR×NR tile over depth kc. `first`: this is the first depth block, so C gets beta·C
+// (and is not read at all when beta is 0: it may hold garbage); later blocks accumulate.
+@inline function writeRow(dst: usize, lo: v128, hi: v128, alpha: v128, beta: f32, first: bool): void {
+  if (first) {
+    if (beta == 0) {
+      v128.store(dst, f32x4.mul(lo, alpha));
+      v128.store(dst, f32x4.mul(hi, alpha), 16);
+    } else {
+      const b = f32x4.splat(beta);
+      v128.store(dst, madd(lo, alpha, f32x4.mul(v128.load(dst), b)));
+      v128.store(dst, madd(hi, alpha, f32x4.mul(v128.load(dst, 16), b)), 16);
+    }
+  } else {
+    v128.store(dst, madd(lo, alpha, v128.load(dst)));
+    v128.store(dst, madd(hi, alpha, v128.load(dst, 16)), 16);
+  }
+}
+
+function microKernel(
+  ap: usize, bp: usize, kc: i32, c: usize, ldc: i32, rows: i32, cols: i32,
+  alpha: f32, beta: f32, first: bool, edge: usize,
+): void {
+  let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
+  let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+  let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
+  let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+  for (let p = 0; p < kc; p++) {
+    const b0 = v128.load(bp);
+    const b1 = v128.load(bp, 16);
+    let a = v128.load32_splat(ap);
+    c00 = madd(a, b0, c00);
+    c01 = madd(a, b1, c01);
+    a = v128.load32_splat(ap, 4);
+    c10 = madd(a, b0, c10);
+    c11 = madd(a, b1, c11);
+    a = v128.load32_splat(ap, 8);
+    c20 = madd(a, b0, c20);
+    c21 = madd(a, b1, c21);
+    a = v128.load32_splat(ap, 12);
+    c30 = madd(a, b0, c30);
+    c31 = madd(a, b1, c31);
+    ap += 16;
+    bp += 32;
+  }
+  const va = f32x4.splat(alpha);
+  const stride = <usize>ldc << 2;
+  if (rows == MR && cols == NR) {
+    writeRow(c, c00, c01, va, beta, first);
+    writeRow(c + stride, c10, c11, va, beta, first);
+    writeRow(c + 2 * stride, c20, c21, va, beta, first);
+    writeRow(c + 3 * stride, c30, c31, va, beta, first);
+    return;
+  }
+  // Partial tile at the matrix edge: spill the accumulators, then write element by element.
+  v128.store(edge, c00); v128.store(edge, c01, 16);
+  v128.store(edge, c10, 32); v128.store(edge, c11, 48);
+  v128.store(edge, c20, 64); v128.store(edge, c21, 80);
+  v128.store(edge, c30, 96); v128.store(edge, c31, 112);
+  for (let i = 0; i < rows; i++) {
+    for (let j = 0; j < cols; j++) {
+      const dst = c + <usize>i * stride + (<usize>j << 2);
+      const v = alpha * load<f32>(edge + (<usize>(i * NR + j) << 2));
+      if (!first) store<f32>(dst, load<f32>(dst) + v);
+      else if (beta == 0) store<f32>(dst, v);
+      else store<f32>(dst, v + beta * load<f32>(dst));
+    }
+  }
+}
+
+function gemmBlock(
+  transA: bool, transB: bool, m: i32, n: i32, k: i32, alpha: f32, beta: f32,
+  a: usize, b: usize, c: usize, i0: i32, i1: i32, j0: i32, j1: i32, scratch: usize,
+): void {
+  const packedA = scratch;
+  const packedB = scratch + (<usize>(MC * KC) << 2);
+  const edge = packedB + (<usize>(KC * NC) << 2);
+  if (k == 0) {
+    // No depth: C = beta·C.
+    for (let i = i0; i < i1; i++) {
+      for (let j = j0; j < j1; j++) {
+        const dst = at(c, i * n + j);
+        store<f32>(dst, beta == 0 ? <f32>0 : beta * load<f32>(dst));
+      }
+    }
+    return;
+  }
+  for (let jc = j0; jc < j1; jc += NC) {
+    const nc = min(NC, j1 - jc);
+    for (let pc = 0; pc < k; pc += KC) {
+      const kc = min(KC, k - pc);
+      packB(b, transB, n, k, pc, kc, jc, nc, packedB);
+      for (let ic = i0; ic < i1; ic += MC) {
+        const mc = min(MC, i1 - ic);
+        packA(a, transA, m, k, ic, mc, pc, kc, packedA);
+        for (let jr = 0; jr < nc; jr += NR) {
+          const cols = min(NR, nc - jr);
+          const bp = packedB + (<usize>(jr * kc) << 2);
+          for (let ir = 0; ir < mc; ir += MR) {
+            const rows = min(MR, mc - ir);
+            microKernel(packedA + (<usize>(ir * kc) << 2), bp, kc, at(c, (ic + ir) * n + jc + jr), n, rows, cols, alpha, beta, pc == 0, edge);
+          }
+        }
+      }
+    }
+  }
+}
+
+/**
+ * Strided batched GEMM, this thread's share. Work is split along N when it is wide enough
+ * (each thread packs its own columns of B), otherwise along M; either way every element of
+ * C is summed in the same order whatever the thread count, so results do not depend on it.
+ */
+export function gemm(
+  tid: i32, nthreads: i32, transA: i32, transB: i32, m: i32, n: i32, k: i32, alpha: f32, beta: f32,
+  batch: i32, a: usize, strideA: i32, b: usize, strideB: i32, c: usize, strideC: i32, scratchBase: usize, scratchStride: i32,
+): void {
+  const scratch = scratchBase + <usize>tid * <usize>scratchStride;
+  const splitN = n >= nthreads * NR * 8 || m < nthreads * MR * 4;
+  let i0 = 0, i1 = m, j0 = 0, j1 = n;
+  if (splitN) {
+    const tiles = (n + NR - 1) / NR;
+    j0 = min(n, share(tiles, tid, nthreads) * NR);
+    j1 = min(n, share(tiles, tid + 1, nthreads) * NR);
+  } else {
+    const tiles = (m + MR - 1) / MR;
+    i0 = min(m, share(tiles, tid, nthreads) * MR);
+    i1 = min(m, share(tiles, tid + 1, nthreads) * MR);
+  }
+  if (i0 >= i1 || j0 >= j1) return;
+  for (let bi = 0; bi < batch; bi++) {
+    gemmBlock(transA != 0, transB != 0, m, n, k, alpha, beta, at(a, bi * strideA), at(b, bi * strideB), at(c, bi * strideC), i0, i1, j0, j1, scratch);
+  }
+}

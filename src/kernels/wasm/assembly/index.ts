@@ -1,0 +1,6 @@
+// The exports of kernels.wasm: every kernel the host calls, (tid, nthreads, ...) first.
+export { gemm, gemmScratchFloats } from './gemm';
+export { im2col, col2im } from './conv';
+export { unary, unaryBackward, binary, scalar, swapLeading, channelSum, addChannelBias } from './elementwise';
+export { batchNormStats, batchNormApply, batchNormBackward } from './batchnorm';
+export { adamUpdate } from './optim';

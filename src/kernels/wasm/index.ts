@@ -1,0 +1,177 @@
+import { availableParallelism } from 'node:os';
+import type { AdamHyper, Backend, BinaryOp, ConvGeometry, GemmParams, ScalarOp, SgdHyper, UnaryOp } from '../backend.js';
+import { registerBackend } from '../registry.js';
+import { binary as jsBinary, scalar as jsScalar } from '../js/elementwise.js';
+import { permute as jsPermute, reduceSum as jsReduceSum } from '../js/layout.js';
+import { bce, bceBackward, bceWithLogits, bceWithLogitsBackward } from '../js/loss.js';
+import { sgdUpdate as jsSgdUpdate } from '../js/optim.js';
+import { sameShape, type Shape } from '../../tensor/shape.js';
+import { WasmHeap } from './heap.js';
+import { loadKernels } from './load.js';
+import { ThreadPool } from './pool.js';
+
+const KERNELS = [
+  'gemm', 'im2col', 'col2im', 'unary', 'unaryBackward', 'binary', 'scalar', 'swapLeading', 'channelSum',
+  'addChannelBias', 'batchNormStats', 'batchNormApply', 'batchNormBackward', 'adamUpdate',
+] as const;
+type KernelName = (typeof KERNELS)[number];
+type KernelFn = (...args: number[]) => void;
+
+const UNARY_CODES: Record<UnaryOp, number> = { relu: 0, leakyRelu: 1, tanh: 2, sigmoid: 3, neg: 4, exp: 5, log: 6, abs: 7, sqrt: 8, square: 9 };
+const BINARY_CODES: Record<BinaryOp, number> = { add: 0, sub: 1, mul: 2, div: 3 };
+const SCALAR_CODES: Partial<Record<ScalarOp, number>> = { add: 0, sub: 1, rsub: 2, mul: 3, div: 4, rdiv: 5 };
+
+/** Below this much work a kernel runs on the calling thread alone: waking workers costs more. */
+const PARALLEL_MIN_ELEMENTS = 1 << 15;
+const PARALLEL_MIN_FLOPS = 1 << 21;
+/** Module static data lives below this; the heap (scratch, then tensors) above. */
+const HEAP_BASE = 1 << 20;
+
+export interface WasmBackend extends Backend {
+  readonly relaxedSimd: boolean;
+  readonly heap: WasmHeap;
+}
+
+/**
+ * The WebAssembly backend: SIMD kernels (AssemblyScript, src/kernels/wasm/assembly) on
+ * tensors that live in one shared memory, run on a pool of threads. Kernels it does not
+ * implement (rare shapes of broadcasting, SGD, the losses) run the reference code on the same
+ * memory, since a view into wasm memory is an ordinary Float32Array.
+ */
+export function createWasmBackend(threads = availableParallelism()): WasmBackend {
+  const { module, relaxedSimd } = loadKernels();
+  const memory = new WebAssembly.Memory({ initial: 32, maximum: 65536, shared: true });
+  const instance = new WebAssembly.Instance(module, { env: { memory } });
+  const exports = instance.exports as unknown as Record<KernelName, KernelFn> & { gemmScratchFloats(): number };
+  const heap = new WasmHeap(memory, HEAP_BASE);
+  const scratchBytes = exports.gemmScratchFloats() * 4;
+
+  let pool: ThreadPool | null = null;
+  // GEMM packing buffers, one per thread, contiguous: thread t uses scratch + t·scratchBytes.
+  let scratch = 0;
+  let scratchThreads = 0;
+  const configure = (n: number): void => {
+    if (!Number.isInteger(n) || n < 1) throw new RangeError(`setThreads: the thread count must be an integer ≥ 1, got ${n}`);
+    pool?.close();
+    pool = n > 1 ? new ThreadPool(n, module, memory, KERNELS) : null;
+    if (n > scratchThreads) {
+      scratch = heap.reserve(n * scratchBytes);
+      scratchThreads = n;
+    }
+  };
+  configure(threads);
+
+  // Pointers for kernel arguments: views into our memory pass their offset; anything else is
+  // copied in (and, for outputs, back out) around the call.
+  let staged: Array<{ temp: Float32Array; original: Float32Array; output: boolean }> = [];
+  const ptr = (a: Float32Array | null, output = false): number => {
+    if (a === null) return 0;
+    if (heap.owns(a)) return a.byteOffset;
+    const temp = heap.alloc(a.length);
+    temp.set(a);
+    staged.push({ temp, original: a, output });
+    return temp.byteOffset;
+  };
+  const unstage = (): void => {
+    for (const s of staged) {
+      if (s.output) s.original.set(s.temp);
+      heap.free(s.temp);
+    }
+    staged = [];
+  };
+  const threadCount = (): number => (pool === null ? 1 : pool.threads);
+  const run = (name: KernelName, work: number, minWork: number, args: number[]): void => {
+    try {
+      const fn = exports[name];
+      if (pool !== null && work >= minWork) pool.run(name, [pool.threads, ...args], fn);
+      else fn(0, 1, ...args);
+    } finally {
+      unstage();
+    }
+  };
+
+  const backend: WasmBackend & { setThreads(n: number): void; readonly threads: number } = {
+    name: 'wasm',
+    allocator: heap,
+    heap,
+    relaxedSimd,
+    get threads() {
+      return threadCount();
+    },
+    setThreads: configure,
+
+    gemm(p: GemmParams, a, b, c) {
+      const args = [p.transA ? 1 : 0, p.transB ? 1 : 0, p.m, p.n, p.k, p.alpha, p.beta, p.batch, ptr(a), p.strideA, ptr(b), p.strideB, ptr(c, true), p.strideC, scratch, scratchBytes];
+      run('gemm', 2 * p.m * p.n * p.k * p.batch, PARALLEL_MIN_FLOPS, args);
+    },
+
+    im2col(x, g: ConvGeometry, cols) {
+      run('im2col', cols.length, PARALLEL_MIN_ELEMENTS, [ptr(x), g.n, g.c, g.h, g.w, g.kh, g.kw, g.strideH, g.strideW, g.padH, g.padW, g.outH, g.outW, ptr(cols, true)]);
+    },
+    col2im(cols, g: ConvGeometry, x) {
+      run('col2im', cols.length, PARALLEL_MIN_ELEMENTS, [ptr(cols), g.n, g.c, g.h, g.w, g.kh, g.kw, g.strideH, g.strideW, g.padH, g.padW, g.outH, g.outW, ptr(x, true)]);
+    },
+    unary(op: UnaryOp, x, out, alpha) {
+      run('unary', x.length, PARALLEL_MIN_ELEMENTS, [UNARY_CODES[op], ptr(x), ptr(out, true), x.length, alpha]);
+    },
+    unaryBackward(op: UnaryOp, x, y, dy, dx, alpha) {
+      run('unaryBackward', x.length, PARALLEL_MIN_ELEMENTS, [UNARY_CODES[op], ptr(x), ptr(y), ptr(dy), ptr(dx, true), x.length, alpha]);
+    },
+    binary(op: BinaryOp, a, aShape: Shape, b, bShape: Shape, out, outShape: Shape) {
+      const same = sameShape(aShape, outShape) && sameShape(bShape, outShape);
+      if (same || (b.length === 1 && a.length === out.length)) {
+        run('binary', out.length, PARALLEL_MIN_ELEMENTS, [BINARY_CODES[op], ptr(a), ptr(b), ptr(out, true), out.length, same ? 0 : 1]);
+      } else {
+        jsBinary(op, a, aShape, b, bShape, out, outShape);
+      }
+    },
+    scalar(op: ScalarOp, x, s, out) {
+      const code = SCALAR_CODES[op];
+      if (code === undefined) jsScalar(op, x, s, out);
+      else run('scalar', x.length, PARALLEL_MIN_ELEMENTS, [code, ptr(x), s, ptr(out, true), x.length]);
+    },
+    reduceSum: jsReduceSum,
+    permute(x, shape: Shape, perm: readonly number[], out) {
+      if (shape.length === 3 && perm[0] === 1 && perm[1] === 0 && perm[2] === 2) {
+        run('swapLeading', x.length, PARALLEL_MIN_ELEMENTS, [ptr(x), shape[0]!, shape[1]!, shape[2]!, ptr(out, true)]);
+      } else {
+        jsPermute(x, shape, perm, out);
+      }
+    },
+    channelSum(x, n, c, hw, out) {
+      run('channelSum', x.length, PARALLEL_MIN_ELEMENTS, [ptr(x), n, c, hw, ptr(out, true)]);
+    },
+    addChannelBias(y, n, c, hw, bias) {
+      run('addChannelBias', y.length, PARALLEL_MIN_ELEMENTS, [ptr(y, true), n, c, hw, ptr(bias)]);
+    },
+    batchNormStats(x, n, c, hw, mean, variance) {
+      run('batchNormStats', x.length, PARALLEL_MIN_ELEMENTS, [ptr(x), n, c, hw, ptr(mean, true), ptr(variance, true)]);
+    },
+    batchNormApply(x, n, c, hw, mean, invStd, gamma, beta, y) {
+      run('batchNormApply', x.length, PARALLEL_MIN_ELEMENTS, [ptr(x), n, c, hw, ptr(mean), ptr(invStd), ptr(gamma), ptr(beta), ptr(y, true)]);
+    },
+    batchNormBackward(x, dy, n, c, hw, mean, invStd, gamma, batchStats, dx, dgamma, dbeta) {
+      run('batchNormBackward', x.length, PARALLEL_MIN_ELEMENTS, [
+        ptr(x), ptr(dy), n, c, hw, ptr(mean), ptr(invStd), ptr(gamma), batchStats ? 1 : 0, ptr(dx, true), ptr(dgamma, true), ptr(dbeta, true),
+      ]);
+    },
+    bceWithLogits,
+    bceWithLogitsBackward,
+    bce,
+    bceBackward,
+    adamUpdate(param, grad, m, v, h: AdamHyper) {
+      const bc1 = 1 - h.beta1 ** h.step;
+      const bc2Sqrt = Math.sqrt(1 - h.beta2 ** h.step);
+      run('adamUpdate', param.length, PARALLEL_MIN_ELEMENTS, [
+        ptr(param, true), ptr(grad), ptr(m, true), ptr(v, true), param.length,
+        h.beta1, h.beta2, Math.fround(1 - h.beta1), Math.fround(1 - h.beta2), h.eps, h.weightDecay, h.lr / bc1, bc2Sqrt,
+      ]);
+    },
+    sgdUpdate(param, grad, buf, h: SgdHyper) {
+      jsSgdUpdate(param, grad, buf, h);
+    },
+  };
+  return backend;
+}
+
+registerBackend('wasm', () => createWasmBackend(), 10);
