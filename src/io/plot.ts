@@ -1,5 +1,5 @@
 /**
- * The loss plot: lossD and lossG over steps, raw (faint) and as a centred moving average,
+ * The loss plot: lossD and lossG over steps, raw (faint) and as a centred running median,
  * drawn with vega-lite to SVG headless, and rasterised to PNG with resvg. vega, vega-lite
  * and resvg are loaded on first use, so importing this module costs nothing.
  */
@@ -28,7 +28,8 @@ export function lossPlotSpec(points: readonly LossPoint[], options: LossPlotOpti
     if (Number.isFinite(p.lossD)) values.push({ step: p.step, loss: 'lossD (discriminator)', value: p.lossD });
     if (Number.isFinite(p.lossG)) values.push({ step: p.step, loss: 'lossG (generator)', value: p.lossG });
   });
-  const window = Math.max(1, Math.round(Math.min(50, values.length / 2 / 20)));
+  // A centred running median: GAN losses spike, and a mean would smear each spike into a plateau.
+  const window = Math.max(1, Math.round(Math.min(25, values.length / 2 / 40)));
   const color = {
     field: 'loss',
     type: 'nominal',
@@ -51,7 +52,7 @@ export function lossPlotSpec(points: readonly LossPoint[], options: LossPlotOpti
         encoding: { x, y: { field: 'value', type: 'quantitative', title: 'loss' }, color },
       },
       {
-        transform: [{ window: [{ op: 'mean', field: 'value', as: 'smoothed' }], frame: [-window, window], groupby: ['loss'], sort: [{ field: 'step' }] }],
+        transform: [{ window: [{ op: 'median', field: 'value', as: 'smoothed' }], frame: [-window, window], groupby: ['loss'], sort: [{ field: 'step' }] }],
         mark: { type: 'line', strokeWidth: 2 },
         encoding: { x, y: { field: 'smoothed', type: 'quantitative', title: 'loss' }, color },
       },
