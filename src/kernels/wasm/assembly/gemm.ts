@@ -1,13 +1,14 @@
 // Packed, register-tiled SGEMM (row-major): C = alpha·op(A)·op(B) + beta·C.
 // GotoBLAS structure: a KC×NC panel of op(B) and an MC×KC block of op(A) are packed into
-// contiguous tiles (which also absorbs the transposes), then a 4×8 micro-kernel keeps
-// eight f32x4 accumulators in registers over the whole KC depth.
+// contiguous tiles (which also absorbs the transposes), then a 6×8 micro-kernel keeps
+// twelve f32x4 accumulators in registers over the whole KC depth (enough independent
+// chains to hide the FMA latency, few enough to stay in the 16 SIMD registers).
 import { at, madd, share } from './common';
 
-const MR: i32 = 4;
+const MR: i32 = 6;
 const NR: i32 = 8;
 const KC: i32 = 256;
-const MC: i32 = 128;
+const MC: i32 = 120;
 const NC: i32 = 2048;
 
 /** Floats of scratch one thread needs: packed A block, packed B panel, and an edge tile. */
@@ -28,6 +29,7 @@ function packA(a: usize, transA: bool, m: i32, k: i32, i0: i32, mc: i32, p0: i32
         const d = panel + (<usize>(p * MR) << 2);
         if (rows == MR) {
           v128.store(d, v128.load(src));
+          store<u64>(d, load<u64>(src, 16), 16);
         } else {
           for (let i = 0; i < rows; i++) store<f32>(d + (<usize>i << 2), load<f32>(src + (<usize>i << 2)));
         }
@@ -94,6 +96,8 @@ function microKernel(
   let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
   let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
   let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+  let c40 = f32x4.splat(0), c41 = f32x4.splat(0);
+  let c50 = f32x4.splat(0), c51 = f32x4.splat(0);
   for (let p = 0; p < kc; p++) {
     const b0 = v128.load(bp);
     const b1 = v128.load(bp, 16);
@@ -109,7 +113,13 @@ function microKernel(
     a = v128.load32_splat(ap, 12);
     c30 = madd(a, b0, c30);
     c31 = madd(a, b1, c31);
-    ap += 16;
+    a = v128.load32_splat(ap, 16);
+    c40 = madd(a, b0, c40);
+    c41 = madd(a, b1, c41);
+    a = v128.load32_splat(ap, 20);
+    c50 = madd(a, b0, c50);
+    c51 = madd(a, b1, c51);
+    ap += 24;
     bp += 32;
   }
   const va = f32x4.splat(alpha);
@@ -119,6 +129,8 @@ function microKernel(
     writeRow(c + stride, c10, c11, va, beta, first);
     writeRow(c + 2 * stride, c20, c21, va, beta, first);
     writeRow(c + 3 * stride, c30, c31, va, beta, first);
+    writeRow(c + 4 * stride, c40, c41, va, beta, first);
+    writeRow(c + 5 * stride, c50, c51, va, beta, first);
     return;
   }
   // Partial tile at the matrix edge: spill the accumulators, then write element by element.
@@ -126,6 +138,8 @@ function microKernel(
   v128.store(edge, c10, 32); v128.store(edge, c11, 48);
   v128.store(edge, c20, 64); v128.store(edge, c21, 80);
   v128.store(edge, c30, 96); v128.store(edge, c31, 112);
+  v128.store(edge, c40, 128); v128.store(edge, c41, 144);
+  v128.store(edge, c50, 160); v128.store(edge, c51, 176);
   for (let i = 0; i < rows; i++) {
     for (let j = 0; j < cols; j++) {
       const dst = c + <usize>i * stride + (<usize>j << 2);

@@ -1,0 +1,55 @@
+/**
+ * GEMM throughput on the shapes DCGAN's convolutions lower to (64×64×3, batch 64, ngf = ndf = 64),
+ * for each fast backend and thread count. Prints one JSON object.
+ *   node --import tsx bench/gemm.ts [--threads 1,2] [--repeats 5]
+ */
+import { getBackend, listBackends, setBackend, setThreads } from '../src/kernels/index.js';
+import type { GemmParams } from '../src/kernels/index.js';
+import { median, parseFlags } from './util.js';
+
+interface Shape {
+  name: string;
+  transA: boolean;
+  transB: boolean;
+  m: number;
+  n: number;
+  k: number;
+}
+
+// [M, N, K] of the forward GEMMs: conv y = W·cols; transposed conv cols = Wᵀ·x.
+export const CONV_SHAPES: Shape[] = [
+  { name: 'D conv2 fwd (64→128, 32→16)', transA: false, transB: false, m: 128, n: 16384, k: 1024 },
+  { name: 'D conv3 fwd (128→256, 16→8)', transA: false, transB: false, m: 256, n: 4096, k: 2048 },
+  { name: 'D conv4 fwd (256→512, 8→4)', transA: false, transB: false, m: 512, n: 1024, k: 4096 },
+  { name: 'G convT2 fwd (512→256, 4→8)', transA: true, transB: false, m: 4096, n: 1024, k: 512 },
+  { name: 'G convT4 fwd (128→64, 16→32)', transA: true, transB: false, m: 1024, n: 16384, k: 128 },
+  { name: 'D conv3 filter grad', transA: false, transB: true, m: 256, n: 2048, k: 4096 },
+];
+
+const flags = parseFlags(process.argv.slice(2));
+const threadCounts = (flags['threads'] ?? '1,2').split(',').map(Number);
+const repeats = Number(flags['repeats'] ?? 5);
+const results: object[] = [];
+for (const backendName of listBackends().filter((n) => n !== 'js')) {
+  const backend = setBackend(backendName);
+  for (const threads of threadCounts) {
+    setThreads(threads);
+    for (const s of CONV_SHAPES) {
+      const p: GemmParams = { ...s, alpha: 1, beta: 0, batch: 1, strideA: 0, strideB: 0, strideC: 0 };
+      const a = backend.allocator.alloc(s.m * s.k).fill(0.5);
+      const b = backend.allocator.alloc(s.k * s.n).fill(0.25);
+      const c = backend.allocator.alloc(s.m * s.n);
+      getBackend().gemm(p, a, b, c); // warm up
+      const times: number[] = [];
+      for (let r = 0; r < repeats; r++) {
+        const t0 = performance.now();
+        backend.gemm(p, a, b, c);
+        times.push(performance.now() - t0);
+      }
+      const ms = median(times);
+      results.push({ backend: backendName, threads, shape: s.name, m: s.m, n: s.n, k: s.k, ms: +ms.toFixed(2), gflops: +((2 * s.m * s.n * s.k) / ms / 1e6).toFixed(1) });
+      for (const t of [a, b, c]) backend.allocator.free(t);
+    }
+  }
+}
+console.log(JSON.stringify({ benchmark: 'gemm', results }, null, 1));

@@ -1,0 +1,117 @@
+"""PyTorch peer for `npm run bench`: the same DCGAN training step, same architecture and batch.
+
+Prints one JSON object. Run it the way the benchmark does (PyTorch at its best here: the
+OpenMP OpenBLAS, not Debian's default reference BLAS, which is ~9x slower on transposed convs):
+
+  LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp /usr/bin/python3 \
+      bench/peers/pytorch_dcgan.py --image-size 64 --channels 3 --batch 64 --threads 2
+"""
+import argparse
+import json
+import math
+import resource
+import statistics
+import time
+
+import torch
+import torch.nn as nn
+
+
+def generator(image_size, channels, nz, ngf):
+    blocks = int(math.log2(image_size)) - 3
+    mult = 2 ** blocks
+    layers = [nn.ConvTranspose2d(nz, ngf * mult, 4, 1, 0, bias=False), nn.BatchNorm2d(ngf * mult), nn.ReLU(True)]
+    for _ in range(blocks):
+        layers += [nn.ConvTranspose2d(ngf * mult, ngf * mult // 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf * mult // 2), nn.ReLU(True)]
+        mult //= 2
+    layers += [nn.ConvTranspose2d(ngf, channels, 4, 2, 1, bias=False), nn.Tanh()]
+    return nn.Sequential(*layers)
+
+
+def discriminator(image_size, channels, ndf):
+    blocks = int(math.log2(image_size)) - 3
+    layers = [nn.Conv2d(channels, ndf, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, inplace=True)]
+    mult = 1
+    for _ in range(blocks):
+        layers += [nn.Conv2d(ndf * mult, ndf * mult * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * mult * 2), nn.LeakyReLU(0.2, inplace=True)]
+        mult *= 2
+    layers += [nn.Conv2d(ndf * mult, 1, 4, 1, 0, bias=False)]
+    return nn.Sequential(*layers)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--image-size", type=int, default=64)
+    parser.add_argument("--channels", type=int, default=3)
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--nz", type=int, default=100)
+    parser.add_argument("--ngf", type=int, default=64)
+    parser.add_argument("--ndf", type=int, default=64)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--steps", type=int, default=5)
+    parser.add_argument("--warmup", type=int, default=2)
+    args = parser.parse_args()
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    net_g = generator(args.image_size, args.channels, args.nz, args.ngf)
+    net_d = discriminator(args.image_size, args.channels, args.ndf)
+    opt_g = torch.optim.Adam(net_g.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(net_d.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    criterion = nn.BCEWithLogitsLoss()
+    real = torch.rand(args.batch, args.channels, args.image_size, args.image_size) * 2 - 1
+    ones = torch.ones(args.batch)
+    zeros = torch.zeros(args.batch)
+
+    def step():
+        net_d.zero_grad()
+        err_real = criterion(net_d(real).view(-1), ones)
+        err_real.backward()
+        noise = torch.randn(args.batch, args.nz, 1, 1)
+        fake = net_g(noise)
+        err_fake = criterion(net_d(fake.detach()).view(-1), zeros)
+        err_fake.backward()
+        opt_d.step()
+        net_g.zero_grad()
+        err_g = criterion(net_d(fake).view(-1), ones)
+        err_g.backward()
+        opt_g.step()
+
+    for _ in range(args.warmup):
+        step()
+    times = []
+    for _ in range(args.steps):
+        t0 = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - t0)
+
+    noise = torch.randn(args.batch, args.nz, 1, 1)
+    net_g.eval()
+    infer = []
+    with torch.no_grad():
+        net_g(noise)
+        for _ in range(args.steps):
+            t0 = time.perf_counter()
+            net_g(noise)
+            infer.append(time.perf_counter() - t0)
+
+    step_ms = statistics.median(times) * 1000
+    infer_ms = statistics.median(infer) * 1000
+    print(json.dumps({
+        "peer": "pytorch",
+        "version": torch.__version__,
+        "blas": torch.__config__.show().split("BLAS_INFO=")[1].split(",")[0] if "BLAS_INFO=" in torch.__config__.show() else "unknown",
+        "threads": args.threads,
+        "imageSize": args.image_size,
+        "channels": args.channels,
+        "batch": args.batch,
+        "stepMs": round(step_ms, 1),
+        "imagesPerSec": round(args.batch / (step_ms / 1000), 1),
+        "inferenceMs": round(infer_ms, 1),
+        "inferenceImagesPerSec": round(args.batch / (infer_ms / 1000), 1),
+        "peakRssMiB": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,19 @@
+/**
+ * One training-step measurement in a process of its own (so peak RSS is this config's):
+ *   node --import tsx bench/step.ts --backend wasm --threads 2 --image-size 64 --channels 3 --batch 64
+ */
+import { setBackend, setThreads } from '../src/index.js';
+import { benchmarkTrainingStep } from '../src/bench/training-step.js';
+import { parseFlags } from './util.js';
+
+const flags = parseFlags(process.argv.slice(2));
+setBackend(flags['backend'] ?? 'wasm');
+setThreads(Number(flags['threads'] ?? 2));
+const result = benchmarkTrainingStep({
+  imageSize: Number(flags['image-size'] ?? 64),
+  channels: Number(flags['channels'] ?? 3) as 1 | 3,
+  batch: Number(flags['batch'] ?? 64),
+  steps: Number(flags['steps'] ?? 5),
+  warmup: Number(flags['warmup'] ?? 2),
+});
+console.log(JSON.stringify(result));

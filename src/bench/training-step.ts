@@ -1,0 +1,134 @@
+/**
+ * Times a full DCGAN training step (D on a real and a detached fake batch, then G with the
+ * non-saturating loss, Adam on both) and generator inference, on synthetic data so that
+ * the peer (bench/peers/pytorch_dcgan.py) does exactly the same work.
+ */
+import { noGrad } from '../autograd/mode.js';
+import { getBackend, getBackendName } from '../kernels/registry.js';
+import { dcganDiscriminator, dcganGenerator, type DcganConfig } from '../models/dcgan.js';
+import { randn, uniform } from '../ops/create.js';
+import { binaryCrossEntropyWithLogits } from '../ops/loss.js';
+import { Adam } from '../optim/adam.js';
+import { Generator } from '../tensor/random.js';
+import { keep, tidy } from '../tensor/scope.js';
+
+export interface StepBenchOptions {
+  imageSize: number;
+  channels: 1 | 3;
+  batch: number;
+  nz?: number;
+  ngf?: number;
+  ndf?: number;
+  steps?: number;
+  warmup?: number;
+}
+
+export interface StepBenchResult {
+  backend: string;
+  threads: number;
+  imageSize: number;
+  channels: number;
+  batch: number;
+  stepMs: number;
+  imagesPerSec: number;
+  /** Multiply-adds of the step's convolutions ×2, per second (see trainingStepFlops). */
+  effectiveGflops: number;
+  inferenceMs: number;
+  inferenceImagesPerSec: number;
+  peakRssMiB: number;
+}
+
+function median(values: readonly number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+/** FLOPs of one forward pass of each network's convolutions (2 per multiply-add). */
+export function forwardFlops(config: DcganConfig, batch: number): { g: number; d: number } {
+  const { imageSize, channels, nz, ngf, ndf } = config;
+  const blocks = Math.log2(imageSize) - 3;
+  let g = 2 * nz * ngf * 2 ** blocks * 16; // z (1×1) → 4×4
+  let d = 0;
+  for (let i = 0, size = 4, mult = 2 ** blocks; i <= blocks; i++, size *= 2, mult /= 2) {
+    const cout = i === blocks ? channels : (ngf * mult) / 2;
+    g += 2 * ngf * mult * cout * 16 * size * size; // each input pixel scatters a 4×4 kernel
+  }
+  for (let i = 0, size = imageSize / 2, cin = channels, cout = ndf; i <= blocks; i++, size /= 2, cin = cout, cout *= 2) {
+    d += 2 * cin * cout * 16 * size * size;
+  }
+  d += 2 * ndf * 2 ** blocks * 16; // 4×4 → 1 logit
+  return { g: g * batch, d: d * batch };
+}
+
+/**
+ * FLOPs of a training step: D runs forward three times (real, detached fake, fake for G)
+ * and backward three times (input and weight gradients, about twice a forward); G runs
+ * forward and backward once. An estimate that counts the convolutions only.
+ */
+export function trainingStepFlops(config: DcganConfig, batch: number): number {
+  const { g, d } = forwardFlops(config, batch);
+  return 9 * d + 3 * g;
+}
+
+export function benchmarkTrainingStep(options: StepBenchOptions): StepBenchResult {
+  const { imageSize, channels, batch, steps = 5, warmup = 2 } = options;
+  const config: DcganConfig = { imageSize, channels: channels as 1 | 3, nz: options.nz ?? 100, ngf: options.ngf ?? 64, ndf: options.ndf ?? 64, projection: 'conv' };
+  const generator = new Generator(0);
+  const netG = dcganGenerator(config, { generator });
+  const netD = dcganDiscriminator(config, { generator });
+  const optG = new Adam(netG.parameters(), { lr: 2e-4, betas: [0.5, 0.999] });
+  const optD = new Adam(netD.parameters(), { lr: 2e-4, betas: [0.5, 0.999] });
+  const real = keep(uniform([batch, channels, imageSize, imageSize], -1, 1, { generator }));
+  let peakRss = process.memoryUsage().rss;
+
+  const step = (): void =>
+    tidy(() => {
+      optD.zeroGrad();
+      binaryCrossEntropyWithLogits(netD.forward(real), 1).backward();
+      const fake = netG.forward(randn([batch, config.nz, 1, 1], { generator }));
+      binaryCrossEntropyWithLogits(netD.forward(fake.detach()), 0).backward();
+      optD.step();
+      optG.zeroGrad();
+      binaryCrossEntropyWithLogits(netD.forward(fake), 1).backward();
+      optG.step();
+      optD.zeroGrad();
+      optG.zeroGrad();
+    });
+
+  for (let i = 0; i < warmup; i++) step();
+  const times: number[] = [];
+  for (let i = 0; i < steps; i++) {
+    const t0 = performance.now();
+    step();
+    times.push(performance.now() - t0);
+    peakRss = Math.max(peakRss, process.memoryUsage().rss);
+  }
+
+  netG.eval();
+  const noise = keep(randn([batch, config.nz, 1, 1], { generator }));
+  const infer: number[] = [];
+  for (let i = 0; i <= steps; i++) {
+    const t0 = performance.now();
+    tidy(() => noGrad(() => netG.forward(noise)));
+    if (i > 0) infer.push(performance.now() - t0);
+  }
+  real.dispose();
+  noise.dispose();
+
+  const stepMs = median(times);
+  const inferenceMs = median(infer);
+  return {
+    backend: getBackendName(),
+    threads: getBackend().threads ?? 1,
+    imageSize,
+    channels,
+    batch,
+    stepMs: +stepMs.toFixed(1),
+    imagesPerSec: +(batch / (stepMs / 1000)).toFixed(1),
+    effectiveGflops: +(trainingStepFlops(config, batch) / stepMs / 1e6).toFixed(1),
+    inferenceMs: +inferenceMs.toFixed(1),
+    inferenceImagesPerSec: +(batch / (inferenceMs / 1000)).toFixed(1),
+    peakRssMiB: +(peakRss / 2 ** 20).toFixed(1),
+  };
+}
