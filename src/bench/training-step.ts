@@ -54,7 +54,7 @@ export function forwardFlops(config: DcganConfig, batch: number): { g: number; d
     const cout = i === blocks ? channels : (ngf * mult) / 2;
     g += 2 * ngf * mult * cout * 16 * size * size; // each input pixel scatters a 4×4 kernel
   }
-  for (let i = 0, size = imageSize / 2, cin = channels, cout = ndf; i <= blocks; i++, size /= 2, cin = cout, cout *= 2) {
+  for (let i = 0, size = imageSize / 2, cin: number = channels, cout = ndf; i <= blocks; i++, size /= 2, cin = cout, cout *= 2) {
     d += 2 * cin * cout * 16 * size * size;
   }
   d += 2 * ndf * 2 ** blocks * 16; // 4×4 → 1 logit
