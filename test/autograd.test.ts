@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { add, memory, mseLoss, mul, nn, noGrad, optim, randn, sum, tensor, tidy, Generator, Tensor } from '../src/index.js';
+import { add, getBackend, memory, mseLoss, mul, nn, noGrad, optim, randn, sum, tensor, tidy, Generator, Tensor } from '../src/index.js';
 import { forEachBackend } from './helpers.js';
 
 describe('autograd', () => {
@@ -77,8 +77,10 @@ forEachBackend((backend) => {
           opt.step();
           return loss.item();
         });
+      const heapBytes = (): number | undefined => (getBackend() as { heap?: { stats(): { heapBytes: number } } }).heap?.stats().heapBytes;
       for (let i = 0; i < 10; i++) step();
       const settled = memory();
+      const settledHeap = heapBytes();
       let last = 0;
       for (let i = 0; i < 2000; i++) last = step();
       const after = memory();
@@ -86,6 +88,7 @@ forEachBackend((backend) => {
       assert.equal(after.numTensors, settled.numTensors, 'tensor count');
       assert.equal(after.numBytes, settled.numBytes, 'bytes');
       assert.equal(after.numStorages, settled.numStorages, 'storages');
+      assert.equal(heapBytes(), settledHeap, 'the backend heap (wasm memory) does not grow');
       assert.ok(net.parameters().every((p) => p instanceof Tensor && !p.isDisposed), 'parameters survive every scope');
     });
   });
