@@ -54,7 +54,8 @@ export class WasmHeap implements Allocator {
     if (offset === undefined) {
       offset = this.top;
       this.top += bytes;
-      this.ensure(this.top);
+      // One spare block past the top: SIMD kernels may read (never use) a few bytes past an array's end.
+      this.ensure(this.top + ALIGN);
     }
     this.liveBlocks++;
     return new Float32Array(this.memory.buffer, offset, length);

@@ -35,6 +35,15 @@ export function im2col(
         const src = xCh + (<usize>(iy * w - pw + kx) << 2);
         if (sw == 1) {
           memory.copy(dst + (<usize>oxLo << 2), src + (<usize>oxLo << 2), <usize>(oxHi - oxLo) << 2);
+        } else if (sw == 2) {
+          // Every other input: two loads and one shuffle give four outputs. The second load may
+          // read one value past the row; it lands in a lane the shuffle drops.
+          let ox = oxLo;
+          for (; ox + 4 <= oxHi; ox += 4) {
+            const s0 = src + (<usize>(ox * 2) << 2);
+            store<v128>(dst + (<usize>ox << 2), v128.shuffle<f32>(v128.load(s0), v128.load(s0, 16), 0, 2, 4, 6));
+          }
+          for (; ox < oxHi; ox++) store<f32>(dst + (<usize>ox << 2), load<f32>(src + (<usize>(ox * 2) << 2)));
         } else {
           for (let ox = oxLo; ox < oxHi; ox++) store<f32>(dst + (<usize>ox << 2), load<f32>(src + (<usize>(ox * sw) << 2)));
         }
