@@ -76,6 +76,8 @@ export interface Backend {
   /** Threads the backend computes with, for backends that have a pool. */
   readonly threads?: number;
   setThreads?(n: number): void;
+  /** For backends that start parts in the background (the wasm backend's browser workers): resolves when all are running. */
+  ready?(): Promise<void>;
 
   gemm(p: GemmParams, a: Float32Array, b: Float32Array, c: Float32Array): void;
 

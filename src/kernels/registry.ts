@@ -6,17 +6,24 @@ import type { Backend } from './backend.js';
  * ops ask for it here; no op branches on which backend it is.
  */
 const registered = new Map<string, () => Backend>();
+const preparers = new Map<string, () => Promise<void>>();
 const instances = new Map<string, Backend>();
 let current: Backend | null = null;
 let requestedThreads: number | null = null;
 const failures = new Map<string, string>();
 
-/** Registers a backend under a name; `priority` order decides the default. */
 const priorities = new Map<string, number>();
 
-export function registerBackend(name: string, factory: () => Backend, priority = 0): void {
+/**
+ * Registers a backend under a name; `priority` order decides the default. `prepare`, if
+ * given, is asynchronous set-up the factory may need first (fetching the wasm kernels in a
+ * browser); `setBackendAsync` runs it.
+ */
+export function registerBackend(name: string, factory: () => Backend, priority = 0, prepare?: () => Promise<void>): void {
   registered.set(name, factory);
   priorities.set(name, priority);
+  if (prepare === undefined) preparers.delete(name);
+  else preparers.set(name, prepare);
 }
 
 export function listBackends(): string[] {
@@ -38,10 +45,46 @@ export function setBackend(name: string): Backend {
       throw new Error(`setBackend: the '${name}' backend is not available here: ${reason}`);
     }
     instances.set(name, backend);
+    failures.delete(name);
   }
   if (requestedThreads !== null) backend.setThreads?.(requestedThreads);
   current = backend;
   setAllocator(backend.allocator);
+  return backend;
+}
+
+/**
+ * `setBackend` for every platform: runs the backend's asynchronous set-up first (browsers
+ * fetch and compile the wasm kernels) and resolves once it computes with all its threads.
+ * Without a name, the fastest backend that starts here. In Node, `setBackend` alone does.
+ */
+export async function setBackendAsync(name?: string): Promise<Backend> {
+  const start = async (candidate: string): Promise<Backend> => {
+    try {
+      await preparers.get(candidate)?.();
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      failures.set(candidate, reason);
+      throw new Error(`setBackendAsync: the '${candidate}' backend is not available here: ${reason}`);
+    }
+    return setBackend(candidate);
+  };
+  let backend: Backend | null = null;
+  if (name !== undefined) {
+    backend = await start(name);
+  } else {
+    for (const candidate of listBackends()) {
+      try {
+        backend = await start(candidate);
+        break;
+      } catch {
+        // recorded in failures; try the next one
+      }
+    }
+    if (backend === null) throw new Error(`setBackendAsync: no backend could start (${[...failures].map(([n, r]) => `${n}: ${r}`).join('; ')})`);
+  }
+  // A backend that started computes already; this waits for its worker threads (and says if one failed).
+  await backend.ready?.();
   return backend;
 }
 
