@@ -1,4 +1,3 @@
-import { availableParallelism } from 'node:os';
 import type { AdamHyper, Backend, BinaryOp, ConvGeometry, GemmParams, ScalarOp, SgdHyper, UnaryOp } from '../backend.js';
 import { registerBackend } from '../registry.js';
 import { binary as jsBinary, scalar as jsScalar } from '../js/elementwise.js';
@@ -7,7 +6,8 @@ import { bce, bceBackward, bceWithLogits, bceWithLogitsBackward } from '../js/lo
 import { sgdUpdate as jsSgdUpdate } from '../js/optim.js';
 import { sameShape, type Shape } from '../../tensor/shape.js';
 import { WasmHeap } from './heap.js';
-import { loadKernels } from './load.js';
+import { initWasm, loadKernels } from './load.js';
+import { platform } from './platform.js';
 import { ThreadPool } from './pool.js';
 
 const KERNELS = [
@@ -30,6 +30,15 @@ const HEAP_BASE = 1 << 20;
 export interface WasmBackend extends Backend {
   readonly relaxedSimd: boolean;
   readonly heap: WasmHeap;
+  /** Threads computing now: 1 until a new pool's workers are serving (see `ready`). */
+  readonly threads: number;
+  /**
+   * Asks for `n` threads (the caller + n − 1 workers), capped at what this thread can use: 1 on
+   * a browser's main thread or without cross-origin isolation (`platform.threadLimit` says why).
+   */
+  setThreads(n: number): void;
+  /** Resolves once the worker threads serve (browsers start them in the background). */
+  ready(): Promise<void>;
 }
 
 /**
@@ -38,8 +47,10 @@ export interface WasmBackend extends Backend {
  * implement (rare shapes of broadcasting, SGD, the losses) run the reference code on the same
  * memory, since a view into wasm memory is an ordinary Float32Array.
  */
-export function createWasmBackend(threads = availableParallelism()): WasmBackend {
+export function createWasmBackend(threads?: number): WasmBackend {
   const { module, relaxedSimd } = loadKernels();
+  const host = platform();
+  if (host === null) throw new Error('the platform is not loaded: `await initWasm()` first');
   const memory = new WebAssembly.Memory({ initial: 32, maximum: 65536, shared: true });
   const instance = new WebAssembly.Instance(module, { env: { memory } });
   const exports = instance.exports as unknown as Record<KernelName, KernelFn> & { gemmScratchFloats(): number };
@@ -52,14 +63,18 @@ export function createWasmBackend(threads = availableParallelism()): WasmBackend
   let scratchThreads = 0;
   const configure = (n: number): void => {
     if (!Number.isInteger(n) || n < 1) throw new RangeError(`setThreads: the thread count must be an integer ≥ 1, got ${n}`);
-    pool?.close();
-    pool = n > 1 ? new ThreadPool(n, module, memory, KERNELS) : null;
-    if (n > scratchThreads) {
-      scratch = heap.reserve(n * scratchBytes);
-      scratchThreads = n;
+    const count = Math.min(n, host.maxThreads);
+    if (count > scratchThreads) {
+      scratch = heap.reserve(count * scratchBytes);
+      scratchThreads = count;
     }
+    // The same count again keeps a working pool (restarting workers costs, and in browsers they start in the background).
+    if (count === (pool?.threads ?? 1) && pool?.error == null) return;
+    pool?.close();
+    pool = null;
+    pool = count > 1 ? new ThreadPool(count, module, memory, KERNELS, host) : null;
   };
-  configure(threads);
+  configure(threads ?? host.defaultThreads());
 
   // Pointers for kernel arguments: views into our memory pass their offset; anything else is
   // copied in (and, for outputs, back out) around the call.
@@ -79,18 +94,18 @@ export function createWasmBackend(threads = availableParallelism()): WasmBackend
     }
     staged = [];
   };
-  const threadCount = (): number => (pool === null ? 1 : pool.threads);
+  const threadCount = (): number => (pool?.started === true ? pool.threads : 1);
   const run = (name: KernelName, work: number, minWork: number, args: number[]): void => {
     try {
       const fn = exports[name];
-      if (pool !== null && work >= minWork) pool.run(name, [pool.threads, ...args], fn);
+      if (pool !== null && work >= minWork && pool.started) pool.run(name, [pool.threads, ...args], fn);
       else fn(0, 1, ...args);
     } finally {
       unstage();
     }
   };
 
-  const backend: WasmBackend & { setThreads(n: number): void; readonly threads: number } = {
+  const backend: WasmBackend = {
     name: 'wasm',
     allocator: heap,
     heap,
@@ -99,6 +114,7 @@ export function createWasmBackend(threads = availableParallelism()): WasmBackend
       return threadCount();
     },
     setThreads: configure,
+    ready: () => pool?.ready() ?? Promise.resolve(),
 
     gemm(p: GemmParams, a, b, c) {
       const args = [p.transA ? 1 : 0, p.transB ? 1 : 0, p.m, p.n, p.k, p.alpha, p.beta, p.batch, ptr(a), p.strideA, ptr(b), p.strideB, ptr(c, true), p.strideC, scratch, scratchBytes];
@@ -174,4 +190,8 @@ export function createWasmBackend(threads = availableParallelism()): WasmBackend
   return backend;
 }
 
-registerBackend('wasm', () => createWasmBackend(), 10);
+// Synchronous where the kernels can be read synchronously (Node); browsers fetch them first,
+// which `setBackendAsync` does through the async preparation step.
+registerBackend('wasm', () => createWasmBackend(), 10, async () => {
+  await initWasm();
+});
