@@ -28,19 +28,21 @@ export interface InitWasmOptions {
 
 /**
  * The kernel files relative to this module. In dist they sit at dist/wasm, two levels up from
- * dist/kernels/wasm/load.js; literal `new URL(…, import.meta.url)` lets bundlers find and emit
- * them. Running from source (src/kernels/wasm/load.ts) they are in the built dist/wasm.
+ * dist/kernels/wasm/load.js; the literal `new URL('…', import.meta.url)` form is the one
+ * bundlers follow to emit the files. Running from source (src/kernels/wasm/load.ts, Node
+ * only) they are the build's dist/wasm; that URL's base is a variable so that bundlers leave it.
  */
 function defaultUrls(relaxed: boolean): URL[] {
   const built = relaxed ? new URL('../../wasm/kernels-relaxed.wasm', import.meta.url) : new URL('../../wasm/kernels.wasm', import.meta.url);
-  const fromSource = new URL(`../../../dist/wasm/${relaxed ? 'kernels-relaxed.wasm' : 'kernels.wasm'}`, import.meta.url);
-  return built.protocol === 'file:' ? [built, fromSource] : [built];
+  if (built.protocol !== 'file:') return [built];
+  const here = import.meta.url;
+  return [built, new URL(`../../../dist/wasm/${relaxed ? 'kernels-relaxed.wasm' : 'kernels.wasm'}`, here)];
 }
 
 let loaded: LoadedKernels | null = null;
 let loading: Promise<LoadedKernels> | null = null;
 
-/** Raises the engine checks every host shares: shared WebAssembly memory must exist. */
+/** Every host needs shared WebAssembly memory (browsers may refuse it to pages that are not cross-origin isolated). */
 function checkSharedMemory(): void {
   try {
     new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true });
@@ -79,11 +81,6 @@ export function loadKernels(): LoadedKernels {
   const { bytes, relaxedSimd } = choose(p, readFirst(p, defaultUrls(true)), () => readFirst(p, defaultUrls(false)));
   loaded = { module: new WebAssembly.Module(bytes), relaxedSimd };
   return loaded;
-}
-
-/** Whether the kernels are compiled and the backend can start synchronously. */
-export function kernelsLoaded(): boolean {
-  return loaded !== null;
 }
 
 async function bytesOf(p: Platform, source: KernelBytesSource): Promise<Uint8Array<ArrayBuffer> | null> {
