@@ -28,22 +28,31 @@ function resetParameters(weight: Tensor, bias: Tensor | null): void {
   }
 }
 
-/** 2-D convolution layer; weight [outChannels, inChannels, kH, kW]. */
-export class Conv2d extends Module {
+/** What both convolution layers share: the channel counts, kernel, parameters and their init. */
+abstract class ConvLayer<O extends ConvOptions> extends Module {
   readonly weight: Tensor;
   readonly bias: Tensor | null;
 
-  constructor(
+  /** `weightShape` orders the two channel counts as the layer's PyTorch counterpart stores them. */
+  protected constructor(
     readonly inChannels: number,
     readonly outChannels: number,
     readonly kernelSize: Pair,
-    readonly options: ConvOptions = {},
+    readonly options: O,
+    weightShape: (kh: number, kw: number) => number[],
   ) {
     super();
     const [kh, kw] = kernelPair(kernelSize);
-    this.weight = this.registerParameter('weight', empty([outChannels, inChannels, kh, kw]))!;
+    this.weight = this.registerParameter('weight', empty(weightShape(kh, kw)))!;
     this.bias = this.registerParameter('bias', options.bias === false ? null : empty([outChannels]));
     resetParameters(this.weight, this.bias);
+  }
+}
+
+/** 2-D convolution layer; weight [outChannels, inChannels, kH, kW]. */
+export class Conv2d extends ConvLayer<ConvOptions> {
+  constructor(inChannels: number, outChannels: number, kernelSize: Pair, options: ConvOptions = {}) {
+    super(inChannels, outChannels, kernelSize, options, (kh, kw) => [outChannels, inChannels, kh, kw]);
   }
 
   forward(x: Tensor): Tensor {
@@ -52,21 +61,9 @@ export class Conv2d extends Module {
 }
 
 /** 2-D transposed convolution layer; weight [inChannels, outChannels, kH, kW] as PyTorch stores it. */
-export class ConvTranspose2d extends Module {
-  readonly weight: Tensor;
-  readonly bias: Tensor | null;
-
-  constructor(
-    readonly inChannels: number,
-    readonly outChannels: number,
-    readonly kernelSize: Pair,
-    readonly options: ConvTransposeOptions = {},
-  ) {
-    super();
-    const [kh, kw] = kernelPair(kernelSize);
-    this.weight = this.registerParameter('weight', empty([inChannels, outChannels, kh, kw]))!;
-    this.bias = this.registerParameter('bias', options.bias === false ? null : empty([outChannels]));
-    resetParameters(this.weight, this.bias);
+export class ConvTranspose2d extends ConvLayer<ConvTransposeOptions> {
+  constructor(inChannels: number, outChannels: number, kernelSize: Pair, options: ConvTransposeOptions = {}) {
+    super(inChannels, outChannels, kernelSize, options, (kh, kw) => [inChannels, outChannels, kh, kw]);
   }
 
   forward(x: Tensor): Tensor {

@@ -1,0 +1,56 @@
+import { Command } from 'commander';
+import { benchmarkTrainingStep, type StepBenchResult } from '../bench/training-step.js';
+import { choiceOption } from './options.js';
+import { setupEngine } from './options.js';
+import { intOption, UsageError } from './errors.js';
+
+interface BenchFlags {
+  imageSize: number;
+  channels: 1 | 3;
+  batch: number;
+  steps: number;
+  backend?: string;
+  threads?: number;
+  json?: boolean;
+}
+
+const SIZES = [16, 32, 64, 128, 256] as const;
+
+/** `dcgan bench`: how fast a DCGAN trains and samples here, with the engine this machine gets. */
+export function benchCommand(): Command {
+  return new Command('bench')
+    .description('time a DCGAN training step and generator inference on this machine (synthetic data)')
+    .option('--image-size <n>', 'image size (power of two, 16 to 256)', choiceOption('--image-size', SIZES.map(String)), '64')
+    .option('--channels <n>', '1 or 3', choiceOption('--channels', ['1', '3']), '3')
+    .option('--batch <n>', 'batch size', intOption('--batch', 2), 64)
+    .option('--steps <n>', 'timed steps (the median is reported)', intOption('--steps', 1), 5)
+    .option('--backend <name>', 'compute backend (default: the fastest available)')
+    .option('--threads <n>', 'threads for backends with a pool (default: every core)', intOption('--threads', 1))
+    .option('--json', 'print one JSON object')
+    .action((raw: Omit<BenchFlags, 'imageSize' | 'channels'> & { imageSize: string; channels: string }) => {
+      const flags: BenchFlags = { ...raw, imageSize: Number(raw.imageSize), channels: Number(raw.channels) as 1 | 3 };
+      const engine = setupEngine(flags.backend, flags.threads);
+      if (!flags.json) {
+        process.stderr.write(`dcgan bench: ${flags.imageSize}×${flags.imageSize}×${flags.channels}, batch ${flags.batch}, backend ${engine.backend} (${engine.threads} thread${engine.threads > 1 ? 's' : ''})\n`);
+      }
+      let result: StepBenchResult;
+      try {
+        result = benchmarkTrainingStep({ imageSize: flags.imageSize, channels: flags.channels, batch: flags.batch, steps: flags.steps });
+      } catch (error) {
+        if (error instanceof RangeError) throw new UsageError(error.message);
+        throw error;
+      }
+      if (flags.json) {
+        console.log(JSON.stringify(result));
+        return;
+      }
+      console.log(
+        [
+          `training step      ${result.stepMs} ms  (${result.imagesPerSec} images/s, ≈${result.effectiveGflops} GFLOP/s in the convolutions)`,
+          `generator forward  ${result.inferenceMs} ms  (${result.inferenceImagesPerSec} images/s)`,
+          `peak memory        ${result.peakRssMiB} MiB resident`,
+        ].join('\n'),
+      );
+      if (engine.backend === 'js') console.log('note: the js reference backend is slow; the wasm backend needs WebAssembly SIMD and threads (Node ≥ 20 has both)');
+    });
+}
