@@ -34,12 +34,8 @@ export function setupEngine(backend: string | undefined, threads: number | undef
       throw new UsageError(error instanceof Error ? error.message : String(error));
     }
   }
-  const api = kernels as unknown as { setThreads?: (n: number) => void; getThreads?: () => number };
-  if (threads !== undefined) {
-    if (typeof api.setThreads === 'function') api.setThreads(threads);
-    else if (threads !== 1) throw new UsageError(`--threads: this build has no multi-threaded backend (use --threads 1)`);
-  }
-  return { backend: kernels.getBackendName(), threads: typeof api.getThreads === 'function' ? api.getThreads() : 1 };
+  if (threads !== undefined) kernels.setThreads(threads);
+  return { backend: kernels.getBackendName(), threads: kernels.getThreads() };
 }
 
 /** A checkpoint file, or a run folder holding checkpoint.safetensors. */
