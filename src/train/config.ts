@@ -32,14 +32,16 @@ export interface TrainConfig extends DcganConfig {
 
 /**
  * The defaults of `dcgan train` with no options: 32×32 RGB shapes with a small DCGAN
- * (ngf = ndf = 32, batch 64), sized to finish within minutes on two cores with the wasm backend.
+ * (ngf = ndf = 16, batch 64, 2000 steps), sized to finish in under 10 minutes on two cores
+ * with the wasm backend. (At equal time, this narrow model trained for more steps gave better
+ * grids than ngf = ndf = 32 for fewer steps.)
  */
 export const DEFAULT_TRAIN_CONFIG: Readonly<TrainConfig> = Object.freeze({
   imageSize: 32,
   channels: 3,
   nz: 100,
-  ngf: 32,
-  ndf: 32,
+  ngf: 16,
+  ndf: 16,
   projection: 'conv',
   data: 'shapes',
   dataRoot: null,
@@ -49,9 +51,9 @@ export const DEFAULT_TRAIN_CONFIG: Readonly<TrainConfig> = Object.freeze({
   beta2: 0.999,
   labelSmoothing: 0,
   seed: 0,
-  steps: 1500,
-  sampleEvery: 100,
-  checkpointEvery: 250,
+  steps: 2000,
+  sampleEvery: 200,
+  checkpointEvery: 500,
   sampleCount: 64,
 });
 
