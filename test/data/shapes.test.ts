@@ -87,7 +87,7 @@ describe('shapes dataset', () => {
   });
 
   it('varies kind, size, position and rotation within the documented ranges', () => {
-    const ds = new ShapesDataset({ imageSize: 16, channels: 3, seed: 5 });
+    const ds = new ShapesDataset({ imageSize: 16, channels: 3, seed: 5, rotate: true });
     const kinds = new Map<string, number>();
     const radii: number[] = [];
     const rotations = new Set<number>();
@@ -96,13 +96,38 @@ describe('shapes dataset', () => {
       kinds.set(s.kind, (kinds.get(s.kind) ?? 0) + 1);
       radii.push(s.radius);
       if (s.kind !== 'circle') rotations.add(s.rotation);
-      assert.ok(s.radius >= 0.2 && s.radius <= 0.45);
+      assert.ok(s.radius >= 0.25 && s.radius <= 0.45);
       assert.ok(s.cx - s.radius >= -1e-12 && s.cx + s.radius <= 1 + 1e-12, 'shape leaves the image');
       assert.ok(s.cy - s.radius >= -1e-12 && s.cy + s.radius <= 1 + 1e-12, 'shape leaves the image');
     }
     for (const k of ['circle', 'square', 'triangle']) assert.ok((kinds.get(k) ?? 0) > 150, `too few ${k}s: ${kinds.get(k)}`);
-    assert.ok(Math.min(...radii) < 0.23 && Math.max(...radii) > 0.42, 'radii do not span the range');
+    assert.ok(Math.min(...radii) < 0.27 && Math.max(...radii) > 0.42, 'radii do not span the range');
     assert.ok(rotations.size > 300, 'polygons are not rotated');
+  });
+
+  it('by default draws axis-aligned squares and upright triangles', () => {
+    const size = 64;
+    const ds = new ShapesDataset({ imageSize: size, channels: 1, seed: 3 });
+    const img = new Float32Array(size * size);
+    let checked = 0;
+    for (let i = 0; i < 60 && checked < 10; i++) {
+      const s = ds.shapeAt(i);
+      if (s.kind === 'circle') continue;
+      ds.read(i, img);
+      const bg = img[0]!;
+      // Rows of shape pixels: a square's rows all have the same width; a triangle's widen downwards.
+      const widths: number[] = [];
+      for (let y = 0; y < size; y++) {
+        let w = 0;
+        for (let x = 0; x < size; x++) if (Math.abs(img[y * size + x]! - bg) > 0.5 * Math.abs(img[Math.round(s.cy * size) * size + Math.round(s.cx * size)]! - bg)) w++;
+        if (w > 0) widths.push(w);
+      }
+      const inner = widths.slice(2, -2);
+      if (s.kind === 'square') assert.ok(Math.max(...inner) - Math.min(...inner) <= 2, `square ${i} is not axis-aligned: ${widths.join(',')}`);
+      else assert.ok(inner[inner.length - 1]! > inner[0]! + 4, `triangle ${i} does not widen downwards: ${widths.join(',')}`);
+      checked++;
+    }
+    assert.ok(checked >= 10);
   });
 
   it('covers the exact area of each shape (geometry and supersampling)', () => {
