@@ -17,9 +17,10 @@ export interface Reporter {
 
 export function formatDuration(seconds: number): string {
   if (!Number.isFinite(seconds) || seconds < 0) return '?';
-  if (seconds < 60) return `${Math.round(seconds)}s`;
-  const m = Math.floor(seconds / 60);
-  if (m < 60) return `${m}m${String(Math.round(seconds - 60 * m)).padStart(2, '0')}s`;
+  const total = Math.round(seconds);
+  if (total < 60) return `${total}s`;
+  const m = Math.floor(total / 60);
+  if (m < 60) return `${m}m${String(total - 60 * m).padStart(2, '0')}s`;
   const h = Math.floor(m / 60);
   return `${h}h${String(m - 60 * h).padStart(2, '0')}m`;
 }

@@ -107,8 +107,9 @@ function sampleGrids(outDir: string): ReportGrid[] {
 
 function formatSeconds(s: number): string {
   if (s < 60) return `${s.toFixed(1)} s`;
-  const m = Math.floor(s / 60);
-  return `${m} min ${Math.round(s - 60 * m)} s`;
+  const total = Math.round(s);
+  const m = Math.floor(total / 60);
+  return `${m} min ${total - 60 * m} s`;
 }
 
 /** Trains for `config.steps` steps in total (continuing a checkpoint's count), writing the run folder. */
