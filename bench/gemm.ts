@@ -52,4 +52,4 @@ for (const backendName of listBackends().filter((n) => n !== 'js')) {
     }
   }
 }
-console.log(JSON.stringify({ benchmark: 'gemm', results }, null, 1));
+console.log(JSON.stringify({ benchmark: 'gemm', results }));

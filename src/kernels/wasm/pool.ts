@@ -133,9 +133,14 @@ export class ThreadPool {
     Atomics.store(this.control, PENDING, this.workers.length);
     Atomics.add(this.control, GENERATION, 1);
     Atomics.notify(this.control, GENERATION);
-    local(0, ...args);
-    let pending: number;
-    while ((pending = Atomics.load(this.control, PENDING)) !== 0) Atomics.wait(this.control, PENDING, pending);
+    try {
+      local(0, ...args);
+    } finally {
+      // Even when this thread's share throws, wait for the workers: returning early would let the
+      // next call reset PENDING while they still count down this one, and the pool would hang.
+      let pending: number;
+      while ((pending = Atomics.load(this.control, PENDING)) !== 0) Atomics.wait(this.control, PENDING, pending);
+    }
     if (Atomics.exchange(this.control, FAILED, 0) !== 0) throw new Error(`wasm backend: kernel ${name} failed in a worker thread`);
   }
 
