@@ -1,6 +1,19 @@
 // im2col / col2im with the batch merged into the columns: cols [c·kh·kw, n·outH·outW].
 import { at, share } from './common';
 
+// Output columns whose input column ox·s − p + kx lies inside the image form one range [lo, hi).
+@inline function firstInside(outW: i32, sw: i32, pw: i32, kx: i32, w: i32): i32 {
+  let lo = 0;
+  while (lo < outW && lo * sw - pw + kx < 0) lo++;
+  return lo;
+}
+
+@inline function endInside(lo: i32, outW: i32, sw: i32, pw: i32, kx: i32, w: i32): i32 {
+  let hi = outW;
+  while (hi > lo && (hi - 1) * sw - pw + kx >= w) hi--;
+  return hi;
+}
+
 /** Rows (channel, ky, kx) are split between threads; each row is written by one thread. */
 export function im2col(
   tid: i32, nthreads: i32, x: usize, n: i32, c: i32, h: i32, w: i32, kh: i32, kw: i32,
@@ -15,11 +28,8 @@ export function im2col(
     const kx = row % kw;
     const ky = (row / kw) % kh;
     const ch = row / (kw * kh);
-    // Output columns whose input column is inside the image: ox in [oxLo, oxHi).
-    let oxLo = 0;
-    while (oxLo < outW && oxLo * sw - pw + kx < 0) oxLo++;
-    let oxHi = outW;
-    while (oxHi > oxLo && (oxHi - 1) * sw - pw + kx >= w) oxHi--;
+    const oxLo = firstInside(outW, sw, pw, kx, w);
+    const oxHi = endInside(oxLo, outW, sw, pw, kx, w);
     for (let img = 0; img < n; img++) {
       const xCh = at(x, (img * c + ch) * h * w);
       const base = at(cols, row * width + img * plane);
@@ -68,10 +78,8 @@ export function col2im(
     for (let ky = 0; ky < kh; ky++) {
       for (let kx = 0; kx < kw; kx++) {
         const row = (ch * kh + ky) * kw + kx;
-        let oxLo = 0;
-        while (oxLo < outW && oxLo * sw - pw + kx < 0) oxLo++;
-        let oxHi = outW;
-        while (oxHi > oxLo && (oxHi - 1) * sw - pw + kx >= w) oxHi--;
+        const oxLo = firstInside(outW, sw, pw, kx, w);
+        const oxHi = endInside(oxLo, outW, sw, pw, kx, w);
         for (let img = 0; img < n; img++) {
           const xCh = at(x, (img * c + ch) * h * w);
           const base = at(cols, row * width + img * plane);
