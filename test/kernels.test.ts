@@ -191,6 +191,18 @@ for (const name of fastBackends) {
       assertClose(ov, ev, { rtol: 1e-6, atol: 0 }, 'adam v');
     });
 
+    it('a kernel that fails (out-of-bounds access on every thread) throws, and the pool keeps working', () => {
+      setThreads(2);
+      const p: GemmParams = { transA: false, transB: false, m: 64, n: 512, k: 64, alpha: 1, beta: 0, batch: 2, strideA: 0, strideB: 2 ** 29, strideC: 0 };
+      const a = on(backend, randomValues(64 * 64, 40));
+      const b = on(backend, randomValues(64 * 512, 41));
+      const c = on(backend, new Float32Array(64 * 512));
+      // The second batch item's B lies 2 GiB further on: past the end of memory (a trap), on both threads.
+      assert.throws(() => backend.gemm(p, a, b, c));
+      // Every later call must still see all workers finish its own job (no stale countdown, no hang).
+      for (let i = 0; i < 5; i++) gemmCase(backend, { ...p, batch: 1, strideB: 0 }, 700 + i);
+    });
+
     it('kernels also accept arrays from outside its memory (copied in and out)', () => {
       const x = randomValues(100, 30);
       const out = new Float32Array(100);

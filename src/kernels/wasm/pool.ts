@@ -133,15 +133,20 @@ export class ThreadPool {
     Atomics.store(this.control, PENDING, this.workers.length);
     Atomics.add(this.control, GENERATION, 1);
     Atomics.notify(this.control, GENERATION);
+    let localError: { error: unknown } | null = null;
     try {
       local(0, ...args);
-    } finally {
-      // Even when this thread's share throws, wait for the workers: returning early would let the
-      // next call reset PENDING while they still count down this one, and the pool would hang.
-      let pending: number;
-      while ((pending = Atomics.load(this.control, PENDING)) !== 0) Atomics.wait(this.control, PENDING, pending);
+    } catch (error) {
+      localError = { error };
     }
-    if (Atomics.exchange(this.control, FAILED, 0) !== 0) throw new Error(`wasm backend: kernel ${name} failed in a worker thread`);
+    // Even when this thread's share failed, wait for the workers and clear their failure flag:
+    // returning early would let the next call reset PENDING while they still count down this
+    // one (and the pool would hang), and a stale flag would fail the next, healthy call.
+    let pending: number;
+    while ((pending = Atomics.load(this.control, PENDING)) !== 0) Atomics.wait(this.control, PENDING, pending);
+    const workerFailed = Atomics.exchange(this.control, FAILED, 0) !== 0;
+    if (localError !== null) throw localError.error;
+    if (workerFailed) throw new Error(`wasm backend: kernel ${name} failed in a worker thread`);
   }
 
   close(): void {
