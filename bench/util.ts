@@ -1,9 +1,5 @@
 /** Small helpers shared by the benchmarks. */
-export function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
+export { median } from '../src/bench/training-step.js';
 
 /** `--name value` pairs (and bare `--flag` as 'true'). */
 export function parseFlags(argv: readonly string[]): Record<string, string> {

@@ -1,7 +1,6 @@
 import { Command } from 'commander';
 import { benchmarkTrainingStep, type StepBenchResult } from '../bench/training-step.js';
-import { choiceOption } from './options.js';
-import { setupEngine } from './options.js';
+import { choiceOption, engineOptions, setupEngine } from './options.js';
 import { intOption, UsageError } from './errors.js';
 
 interface BenchFlags {
@@ -18,14 +17,12 @@ const SIZES = [16, 32, 64, 128, 256] as const;
 
 /** `dcgan bench`: how fast a DCGAN trains and samples here, with the engine this machine gets. */
 export function benchCommand(): Command {
-  return new Command('bench')
+  return engineOptions(new Command('bench'))
     .description('time a DCGAN training step and generator inference on this machine (synthetic data)')
     .option('--image-size <n>', 'image size (power of two, 16 to 256)', choiceOption('--image-size', SIZES.map(String)), '64')
     .option('--channels <n>', '1 or 3', choiceOption('--channels', ['1', '3']), '3')
     .option('--batch <n>', 'batch size', intOption('--batch', 2), 64)
     .option('--steps <n>', 'timed steps (the median is reported)', intOption('--steps', 1), 5)
-    .option('--backend <name>', 'compute backend (default: the fastest available)')
-    .option('--threads <n>', 'threads for backends with a pool (default: every core)', intOption('--threads', 1))
     .option('--json', 'print one JSON object')
     .action((raw: Omit<BenchFlags, 'imageSize' | 'channels'> & { imageSize: string; channels: string }) => {
       const flags: BenchFlags = { ...raw, imageSize: Number(raw.imageSize), channels: Number(raw.channels) as 1 | 3 };

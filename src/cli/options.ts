@@ -3,7 +3,8 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import * as kernels from '../kernels/index.js';
 import { CheckpointError, loadCheckpoint, type LoadedCheckpoint } from '../io/checkpoint.js';
-import { UsageError } from './errors.js';
+import type { Command } from 'commander';
+import { intOption, UsageError } from './errors.js';
 
 /** A finite number option; `check` states the allowed range in the error. */
 export function numberOption(flag: string, check: (v: number) => boolean, range: string) {
@@ -20,6 +21,13 @@ export function choiceOption<T extends string | number>(flag: string, choices: r
     if (found === undefined) throw new UsageError(`${flag} must be ${choices.map(String).join(' or ')}, got '${value}'`);
     return found;
   };
+}
+
+/** Adds --backend and --threads, which every command that computes takes (read by setupEngine). */
+export function engineOptions(command: Command): Command {
+  return command
+    .option('--backend <name>', 'compute backend (default: the fastest available)')
+    .option('--threads <n>', 'worker threads for backends with a thread pool (default: every core)', intOption('--threads', 1));
 }
 
 /** Selects the backend and thread count asked for (threads only where the engine has a pool). */

@@ -10,7 +10,7 @@ import { DcganGenerator } from '../models/dcgan.js';
 import { latentWalks } from '../models/latent.js';
 import { generate } from '../train/trainer.js';
 import { intOption, UsageError } from './errors.js';
-import { openCheckpoint, setupEngine } from './options.js';
+import { openCheckpoint, setupEngine, engineOptions } from './options.js';
 
 interface EngineFlags {
   backend?: string;
@@ -59,7 +59,7 @@ function checkOutFile(out: string): void {
 }
 
 export function sampleCommand(): Command {
-  return new Command('sample')
+  return engineOptions(new Command('sample'))
     .description("generate images from a checkpoint's generator")
     .requiredOption('--checkpoint <file|dir>', 'a checkpoint.safetensors (or the run folder holding it)')
     .option('--n <count>', 'number of images', intOption('--n', 1), 64)
@@ -67,8 +67,6 @@ export function sampleCommand(): Command {
     .option('--out <file.png>', 'grid image to write', 'samples.png')
     .option('--nrow <n>', 'images per grid row', intOption('--nrow', 1), 8)
     .option('--individual <dir>', 'also write each image as its own PNG into this folder')
-    .option('--backend <name>', 'compute backend (default: the fastest available)')
-    .option('--threads <n>', 'worker threads for backends with a thread pool', intOption('--threads', 1))
     .option('--json', 'print one JSON object describing what was written')
     .action((flags: SampleFlags) => {
       setupEngine(flags.backend, flags.threads);
@@ -102,7 +100,7 @@ export function sampleCommand(): Command {
 }
 
 export function interpolateCommand(): Command {
-  return new Command('interpolate')
+  return engineOptions(new Command('interpolate'))
     .description('latent walks: rows of images between random pairs of z (straight lines, or great circles with --slerp)')
     .requiredOption('--checkpoint <file|dir>', 'a checkpoint.safetensors (or the run folder holding it)')
     .option('--steps <n>', 'images per walk, both ends included', intOption('--steps', 2), 10)
@@ -110,8 +108,6 @@ export function interpolateCommand(): Command {
     .option('--slerp', 'spherical interpolation, as ganhacks recommends for Gaussian z (default: linear)')
     .option('--seed <n>', 'seed of the endpoints (default: random, printed)', intOption('--seed', 0))
     .option('--out <file.png>', 'image to write', 'interpolation.png')
-    .option('--backend <name>', 'compute backend (default: the fastest available)')
-    .option('--threads <n>', 'worker threads for backends with a thread pool', intOption('--threads', 1))
     .option('--json', 'print one JSON object describing what was written')
     .action((flags: InterpolateFlags) => {
       setupEngine(flags.backend, flags.threads);

@@ -13,7 +13,7 @@ import {
   type TrainConfig,
 } from '../train/index.js';
 import { intOption, UsageError } from './errors.js';
-import { checkpointPath, choiceOption, numberOption, openCheckpoint, setupEngine } from './options.js';
+import { checkpointPath, choiceOption, numberOption, openCheckpoint, setupEngine, engineOptions } from './options.js';
 import { createReporter, formatDuration, type ProgressMode } from './progress.js';
 
 interface TrainFlags {
@@ -64,7 +64,7 @@ const CONFIG_FLAGS: ReadonlyArray<[keyof TrainFlags, keyof TrainConfig]> = [
 const d = DEFAULT_TRAIN_CONFIG;
 
 export function trainCommand(): Command {
-  return new Command('train')
+  return engineOptions(new Command('train'))
     .description('train a DCGAN; with no options: 32×32 shapes, a small model, a few minutes with the wasm backend')
     .option('--data <name|dir>', "dataset: shapes, mnist, fashion-mnist, cifar10, or a folder of PNG/JPEG images", d.data)
     .option('--data-root <dir>', 'where the mnist / fashion-mnist / cifar10 files are (default: their usual place)')
@@ -84,8 +84,6 @@ export function trainCommand(): Command {
     .option('--sample-every <n>', 'write a sample grid every n steps (0: only at the end)', intOption('--sample-every', 0), d.sampleEvery)
     .option('--checkpoint-every <n>', 'write the checkpoint every n steps (0: only at the end)', intOption('--checkpoint-every', 0), d.checkpointEvery)
     .option('--log-every <n>', 'print a progress line every n steps (with --json or without a terminal)', intOption('--log-every', 1), 25)
-    .option('--backend <name>', 'compute backend (default: the fastest available)')
-    .option('--threads <n>', 'worker threads for backends with a thread pool (default: every core)', intOption('--threads', 1))
     .option('--out <dir>', 'run folder (default: runs/<date>-<time>)')
     .option('--json', 'print one JSON object per line (start, every --log-every steps, end) instead of a progress bar')
     .option('--resume <dir>', 'continue the run in this folder from its checkpoint, exactly where it stopped')
