@@ -4,5 +4,8 @@
  * these from ./core.js, which browsers load alone), and `io` and `train`, which use Node's files.
  */
 export * from './core.js';
+import './kernels/native/index.js';
+export { createNativeBackend, type NativeBackend } from './kernels/native/index.js';
+export type { NativeLibraryInfo } from './kernels/native/addon.js';
 export * as io from './io/index.js';
 export * as train from './train/index.js';

@@ -69,20 +69,30 @@ for (const name of fastBackends) {
       gemmCase(backend, { transA: false, transB: true, m: 130, n: 1040, k: 513, alpha: 1, beta: 0, batch: 1, strideA: 0, strideB: 0, strideC: 0 }, 602);
     });
 
-    it('GEMM results do not depend on the thread count (bitwise)', () => {
+    // Our wasm GEMM splits work so that sums keep their order; OpenBLAS (native) blocks its
+    // depth loop differently per thread count, so there only a fixed count is reproducible.
+    const threadInvariant = name !== 'native';
+    it(threadInvariant ? 'GEMM results do not depend on the thread count (bitwise)' : 'GEMM results are reproducible at a fixed thread count (bitwise) and close across counts', () => {
       const p: GemmParams = { transA: false, transB: true, m: 96, n: 1000, k: 700, alpha: 1, beta: 0, batch: 1, strideA: 0, strideB: 0, strideC: 0 };
       const a = on(backend, randomValues(p.m * p.k, 7));
       const b = on(backend, randomValues(p.n * p.k, 8));
-      const results: Float32Array[] = [];
-      for (const threads of [1, 2, 3]) {
+      const run = (threads: number): Float32Array => {
         setThreads(threads);
         const c = on(backend, new Float32Array(p.m * p.n));
         backend.gemm(p, a, b, c);
-        results.push(c.slice());
-      }
+        return c.slice();
+      };
+      const results = [1, 2, 3].map(run);
+      const again = [1, 2, 3].map(run);
       setThreads(2);
-      assert.deepEqual(results[1], results[0]);
-      assert.deepEqual(results[2], results[0]);
+      for (let i = 0; i < 3; i++) assert.deepEqual(again[i], results[i]);
+      if (threadInvariant) {
+        assert.deepEqual(results[1], results[0]);
+        assert.deepEqual(results[2], results[0]);
+      } else {
+        assertClose(results[1]!, results[0]!, { rtol: 1e-5, atol: 1e-4 }, '2 threads vs 1');
+        assertClose(results[2]!, results[0]!, { rtol: 1e-5, atol: 1e-4 }, '3 threads vs 1');
+      }
     });
 
     it('im2col and col2im on random geometries', () => {

@@ -3,6 +3,7 @@
  * written from the definition, and the analytic gradient against central finite differences
  * of that reference (float64, so the numeric side is exact to ~1e-9).
  */
+import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
   add, batchNorm2d, binaryCrossEntropy, binaryCrossEntropyWithLogits, conv2d, convTranspose2d, div, flatten, leakyRelu, linear,
@@ -98,6 +99,18 @@ const describeName = (s: ConvRefSpec): string =>
 
 forEachBackend((backend) => {
   describe(`ops on the ${backend} backend`, () => {
+    it('relu and leaky relu pass NaN on, as PyTorch (so a NaN is never hidden from the divergence check)', () => {
+      // 11 values: vector lanes and the scalar tail both see a NaN.
+      const values = new Float32Array([Number.NaN, -1, 2, 0, -0.5, 3, Number.NaN, -2, 1, -3, Number.NaN]);
+      const x = tensor(values, [11], { requiresGrad: true });
+      const finite = (t: Tensor): number[] => Array.from(t.data).filter((v) => !Number.isNaN(v)).map((v) => v + 0);
+      for (const y of [relu(x), leakyRelu(x, 0.2)]) {
+        for (const i of [0, 6, 10]) assert.ok(Number.isNaN(y.data[i]!), `output ${i} should be NaN, got ${y.data[i]}`);
+      }
+      assert.deepEqual(finite(relu(x)), [0, 2, 0, 0, 3, 0, 1, 0]);
+      assertClose(finite(leakyRelu(x, 0.2)), [-0.2, 2, 0, -0.1, 3, -0.4, 1, -0.6]);
+    });
+
     describe('conv2d', () => {
       for (const [i, s] of convCases(14, 7, false).entries()) {
         const bias = i % 2 === 0;

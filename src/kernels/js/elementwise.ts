@@ -12,7 +12,8 @@ export function unary(op: UnaryOp, x: Float32Array, out: Float32Array, alpha: nu
   const n = x.length;
   switch (op) {
     case 'relu':
-      for (let i = 0; i < n; i++) out[i] = x[i]! > 0 ? x[i]! : 0;
+      // As PyTorch: NaN passes through (x ≤ 0 is false for it).
+      for (let i = 0; i < n; i++) out[i] = x[i]! <= 0 ? 0 : x[i]!;
       return;
     case 'leakyRelu':
       for (let i = 0; i < n; i++) out[i] = x[i]! > 0 ? x[i]! : alpha * x[i]!;
@@ -48,7 +49,7 @@ export function unaryBackward(op: UnaryOp, x: Float32Array, y: Float32Array, dy:
   const n = x.length;
   switch (op) {
     case 'relu':
-      for (let i = 0; i < n; i++) dx[i] = x[i]! > 0 ? dy[i]! : 0;
+      for (let i = 0; i < n; i++) dx[i] = x[i]! <= 0 ? 0 : dy[i]!;
       return;
     case 'leakyRelu':
       for (let i = 0; i < n; i++) dx[i] = x[i]! > 0 ? dy[i]! : alpha * dy[i]!;

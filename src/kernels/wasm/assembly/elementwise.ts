@@ -19,7 +19,8 @@ export function unary(tid: i32, nthreads: i32, op: i32, x: usize, out: usize, n:
     const slope = f32x4.splat(op == RELU ? <f32>0 : alpha);
     for (; i + 4 <= hi; i += 4) {
       const v = v128.load(at(x, i));
-      const positive = f32x4.gt(v, zero);
+      // PyTorch: relu passes NaN on (x ≤ 0 is false for it), leaky relu tests x > 0.
+      const positive = op == RELU ? v128.not(f32x4.le(v, zero)) : f32x4.gt(v, zero);
       v128.store(at(out, i), v128.bitselect(v, f32x4.mul(v, slope), positive));
     }
   } else if (op == SQUARE) {
@@ -32,7 +33,7 @@ export function unary(tid: i32, nthreads: i32, op: i32, x: usize, out: usize, n:
     const v = load<f32>(at(x, i));
     let r: f32;
     switch (op) {
-      case RELU: r = v > 0 ? v : 0; break;
+      case RELU: r = v <= 0 ? 0 : v; break;
       case LEAKY: r = v > 0 ? v : alpha * v; break;
       case TANH: r = Mathf.tanh(v); break;
       case SIGMOID: r = sigmoid(v); break;
@@ -56,7 +57,8 @@ export function unaryBackward(tid: i32, nthreads: i32, op: i32, x: usize, y: usi
     const slope = f32x4.splat(op == RELU ? <f32>0 : alpha);
     for (; i + 4 <= hi; i += 4) {
       const g = v128.load(at(dy, i));
-      const positive = f32x4.gt(v128.load(at(x, i)), zero);
+      const xv = v128.load(at(x, i));
+      const positive = op == RELU ? v128.not(f32x4.le(xv, zero)) : f32x4.gt(xv, zero);
       v128.store(at(dx, i), v128.bitselect(g, f32x4.mul(g, slope), positive));
     }
   } else if (op == TANH) {
@@ -72,7 +74,7 @@ export function unaryBackward(tid: i32, nthreads: i32, op: i32, x: usize, y: usi
     const g = load<f32>(at(dy, i));
     let r: f32;
     switch (op) {
-      case RELU: r = v > 0 ? g : 0; break;
+      case RELU: r = v <= 0 ? 0 : g; break;
       case LEAKY: r = v > 0 ? g : alpha * g; break;
       case TANH: r = g * (1 - t * t); break;
       case SIGMOID: r = g * t * (1 - t); break;

@@ -1,0 +1,57 @@
+/*
+ * The native backend's kernels: plain C over float arrays, threaded with OpenMP. The GEMMs
+ * go to OpenBLAS (built for OpenMP where available, so that its threads and ours are one
+ * pool); everything around them (im2col/col2im, batch norm, elementwise, Adam) is ours.
+ * Semantics match src/kernels/backend.ts and the js reference kernels exactly.
+ */
+#ifndef DCGAN_NATIVE_KERNELS_H
+#define DCGAN_NATIVE_KERNELS_H
+
+#include <stddef.h>
+
+/* Below this many elements a kernel runs on the calling thread: waking the pool costs more. */
+#define PARALLEL_MIN_ELEMENTS 32768
+
+typedef struct {
+  int trans_a, trans_b, m, n, k, batch;
+  float alpha, beta;
+  long stride_a, stride_b, stride_c;
+} gemm_params;
+
+typedef struct {
+  int n, c, h, w, kh, kw, stride_h, stride_w, pad_h, pad_w, out_h, out_w;
+} conv_geometry;
+
+void native_gemm(const gemm_params *p, const float *a, const float *b, float *c);
+void native_im2col(const float *x, const conv_geometry *g, float *cols);
+void native_col2im(const float *cols, const conv_geometry *g, float *x);
+
+/* Codes shared with src/kernels/native/index.ts. */
+enum unary_op { U_RELU, U_LEAKY_RELU, U_TANH, U_SIGMOID, U_NEG, U_EXP, U_LOG, U_ABS, U_SQRT, U_SQUARE };
+enum binary_op { B_ADD, B_SUB, B_MUL, B_DIV };
+enum scalar_op { S_ADD, S_SUB, S_RSUB, S_MUL, S_DIV, S_RDIV };
+
+int native_unary(int op, const float *x, float *out, long n, float alpha);
+int native_unary_backward(int op, const float *x, const float *y, const float *dy, float *dx, long n, float alpha);
+/* b_scalar: b has one element, broadcast over a. */
+int native_binary(int op, const float *a, const float *b, float *out, long n, int b_scalar);
+int native_scalar(int op, const float *x, float s, float *out, long n);
+void native_swap_leading(const float *x, int a, int b, long rest, float *out);
+void native_channel_sum(const float *x, int n, int c, long hw, float *out);
+void native_add_channel_bias(float *y, int n, int c, long hw, const float *bias);
+
+void native_batch_norm_stats(const float *x, int n, int c, long hw, float *mean, float *variance);
+void native_batch_norm_apply(const float *x, int n, int c, long hw, const float *mean, const float *inv_std,
+                             const float *gamma, const float *beta, float *y);
+void native_batch_norm_backward(const float *x, const float *dy, int n, int c, long hw, const float *mean,
+                                const float *inv_std, const float *gamma, int batch_stats, float *dx,
+                                float *dgamma, float *dbeta);
+
+typedef struct {
+  float beta1, beta2, one_minus_beta1, one_minus_beta2;
+  double eps, weight_decay, step_size, bias_correction2_sqrt;
+} adam_hyper;
+
+void native_adam_update(float *param, const float *grad, float *m, float *v, long n, const adam_hyper *h);
+
+#endif

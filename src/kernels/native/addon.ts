@@ -1,0 +1,97 @@
+/**
+ * Finds and loads the Node-API addon (native/, built at `npm install` by
+ * scripts/build-native.mjs when OpenBLAS is installed). Node only: browsers never import this.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+/** What the addon reports about the library under it. */
+export interface NativeLibraryInfo {
+  /** OpenBLAS's build line, e.g. "OpenBLAS 0.3.21 DYNAMIC_ARCH USE_OPENMP SkylakeX MAX_THREADS=64". */
+  blasConfig: string;
+  /** The kernel family OpenBLAS chose for this CPU (OPENBLAS_CORETYPE overrides it). */
+  blasCore: string;
+  /** openmp: OpenBLAS shares our kernels' OpenMP pool; pthreads: it has its own. */
+  blasThreading: 'openmp' | 'pthreads' | 'sequential';
+  blasThreads: number;
+  threads: number;
+  cores: number;
+}
+
+type Floats = Float32Array | null;
+
+/** The addon's exports; argument order as in native/src/addon.c. */
+export interface NativeAddon {
+  gemm(transA: number, transB: number, m: number, n: number, k: number, alpha: number, beta: number, batch: number,
+    a: Float32Array, strideA: number, b: Float32Array, strideB: number, c: Float32Array, strideC: number): void;
+  im2col(x: Float32Array, n: number, c: number, h: number, w: number, kh: number, kw: number, sh: number, sw: number,
+    ph: number, pw: number, outH: number, outW: number, cols: Float32Array): void;
+  col2im(cols: Float32Array, n: number, c: number, h: number, w: number, kh: number, kw: number, sh: number, sw: number,
+    ph: number, pw: number, outH: number, outW: number, x: Float32Array): void;
+  unary(op: number, x: Float32Array, out: Float32Array, n: number, alpha: number): void;
+  unaryBackward(op: number, x: Float32Array, y: Float32Array, dy: Float32Array, dx: Float32Array, n: number, alpha: number): void;
+  binary(op: number, a: Float32Array, b: Float32Array, out: Float32Array, n: number, bScalar: number): void;
+  scalar(op: number, x: Float32Array, s: number, out: Float32Array, n: number): void;
+  swapLeading(x: Float32Array, a: number, b: number, rest: number, out: Float32Array): void;
+  channelSum(x: Float32Array, n: number, c: number, hw: number, out: Float32Array): void;
+  addChannelBias(y: Float32Array, n: number, c: number, hw: number, bias: Float32Array): void;
+  batchNormStats(x: Float32Array, n: number, c: number, hw: number, mean: Float32Array, variance: Float32Array): void;
+  batchNormApply(x: Float32Array, n: number, c: number, hw: number, mean: Float32Array, invStd: Float32Array, gamma: Floats, beta: Floats, y: Float32Array): void;
+  batchNormBackward(x: Float32Array, dy: Float32Array, n: number, c: number, hw: number, mean: Float32Array, invStd: Float32Array,
+    gamma: Floats, batchStats: number, dx: Floats, dgamma: Floats, dbeta: Floats): void;
+  adamUpdate(param: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array, n: number, beta1: number, beta2: number,
+    oneMinusBeta1: number, oneMinusBeta2: number, eps: number, weightDecay: number, stepSize: number, biasCorrection2Sqrt: number): void;
+  setThreads(n: number): void;
+  info(): NativeLibraryInfo;
+}
+
+/** The package root: this file is src/kernels/native/addon.ts or dist/kernels/native/addon.js. */
+const ROOT = new URL('../../../', import.meta.url);
+const ADDON = fileURLToPath(new URL('native/build/Release/dcgan_native.node', ROOT));
+const STATUS = fileURLToPath(new URL('native/build/status.json', ROOT));
+
+export const NATIVE_HOW_TO =
+  'install OpenBLAS (Debian/Ubuntu: apt-get install libopenblas-dev libopenblas0-openmp), then `npm rebuild dcgan-ts` (in a clone: `npm run build:native`)';
+
+/** Why the addon is missing, from the install-time build's record. */
+function missingReason(): string {
+  try {
+    const status = JSON.parse(readFileSync(STATUS, 'utf8')) as { reason?: unknown };
+    if (typeof status.reason === 'string') return `the native addon was not built at install (${status.reason})`;
+  } catch {
+    // no record: the build never ran
+  }
+  return 'the native addon was not built';
+}
+
+/**
+ * OpenBLAS reads OPENBLAS_CORETYPE once, when it loads. Its default AVX-512 kernels
+ * (SkylakeX/Cooperlake) are the fastest on Intel CPUs but 5–25% slower than its Zen kernels
+ * on AMD Zen 4, so on AMD we ask for those unless the user chose.
+ */
+function chooseCoreType(): void {
+  if (process.env.OPENBLAS_CORETYPE !== undefined || process.platform !== 'linux') return;
+  try {
+    const cpu = readFileSync('/proc/cpuinfo', 'utf8');
+    if (/^vendor_id\s*:\s*AuthenticAMD/m.test(cpu)) process.env.OPENBLAS_CORETYPE = 'Zen';
+  } catch {
+    // no /proc: keep OpenBLAS's own choice
+  }
+}
+
+let addon: NativeAddon | null = null;
+
+export function loadAddon(): NativeAddon {
+  if (addon !== null) return addon;
+  if (!existsSync(ADDON)) throw new Error(`${missingReason()}; for the native backend, ${NATIVE_HOW_TO}`);
+  chooseCoreType();
+  const require = createRequire(import.meta.url);
+  try {
+    addon = require(ADDON) as NativeAddon;
+  } catch (error) {
+    const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
+    throw new Error(`the native addon does not load (${reason}); ${NATIVE_HOW_TO}`);
+  }
+  return addon;
+}
