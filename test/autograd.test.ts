@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { add, getBackend, memory, mseLoss, mul, nn, noGrad, optim, randn, sum, tensor, tidy, Generator, Tensor } from '../src/index.js';
+import { add, functional, getBackend, memory, mseLoss, mul, nn, noGrad, optim, randn, sum, tensor, tidy, Generator, Tensor } from '../src/index.js';
 import { forEachBackend } from './helpers.js';
 
 describe('autograd', () => {
@@ -90,6 +90,38 @@ forEachBackend((backend) => {
       assert.equal(after.numStorages, settled.numStorages, 'storages');
       assert.equal(heapBytes(), settledHeap, 'the backend heap (wasm memory) does not grow');
       assert.ok(net.parameters().every((p) => p instanceof Tensor && !p.isDisposed), 'parameters survive every scope');
+    });
+  });
+});
+
+describe('conv2d keeps its im2col columns for the weight gradient', () => {
+  forEachBackend(() => {
+    const setup = (): { x: Tensor; w: Tensor } => {
+      const g = new Generator(11);
+      return { x: randn([2, 3, 7, 7], { generator: g }), w: randn([4, 3, 3, 3], { generator: g, requiresGrad: true }) };
+    };
+    const convLoss = (x: Tensor, w: Tensor): Tensor => sum(mul(functional.conv2d(x, w, null, { stride: 2, padding: 1 }), functional.conv2d(x, w, null, { stride: 2, padding: 1 })));
+
+    // The first backward releases the kept columns; the second recomputes them.
+    it('a second backward with retainGraph (columns recomputed) accumulates the same gradient again', () => {
+      const a = setup();
+      const loss = convLoss(a.x, a.w);
+      loss.backward(undefined, { retainGraph: true });
+      const first = Array.from(a.w.grad!.data);
+      loss.backward();
+      const second = Array.from(a.w.grad!.data);
+      second.forEach((v, i) => assert.ok(Math.abs(v - 2 * first[i]!) <= 1e-5 * Math.abs(v) + 1e-6, `index ${i}: ${v} vs 2·${first[i]}`));
+    });
+
+    it('releases the columns after backward (no memory left behind)', () => {
+      const { x, w } = setup();
+      const before = memory().numStorages;
+      tidy(() => {
+        convLoss(x, w).backward();
+      });
+      w.grad!.dispose();
+      w.grad = null;
+      assert.equal(memory().numStorages, before);
     });
   });
 });

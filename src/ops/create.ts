@@ -36,10 +36,13 @@ function flattenInto(data: NestedArray, shape: Shape, depth: number, out: number
   for (const item of data as readonly NestedArray[]) flattenInto(item, shape, depth + 1, out);
 }
 
-/** Ensures the current backend's allocator is installed before the first allocation. */
+/**
+ * An output tensor for a kernel to fill: its contents are undefined (reused memory), so every
+ * caller writes all of it. Ensures the current backend's allocator is installed first.
+ */
 function allocate(shape: Shape): Tensor {
   getBackend();
-  return Tensor.empty(shape);
+  return Tensor.uninitialized(shape);
 }
 
 /**

@@ -49,10 +49,18 @@ export class Tensor implements Disposable {
 
   /** A new tensor of the given shape with fresh, zero-filled storage from the current allocator. */
   static empty(shape: Shape): Tensor {
+    const t = Tensor.uninitialized(shape);
+    t.data.fill(0);
+    return t;
+  }
+
+  /**
+   * A tensor whose contents are whatever its memory held (as torch.empty): for outputs a kernel
+   * overwrites in full. Zero-filling them first cost ~15% of a training step.
+   */
+  static uninitialized(shape: Shape): Tensor {
     assertValidShape(shape, 'Tensor.empty');
-    const storage = Storage.allocate(sizeOf(shape));
-    storage.data.fill(0);
-    return new Tensor(storage, shape);
+    return new Tensor(Storage.allocate(sizeOf(shape)), shape);
   }
 
   /** The live data (a view, not a copy): writing to it changes the tensor. */
