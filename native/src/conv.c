@@ -1,12 +1,20 @@
 /*
  * im2col and its adjoint col2im with the batch merged into the columns:
  * cols[(ch·kh + ky)·kw + kx][img·outH·outW + oy·outW + ox] = x[img, ch, oy·sh − ph + ky, ox·sw − pw + kx].
- * im2col splits over rows of cols (each writes its own), col2im over image planes (each
- * thread sums into its own planes), so neither needs atomics.
+ * im2col splits over rows of cols (each task writes one contiguous run: streaming writes),
+ * col2im over image planes (img, ch), so threads never write the same memory.
+ *
+ * A strided transposed convolution (DCGAN's are all stride 2) makes a naive col2im scatter
+ * with a stride, which does not vectorise. col2im therefore sums into an image row split into
+ * its sw phases (x[iy][b·sw + p] → phase p, index b): a column row maps to a *contiguous*,
+ * shifted run of one phase, and each image row is written once (no zero-fill, no scattered adds).
  */
 #include <string.h>
 
 #include "kernels.h"
+
+/* Rows wider than this (in floats, all phases) fall back to a plain loop: the phases live on the stack. */
+#define MAX_PHASE_FLOATS 8192
 
 /* The output columns ox whose input column ox·s − p + kx lies inside [0, w): [*lo, *hi). */
 static void inside(int kx, int stride, int pad, int w, int out_w, int *lo, int *hi) {
@@ -18,6 +26,19 @@ static void inside(int kx, int stride, int pad, int w, int out_w, int *lo, int *
   if (a > b) a = b;
   *lo = a;
   *hi = b;
+}
+
+/* Input column ox·s + t with t = kx − pad lies in phase p = t mod s at index ox + shift. */
+static void phase_of(int kx, int stride, int pad, int *p, int *shift) {
+  const int t = kx - pad;
+  int q = t >= 0 ? t / stride : -((-t + stride - 1) / stride); /* floor(t / stride) */
+  *shift = q;
+  *p = t - q * stride;
+}
+
+/* Phase stride: room for one row's phase plus the widest shift either side. */
+static int phase_len(const conv_geometry *g) {
+  return (g->w + g->stride_w - 1) / g->stride_w + 1;
 }
 
 void native_im2col(const float *x, const conv_geometry *g, float *cols) {
@@ -56,32 +77,73 @@ void native_im2col(const float *x, const conv_geometry *g, float *cols) {
   }
 }
 
+static void col2im_plane(const float *cols, const conv_geometry *g, long width, long col0, float *dst_plane, float *acc) {
+  const int sw = g->stride_w, len = phase_len(g);
+  for (int iy = 0; iy < g->h; iy++) {
+    for (int i = 0; i < sw * len; i++) acc[i] = 0;
+    /* The kernel rows ky that reach image row iy: iy = oy·sh − ph + ky for an integer oy in range. */
+    for (int ky = 0; ky < g->kh; ky++) {
+      const int t = iy + g->pad_h - ky;
+      if (t < 0 || t % g->stride_h != 0) continue;
+      const int oy = t / g->stride_h;
+      if (oy >= g->out_h) continue;
+      for (int kx = 0; kx < g->kw; kx++) {
+        const float *src = cols + ((long)ky * g->kw + kx) * width + col0 + (long)oy * g->out_w;
+        int lo, hi, p, shift;
+        inside(kx, sw, g->pad_w, g->w, g->out_w, &lo, &hi);
+        phase_of(kx, sw, g->pad_w, &p, &shift);
+        float *run = acc + (long)p * len + shift;
+        for (int ox = lo; ox < hi; ox++) run[ox] += src[ox];
+      }
+    }
+    float *dst = dst_plane + (long)iy * g->w;
+    if (sw == 1) {
+      for (int ix = 0; ix < g->w; ix++) dst[ix] = acc[ix];
+    } else if (sw == 2) {
+      const float *even = acc, *odd = acc + len;
+      const int pairs = g->w / 2;
+      for (int b = 0; b < pairs; b++) {
+        dst[2 * b] = even[b];
+        dst[2 * b + 1] = odd[b];
+      }
+      if (g->w % 2) dst[g->w - 1] = even[pairs];
+    } else {
+      for (int ix = 0; ix < g->w; ix++) dst[ix] = acc[(ix % sw) * len + ix / sw];
+    }
+  }
+}
+
 void native_col2im(const float *cols, const conv_geometry *g, float *x) {
   const long plane = (long)g->out_h * g->out_w;
   const long width = g->n * plane;
   const long image = (long)g->h * g->w;
-  const long total = (long)g->c * g->kh * g->kw * width;
-#pragma omp parallel for collapse(2) schedule(static) if (total >= PARALLEL_MIN_ELEMENTS)
-  for (int img = 0; img < g->n; img++) {
+  const long taps = (long)g->kh * g->kw;
+  const long total = g->c * taps * width;
+  const int len = phase_len(g);
+  const int phased = (long)g->stride_w * len <= MAX_PHASE_FLOATS;
+#pragma omp parallel if (total >= PARALLEL_MIN_ELEMENTS)
+  {
+    float acc[phased ? g->stride_w * len : 1];
+#pragma omp for collapse(2) schedule(static)
+    /* Channel-major: consecutive tasks read the next run of the same column rows (sequential streams). */
     for (int ch = 0; ch < g->c; ch++) {
-      float *dst_plane = x + ((long)img * g->c + ch) * image;
-      memset(dst_plane, 0, sizeof(float) * image);
-      for (int ky = 0; ky < g->kh; ky++) {
-        for (int kx = 0; kx < g->kw; kx++) {
-          const long row = ((long)ch * g->kh + ky) * g->kw + kx;
-          const float *src_plane = cols + row * width + img * plane;
-          int lo, hi;
-          inside(kx, g->stride_w, g->pad_w, g->w, g->out_w, &lo, &hi);
+      for (int img = 0; img < g->n; img++) {
+        float *dst_plane = x + ((long)img * g->c + ch) * image;
+        const float *rows = cols + ch * taps * width;
+        if (phased) {
+          col2im_plane(rows, g, width, img * plane, dst_plane, acc);
+          continue;
+        }
+        memset(dst_plane, 0, sizeof(float) * image);
+        for (long tap = 0; tap < taps; tap++) {
+          const int ky = (int)(tap / g->kw), kx = (int)(tap % g->kw);
+          const float *src_plane = rows + tap * width + img * plane;
           for (int oy = 0; oy < g->out_h; oy++) {
             const int iy = oy * g->stride_h - g->pad_h + ky;
             if (iy < 0 || iy >= g->h) continue;
-            const float *src = src_plane + (long)oy * g->out_w;
-            float *dst = dst_plane + (long)iy * g->w - g->pad_w + kx;
-            if (g->stride_w == 1) {
-              for (int ox = lo; ox < hi; ox++) dst[ox] += src[ox];
-            } else {
-              const int s = g->stride_w;
-              for (int ox = lo; ox < hi; ox++) dst[(long)ox * s] += src[ox];
+            for (int ox = 0; ox < g->out_w; ox++) {
+              const int ix = ox * g->stride_w - g->pad_w + kx;
+              if (ix >= 0 && ix < g->w) dst_plane[(long)iy * g->w + ix] += src_plane[(long)oy * g->out_w + ox];
             }
           }
         }
