@@ -95,6 +95,7 @@ void native_channel_sum(const float *x, int n, int c, long hw, float *out) {
     double s = 0;
     for (int img = 0; img < n; img++) {
       const float *p = x + ((long)img * c + ch) * hw;
+#pragma omp simd reduction(+ : s)
       for (long i = 0; i < hw; i++) s += p[i];
     }
     out[ch] = (float)s;

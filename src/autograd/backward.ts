@@ -1,3 +1,4 @@
+import { getBackend } from '../kernels/registry.js';
 import { keep } from '../tensor/scope.js';
 import { sameShape, shapeToString } from '../tensor/shape.js';
 import { Tensor, type GradFn } from '../tensor/tensor.js';
@@ -46,8 +47,9 @@ function orderFrom(root: Tensor): Tensor[] {
   return order.reverse();
 }
 
-function addInto(target: Float32Array, source: Float32Array): void {
-  for (let i = 0; i < target.length; i++) target[i] += source[i]!;
+/** target += source, on the backend (a big activation's gradient can meet several consumers). */
+function addInto(target: Tensor, source: Tensor): void {
+  getBackend().binary('add', target.data, target.shape, source.data, source.shape, target.data, target.shape);
 }
 
 function copyOf(t: Tensor): Tensor {
@@ -111,10 +113,10 @@ export function backward(root: Tensor, gradient?: Tensor, options: BackwardOptio
       return;
     }
     if (owned.has(existing)) {
-      addInto(existing.data, g.data);
+      addInto(existing, g);
     } else {
       const sum = copyOf(existing);
-      addInto(sum.data, g.data);
+      addInto(sum, g);
       drop(node);
       owned.add(sum);
       hold(node, sum);
@@ -133,7 +135,7 @@ export function backward(root: Tensor, gradient?: Tensor, options: BackwardOptio
         if (node.grad === null) {
           node.grad = keep(copyOf(g));
         } else {
-          addInto(node.grad.data, g.data);
+          addInto(node.grad, g);
         }
         drop(node);
         continue;
