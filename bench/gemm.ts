@@ -3,8 +3,8 @@
  * for each fast backend and thread count. Prints one JSON object.
  *   node --import tsx bench/gemm.ts [--threads 1,2] [--repeats 5]
  */
-import { getBackend, listBackends, setBackend, setThreads } from '../src/kernels/index.js';
-import type { GemmParams } from '../src/kernels/index.js';
+import { availableBackends, getBackend, setBackend, setThreads } from '../src/index.js';
+import type { GemmParams } from '../src/kernels/backend.js';
 import { median, parseFlags } from './util.js';
 
 interface Shape {
@@ -30,7 +30,7 @@ const flags = parseFlags(process.argv.slice(2));
 const threadCounts = (flags['threads'] ?? '1,2').split(',').map(Number);
 const repeats = Number(flags['repeats'] ?? 5);
 const results: object[] = [];
-for (const backendName of listBackends().filter((n) => n !== 'js')) {
+for (const backendName of availableBackends().filter((n) => n !== 'js')) {
   const backend = setBackend(backendName);
   for (const threads of threadCounts) {
     setThreads(threads);

@@ -18,15 +18,18 @@ const nativeDir = join(root, 'native');
 const statusFile = join(nativeDir, 'build', 'status.json');
 const HOW = 'install OpenBLAS (Debian/Ubuntu: apt-get install libopenblas-dev libopenblas0-openmp) and run `npm rebuild dcgan-ts` (or `npm run build:native` in a clone)';
 
-function finish(built, reason) {
-  mkdirSync(dirname(statusFile), { recursive: true });
-  writeFileSync(statusFile, JSON.stringify({ built, reason, how: HOW }, null, 2) + '\n');
+function finish(built, reason, record = true) {
+  if (record) {
+    mkdirSync(dirname(statusFile), { recursive: true });
+    writeFileSync(statusFile, JSON.stringify({ built, reason, how: HOW }, null, 2) + '\n');
+  }
   if (built) console.log(`dcgan-ts: native backend built (${reason})`);
   else console.log(`dcgan-ts: native backend not built — ${reason}. The WebAssembly backend will be used; for the faster one, ${HOW}.`);
   process.exit(0);
 }
 
-if (process.env.DCGAN_NATIVE === '0') finish(false, 'skipped (DCGAN_NATIVE=0)');
+// Skipping leaves an earlier build alone (the backend itself is off at run time with DCGAN_NATIVE=0).
+if (process.env.DCGAN_NATIVE === '0') finish(false, 'skipped (DCGAN_NATIVE=0)', false);
 if (process.platform !== 'linux') finish(false, `the native backend is built on Linux only (this is ${process.platform})`);
 
 const multiarch = process.arch === 'x64' ? 'x86_64-linux-gnu' : process.arch === 'arm64' ? 'aarch64-linux-gnu' : null;

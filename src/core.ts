@@ -11,7 +11,7 @@ import './ops/methods.js';
 export { Tensor, tidy, keep, memory, Generator, manualSeed, defaultGenerator, type GeneratorState, type MemoryInfo, type Shape } from './tensor/index.js';
 export { noGrad, enableGrad, isGradEnabled, backward, type BackwardOptions } from './autograd/index.js';
 export {
-  setBackend, setBackendAsync, getBackend, getBackendName, listBackends, registerBackend, setThreads, getThreads, backendFailure, initWasm,
+  setBackend, setBackendAsync, getBackend, getBackendName, listBackends, availableBackends, registerBackend, setThreads, getThreads, backendFailure, initWasm,
   type Backend, type InitWasmOptions, type KernelSource,
 } from './kernels/index.js';
 export * from './ops/index.js';

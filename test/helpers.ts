@@ -2,11 +2,11 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { getBackendName, listBackends, setBackend, type Tensor } from '../src/index.js';
+import { availableBackends, getBackendName, setBackend, type Tensor } from '../src/index.js';
 
 /** Every registered backend; op suites run once per backend. */
 export function backendNames(): string[] {
-  return listBackends();
+  return availableBackends();
 }
 
 /**

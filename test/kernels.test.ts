@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createJsBackend, getBackend, setBackend, setThreads, type Backend } from '../src/kernels/index.js';
 import type { ConvGeometry, GemmParams, UnaryOp } from '../src/kernels/index.js';
-import { listBackends } from '../src/index.js';
+import { availableBackends } from '../src/index.js';
 import { assertClose, randomValues, testRandom } from './helpers.js';
 
 const reference = createJsBackend();
@@ -34,7 +34,7 @@ function gemmCase(backend: Backend, p: GemmParams, seed: number): void {
   assertClose(out, expected, { rtol: 1e-5, atol: 2e-6 * Math.sqrt(p.k + 1) * 4 }, `gemm ${JSON.stringify(p)}`);
 }
 
-const fastBackends = listBackends().filter((n) => n !== 'js');
+const fastBackends = availableBackends().filter((n) => n !== 'js');
 
 for (const name of fastBackends) {
   describe(`${name} kernels against the js reference`, () => {

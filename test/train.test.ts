@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import * as kernels from '../src/kernels/index.js';
-import { getBackendName, listBackends, memory, setBackend } from '../src/index.js';
+import { availableBackends, getBackendName, memory, setBackend } from '../src/index.js';
 import { decodeSafetensors, loadCheckpoint } from '../src/io/index.js';
 import { GanTrainer, resolveTrainConfig, runTraining, TrainConfigError, type StepMetrics, type TrainConfig } from '../src/train/index.js';
 
@@ -51,7 +51,7 @@ function assertSameCheckpoint(a: string, b: string): void {
 
 const setThreads = (kernels as unknown as Record<string, unknown>)['setThreads'];
 
-for (const backend of listBackends()) {
+for (const backend of availableBackends()) {
   describe(`training on the ${backend} backend`, () => {
     let previous = '';
     before(() => {

@@ -28,8 +28,9 @@ export function benchCommand(): Command {
       const flags: BenchFlags = { ...raw, imageSize: Number(raw.imageSize), channels: Number(raw.channels) as 1 | 3 };
       const engine = setupEngine(flags.backend, flags.threads);
       if (!flags.json) {
-        process.stderr.write(`dcgan bench: ${flags.imageSize}×${flags.imageSize}×${flags.channels}, batch ${flags.batch}, backend ${engine.backend} (${engine.threads} thread${engine.threads > 1 ? 's' : ''})\n`);
+        process.stderr.write(`dcgan bench: ${flags.imageSize}×${flags.imageSize}×${flags.channels}, batch ${flags.batch}, backend ${engine.summary}\n`);
       }
+      if (engine.hint !== null) process.stderr.write(`note: ${engine.hint}\n`);
       let result: StepBenchResult;
       try {
         result = benchmarkTrainingStep({ imageSize: flags.imageSize, channels: flags.channels, batch: flags.batch, steps: flags.steps });

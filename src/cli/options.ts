@@ -30,8 +30,17 @@ export function engineOptions(command: Command): Command {
     .option('--threads <n>', 'worker threads for backends with a thread pool (default: every core)', intOption('--threads', 1));
 }
 
+export interface Engine {
+  backend: string;
+  threads: number;
+  /** One line for people: "native: OpenBLAS 0.3.21 (…), 2 threads". */
+  summary: string;
+  /** Set when a faster backend could not start here: why, and how to get it. */
+  hint: string | null;
+}
+
 /** Selects the backend and thread count asked for (threads only where the engine has a pool). */
-export function setupEngine(backend: string | undefined, threads: number | undefined): { backend: string; threads: number } {
+export function setupEngine(backend: string | undefined, threads: number | undefined): Engine {
   if (backend !== undefined) {
     if (!kernels.listBackends().includes(backend)) {
       throw new UsageError(`--backend must be one of ${kernels.listBackends().join(', ')}, got '${backend}'`);
@@ -43,7 +52,17 @@ export function setupEngine(backend: string | undefined, threads: number | undef
     }
   }
   if (threads !== undefined) kernels.setThreads(threads);
-  return { backend: kernels.getBackendName(), threads: kernels.getThreads() };
+  const current = kernels.getBackend();
+  const count = kernels.getThreads();
+  const summary = `${current.name}${current.description ? `: ${current.description}` : ''}, ${count} thread${count > 1 ? 's' : ''}`;
+  // Only when we chose: a user who asked for a backend knows what they get.
+  let hint: string | null = null;
+  if (backend === undefined) {
+    const faster = kernels.listBackends().slice(0, kernels.listBackends().indexOf(current.name));
+    const failed = faster.map((name) => [name, kernels.backendFailure(name)] as const).find(([, reason]) => reason !== undefined);
+    if (failed !== undefined) hint = `the faster ${failed[0]} backend is not available: ${failed[1]}`;
+  }
+  return { backend: current.name, threads: count, summary, hint };
 }
 
 /** A checkpoint file, or a run folder holding checkpoint.safetensors. */

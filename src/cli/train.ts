@@ -194,9 +194,10 @@ async function train(flags: TrainFlags, command: Command): Promise<void> {
     reporter.note(
       `${resume ? `resuming at step ${resume.step}` : 'training'}: ${dataset.name} (${dataset.length} images, ${config.channels}×${config.imageSize}×${config.imageSize}), ` +
         `${config.steps} steps of ${config.batchSize} (${epochs >= 10 ? epochs.toFixed(0) : Number(epochs.toPrecision(2))} epochs), ngf ${config.ngf} ndf ${config.ndf}, ` +
-        `backend ${engine.backend}${engine.threads > 1 ? ` (${engine.threads} threads)` : ''} → ${outDir}`,
+        `backend ${engine.summary} → ${outDir}`,
     );
   }
+  if (engine.hint !== null) reporter.note(`note: ${engine.hint}`);
 
   const controller = new AbortController();
   const onSigint = (): void => {
@@ -219,7 +220,7 @@ async function train(flags: TrainFlags, command: Command): Promise<void> {
       signal: controller.signal,
       onEvent: (event) => reporter.onEvent(event),
       onWarning,
-      environment: { backend: engine.backend, threads: engine.threads },
+      environment: { backend: engine.backend, threads: engine.threads, engine: engine.summary },
     });
   } finally {
     reporter.stop();

@@ -72,6 +72,8 @@ export interface SgdHyper {
 
 export interface Backend {
   readonly name: string;
+  /** What computes, for people: "OpenBLAS 0.3.21 (SkylakeX kernels) + OpenMP", "WebAssembly SIMD". */
+  readonly description?: string;
   readonly allocator: Allocator;
   /** Threads the backend computes with, for backends that have a pool. */
   readonly threads?: number;

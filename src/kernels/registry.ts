@@ -30,6 +30,24 @@ export function listBackends(): string[] {
   return [...registered.keys()].sort((a, b) => (priorities.get(b) ?? 0) - (priorities.get(a) ?? 0));
 }
 
+/**
+ * The registered backends that start here (fastest first): `native` is registered in Node
+ * whether or not its addon was built, so this is the list to iterate over.
+ */
+export function availableBackends(): string[] {
+  return listBackends().filter((name) => {
+    if (instances.has(name)) return true;
+    try {
+      instances.set(name, registered.get(name)!());
+      failures.delete(name);
+      return true;
+    } catch (error) {
+      failures.set(name, error instanceof Error ? error.message : String(error));
+      return false;
+    }
+  });
+}
+
 export function setBackend(name: string): Backend {
   const factory = registered.get(name);
   if (factory === undefined) {

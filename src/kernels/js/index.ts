@@ -13,6 +13,7 @@ import { adamUpdate, sgdUpdate } from './optim.js';
 export function createJsBackend(): Backend {
   return {
     name: 'js',
+    description: 'TypeScript reference kernels',
     allocator: heapAllocator,
     gemm,
     im2col,

@@ -84,6 +84,8 @@ let addon: NativeAddon | null = null;
 
 export function loadAddon(): NativeAddon {
   if (addon !== null) return addon;
+  // Lets a user (and the test suite) run as on a machine without the addon.
+  if (process.env.DCGAN_NATIVE === '0') throw new Error('the native backend is turned off (DCGAN_NATIVE=0)');
   if (!existsSync(ADDON)) throw new Error(`${missingReason()}; for the native backend, ${NATIVE_HOW_TO}`);
   chooseCoreType();
   const require = createRequire(import.meta.url);

@@ -58,9 +58,13 @@ export function createNativeBackend(threads?: number): NativeBackend {
     threadCount = n;
   };
   setThreads(threads ?? availableParallelism());
+  const info = addon.info();
+  const version = /OpenBLAS\s+[\d.]+/.exec(info.blasConfig)?.[0] ?? 'OpenBLAS';
+  const description = `${version} (${info.blasCore} kernels${info.blasThreading === 'openmp' ? ', one OpenMP pool' : `, ${info.blasThreading}`}) + our OpenMP kernels`;
 
   return {
     name: 'native',
+    description,
     allocator: heap,
     get threads() {
       return threadCount;

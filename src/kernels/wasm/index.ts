@@ -107,6 +107,7 @@ export function createWasmBackend(threads?: number): WasmBackend {
 
   const backend: WasmBackend = {
     name: 'wasm',
+    description: relaxedSimd ? 'WebAssembly SIMD (relaxed FMA)' : 'WebAssembly SIMD',
     allocator: heap,
     heap,
     relaxedSimd,

@@ -1,0 +1,56 @@
+/**
+ * Which backend the CLI runs, and that it says so once: native where its addon was built
+ * (npm install with OpenBLAS present), otherwise wasm with one note on how to get native.
+ * DCGAN_NATIVE=0 runs as a machine without the addon would.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { describe, test } from 'node:test';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const addonBuilt = existsSync(fileURLToPath(new URL('../native/build/Release/dcgan_native.node', import.meta.url)));
+
+function bench(env: Record<string, string>, ...extra: string[]): { status: number | null; stdout: string; stderr: string } {
+  const result = spawnSync(process.execPath, ['bin/dcgan.js', 'bench', '--image-size', '16', '--channels', '1', '--batch', '2', '--steps', '1', '--threads', '1', ...extra], {
+    cwd: root,
+    encoding: 'utf8',
+    timeout: 60_000,
+    env: { ...process.env, ...env },
+  });
+  if (result.error) throw result.error;
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+const notes = (stderr: string): string[] => stderr.split('\n').filter((l) => l.startsWith('note:'));
+
+describe('backend choice in the CLI', () => {
+  test('without the native addon: wasm runs, and one note says why native is not used and how to get it', () => {
+    const run = bench({ DCGAN_NATIVE: '0' });
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stderr, /backend wasm: WebAssembly SIMD/);
+    assert.deepEqual(notes(run.stderr), ['note: the faster native backend is not available: the native backend is turned off (DCGAN_NATIVE=0)']);
+  });
+
+  test('a backend asked for by name runs without a note', () => {
+    const run = bench({}, '--backend', 'wasm');
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stderr, /backend wasm/);
+    assert.deepEqual(notes(run.stderr), []);
+  });
+
+  test('asking for native where it cannot start is a one-line usage error', () => {
+    const run = bench({ DCGAN_NATIVE: '0' }, '--backend', 'native');
+    assert.equal(run.status, 2);
+    assert.match(run.stderr, /the 'native' backend is not available here: the native backend is turned off/);
+    assert.ok(!/^\s{4}at /m.test(run.stderr), run.stderr);
+  });
+
+  test('with the addon built: native (OpenBLAS) is the default, with no note', { skip: addonBuilt ? false : 'the native addon is not built here (no OpenBLAS at install)' }, () => {
+    const run = bench({});
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stderr, /backend native: OpenBLAS [\d.]+ \(\w+ kernels/);
+    assert.deepEqual(notes(run.stderr), []);
+  });
+});
