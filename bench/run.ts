@@ -1,16 +1,20 @@
 /**
  * `npm run bench`: GEMM throughput, then the DCGAN training step and generator inference
- * (64×64×3 and 32×32×1, batch 64) for our fast backends at 1 and 2 threads, side by side in
- * the same run with PyTorch (bench/peers/pytorch_dcgan.py) when python3-torch is installed.
- * Every measurement runs in a process of its own, one at a time. Prints one JSON object.
+ * (64×64×3 and 32×32×1, batch 64) for our backend(s) at 1 and 2 threads, side by side in the
+ * same run with PyTorch (bench/peers/pytorch_dcgan.py) when python3-torch is installed.
+ * Every measurement runs in a process of its own, one at a time. This machine is shared and
+ * noisy, so the whole comparison is repeated in rounds (ours, then PyTorch, alternately) and
+ * the headline ratios are medians over the rounds of ours ÷ PyTorch measured back to back.
+ * Prints one JSON object.
  *
- *   npm run bench [-- --quick] [-- --no-peer]
+ *   npm run bench [-- --quick] [-- --no-peer] [-- --rounds 3] [-- --backends native,wasm]
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { parseFlags } from './util.js';
+import { availableBackends, getBackend } from '../src/index.js';
+import { median, parseFlags } from './util.js';
 
 const flags = parseFlags(process.argv.slice(2));
 const quick = flags['quick'] === 'true';
@@ -22,12 +26,20 @@ const configs = [
 ];
 const threadCounts = [1, 2];
 const steps = quick ? 2 : 5;
+const rounds = Number(flags['rounds'] ?? (quick ? 1 : 3));
+// Default: the backend a user gets (native where its addon was built, else wasm).
+const backends = (flags['backends'] ?? getBackend().name).split(',');
+for (const b of backends) {
+  if (!availableBackends().includes(b)) throw new Error(`bench: backend '${b}' is not available here (available: ${availableBackends().join(', ')})`);
+}
 
-function runJson(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): Record<string, unknown> {
+type Row = Record<string, unknown>;
+
+function runJson(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): Row {
   const result = spawnSync(command, args, { cwd: root, env, encoding: 'utf8', maxBuffer: 1 << 24 });
   if (result.status !== 0) throw new Error(`${command} ${args.join(' ')} failed: ${result.stderr.trim().split('\n').slice(-3).join(' ')}`);
   const lines = result.stdout.trim().split('\n');
-  return JSON.parse(lines[lines.length - 1]!) as Record<string, unknown>;
+  return JSON.parse(lines[lines.length - 1]!) as Row;
 }
 
 function peerAvailable(): boolean {
@@ -36,47 +48,75 @@ function peerAvailable(): boolean {
   return probe.status === 0;
 }
 
+const round2 = (v: number): number => +v.toFixed(2);
 const tsx = ['--import', 'tsx'];
-const report: Record<string, unknown> = {
+const report: Row = {
   machine: { cpu: cpus()[0]?.model, cores: cpus().length, node: process.version },
-  command: `npm run bench${quick ? ' -- --quick' : ''}`,
+  command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
+  backends,
+  rounds,
 };
 process.stderr.write('bench: GEMM…\n');
 report['gemm'] = runJson(process.execPath, [...tsx, 'bench/gemm.ts', '--repeats', String(steps)])['results'];
 
 const withPeer = peerAvailable();
 if (!withPeer) process.stderr.write('bench: PyTorch peer not available (apt-get install python3-torch libopenblas0-openmp); ours only\n');
-const rows: Array<Record<string, unknown>> = [];
+const rows: Row[] = [];
 for (const c of configs) {
   const args = ['--image-size', String(c.imageSize), '--channels', String(c.channels), '--batch', String(c.batch), '--steps', String(steps)];
-  const ours: Record<string, unknown>[] = [];
-  const peer: Record<string, unknown>[] = [];
-  for (const threads of threadCounts) {
-    process.stderr.write(`bench: ${c.imageSize}×${c.imageSize}×${c.channels} batch ${c.batch}, ${threads} thread(s)…\n`);
-    ours.push(runJson(process.execPath, [...tsx, 'bench/step.ts', '--backend', 'wasm', '--threads', String(threads), ...args]));
-    if (withPeer) {
-      peer.push(runJson('/usr/bin/python3', ['bench/peers/pytorch_dcgan.py', '--threads', String(threads), '--batch', String(c.batch), '--image-size', String(c.imageSize), '--channels', String(c.channels), '--steps', String(steps)], { ...process.env, LD_LIBRARY_PATH: OPENBLAS }));
+  const runs: Row[] = [];
+  for (let r = 0; r < rounds; r++) {
+    for (const threads of threadCounts) {
+      process.stderr.write(`bench: ${c.imageSize}×${c.imageSize}×${c.channels} batch ${c.batch}, ${threads} thread(s), round ${r + 1}/${rounds}…\n`);
+      for (const backend of backends) {
+        runs.push({ round: r, side: backend, ...runJson(process.execPath, [...tsx, 'bench/step.ts', '--backend', backend, '--threads', String(threads), ...args]) });
+      }
+      if (withPeer) {
+        const peerArgs = ['bench/peers/pytorch_dcgan.py', '--threads', String(threads), '--batch', String(c.batch), '--image-size', String(c.imageSize), '--channels', String(c.channels), '--steps', String(steps)];
+        runs.push({ round: r, side: 'pytorch', ...runJson('/usr/bin/python3', peerArgs, { ...process.env, LD_LIBRARY_PATH: OPENBLAS }) });
+      }
     }
   }
-  const best = <T extends Record<string, unknown>>(list: T[], key: string): T | undefined =>
-    list.reduce<T | undefined>((b, r) => (b === undefined || (r[key] as number) < (b[key] as number) ? r : b), undefined);
-  const oursBest = best(ours, 'stepMs')!;
-  const peerBest = best(peer, 'stepMs');
-  const oursInfer = best(ours, 'inferenceMs')!;
-  const peerInfer = best(peer, 'inferenceMs');
-  rows.push({
-    config: `${c.imageSize}x${c.imageSize}x${c.channels} batch ${c.batch}`,
-    ours,
-    peer,
-    headline: {
-      oursStepMs: oursBest['stepMs'],
-      peerStepMs: peerBest?.['stepMs'] ?? null,
-      stepRatioOursOverPeer: peerBest ? +((oursBest['stepMs'] as number) / (peerBest['stepMs'] as number)).toFixed(2) : null,
-      inferenceRatioOursOverPeer: peerInfer ? +((oursInfer['inferenceMs'] as number) / (peerInfer['inferenceMs'] as number)).toFixed(2) : null,
-      oursPeakRssMiB: oursBest['peakRssMiB'],
-      peerPeakRssMiB: peerBest?.['peakRssMiB'] ?? null,
-    },
-  });
+  // Per side and thread count: medians over the rounds; the side's best thread count is its headline.
+  const sides = withPeer ? [...backends, 'pytorch'] : backends;
+  const summary: Record<string, Row> = {};
+  for (const side of sides) {
+    const perThreads = threadCounts.map((threads) => {
+      const mine = runs.filter((x) => x['side'] === side && x['threads'] === threads);
+      return {
+        threads,
+        stepMs: round2(median(mine.map((x) => x['stepMs'] as number))),
+        inferenceMs: round2(median(mine.map((x) => x['inferenceMs'] as number))),
+        peakRssMiB: Math.max(...mine.map((x) => x['peakRssMiB'] as number)),
+      };
+    });
+    const bestStep = perThreads.reduce((a, b) => (b.stepMs < a.stepMs ? b : a));
+    const bestInference = perThreads.reduce((a, b) => (b.inferenceMs < a.inferenceMs ? b : a));
+    summary[side] = { perThreads, bestStepMs: bestStep.stepMs, bestStepThreads: bestStep.threads, bestInferenceMs: bestInference.inferenceMs, bestInferenceThreads: bestInference.threads };
+  }
+  // Ratios from runs made back to back (same round, same thread count): robust to the machine's drift.
+  const paired = (backend: string, key: string, threads: number): number | null => {
+    if (!withPeer) return null;
+    const ratios: number[] = [];
+    for (let r = 0; r < rounds; r++) {
+      const ours = runs.find((x) => x['round'] === r && x['side'] === backend && x['threads'] === threads);
+      const peer = runs.find((x) => x['round'] === r && x['side'] === 'pytorch' && x['threads'] === threads);
+      if (ours && peer) ratios.push((ours[key] as number) / (peer[key] as number));
+    }
+    return round2(median(ratios));
+  };
+  const headline: Row = {};
+  for (const backend of backends) {
+    const ours = summary[backend]!;
+    const peer = summary['pytorch'];
+    headline[backend] = {
+      stepRatioBestOverBest: peer ? round2((ours['bestStepMs'] as number) / (peer['bestStepMs'] as number)) : null,
+      inferenceRatioBestOverBest: peer ? round2((ours['bestInferenceMs'] as number) / (peer['bestInferenceMs'] as number)) : null,
+      pairedStepRatio: Object.fromEntries(threadCounts.map((t) => [`${t}t`, paired(backend, 'stepMs', t)])),
+      pairedInferenceRatio: Object.fromEntries(threadCounts.map((t) => [`${t}t`, paired(backend, 'inferenceMs', t)])),
+    };
+  }
+  rows.push({ config: `${c.imageSize}x${c.imageSize}x${c.channels} batch ${c.batch}`, summary, headline, runs });
 }
 report['dcgan'] = rows;
 try {

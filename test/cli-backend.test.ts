@@ -6,11 +6,13 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const addonBuilt = existsSync(fileURLToPath(new URL('../native/build/Release/dcgan_native.node', import.meta.url)));
+const addonBuilt = process.env.DCGAN_NATIVE !== '0' && existsSync(fileURLToPath(new URL('../native/build/Release/dcgan_native.node', import.meta.url)));
 
 function bench(env: Record<string, string>, ...extra: string[]): { status: number | null; stdout: string; stderr: string } {
   const result = spawnSync(process.execPath, ['bin/dcgan.js', 'bench', '--image-size', '16', '--channels', '1', '--batch', '2', '--steps', '1', '--threads', '1', ...extra], {
@@ -31,6 +33,21 @@ describe('backend choice in the CLI', () => {
     assert.equal(run.status, 0, run.stderr);
     assert.match(run.stderr, /backend wasm: WebAssembly SIMD/);
     assert.deepEqual(notes(run.stderr), ['note: the faster native backend is not available: the native backend is turned off (DCGAN_NATIVE=0)']);
+  });
+
+  test('dcgan train --json puts the engine and the hint into its start event, not on stderr', () => {
+    const result = spawnSync(process.execPath, ['bin/dcgan.js', 'train', '--image-size', '16', '--channels', '1', '--ngf', '4', '--ndf', '4', '--batch-size', '4', '--steps', '1', '--sample-every', '0', '--threads', '1', '--out', join(tmpdir(), `dcgan-engine-${process.pid}`), '--json'], {
+      cwd: root,
+      encoding: 'utf8',
+      timeout: 60_000,
+      env: { ...process.env, DCGAN_NATIVE: '0' },
+    });
+    assert.equal(result.status, 0, result.stderr);
+    assert.equal(result.stderr, '');
+    const start = JSON.parse(result.stdout.split('\n')[0]!) as { event: string; engine: { backend: string; hint: string | null } };
+    assert.equal(start.event, 'start');
+    assert.equal(start.engine.backend, 'wasm');
+    assert.match(start.engine.hint ?? '', /native backend is not available/);
   });
 
   test('a backend asked for by name runs without a note', () => {

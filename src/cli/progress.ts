@@ -58,7 +58,8 @@ export function stepLine(m: StepMetrics, total: number, imagesPerSec: number, ba
   ].join('  ');
 }
 
-export function createReporter(mode: ProgressMode, logEvery: number): Reporter {
+/** `engine` (what computes, and why a faster backend is not used) goes into --json's start event. */
+export function createReporter(mode: ProgressMode, logEvery: number, engine: Record<string, unknown> = {}): Reporter {
   const rate = new RateMeter();
   let bar: cliProgress.SingleBar | null = null;
   let firstStep = -1;
@@ -90,7 +91,7 @@ export function createReporter(mode: ProgressMode, logEvery: number): Reporter {
           firstStep = event.step + 1;
           batchSize = event.config.batchSize;
           if (mode === 'json') {
-            out(JSON.stringify({ event: 'start', outDir: event.outDir, step: event.step, totalSteps: event.totalSteps, batchesPerEpoch: event.batchesPerEpoch, dataset: event.datasetName, datasetLength: event.datasetLength, resumed: event.resumed, config: event.config }));
+            out(JSON.stringify({ event: 'start', outDir: event.outDir, step: event.step, totalSteps: event.totalSteps, batchesPerEpoch: event.batchesPerEpoch, dataset: event.datasetName, datasetLength: event.datasetLength, resumed: event.resumed, config: event.config, engine }));
           } else if (mode === 'bar') {
             bar = new cliProgress.SingleBar(
               {

@@ -119,7 +119,7 @@ function timestampDir(): string {
 async function train(flags: TrainFlags, command: Command): Promise<void> {
   const engine = setupEngine(flags.backend, flags.threads);
   const mode: ProgressMode = flags.json ? 'json' : process.stderr.isTTY ? 'bar' : 'plain';
-  const reporter = createReporter(mode, flags.logEvery);
+  const reporter = createReporter(mode, flags.logEvery, { ...engine });
   const warnings: string[] = [];
   const onWarning = (message: string): void => {
     warnings.push(message);
@@ -197,7 +197,8 @@ async function train(flags: TrainFlags, command: Command): Promise<void> {
         `backend ${engine.summary} → ${outDir}`,
     );
   }
-  if (engine.hint !== null) reporter.note(`note: ${engine.hint}`);
+  // With --json the hint is in the start event (stderr stays for errors).
+  if (engine.hint !== null && mode !== 'json') reporter.note(`note: ${engine.hint}`);
 
   const controller = new AbortController();
   const onSigint = (): void => {
