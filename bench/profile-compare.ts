@@ -6,16 +6,11 @@
  *   node --import tsx bench/profile-compare.ts [--threads 2] [--image-size 64 --channels 3 --batch 64] [--repeats 5]
  *     [--backend native] [--nz 100 --ngf 64 --ndf 64] [--step-warmup 2] [--no-peer]
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 // Types only: importing bench/profile.ts itself would run the profile.
 import type { LayerProfile, PassName, ProfileReport } from './profile.js';
-import { parseFlags } from './util.js';
+import { parseFlags, PEER_ENV, peerAvailable, runJson } from './util.js';
 
 const flags = parseFlags(process.argv.slice(2));
-const root = fileURLToPath(new URL('..', import.meta.url));
-const OPENBLAS = '/usr/lib/x86_64-linux-gnu/openblas-openmp';
 const PASSES: readonly PassName[] = ['forward', 'backwardData', 'backwardFilter', 'bnAct'];
 const PASS_LABELS: Record<PassName, string> = { forward: 'forward', backwardData: 'backward-data', backwardFilter: 'backward-filter', bnAct: 'bn+act' };
 
@@ -28,20 +23,6 @@ function sharedArgs(): string[] {
     const value = flags[name] ?? fallback;
     return value === undefined ? [] : [`--${name}`, value];
   });
-}
-
-/** Runs one side; its progress goes straight to our stderr, its last stdout line is the JSON. */
-function runProfile(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): ProfileReport {
-  const result = spawnSync(command, args, { cwd: root, env, encoding: 'utf8', maxBuffer: 1 << 24, stdio: ['ignore', 'pipe', 'inherit'] });
-  if (result.status !== 0) throw new Error(`${command} ${args.join(' ')} failed with status ${String(result.status ?? result.signal)}`);
-  const lines = result.stdout.trim().split('\n');
-  return JSON.parse(lines[lines.length - 1]!) as ProfileReport;
-}
-
-function peerAvailable(): boolean {
-  if (flags['no-peer'] === 'true' || !existsSync('/usr/bin/python3')) return false;
-  const probe = spawnSync('/usr/bin/python3', ['-c', 'import torch'], { env: { ...process.env, LD_LIBRARY_PATH: OPENBLAS } });
-  return probe.status === 0;
 }
 
 function ms(v: number | undefined): string {
@@ -73,12 +54,12 @@ function main(): void {
   const shared = sharedArgs();
   const oursArgs = ['--import', 'tsx', 'bench/profile.ts', ...shared, ...(flags['backend'] ? ['--backend', flags['backend']] : [])];
   process.stderr.write(`profile-compare: ours (node ${oursArgs.slice(2).join(' ')})\n`);
-  const ours = runProfile(process.execPath, oursArgs);
+  const ours = runJson<ProfileReport>(process.execPath, oursArgs, process.env, true);
 
   let peer: ProfileReport | null = null;
-  if (peerAvailable()) {
+  if (peerAvailable(flags)) {
     process.stderr.write(`profile-compare: PyTorch (bench/peers/pytorch_profile.py ${shared.join(' ')})\n`);
-    peer = runProfile('/usr/bin/python3', ['bench/peers/pytorch_profile.py', ...shared], { ...process.env, LD_LIBRARY_PATH: OPENBLAS });
+    peer = runJson<ProfileReport>('/usr/bin/python3', ['bench/peers/pytorch_profile.py', ...shared], PEER_ENV, true);
   } else {
     process.stderr.write('profile-compare: PyTorch peer not available (apt-get install python3-torch libopenblas0-openmp); ours only\n');
   }

@@ -9,17 +9,13 @@
  *
  *   npm run bench [-- --quick] [-- --no-peer] [-- --rounds 3] [-- --backends native,wasm]
  */
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { cpus } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { availableBackends, getBackend } from '../src/index.js';
-import { median, parseFlags } from './util.js';
+import { median, parseFlags, PEER_ENV, peerAvailable, ROOT as root, runJson as run } from './util.js';
 
 const flags = parseFlags(process.argv.slice(2));
 const quick = flags['quick'] === 'true';
-const root = fileURLToPath(new URL('..', import.meta.url));
-const OPENBLAS = '/usr/lib/x86_64-linux-gnu/openblas-openmp';
 const configs = [
   { imageSize: 64, channels: 3, batch: 64 },
   { imageSize: 32, channels: 1, batch: 64 },
@@ -35,19 +31,6 @@ for (const b of backends) {
 
 type Row = Record<string, unknown>;
 
-function runJson(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): Row {
-  const result = spawnSync(command, args, { cwd: root, env, encoding: 'utf8', maxBuffer: 1 << 24 });
-  if (result.status !== 0) throw new Error(`${command} ${args.join(' ')} failed: ${result.stderr.trim().split('\n').slice(-3).join(' ')}`);
-  const lines = result.stdout.trim().split('\n');
-  return JSON.parse(lines[lines.length - 1]!) as Row;
-}
-
-function peerAvailable(): boolean {
-  if (flags['no-peer'] === 'true' || !existsSync('/usr/bin/python3')) return false;
-  const probe = spawnSync('/usr/bin/python3', ['-c', 'import torch'], { env: { ...process.env, LD_LIBRARY_PATH: OPENBLAS } });
-  return probe.status === 0;
-}
-
 const round2 = (v: number): number => +v.toFixed(2);
 const tsx = ['--import', 'tsx'];
 const report: Row = {
@@ -57,9 +40,9 @@ const report: Row = {
   rounds,
 };
 process.stderr.write('bench: GEMM…\n');
-report['gemm'] = runJson(process.execPath, [...tsx, 'bench/gemm.ts', '--repeats', String(steps)])['results'];
+report['gemm'] = run<Row>(process.execPath, [...tsx, 'bench/gemm.ts', '--repeats', String(steps)])['results'];
 
-const withPeer = peerAvailable();
+const withPeer = peerAvailable(flags);
 if (!withPeer) process.stderr.write('bench: PyTorch peer not available (apt-get install python3-torch libopenblas0-openmp); ours only\n');
 const rows: Row[] = [];
 for (const c of configs) {
@@ -69,11 +52,11 @@ for (const c of configs) {
     for (const threads of threadCounts) {
       process.stderr.write(`bench: ${c.imageSize}×${c.imageSize}×${c.channels} batch ${c.batch}, ${threads} thread(s), round ${r + 1}/${rounds}…\n`);
       for (const backend of backends) {
-        runs.push({ round: r, side: backend, ...runJson(process.execPath, [...tsx, 'bench/step.ts', '--backend', backend, '--threads', String(threads), ...args]) });
+        runs.push({ round: r, side: backend, ...run<Row>(process.execPath, [...tsx, 'bench/step.ts', '--backend', backend, '--threads', String(threads), ...args]) });
       }
       if (withPeer) {
         const peerArgs = ['bench/peers/pytorch_dcgan.py', '--threads', String(threads), '--batch', String(c.batch), '--image-size', String(c.imageSize), '--channels', String(c.channels), '--steps', String(steps)];
-        runs.push({ round: r, side: 'pytorch', ...runJson('/usr/bin/python3', peerArgs, { ...process.env, LD_LIBRARY_PATH: OPENBLAS }) });
+        runs.push({ round: r, side: 'pytorch', ...run<Row>('/usr/bin/python3', peerArgs, PEER_ENV) });
       }
     }
   }

@@ -1,5 +1,33 @@
 /** Small helpers shared by the benchmarks. */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
 export { median } from '../src/bench/training-step.js';
+
+export const ROOT = fileURLToPath(new URL('..', import.meta.url));
+/** PyTorch at its best here: the OpenMP OpenBLAS, not Debian's default reference BLAS (~9× slower). */
+export const PEER_ENV: NodeJS.ProcessEnv = { ...process.env, LD_LIBRARY_PATH: '/usr/lib/x86_64-linux-gnu/openblas-openmp' };
+
+/**
+ * Runs one measurement in a process of its own and parses the last line of its stdout as
+ * JSON; with `showProgress` its stderr goes straight to ours.
+ */
+export function runJson<T>(command: string, args: string[], env: NodeJS.ProcessEnv = process.env, showProgress = false): T {
+  const result = spawnSync(command, args, { cwd: ROOT, env, encoding: 'utf8', maxBuffer: 1 << 24, stdio: ['ignore', 'pipe', showProgress ? 'inherit' : 'pipe'] });
+  if (result.status !== 0) {
+    const why = result.stderr ? result.stderr.trim().split('\n').slice(-3).join(' ') : `status ${String(result.status ?? result.signal)}`;
+    throw new Error(`${command} ${args.join(' ')} failed: ${why}`);
+  }
+  const lines = result.stdout.trim().split('\n');
+  return JSON.parse(lines[lines.length - 1]!) as T;
+}
+
+/** Whether the PyTorch peer can run (python3-torch installed) and was not turned off with --no-peer. */
+export function peerAvailable(flags: Record<string, string>): boolean {
+  if (flags['no-peer'] === 'true' || !existsSync('/usr/bin/python3')) return false;
+  return spawnSync('/usr/bin/python3', ['-c', 'import torch'], { env: PEER_ENV }).status === 0;
+}
 
 /** `--name value` pairs (and bare `--flag` as 'true'). */
 export function parseFlags(argv: readonly string[]): Record<string, string> {

@@ -221,3 +221,19 @@ for (const name of fastBackends) {
     });
   });
 }
+
+describe('native kernels check sizes before C runs (an error, never a crash)', { skip: availableBackends().includes('native') ? false : 'the native backend is not available here' }, () => {
+  it('short arrays are RangeErrors naming the kernel and the array', () => {
+    const backend = setBackend('native');
+    const g: ConvGeometry = { n: 2, c: 3, h: 8, w: 8, kh: 3, kw: 3, strideH: 1, strideW: 1, padH: 1, padW: 1, outH: 8, outW: 8 };
+    const x = on(backend, randomValues(2 * 3 * 64, 1));
+    assert.throws(() => backend.im2col(x, g, new Float32Array(27 * 128 - 1)), /native im2col: columns has 3455 elements but the call reaches 3456/);
+    assert.throws(() => backend.col2im(new Float32Array(27 * 128), g, new Float32Array(10)), /native col2im: image has 10 elements/);
+    const p: GemmParams = { transA: false, transB: false, m: 4, n: 5, k: 6, alpha: 1, beta: 0, batch: 2, strideA: 24, strideB: 30, strideC: 20 };
+    assert.throws(() => backend.gemm(p, new Float32Array(48), new Float32Array(59), new Float32Array(40)), /native gemm: B has 59 elements but the call reaches 60/);
+    assert.throws(() => backend.batchNormStats(x, 2, 3, 64, new Float32Array(2), new Float32Array(3)), /native batchNormStats: mean has 2 elements/);
+    assert.throws(() => backend.unary('relu', x, new Float32Array(5), 0), /native unary: out has 5 elements/);
+    const m = new Float32Array(4);
+    assert.throws(() => backend.adamUpdate(new Float32Array(4), new Float32Array(4), m, new Float32Array(3), { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, step: 1 }), /native adamUpdate: v has 3 elements/);
+  });
+});

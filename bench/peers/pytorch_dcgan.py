@@ -39,23 +39,8 @@ def discriminator(image_size, channels, ndf):
     return nn.Sequential(*layers)
 
 
-def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--image-size", type=int, default=64)
-    parser.add_argument("--channels", type=int, default=3)
-    parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument("--nz", type=int, default=100)
-    parser.add_argument("--ngf", type=int, default=64)
-    parser.add_argument("--ndf", type=int, default=64)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--steps", type=int, default=5)
-    parser.add_argument("--warmup", type=int, default=2)
-    args = parser.parse_args()
-
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
-    net_g = generator(args.image_size, args.channels, args.nz, args.ngf)
-    net_d = discriminator(args.image_size, args.channels, args.ndf)
+def make_step(args, net_g, net_d):
+    """One training step of pytorch/examples' dcgan loop (D on real, D on detached fake, G), with its optimizers."""
     opt_g = torch.optim.Adam(net_g.parameters(), lr=2e-4, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(net_d.parameters(), lr=2e-4, betas=(0.5, 0.999))
     criterion = nn.BCEWithLogitsLoss()
@@ -76,6 +61,28 @@ def main():
         err_g = criterion(net_d(fake).view(-1), ones)
         err_g.backward()
         opt_g.step()
+
+    return step
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--image-size", type=int, default=64)
+    parser.add_argument("--channels", type=int, default=3)
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--nz", type=int, default=100)
+    parser.add_argument("--ngf", type=int, default=64)
+    parser.add_argument("--ndf", type=int, default=64)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--steps", type=int, default=5)
+    parser.add_argument("--warmup", type=int, default=2)
+    args = parser.parse_args()
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    net_g = generator(args.image_size, args.channels, args.nz, args.ngf)
+    net_d = discriminator(args.image_size, args.channels, args.ndf)
+    step = make_step(args, net_g, net_d)
 
     for _ in range(args.warmup):
         step()

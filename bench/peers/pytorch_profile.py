@@ -21,7 +21,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pytorch_dcgan import discriminator, generator  # noqa: E402
+from pytorch_dcgan import discriminator, generator, make_step  # noqa: E402
 
 # Ops that only dispatch to the real kernel; what is left names PyTorch's implementation.
 DISPATCH_ONLY = {"aten::conv2d", "aten::convolution", "aten::_convolution", "aten::conv_transpose2d"}
@@ -157,27 +157,8 @@ def profile_site(site, repeats):
 
 
 def step_ms(args, net_g, net_d, steps, warmup):
-    """The training step exactly as pytorch_dcgan.py's step() (kept in sync by hand), median ms."""
-    opt_g = torch.optim.Adam(net_g.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    opt_d = torch.optim.Adam(net_d.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    criterion = nn.BCEWithLogitsLoss()
-    real = torch.rand(args.batch, args.channels, args.image_size, args.image_size) * 2 - 1
-    ones = torch.ones(args.batch)
-    zeros = torch.zeros(args.batch)
-
-    def step():
-        net_d.zero_grad()
-        err_real = criterion(net_d(real).view(-1), ones)
-        err_real.backward()
-        noise = torch.randn(args.batch, args.nz, 1, 1)
-        fake = net_g(noise)
-        err_fake = criterion(net_d(fake.detach()).view(-1), zeros)
-        err_fake.backward()
-        opt_d.step()
-        net_g.zero_grad()
-        err_g = criterion(net_d(fake).view(-1), ones)
-        err_g.backward()
-        opt_g.step()
+    """pytorch_dcgan.py's training step, median ms."""
+    step = make_step(args, net_g, net_d)
 
     for _ in range(warmup):
         step()

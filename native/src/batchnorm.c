@@ -7,13 +7,7 @@ void native_batch_norm_stats(const float *x, int n, int c, long hw, float *mean,
   const double count = (double)n * hw;
 #pragma omp parallel for schedule(static) if (total >= PARALLEL_MIN_ELEMENTS)
   for (int ch = 0; ch < c; ch++) {
-    double s = 0;
-    for (int img = 0; img < n; img++) {
-      const float *p = x + ((long)img * c + ch) * hw;
-#pragma omp simd reduction(+ : s)
-      for (long i = 0; i < hw; i++) s += p[i];
-    }
-    const double mu = s / count;
+    const double mu = channel_total(x, n, c, hw, ch) / count;
     /* Two passes: the variance of values far from zero stays exact. */
     double sq = 0;
     for (int img = 0; img < n; img++) {

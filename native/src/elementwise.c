@@ -91,15 +91,7 @@ void native_swap_leading(const float *x, int a, int b, long rest, float *out) {
 void native_channel_sum(const float *x, int n, int c, long hw, float *out) {
   const long total = (long)n * c * hw;
 #pragma omp parallel for schedule(static) if (total >= PARALLEL_MIN_ELEMENTS)
-  for (int ch = 0; ch < c; ch++) {
-    double s = 0;
-    for (int img = 0; img < n; img++) {
-      const float *p = x + ((long)img * c + ch) * hw;
-#pragma omp simd reduction(+ : s)
-      for (long i = 0; i < hw; i++) s += p[i];
-    }
-    out[ch] = (float)s;
-  }
+  for (int ch = 0; ch < c; ch++) out[ch] = (float)channel_total(x, n, c, hw, ch);
 }
 
 void native_add_channel_bias(float *y, int n, int c, long hw, const float *bias) {

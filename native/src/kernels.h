@@ -40,6 +40,17 @@ void native_swap_leading(const float *x, int a, int b, long rest, float *out);
 void native_channel_sum(const float *x, int n, int c, long hw, float *out);
 void native_add_channel_bias(float *y, int n, int c, long hw, const float *bias);
 
+/* Σ over images and positions of channel ch of x [n, c, hw], in double (vector lanes may reorder). */
+static inline double channel_total(const float *x, int n, int c, long hw, int ch) {
+  double s = 0;
+  for (int img = 0; img < n; img++) {
+    const float *p = x + ((long)img * c + ch) * hw;
+#pragma omp simd reduction(+ : s)
+    for (long i = 0; i < hw; i++) s += p[i];
+  }
+  return s;
+}
+
 void native_batch_norm_stats(const float *x, int n, int c, long hw, float *mean, float *variance);
 void native_batch_norm_apply(const float *x, int n, int c, long hw, const float *mean, const float *inv_std,
                              const float *gamma, const float *beta, float *y);
