@@ -98,13 +98,19 @@ for (const name of fastBackends) {
     it('im2col and col2im on random geometries', () => {
       const rand = testRandom(9);
       const pick = (lo: number, hi: number): number => lo + Math.floor(rand() * (hi - lo + 1));
+      const geometry = (n: number, c: number, h: number, w: number, kh: number, kw: number, strideH: number, strideW: number, padH: number, padW: number): ConvGeometry => ({
+        n, c, h, w, kh, kw, strideH, strideW, padH, padW,
+        outH: Math.floor((h + 2 * padH - kh) / strideH) + 1, outW: Math.floor((w + 2 * padW - kw) / strideW) + 1,
+      });
+      // DCGAN's own geometries (k4 s2 p1, and the kernel that covers the whole image), large enough for every thread, then random ones.
+      const cases = [geometry(8, 16, 16, 16, 4, 4, 2, 2, 1, 1), geometry(64, 40, 4, 4, 4, 4, 1, 1, 0, 0), geometry(3, 5, 3, 2, 3, 2, 1, 1, 0, 0), geometry(4, 3, 33, 31, 4, 4, 2, 2, 1, 1)];
       for (let i = 0; i < 40; i++) {
         const kh = pick(1, 5), kw = pick(1, 5), strideH = pick(1, 3), strideW = pick(1, 3), padH = pick(0, 2), padW = pick(0, 2);
         const h = pick(Math.max(1, kh - 2 * padH), 12), w = pick(Math.max(1, kw - 2 * padW), 12);
-        const g: ConvGeometry = {
-          n: pick(1, 3), c: pick(1, 4), h, w, kh, kw, strideH, strideW, padH, padW,
-          outH: Math.floor((h + 2 * padH - kh) / strideH) + 1, outW: Math.floor((w + 2 * padW - kw) / strideW) + 1,
-        };
+        cases.push(geometry(pick(1, 3), pick(1, 4), h, w, kh, kw, strideH, strideW, padH, padW));
+      }
+      for (const [i, g] of cases.entries()) {
+        const { h, w, kh, kw } = g;
         const x = randomValues(g.n * g.c * h * w, 100 + i);
         const colsLen = g.c * kh * kw * g.n * g.outH * g.outW;
         const expected = new Float32Array(colsLen);

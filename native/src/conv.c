@@ -41,34 +41,66 @@ static int phase_len(const conv_geometry *g) {
   return (g->w + g->stride_w - 1) / g->stride_w + 1;
 }
 
+/*
+ * A kernel that covers the whole unpadded image (DCGAN's last D layer, 4×4 → 1×1) makes
+ * row (ch, ky, kx) of cols the flat image index itself: im2col is then the transpose
+ * [n, c·h·w] → [c·h·w, n] and col2im its inverse. Done in tiles, not one gathered float at a time.
+ */
+static int whole_image(const conv_geometry *g) {
+  return g->out_h == 1 && g->out_w == 1 && g->pad_h == 0 && g->pad_w == 0 && g->kh == g->h && g->kw == g->w;
+}
+
+#define TILE 32
+
+static void transpose(const float *src, long rows, long cols, float *dst) {
+  const long tiles_r = (rows + TILE - 1) / TILE, tiles_c = (cols + TILE - 1) / TILE;
+#pragma omp parallel for collapse(2) schedule(static) if (rows * cols >= PARALLEL_MIN_ELEMENTS)
+  for (long tr = 0; tr < tiles_r; tr++) {
+    for (long tc = 0; tc < tiles_c; tc++) {
+      const long r1 = (tr + 1) * TILE < rows ? (tr + 1) * TILE : rows;
+      const long c1 = (tc + 1) * TILE < cols ? (tc + 1) * TILE : cols;
+      for (long c = tc * TILE; c < c1; c++) {
+        for (long r = tr * TILE; r < r1; r++) dst[c * rows + r] = src[r * cols + c];
+      }
+    }
+  }
+}
+
 void native_im2col(const float *x, const conv_geometry *g, float *cols) {
+  if (whole_image(g)) {
+    transpose(x, g->n, (long)g->c * g->h * g->w, cols);
+    return;
+  }
   const int rows = g->c * g->kh * g->kw;
   const long plane = (long)g->out_h * g->out_w;
   const long width = g->n * plane;
+  const long image = (long)g->c * g->h * g->w;
   const long total = (long)rows * width;
-#pragma omp parallel for collapse(2) schedule(static) if (total >= PARALLEL_MIN_ELEMENTS)
+  /* One task per row of cols: it writes one contiguous run of n·outH·outW values. */
+#pragma omp parallel for schedule(static) if (total >= PARALLEL_MIN_ELEMENTS)
   for (int row = 0; row < rows; row++) {
+    const int ch = row / (g->kh * g->kw);
+    const int ky = (row / g->kw) % g->kh;
+    const int kx = row % g->kw;
+    int lo, hi;
+    inside(kx, g->stride_w, g->pad_w, g->w, g->out_w, &lo, &hi);
+    const int s = g->stride_w;
     for (int img = 0; img < g->n; img++) {
-      const int ch = row / (g->kh * g->kw);
-      const int ky = (row / g->kw) % g->kh;
-      const int kx = row % g->kw;
-      int lo, hi;
-      inside(kx, g->stride_w, g->pad_w, g->w, g->out_w, &lo, &hi);
-      const float *src_plane = x + ((long)img * g->c + ch) * g->h * g->w;
+      const float *src_plane = x + img * image + (long)ch * g->h * g->w;
       float *dst_plane = cols + row * width + img * plane;
       for (int oy = 0; oy < g->out_h; oy++) {
         float *dst = dst_plane + (long)oy * g->out_w;
         const int iy = oy * g->stride_h - g->pad_h + ky;
         if (iy < 0 || iy >= g->h) {
-          memset(dst, 0, sizeof(float) * g->out_w);
+          for (int ox = 0; ox < g->out_w; ox++) dst[ox] = 0;
           continue;
         }
         const float *src = src_plane + (long)iy * g->w - g->pad_w + kx;
+        /* Plain loops: runs are short (4–32 in DCGAN), library calls would dominate. */
         for (int ox = 0; ox < lo; ox++) dst[ox] = 0;
-        if (g->stride_w == 1) {
-          memcpy(dst + lo, src + lo, sizeof(float) * (hi - lo));
+        if (s == 1) {
+          for (int ox = lo; ox < hi; ox++) dst[ox] = src[ox];
         } else {
-          const int s = g->stride_w;
           for (int ox = lo; ox < hi; ox++) dst[ox] = src[(long)ox * s];
         }
         for (int ox = hi; ox < g->out_w; ox++) dst[ox] = 0;
@@ -114,6 +146,10 @@ static void col2im_plane(const float *cols, const conv_geometry *g, long width, 
 }
 
 void native_col2im(const float *cols, const conv_geometry *g, float *x) {
+  if (whole_image(g)) {
+    transpose(cols, (long)g->c * g->h * g->w, g->n, x);
+    return;
+  }
   const long plane = (long)g->out_h * g->out_w;
   const long width = g->n * plane;
   const long image = (long)g->h * g->w;
