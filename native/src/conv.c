@@ -66,9 +66,82 @@ static void transpose(const float *src, long rows, long cols, float *dst) {
   }
 }
 
+/*
+ * Small outputs (DCGAN's deep layers are 4×4 and 8×8) make the row loops above a few values
+ * long, so loop overhead dominates. There each tap (ky, kx) gets a table: for every output
+ * position, the image offset it reads (or −1 in the padding), built once per call; the
+ * kernels then run flat loops over it. Contributions are summed in the same (ky, kx) order.
+ */
+#define TABLE_MAX_PLANE 64
+
+/* table[tap·plane + p] = iy·w + ix for output position p of kernel tap (ky, kx), or −1. */
+static void build_tables(const conv_geometry *g, int *table) {
+  const long plane = (long)g->out_h * g->out_w;
+  for (int ky = 0; ky < g->kh; ky++) {
+    for (int kx = 0; kx < g->kw; kx++) {
+      int *t = table + ((long)ky * g->kw + kx) * plane;
+      for (int oy = 0; oy < g->out_h; oy++) {
+        const int iy = oy * g->stride_h - g->pad_h + ky;
+        for (int ox = 0; ox < g->out_w; ox++) {
+          const int ix = ox * g->stride_w - g->pad_w + kx;
+          t[oy * g->out_w + ox] = iy >= 0 && iy < g->h && ix >= 0 && ix < g->w ? iy * g->w + ix : -1;
+        }
+      }
+    }
+  }
+}
+
+static void im2col_tables(const float *x, const conv_geometry *g, float *cols) {
+  const long plane = (long)g->out_h * g->out_w;
+  const long taps = (long)g->kh * g->kw;
+  const long width = g->n * plane;
+  const long image = (long)g->c * g->h * g->w;
+  const long total = g->c * taps * width;
+  int table[taps * plane];
+  build_tables(g, table);
+#pragma omp parallel for schedule(static) if (total >= PARALLEL_MIN_ELEMENTS)
+  for (long row = 0; row < g->c * taps; row++) {
+    const int ch = (int)(row / taps);
+    const int *t = table + (row % taps) * plane;
+    float *dst = cols + row * width;
+    for (int img = 0; img < g->n; img++, dst += plane) {
+      const float *src = x + img * image + (long)ch * g->h * g->w;
+      for (long p = 0; p < plane; p++) dst[p] = t[p] >= 0 ? src[t[p]] : 0.0f;
+    }
+  }
+}
+
+static void col2im_tables(const float *cols, const conv_geometry *g, float *x) {
+  const long plane = (long)g->out_h * g->out_w;
+  const long taps = (long)g->kh * g->kw;
+  const long width = g->n * plane;
+  const long image = (long)g->h * g->w;
+  const long total = g->c * taps * width;
+  int table[taps * plane];
+  build_tables(g, table);
+#pragma omp parallel for collapse(2) schedule(static) if (total >= PARALLEL_MIN_ELEMENTS)
+  for (int ch = 0; ch < g->c; ch++) {
+    for (int img = 0; img < g->n; img++) {
+      float *dst = x + ((long)img * g->c + ch) * image;
+      for (long i = 0; i < image; i++) dst[i] = 0;
+      for (long tap = 0; tap < taps; tap++) {
+        const int *t = table + tap * plane;
+        const float *src = cols + (ch * taps + tap) * width + img * plane;
+        for (long p = 0; p < plane; p++) {
+          if (t[p] >= 0) dst[t[p]] += src[p];
+        }
+      }
+    }
+  }
+}
+
 void native_im2col(const float *x, const conv_geometry *g, float *cols) {
   if (whole_image(g)) {
     transpose(x, g->n, (long)g->c * g->h * g->w, cols);
+    return;
+  }
+  if ((long)g->out_h * g->out_w <= TABLE_MAX_PLANE) {
+    im2col_tables(x, g, cols);
     return;
   }
   const int rows = g->c * g->kh * g->kw;
@@ -148,6 +221,10 @@ static void col2im_plane(const float *cols, const conv_geometry *g, long width, 
 void native_col2im(const float *cols, const conv_geometry *g, float *x) {
   if (whole_image(g)) {
     transpose(cols, (long)g->c * g->h * g->w, g->n, x);
+    return;
+  }
+  if ((long)g->out_h * g->out_w <= TABLE_MAX_PLANE) {
+    col2im_tables(cols, g, x);
     return;
   }
   const long plane = (long)g->out_h * g->out_w;
