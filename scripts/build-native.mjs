@@ -5,7 +5,8 @@
  * compiler, or when node-gyp fails, it says why in one line and the wasm backend is used.
  * Prefers OpenBLAS built for OpenMP (libopenblas0-openmp), so that its threads and our
  * kernels' OpenMP threads are one pool. DCGAN_NATIVE=0 skips the build; DCGAN_NATIVE_MARCH sets
- * -march (default native: the addon is built on the machine that runs it).
+ * -march (default native: the addon is built on the machine that runs it); DCGAN_OPENBLAS_LIB
+ * names the OpenBLAS library file to link.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -39,9 +40,15 @@ const headerDirs = [multiarch && `/usr/include/${multiarch}`, '/usr/include', '/
 const header = headerDirs.find((d) => existsSync(join(d, 'cblas.h')) && existsSync(join(d, 'openblas_config.h')));
 if (header === undefined) finish(false, 'OpenBLAS headers (cblas.h) not found');
 
-// OpenMP OpenBLAS first (one thread pool with our kernels), then whatever libopenblas.so is.
+// DCGAN_OPENBLAS_LIB names the library (another build, e.g. in /opt); otherwise OpenMP
+// OpenBLAS first (one thread pool with our kernels), then whatever libopenblas.so is.
 let lib = null;
-for (const dir of libDirs) {
+const chosen = process.env.DCGAN_OPENBLAS_LIB;
+if (chosen) {
+  if (!existsSync(chosen)) finish(false, `DCGAN_OPENBLAS_LIB=${chosen} does not exist`);
+  lib = { file: chosen, dir: dirname(chosen), threading: 'OpenBLAS' };
+}
+for (const dir of lib === null ? libDirs : []) {
   const openmp = join(dir, 'openblas-openmp', 'libopenblas.so.0');
   if (existsSync(openmp)) {
     lib = { file: openmp, dir: dirname(openmp), threading: 'OpenMP OpenBLAS' };

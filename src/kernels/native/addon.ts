@@ -80,6 +80,16 @@ function chooseCoreType(): void {
   }
 }
 
+/**
+ * OpenBLAS built for pthreads (when only libopenblas0-pthread is installed) keeps its own
+ * threads, which spin for up to 2^28 cycles (~0.1 s) after each GEMM — competing with our
+ * OpenMP threads for the same cores in the kernels that follow (a 64×64 step took 1.72 s
+ * instead of 1.38–1.54 s). 2^4 cycles makes them sleep at once. The OpenMP build ignores it.
+ */
+function limitBlasSpinning(): void {
+  if (process.env.OPENBLAS_THREAD_TIMEOUT === undefined) process.env.OPENBLAS_THREAD_TIMEOUT = '4';
+}
+
 let addon: NativeAddon | null = null;
 
 export function loadAddon(): NativeAddon {
@@ -88,6 +98,7 @@ export function loadAddon(): NativeAddon {
   if (process.env.DCGAN_NATIVE === '0') throw new Error('the native backend is turned off (DCGAN_NATIVE=0)');
   if (!existsSync(ADDON)) throw new Error(`${missingReason()}; for the native backend, ${NATIVE_HOW_TO}`);
   chooseCoreType();
+  limitBlasSpinning();
   const require = createRequire(import.meta.url);
   try {
     addon = require(ADDON) as NativeAddon;
