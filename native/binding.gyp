@@ -3,11 +3,13 @@
   "variables": {
     "openblas_lib%": "-lopenblas",
     "openblas_dir%": "",
+    "openblas_include%": "/usr/include",
     "march%": "native"
   },
   "targets": [
     {
       "target_name": "dcgan_native",
+      "include_dirs": ["<(openblas_include)"],
       "sources": [
         "src/addon.c",
         "src/gemm.c",

@@ -86,7 +86,7 @@ if (spawnSync('node-gyp', ['--version'], { stdio: 'ignore' }).status !== 0) {
 const localHeaders = join(dirname(process.execPath), '..');
 const nodedir = process.env.npm_config_nodedir || (existsSync(join(localHeaders, 'include', 'node', 'node_api.h')) ? localHeaders : null);
 const march = process.env.DCGAN_NATIVE_MARCH ?? 'native';
-const args = ['rebuild', `--directory=${nativeDir}`, ...(nodedir ? [`--nodedir=${nodedir}`] : []), `--openblas_lib=${lib.file}`, `--openblas_dir=${lib.dir}`, `--march=${march}`];
+const args = ['rebuild', `--directory=${nativeDir}`, ...(nodedir ? [`--nodedir=${nodedir}`] : []), `--openblas_include=${header}`, `--openblas_lib=${lib.file}`, `--openblas_dir=${lib.dir}`, `--march=${march}`];
 const result = spawnSync(gyp[0], [...gyp.slice(1), ...args], { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
 const addon = join(nativeDir, 'build', 'Release', 'dcgan_native.node');
 if (result.status !== 0 || !existsSync(addon)) {

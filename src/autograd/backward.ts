@@ -53,7 +53,7 @@ function addInto(target: Tensor, source: Tensor): void {
 }
 
 function copyOf(t: Tensor): Tensor {
-  const copy = Tensor.empty(t.shape);
+  const copy = Tensor.uninitialized(t.shape);
   copy.data.set(t.data);
   return copy;
 }
