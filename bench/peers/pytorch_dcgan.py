@@ -65,7 +65,8 @@ def make_step(args, net_g, net_d):
     return step
 
 
-def main():
+def config_parser():
+    """The flags every peer script shares: the model and batch, and the thread count."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--image-size", type=int, default=64)
     parser.add_argument("--channels", type=int, default=3)
@@ -74,14 +75,23 @@ def main():
     parser.add_argument("--ngf", type=int, default=64)
     parser.add_argument("--ndf", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2)
+    return parser
+
+
+def build_nets(args):
+    """Sets the threads and the seed, then builds (G, D) as pytorch/examples does."""
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    return generator(args.image_size, args.channels, args.nz, args.ngf), discriminator(args.image_size, args.channels, args.ndf)
+
+
+def main():
+    parser = config_parser()
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=2)
     args = parser.parse_args()
 
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
-    net_g = generator(args.image_size, args.channels, args.nz, args.ngf)
-    net_d = discriminator(args.image_size, args.channels, args.ndf)
+    net_g, net_d = build_nets(args)
     step = make_step(args, net_g, net_d)
 
     for _ in range(args.warmup):

@@ -9,7 +9,6 @@ the whole training step as pytorch_dcgan.py times it. Prints one JSON object:
   LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp /usr/bin/python3 \
       bench/peers/pytorch_profile.py --threads 2 --image-size 64 --channels 3 --batch 64 --repeats 5
 """
-import argparse
 import json
 import os
 import statistics
@@ -21,7 +20,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pytorch_dcgan import discriminator, generator, make_step  # noqa: E402
+from pytorch_dcgan import build_nets, config_parser, make_step  # noqa: E402
 
 # Ops that only dispatch to the real kernel; what is left names PyTorch's implementation.
 DISPATCH_ONLY = {"aten::conv2d", "aten::convolution", "aten::_convolution", "aten::conv_transpose2d"}
@@ -175,22 +174,12 @@ def estimate_ms(layers, passes):
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--image-size", type=int, default=64)
-    parser.add_argument("--channels", type=int, default=3)
-    parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument("--nz", type=int, default=100)
-    parser.add_argument("--ngf", type=int, default=64)
-    parser.add_argument("--ndf", type=int, default=64)
-    parser.add_argument("--threads", type=int, default=2)
+    parser = config_parser()
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--step-warmup", type=int, default=2)
     args = parser.parse_args()
 
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
-    net_g = generator(args.image_size, args.channels, args.nz, args.ngf)
-    net_d = discriminator(args.image_size, args.channels, args.ndf)
+    net_g, net_d = build_nets(args)
     sites = find_conv_sites("G", net_g, torch.randn(args.batch, args.nz, 1, 1))
     sites += find_conv_sites("D", net_d, torch.rand(args.batch, args.channels, args.image_size, args.image_size) * 2 - 1)
 
@@ -201,8 +190,7 @@ def main():
     print("pytorch_profile: whole training step...", file=sys.stderr)
     # Fresh nets, as ours (benchmarkTrainingStep builds its own): the profile above moved BN statistics.
     torch.manual_seed(0)
-    step = step_ms(args, generator(args.image_size, args.channels, args.nz, args.ngf),
-                   discriminator(args.image_size, args.channels, args.ndf), args.repeats, args.step_warmup)
+    step = step_ms(args, *build_nets(args), args.repeats, args.step_warmup)
 
     config = torch.__config__.show()
     print(json.dumps({
