@@ -1,0 +1,66 @@
+/**
+ * The install-time build of the native addon never fails `npm install`: without the library,
+ * or when the compiler fails, it exits 0 with one line saying why and what to install, and
+ * records the reason for the backend's error message. Run on copies in a temporary folder so
+ * the real build is untouched.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, test } from 'node:test';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+
+/** A package folder with the build script and the addon's sources, as npm unpacks it. */
+function packageCopy(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'dcgan-native-'));
+  mkdirSync(join(dir, 'scripts'));
+  copyFileSync(join(root, 'scripts', 'build-native.mjs'), join(dir, 'scripts', 'build-native.mjs'));
+  mkdirSync(join(dir, 'native'));
+  copyFileSync(join(root, 'native', 'binding.gyp'), join(dir, 'native', 'binding.gyp'));
+  cpSync(join(root, 'native', 'src'), join(dir, 'native', 'src'), { recursive: true });
+  return dir;
+}
+
+function build(dir: string, env: Record<string, string>): { status: number | null; stdout: string; stderr: string } {
+  const result = spawnSync(process.execPath, [join(dir, 'scripts', 'build-native.mjs')], { encoding: 'utf8', timeout: 120_000, env: { ...process.env, ...env } });
+  if (result.error) throw result.error;
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+const status = (dir: string): { built: boolean; reason: string; how: string } =>
+  JSON.parse(readFileSync(join(dir, 'native', 'build', 'status.json'), 'utf8')) as { built: boolean; reason: string; how: string };
+
+describe('building the native addon at install', () => {
+  test('without the library: exit 0, one line with the reason and the command, the reason recorded', () => {
+    const dir = packageCopy();
+    const run = build(dir, { DCGAN_OPENBLAS_LIB: '/nonexistent/libopenblas.so.0' });
+    assert.equal(run.status, 0, run.stderr);
+    assert.deepEqual(run.stdout.trim().split('\n').length, 1);
+    assert.match(run.stdout, /native backend not built — DCGAN_OPENBLAS_LIB=\/nonexistent\/libopenblas\.so\.0 does not exist\. The WebAssembly backend will be used; for the faster one, install OpenBLAS \(Debian\/Ubuntu: apt-get install libopenblas-dev libopenblas0-openmp\)/);
+    assert.equal(status(dir).built, false);
+    assert.equal(existsSync(join(dir, 'native', 'build', 'Release', 'dcgan_native.node')), false);
+  });
+
+  test('when the compiler fails: exit 0, "node-gyp failed" with the error, no addon left behind', { skip: existsSync(join(root, 'native', 'build', 'Release', 'dcgan_native.node')) ? false : 'no working native toolchain here' }, () => {
+    const dir = packageCopy();
+    writeFileSync(join(dir, 'native', 'src', 'optim.c'), 'this is not C;\n');
+    const run = build(dir, {});
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stdout, /native backend not built — node-gyp failed/);
+    assert.equal(status(dir).built, false);
+    assert.match(status(dir).reason, /node-gyp failed/);
+    assert.equal(existsSync(join(dir, 'native', 'build', 'Release', 'dcgan_native.node')), false);
+  });
+
+  test('DCGAN_NATIVE=0 skips the build and leaves an earlier one alone', () => {
+    const dir = packageCopy();
+    const run = build(dir, { DCGAN_NATIVE: '0' });
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stdout, /skipped \(DCGAN_NATIVE=0\)/);
+    assert.equal(existsSync(join(dir, 'native', 'build')), false);
+  });
+});
