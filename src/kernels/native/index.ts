@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import type { AdamHyper, Backend, BinaryOp, ConvGeometry, GemmParams, ScalarOp, UnaryOp } from '../backend.js';
+import { BINARY_CODES, SCALAR_CODES, UNARY_CODES } from '../op-codes.js';
 import { registerBackend } from '../registry.js';
 import { binary as jsBinary, scalar as jsScalar } from '../js/elementwise.js';
 import { permute as jsPermute, reduceSum as jsReduceSum } from '../js/layout.js';
@@ -9,10 +10,6 @@ import { sameShape, type Shape } from '../../tensor/shape.js';
 import { WasmHeap } from '../wasm/heap.js';
 import { loadAddon, type NativeLibraryInfo } from './addon.js';
 
-// Operation codes of native/src/kernels.h.
-const UNARY_CODES: Record<UnaryOp, number> = { relu: 0, leakyRelu: 1, tanh: 2, sigmoid: 3, neg: 4, exp: 5, log: 6, abs: 7, sqrt: 8, square: 9 };
-const BINARY_CODES: Record<BinaryOp, number> = { add: 0, sub: 1, mul: 2, div: 3 };
-const SCALAR_CODES: Partial<Record<ScalarOp, number>> = { add: 0, sub: 1, rsub: 2, mul: 3, div: 4, rdiv: 5 };
 
 export interface NativeBackend extends Backend {
   readonly threads: number;

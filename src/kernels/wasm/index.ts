@@ -1,4 +1,5 @@
 import type { AdamHyper, Backend, BinaryOp, ConvGeometry, GemmParams, ScalarOp, SgdHyper, UnaryOp } from '../backend.js';
+import { BINARY_CODES, SCALAR_CODES, UNARY_CODES } from '../op-codes.js';
 import { registerBackend } from '../registry.js';
 import { binary as jsBinary, scalar as jsScalar } from '../js/elementwise.js';
 import { permute as jsPermute, reduceSum as jsReduceSum } from '../js/layout.js';
@@ -17,9 +18,6 @@ const KERNELS = [
 type KernelName = (typeof KERNELS)[number];
 type KernelFn = (...args: number[]) => void;
 
-const UNARY_CODES: Record<UnaryOp, number> = { relu: 0, leakyRelu: 1, tanh: 2, sigmoid: 3, neg: 4, exp: 5, log: 6, abs: 7, sqrt: 8, square: 9 };
-const BINARY_CODES: Record<BinaryOp, number> = { add: 0, sub: 1, mul: 2, div: 3 };
-const SCALAR_CODES: Partial<Record<ScalarOp, number>> = { add: 0, sub: 1, rsub: 2, mul: 3, div: 4, rdiv: 5 };
 
 /** Below this much work a kernel runs on the calling thread alone: waking workers costs more. */
 const PARALLEL_MIN_ELEMENTS = 1 << 15;
