@@ -35,7 +35,7 @@ function referenceMatrix(g: Geometry, kernel: ArrayLike<number>): { c: Float64Ar
           const iy = oy * g.stride - g.padding + i;
           const ix = ox * g.stride - g.padding + j;
           if (iy < 0 || iy >= g.input || ix < 0 || ix >= g.input) continue;
-          c[(oy * out + ox) * cols + iy * g.input + ix] += kernel[i * g.kernel + j]!;
+          c[(oy * out + ox) * cols + iy * g.input + ix]! += kernel[i * g.kernel + j]!;
         }
       }
     }
@@ -47,8 +47,8 @@ function multiply(m: Float64Array, rows: number, cols: number, v: ArrayLike<numb
   const out = new Float64Array(transpose ? cols : rows);
   for (let r = 0; r < rows; r++) {
     for (let k = 0; k < cols; k++) {
-      if (transpose) out[k] += m[r * cols + k]! * v[r]!;
-      else out[r] += m[r * cols + k]! * v[k]!;
+      if (transpose) out[k]! += m[r * cols + k]! * v[r]!;
+      else out[r]! += m[r * cols + k]! * v[k]!;
     }
   }
   return out;

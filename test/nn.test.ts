@@ -204,7 +204,7 @@ describe('BatchNorm2d running statistics', () => {
   const hw = 5 * 5;
   const batch = (seed: number, shift: number): Tensor => {
     const values = randomValues(n * c * hw, seed, 2);
-    for (let i = 0; i < values.length; i++) values[i] += shift * (1 + Math.floor(i / hw) % c);
+    for (let i = 0; i < values.length; i++) values[i]! += shift * (1 + Math.floor(i / hw) % c);
     return tensor(values, [n, c, 5, 5]);
   };
 

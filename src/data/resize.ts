@@ -133,7 +133,7 @@ export class SquareResizer {
       for (let k = s; k < e; k++) {
         const w = weight[k]!;
         const r = index[k]! * size;
-        for (let x = 0; x < size; x++) line[x] += w * rows[r + x]!;
+        for (let x = 0; x < size; x++) line[x]! += w * rows[r + x]!;
       }
       dst.set(line, dstOffset + y * size);
     }

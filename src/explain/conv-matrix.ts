@@ -65,8 +65,8 @@ export function matVec(m: Float64Array, rows: number, cols: number, x: ArrayLike
     for (let c = 0; c < cols; c++) {
       const v = m[r * cols + c]!;
       if (v === 0) continue;
-      if (transpose) out[c] += v * x[r]!;
-      else out[r] += v * x[c]!;
+      if (transpose) out[c]! += v * x[r]!;
+      else out[r]! += v * x[c]!;
     }
   }
   return out;

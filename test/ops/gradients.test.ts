@@ -324,7 +324,7 @@ forEachBackend((backend) => {
             r = Math.floor(r / shape[d]!);
           }
           for (let d = 0; d < shape.length; d++) o = o * outShape[d]! + (axes.includes(d) ? 0 : coords[d]!);
-          out[o] += v[i]!;
+          out[o]! += v[i]!;
         }
         return out;
       };

@@ -63,7 +63,7 @@ export function convTranspose2dRef(s: ConvRefSpec, x: Float64Array, w: Float64Ar
                 const oy = iy * s.stride - s.padding + ky;
                 const ox = ix * s.stride - s.padding + kx;
                 if (oy < 0 || oy >= oh || ox < 0 || ox >= ow) continue;
-                y[((n * s.cout + o) * oh + oy) * ow + ox] += v * w[((c * s.cout + o) * s.kh + ky) * s.kw + kx]!;
+                y[((n * s.cout + o) * oh + oy) * ow + ox]! += v * w[((c * s.cout + o) * s.kh + ky) * s.kw + kx]!;
               }
         }
   }

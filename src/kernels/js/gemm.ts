@@ -26,7 +26,7 @@ export function gemm(p: GemmParams, a: Float32Array, b: Float32Array, c: Float32
       for (let q = 0; q < k; q++) {
         const av = transA ? a[aOff + q * m + i]! : a[aOff + i * k + q]!;
         const bBase = bOff + q * n;
-        for (let j = 0; j < n; j++) row[j] += av * bMat[bBase + j]!;
+        for (let j = 0; j < n; j++) row[j]! += av * bMat[bBase + j]!;
       }
       const cBase = cOff + i * n;
       if (beta === 0) {

@@ -55,7 +55,7 @@ export function col2im(cols: Float32Array, g: ConvGeometry, x: Float32Array): vo
             const dst = xCh + iy * w;
             for (let ox = 0; ox < outW; ox++) {
               const ix = ox * strideW - padW + kx;
-              if (ix >= 0 && ix < w) x[dst + ix] += cols[src + ox]!;
+              if (ix >= 0 && ix < w) x[dst + ix]! += cols[src + ox]!;
             }
           }
         }

@@ -14,7 +14,7 @@ export function reduceSum(x: Float32Array, shape: Shape, axes: readonly number[]
   const idx = new Array<number>(rank).fill(0);
   let o = 0;
   for (let i = 0; i < x.length; i++) {
-    acc[o] += x[i]!;
+    acc[o]! += x[i]!;
     for (let d = rank - 1; d >= 0; d--) {
       idx[d]!++;
       o += step[d]!;
@@ -61,7 +61,7 @@ export function addChannelBias(y: Float32Array, n: number, c: number, hw: number
     for (let ch = 0; ch < c; ch++) {
       const base = (img * c + ch) * hw;
       const b = bias[ch]!;
-      for (let i = 0; i < hw; i++) y[base + i] += b;
+      for (let i = 0; i < hw; i++) y[base + i]! += b;
     }
   }
 }
