@@ -26,10 +26,8 @@ void native_gemm(const gemm_params *p, const float *a, const float *b, float *c)
 void native_im2col(const float *x, const conv_geometry *g, float *cols);
 void native_col2im(const float *cols, const conv_geometry *g, float *x);
 
-/* Codes shared with src/kernels/native/index.ts. */
-enum unary_op { U_RELU, U_LEAKY_RELU, U_TANH, U_SIGMOID, U_NEG, U_EXP, U_LOG, U_ABS, U_SQRT, U_SQUARE };
-enum binary_op { B_ADD, B_SUB, B_MUL, B_DIV };
-enum scalar_op { S_ADD, S_SUB, S_RSUB, S_MUL, S_DIV, S_RDIV };
+/* Operation codes: generated from src/kernels/op-codes.ts. */
+#include "op_codes.h"
 
 int native_unary(int op, const float *x, float *out, long n, float alpha);
 int native_unary_backward(int op, const float *x, const float *y, const float *dy, float *dx, long n, float alpha);

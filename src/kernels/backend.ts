@@ -1,5 +1,8 @@
 import type { Allocator } from '../tensor/memory.js';
 import type { Shape } from '../tensor/shape.js';
+import type { BinaryOp, ScalarOp, UnaryOp } from './op-codes.js';
+
+export type { BinaryOp, ScalarOp, UnaryOp } from './op-codes.js';
 
 /**
  * The one interface every backend implements. Kernels take Float32Array views and plain
@@ -27,6 +30,11 @@ export interface GemmParams {
   strideC: number;
 }
 
+/** GEMM parameters with the usual defaults: no transposes, alpha 1, beta 0, one matrix. */
+export function gemmParams(p: Partial<GemmParams> & Pick<GemmParams, 'm' | 'n' | 'k'>): GemmParams {
+  return { transA: false, transB: false, alpha: 1, beta: 0, batch: 1, strideA: 0, strideB: 0, strideC: 0, ...p };
+}
+
 /** A 2-D convolution's geometry, shared by im2col and col2im. */
 export interface ConvGeometry {
   /** Images in the batch. */
@@ -45,10 +53,6 @@ export interface ConvGeometry {
   outH: number;
   outW: number;
 }
-
-export type UnaryOp = 'relu' | 'leakyRelu' | 'tanh' | 'sigmoid' | 'neg' | 'exp' | 'log' | 'abs' | 'sqrt' | 'square';
-export type BinaryOp = 'add' | 'sub' | 'mul' | 'div';
-export type ScalarOp = 'add' | 'sub' | 'rsub' | 'mul' | 'div' | 'rdiv' | 'pow';
 
 export interface AdamHyper {
   lr: number;

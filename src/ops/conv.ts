@@ -1,10 +1,9 @@
 import { needsGrad, record } from '../autograd/record.js';
-import type { ConvGeometry } from '../kernels/backend.js';
+import { gemmParams, type ConvGeometry } from '../kernels/backend.js';
 import { getBackend } from '../kernels/registry.js';
-import { shapeToString } from '../tensor/shape.js';
+import { shapeToString, type Shape } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { empty } from './create.js';
-import { gemmParams } from './matmul.js';
 
 /** A size given once for both spatial axes, or as [height, width]. */
 export type Pair = number | readonly [number, number];
@@ -76,65 +75,87 @@ function swapLeading(data: Tensor, a: number, b: number, rest: number): Tensor {
   return out;
 }
 
-/**
- * 2-D convolution (cross-correlation, as every framework) of x [N, Cin, H, W] with
- * weight [Cout, Cin, kH, kW]: im2col of the whole batch, then one GEMM, y = W · cols.
+/*
+ * The three convolution primitives (DESIGN.md §2). Geometry g has an image side [N, C, H, W]
+ * and a column side [N, K, outH, outW]; the weights are the matrix W [K, C·kH·kW] (conv2d's
+ * [Cout, Cin, kH, kW], or convTranspose2d's [Cin, Cout, kH, kW] — the same numbers). conv2d is
+ * `convolve` forward and `convolveAdjoint` + `convolveWeightGrad` backward; convTranspose2d is
+ * `convolveAdjoint` forward and `convolve` + `convolveWeightGrad` backward: C and Cᵀ swap roles.
  */
+
+/** Image [N, C, H, W] → W·im2col(image) as [N, K, outH, outW]; also returns the columns when asked to keep them. */
+function convolve(image: Tensor, weight: Tensor, g: ConvGeometry, k: number, keepColumns: boolean): { out: Tensor; columns: Tensor | null } {
+  const rows = g.c * g.kh * g.kw;
+  const plane = g.outH * g.outW;
+  const backend = getBackend();
+  const columns = empty([rows, g.n * plane]);
+  backend.im2col(image.data, g, columns.data);
+  const outCnhw = empty([k, g.n, plane]);
+  backend.gemm(gemmParams({ m: k, n: g.n * plane, k: rows }), weight.data, columns.data, outCnhw.data);
+  if (!keepColumns) columns.dispose();
+  const flat = swapLeading(outCnhw, k, g.n, plane);
+  outCnhw.dispose();
+  const out = flat.viewAs([g.n, k, g.outH, g.outW]);
+  flat.dispose();
+  return { out, columns: keepColumns ? columns : null };
+}
+
+/** Column-side data in channel-major layout [K, N·outH·outW] → col2im(Wᵀ·y) as the image [N, C, H, W]. */
+function convolveAdjoint(yCnhw: Tensor, weight: Tensor, g: ConvGeometry, k: number): Tensor {
+  const rows = g.c * g.kh * g.kw;
+  const backend = getBackend();
+  const columns = empty([rows, g.n * g.outH * g.outW]);
+  backend.gemm(gemmParams({ transA: true, m: rows, n: g.n * g.outH * g.outW, k }), weight.data, yCnhw.data, columns.data);
+  const image = empty([g.n, g.c, g.h, g.w]);
+  backend.col2im(columns.data, g, image.data);
+  columns.dispose();
+  return image;
+}
+
+/**
+ * The weight gradient y·im2col(image)ᵀ [K, C·kH·kW], shaped `weightShape`, from channel-major
+ * column-side data; `columns` (im2col of the image) is used when given and still alive,
+ * otherwise recomputed. Disposes the columns it used.
+ */
+function convolveWeightGrad(yCnhw: Tensor, image: Tensor, columns: Tensor | null, g: ConvGeometry, k: number, weightShape: Shape): Tensor {
+  const rows = g.c * g.kh * g.kw;
+  const backend = getBackend();
+  let cols = columns;
+  if (cols === null || cols.isDisposed) {
+    cols = empty([rows, g.n * g.outH * g.outW]);
+    backend.im2col(image.data, g, cols.data);
+  }
+  const grad = empty(weightShape);
+  backend.gemm(gemmParams({ transB: true, m: k, n: rows, k: g.n * g.outH * g.outW }), yCnhw.data, cols.data, grad.data);
+  cols.dispose();
+  return grad;
+}
+
+/** 2-D convolution (cross-correlation, as every framework) of x [N, Cin, H, W] with weight [Cout, Cin, kH, kW]. */
 export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, options: Conv2dOptions = {}): Tensor {
   checkRank4('conv2d', 'input', x, '[N, C, H, W]');
   checkRank4('conv2d', 'weight', weight, '[Cout, Cin, kH, kW]');
   const { geometry: g, outChannels: cout } = planConv2d(x.shape, weight.shape, options);
   checkBias('conv2d', bias, cout);
-  const rows = g.c * g.kh * g.kw;
   const plane = g.outH * g.outW;
-  const cols = g.n * plane;
-  const backend = getBackend();
-  const patches = empty([rows, cols]);
-  backend.im2col(x.data, g, patches.data);
-  const yCnhw = empty([cout, g.n, plane]);
-  backend.gemm(gemmParams({ m: cout, n: cols, k: rows }), weight.data, patches.data, yCnhw.data);
   // The weight gradient needs the same columns: keeping them until backward saves an im2col
-  // per layer and step (~5% of a DCGAN step) for as much memory as one layer's columns.
-  const savedPatches = needsGrad(weight) ? patches : null;
-  if (savedPatches === null) patches.dispose();
-  const flat = swapLeading(yCnhw, cout, g.n, plane);
-  yCnhw.dispose();
-  const out = flat.viewAs([g.n, cout, g.outH, g.outW]);
-  flat.dispose();
-  if (bias !== null) backend.addChannelBias(out.data, g.n, cout, plane, bias.data);
+  // per layer and step for as much memory as one layer's columns.
+  const { out, columns } = convolve(x, weight, g, cout, needsGrad(weight));
+  if (bias !== null) getBackend().addChannelBias(out.data, g.n, cout, plane, bias.data);
 
   const inputs = bias === null ? [x, weight] : [x, weight, bias];
   return record(out, 'conv2d', inputs, (dy) => {
-    const be = getBackend();
-    let gx: Tensor | null = null;
-    let gw: Tensor | null = null;
-    let gb: Tensor | null = null;
     const dyCnhw = swapLeading(dy, g.n, cout, plane);
-    if (x.requiresGrad) {
-      // Backward-data: dcols = Wᵀ·dy, then col2im — exactly a transposed convolution.
-      const dcols = empty([rows, cols]);
-      be.gemm(gemmParams({ transA: true, m: rows, n: cols, k: cout }), weight.data, dyCnhw.data, dcols.data);
-      gx = empty(x.shape);
-      be.col2im(dcols.data, g, gx.data);
-      dcols.dispose();
-    }
-    if (weight.requiresGrad) {
-      // Backward-filter: dW = dy·colsᵀ over the whole batch, on the columns the forward kept
-      // (recomputed when a tidy scope released them first, or on a second backward with retainGraph).
-      let columns = savedPatches;
-      if (columns === null || columns.isDisposed) {
-        columns = empty([rows, cols]);
-        be.im2col(x.data, g, columns.data);
-      }
-      gw = empty(weight.shape);
-      be.gemm(gemmParams({ transB: true, m: cout, n: rows, k: cols }), dyCnhw.data, columns.data, gw.data);
-      columns.dispose();
-    }
-    savedPatches?.dispose();
+    // Backward-data is exactly a transposed convolution of dy.
+    const gx = x.requiresGrad ? convolveAdjoint(dyCnhw, weight, g, cout) : null;
+    // Recomputed when a tidy scope released the columns first, or on a second backward with retainGraph.
+    const gw = weight.requiresGrad ? convolveWeightGrad(dyCnhw, x, columns, g, cout, weight.shape) : null;
+    columns?.dispose();
     dyCnhw.dispose();
+    let gb: Tensor | null = null;
     if (bias?.requiresGrad) {
       gb = empty(bias.shape);
-      be.channelSum(dy.data, g.n, cout, plane, gb.data);
+      getBackend().channelSum(dy.data, g.n, cout, plane, gb.data);
     }
     return [gx, gw, gb];
   });
@@ -188,55 +209,38 @@ export function planConvTranspose2d(xShape: readonly number[], wShape: readonly 
 
 /**
  * Transposed convolution of x [N, Cin, H, W] with weight [Cin, Cout, kH, kW]: the adjoint of
- * conv2d — cols = Wᵀ·x for the whole batch, then col2im. It is conv2d's backward-data with the roles swapped.
+ * conv2d (multiplication by Cᵀ), so its forward pass is conv2d's backward-data and its
+ * backward-data an ordinary convolution of dy.
  */
 export function convTranspose2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, options: ConvTranspose2dOptions = {}): Tensor {
   checkRank4('convTranspose2d', 'input', x, '[N, C, H, W]');
   checkRank4('convTranspose2d', 'weight', weight, '[Cin, Cout, kH, kW]');
   const { geometry: g, inChannels: cin } = planConvTranspose2d(x.shape, weight.shape, options);
   checkBias('convTranspose2d', bias, g.c);
-  const rows = g.c * g.kh * g.kw;
   const plane = g.outH * g.outW; // the input's spatial size
-  const cols = g.n * plane;
-  const backend = getBackend();
   const xCnhw = swapLeading(x, g.n, cin, plane);
-  const patches = empty([rows, cols]);
-  backend.gemm(gemmParams({ transA: true, m: rows, n: cols, k: cin }), weight.data, xCnhw.data, patches.data);
+  const out = convolveAdjoint(xCnhw, weight, g, cin);
   xCnhw.dispose();
-  const out = empty([g.n, g.c, g.h, g.w]);
-  backend.col2im(patches.data, g, out.data);
-  patches.dispose();
-  if (bias !== null) backend.addChannelBias(out.data, g.n, g.c, g.h * g.w, bias.data);
+  if (bias !== null) getBackend().addChannelBias(out.data, g.n, g.c, g.h * g.w, bias.data);
 
   const inputs = bias === null ? [x, weight] : [x, weight, bias];
   return record(out, 'convTranspose2d', inputs, (dy) => {
-    const be = getBackend();
     let gx: Tensor | null = null;
-    let gw: Tensor | null = null;
-    let gb: Tensor | null = null;
-    if (x.requiresGrad || weight.requiresGrad) {
-      const dcols = empty([rows, cols]);
-      be.im2col(dy.data, g, dcols.data);
-      if (x.requiresGrad) {
-        // Backward-data is an ordinary convolution of dy: dx = W·im2col(dy).
-        const gxCnhw = empty([cin, g.n, plane]);
-        be.gemm(gemmParams({ m: cin, n: cols, k: rows }), weight.data, dcols.data, gxCnhw.data);
-        const flat = swapLeading(gxCnhw, cin, g.n, plane);
-        gxCnhw.dispose();
-        gx = flat.viewAs(x.shape);
-        flat.dispose();
-      }
-      if (weight.requiresGrad) {
-        const xc = swapLeading(x, g.n, cin, plane);
-        gw = empty(weight.shape);
-        be.gemm(gemmParams({ transB: true, m: cin, n: rows, k: cols }), xc.data, dcols.data, gw.data);
-        xc.dispose();
-      }
-      dcols.dispose();
+    let columns: Tensor | null = null;
+    if (x.requiresGrad) {
+      // One im2col of dy serves both gradients; the result is [N, Cin, H, W], x's shape.
+      ({ out: gx, columns } = convolve(dy, weight, g, cin, weight.requiresGrad));
     }
+    let gw: Tensor | null = null;
+    if (weight.requiresGrad) {
+      const xc = swapLeading(x, g.n, cin, plane);
+      gw = convolveWeightGrad(xc, dy, columns, g, cin, weight.shape);
+      xc.dispose();
+    }
+    let gb: Tensor | null = null;
     if (bias?.requiresGrad) {
       gb = empty(bias.shape);
-      be.channelSum(dy.data, g.n, g.c, g.h * g.w, gb.data);
+      getBackend().channelSum(dy.data, g.n, g.c, g.h * g.w, gb.data);
     }
     return [gx, gw, gb];
   });

@@ -1,13 +1,9 @@
 import { record } from '../autograd/record.js';
-import type { GemmParams } from '../kernels/backend.js';
+import { gemmParams } from '../kernels/backend.js';
 import { getBackend } from '../kernels/registry.js';
 import { shapeToString } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { empty } from './create.js';
-
-function gemmParams(p: Partial<GemmParams> & Pick<GemmParams, 'm' | 'n' | 'k'>): GemmParams {
-  return { transA: false, transB: false, alpha: 1, beta: 0, batch: 1, strideA: 0, strideB: 0, strideC: 0, ...p };
-}
 
 /**
  * Matrix product of [m, k] by [k, n], or batched [b, m, k] by [b, k, n] (a batch of 1 on
@@ -91,5 +87,3 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null): T
     return [gx, gw, gb];
   });
 }
-
-export { gemmParams };

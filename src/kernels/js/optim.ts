@@ -1,17 +1,11 @@
 import type { AdamHyper, SgdHyper } from '../backend.js';
+import { adamConstants } from '../shared.js';
 
 const f = Math.fround;
 
 /** PyTorch 1.13's single-tensor Adam, rounding to float32 where its tensor ops do. */
 export function adamUpdate(param: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array, h: AdamHyper): void {
-  const { lr, beta1, beta2, eps, weightDecay, step } = h;
-  const bc1 = 1 - beta1 ** step;
-  const bc2Sqrt = Math.sqrt(1 - beta2 ** step);
-  const stepSize = lr / bc1;
-  const b1 = f(beta1);
-  const b2 = f(beta2);
-  const a1 = f(1 - beta1);
-  const a2 = f(1 - beta2);
+  const { beta1: b1, beta2: b2, oneMinusBeta1: a1, oneMinusBeta2: a2, eps, weightDecay, stepSize, biasCorrection2Sqrt: bc2Sqrt } = adamConstants(h);
   for (let i = 0; i < param.length; i++) {
     const g = weightDecay !== 0 ? f(grad[i]! + f(weightDecay * param[i]!)) : grad[i]!;
     const mi = f(f(m[i]! * b1) + f(a1 * g));

@@ -1,12 +1,7 @@
-import type { AdamHyper, Backend, BinaryOp, ConvGeometry, GemmParams, ScalarOp, SgdHyper, UnaryOp } from '../backend.js';
-import { BINARY_CODES, SCALAR_CODES, UNARY_CODES } from '../op-codes.js';
+import type { Backend, ConvGeometry, GemmParams } from '../backend.js';
+import { SharedHeap } from '../heap.js';
 import { registerBackend } from '../registry.js';
-import { binary as jsBinary, scalar as jsScalar } from '../js/elementwise.js';
-import { permute as jsPermute, reduceSum as jsReduceSum } from '../js/layout.js';
-import { bce, bceBackward, bceWithLogits, bceWithLogitsBackward } from '../js/loss.js';
-import { sgdUpdate as jsSgdUpdate } from '../js/optim.js';
-import { sameShape, type Shape } from '../../tensor/shape.js';
-import { WasmHeap } from './heap.js';
+import { compiledBackend, type CompiledKernels } from '../shared.js';
 import { initWasm, loadKernels } from './load.js';
 import { platform } from './platform.js';
 import { ThreadPool } from './pool.js';
@@ -14,10 +9,9 @@ import { ThreadPool } from './pool.js';
 const KERNELS = [
   'gemm', 'im2col', 'col2im', 'unary', 'unaryBackward', 'binary', 'scalar', 'swapLeading', 'channelSum',
   'addChannelBias', 'batchNormStats', 'batchNormApply', 'batchNormBackward', 'adamUpdate',
-] as const;
+] as const satisfies ReadonlyArray<keyof CompiledKernels>;
 type KernelName = (typeof KERNELS)[number];
 type KernelFn = (...args: number[]) => void;
-
 
 /** Below this much work a kernel runs on the calling thread alone: waking workers costs more. */
 const PARALLEL_MIN_ELEMENTS = 1 << 15;
@@ -27,7 +21,7 @@ const HEAP_BASE = 1 << 20;
 
 export interface WasmBackend extends Backend {
   readonly relaxedSimd: boolean;
-  readonly heap: WasmHeap;
+  readonly heap: SharedHeap;
   /** Threads computing now: 1 until a new pool's workers are serving (see `ready`). */
   readonly threads: number;
   /**
@@ -52,7 +46,7 @@ export function createWasmBackend(threads?: number): WasmBackend {
   const memory = new WebAssembly.Memory({ initial: 32, maximum: 65536, shared: true });
   const instance = new WebAssembly.Instance(module, { env: { memory } });
   const exports = instance.exports as unknown as Record<KernelName, KernelFn> & { gemmScratchFloats(): number };
-  const heap = new WasmHeap(memory, HEAP_BASE);
+  const heap = new SharedHeap('wasm', memory, HEAP_BASE);
   const scratchBytes = exports.gemmScratchFloats() * 4;
 
   let pool: ThreadPool | null = null;
@@ -103,6 +97,37 @@ export function createWasmBackend(threads?: number): WasmBackend {
     }
   };
 
+  const conv = (g: ConvGeometry): number[] => [g.n, g.c, g.h, g.w, g.kh, g.kw, g.strideH, g.strideW, g.padH, g.padW, g.outH, g.outW];
+  const kernels: CompiledKernels = {
+    gemm(p: GemmParams, a, b, c) {
+      const args = [p.transA ? 1 : 0, p.transB ? 1 : 0, p.m, p.n, p.k, p.alpha, p.beta, p.batch, ptr(a), p.strideA, ptr(b), p.strideB, ptr(c, true), p.strideC, scratch, scratchBytes];
+      run('gemm', 2 * p.m * p.n * p.k * p.batch, PARALLEL_MIN_FLOPS, args);
+    },
+    im2col: (x, g, cols) => run('im2col', cols.length, PARALLEL_MIN_ELEMENTS, [ptr(x), ...conv(g), ptr(cols, true)]),
+    col2im: (cols, g, x) => run('col2im', cols.length, PARALLEL_MIN_ELEMENTS, [ptr(cols), ...conv(g), ptr(x, true)]),
+    unary: (code, x, out, n, alpha) => run('unary', n, PARALLEL_MIN_ELEMENTS, [code, ptr(x), ptr(out, true), n, alpha]),
+    unaryBackward: (code, x, y, dy, dx, n, alpha) =>
+      run('unaryBackward', n, PARALLEL_MIN_ELEMENTS, [code, ptr(x), ptr(y), ptr(dy), ptr(dx, true), n, alpha]),
+    binary: (code, a, b, out, n, bScalar) => run('binary', n, PARALLEL_MIN_ELEMENTS, [code, ptr(a), ptr(b), ptr(out, true), n, bScalar ? 1 : 0]),
+    scalar: (code, x, s, out, n) => run('scalar', n, PARALLEL_MIN_ELEMENTS, [code, ptr(x), s, ptr(out, true), n]),
+    swapLeading: (x, a, b, rest, out) => run('swapLeading', a * b * rest, PARALLEL_MIN_ELEMENTS, [ptr(x), a, b, rest, ptr(out, true)]),
+    channelSum: (x, n, c, hw, out) => run('channelSum', n * c * hw, PARALLEL_MIN_ELEMENTS, [ptr(x), n, c, hw, ptr(out, true)]),
+    addChannelBias: (y, n, c, hw, bias) => run('addChannelBias', n * c * hw, PARALLEL_MIN_ELEMENTS, [ptr(y, true), n, c, hw, ptr(bias)]),
+    batchNormStats: (x, n, c, hw, mean, variance) =>
+      run('batchNormStats', n * c * hw, PARALLEL_MIN_ELEMENTS, [ptr(x), n, c, hw, ptr(mean, true), ptr(variance, true)]),
+    batchNormApply: (x, n, c, hw, mean, invStd, gamma, beta, y) =>
+      run('batchNormApply', n * c * hw, PARALLEL_MIN_ELEMENTS, [ptr(x), n, c, hw, ptr(mean), ptr(invStd), ptr(gamma), ptr(beta), ptr(y, true)]),
+    batchNormBackward: (x, dy, n, c, hw, mean, invStd, gamma, batchStats, dx, dgamma, dbeta) =>
+      run('batchNormBackward', n * c * hw, PARALLEL_MIN_ELEMENTS, [
+        ptr(x), ptr(dy), n, c, hw, ptr(mean), ptr(invStd), ptr(gamma), batchStats ? 1 : 0, ptr(dx, true), ptr(dgamma, true), ptr(dbeta, true),
+      ]),
+    adamUpdate: (param, grad, m, v, n, k) =>
+      run('adamUpdate', n, PARALLEL_MIN_ELEMENTS, [
+        ptr(param, true), ptr(grad), ptr(m, true), ptr(v, true), n,
+        k.beta1, k.beta2, k.oneMinusBeta1, k.oneMinusBeta2, k.eps, k.weightDecay, k.stepSize, k.biasCorrection2Sqrt,
+      ]),
+  };
+
   const backend: WasmBackend = {
     name: 'wasm',
     description: relaxedSimd ? 'WebAssembly SIMD (relaxed FMA)' : 'WebAssembly SIMD',
@@ -114,77 +139,7 @@ export function createWasmBackend(threads?: number): WasmBackend {
     },
     setThreads: configure,
     ready: () => pool?.ready() ?? Promise.resolve(),
-
-    gemm(p: GemmParams, a, b, c) {
-      const args = [p.transA ? 1 : 0, p.transB ? 1 : 0, p.m, p.n, p.k, p.alpha, p.beta, p.batch, ptr(a), p.strideA, ptr(b), p.strideB, ptr(c, true), p.strideC, scratch, scratchBytes];
-      run('gemm', 2 * p.m * p.n * p.k * p.batch, PARALLEL_MIN_FLOPS, args);
-    },
-
-    im2col(x, g: ConvGeometry, cols) {
-      run('im2col', cols.length, PARALLEL_MIN_ELEMENTS, [ptr(x), g.n, g.c, g.h, g.w, g.kh, g.kw, g.strideH, g.strideW, g.padH, g.padW, g.outH, g.outW, ptr(cols, true)]);
-    },
-    col2im(cols, g: ConvGeometry, x) {
-      run('col2im', cols.length, PARALLEL_MIN_ELEMENTS, [ptr(cols), g.n, g.c, g.h, g.w, g.kh, g.kw, g.strideH, g.strideW, g.padH, g.padW, g.outH, g.outW, ptr(x, true)]);
-    },
-    unary(op: UnaryOp, x, out, alpha) {
-      run('unary', x.length, PARALLEL_MIN_ELEMENTS, [UNARY_CODES[op], ptr(x), ptr(out, true), x.length, alpha]);
-    },
-    unaryBackward(op: UnaryOp, x, y, dy, dx, alpha) {
-      run('unaryBackward', x.length, PARALLEL_MIN_ELEMENTS, [UNARY_CODES[op], ptr(x), ptr(y), ptr(dy), ptr(dx, true), x.length, alpha]);
-    },
-    binary(op: BinaryOp, a, aShape: Shape, b, bShape: Shape, out, outShape: Shape) {
-      const same = sameShape(aShape, outShape) && sameShape(bShape, outShape);
-      if (same || (b.length === 1 && a.length === out.length)) {
-        run('binary', out.length, PARALLEL_MIN_ELEMENTS, [BINARY_CODES[op], ptr(a), ptr(b), ptr(out, true), out.length, same ? 0 : 1]);
-      } else {
-        jsBinary(op, a, aShape, b, bShape, out, outShape);
-      }
-    },
-    scalar(op: ScalarOp, x, s, out) {
-      const code = SCALAR_CODES[op];
-      if (code === undefined) jsScalar(op, x, s, out);
-      else run('scalar', x.length, PARALLEL_MIN_ELEMENTS, [code, ptr(x), s, ptr(out, true), x.length]);
-    },
-    reduceSum: jsReduceSum,
-    permute(x, shape: Shape, perm: readonly number[], out) {
-      if (shape.length === 3 && perm[0] === 1 && perm[1] === 0 && perm[2] === 2) {
-        run('swapLeading', x.length, PARALLEL_MIN_ELEMENTS, [ptr(x), shape[0]!, shape[1]!, shape[2]!, ptr(out, true)]);
-      } else {
-        jsPermute(x, shape, perm, out);
-      }
-    },
-    channelSum(x, n, c, hw, out) {
-      run('channelSum', x.length, PARALLEL_MIN_ELEMENTS, [ptr(x), n, c, hw, ptr(out, true)]);
-    },
-    addChannelBias(y, n, c, hw, bias) {
-      run('addChannelBias', y.length, PARALLEL_MIN_ELEMENTS, [ptr(y, true), n, c, hw, ptr(bias)]);
-    },
-    batchNormStats(x, n, c, hw, mean, variance) {
-      run('batchNormStats', x.length, PARALLEL_MIN_ELEMENTS, [ptr(x), n, c, hw, ptr(mean, true), ptr(variance, true)]);
-    },
-    batchNormApply(x, n, c, hw, mean, invStd, gamma, beta, y) {
-      run('batchNormApply', x.length, PARALLEL_MIN_ELEMENTS, [ptr(x), n, c, hw, ptr(mean), ptr(invStd), ptr(gamma), ptr(beta), ptr(y, true)]);
-    },
-    batchNormBackward(x, dy, n, c, hw, mean, invStd, gamma, batchStats, dx, dgamma, dbeta) {
-      run('batchNormBackward', x.length, PARALLEL_MIN_ELEMENTS, [
-        ptr(x), ptr(dy), n, c, hw, ptr(mean), ptr(invStd), ptr(gamma), batchStats ? 1 : 0, ptr(dx, true), ptr(dgamma, true), ptr(dbeta, true),
-      ]);
-    },
-    bceWithLogits,
-    bceWithLogitsBackward,
-    bce,
-    bceBackward,
-    adamUpdate(param, grad, m, v, h: AdamHyper) {
-      const bc1 = 1 - h.beta1 ** h.step;
-      const bc2Sqrt = Math.sqrt(1 - h.beta2 ** h.step);
-      run('adamUpdate', param.length, PARALLEL_MIN_ELEMENTS, [
-        ptr(param, true), ptr(grad), ptr(m, true), ptr(v, true), param.length,
-        h.beta1, h.beta2, Math.fround(1 - h.beta1), Math.fround(1 - h.beta2), h.eps, h.weightDecay, h.lr / bc1, bc2Sqrt,
-      ]);
-    },
-    sgdUpdate(param, grad, buf, h: SgdHyper) {
-      jsSgdUpdate(param, grad, buf, h);
-    },
+    ...compiledBackend('wasm', kernels),
   };
   return backend;
 }

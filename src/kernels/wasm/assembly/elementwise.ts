@@ -1,8 +1,9 @@
-// Elementwise kernels over [lo, hi) shares of flat arrays. Op codes match the host's tables.
+// Elementwise kernels over [lo, hi) shares of flat arrays. Op codes: generated from src/kernels/op-codes.ts.
 import { at, share } from './common';
-
-// Unary op codes.
-const RELU = 0, LEAKY = 1, TANH = 2, SIGMOID = 3, NEG = 4, EXP = 5, LOG = 6, ABS = 7, SQRT = 8, SQUARE = 9;
+import {
+  U_RELU, U_LEAKY_RELU, U_TANH, U_SIGMOID, U_NEG, U_EXP, U_LOG, U_ABS, U_SQRT, U_SQUARE,
+  B_ADD, B_SUB, B_MUL, B_DIV, S_ADD, S_SUB, S_RSUB, S_MUL, S_DIV, S_RDIV,
+} from './op-codes';
 
 @inline function sigmoid(v: f32): f32 {
   if (v >= 0) return 1 / (1 + Mathf.exp(-v));
@@ -14,16 +15,16 @@ export function unary(tid: i32, nthreads: i32, op: i32, x: usize, out: usize, n:
   const lo = share(n, tid, nthreads);
   const hi = share(n, tid + 1, nthreads);
   let i = lo;
-  if (op == RELU || op == LEAKY) {
+  if (op == U_RELU || op == U_LEAKY_RELU) {
     const zero = f32x4.splat(0);
-    const slope = f32x4.splat(op == RELU ? <f32>0 : alpha);
+    const slope = f32x4.splat(op == U_RELU ? <f32>0 : alpha);
     for (; i + 4 <= hi; i += 4) {
       const v = v128.load(at(x, i));
       // PyTorch: relu passes NaN on (x ≤ 0 is false for it), leaky relu tests x > 0.
-      const positive = op == RELU ? v128.not(f32x4.le(v, zero)) : f32x4.gt(v, zero);
+      const positive = op == U_RELU ? v128.not(f32x4.le(v, zero)) : f32x4.gt(v, zero);
       v128.store(at(out, i), v128.bitselect(v, f32x4.mul(v, slope), positive));
     }
-  } else if (op == SQUARE) {
+  } else if (op == U_SQUARE) {
     for (; i + 4 <= hi; i += 4) {
       const v = v128.load(at(x, i));
       v128.store(at(out, i), f32x4.mul(v, v));
@@ -31,18 +32,19 @@ export function unary(tid: i32, nthreads: i32, op: i32, x: usize, out: usize, n:
   }
   for (; i < hi; i++) {
     const v = load<f32>(at(x, i));
-    let r: f32;
+    let r: f32 = 0;
     switch (op) {
-      case RELU: r = v <= 0 ? 0 : v; break;
-      case LEAKY: r = v > 0 ? v : alpha * v; break;
-      case TANH: r = Mathf.tanh(v); break;
-      case SIGMOID: r = sigmoid(v); break;
-      case NEG: r = -v; break;
-      case EXP: r = Mathf.exp(v); break;
-      case LOG: r = Mathf.log(v); break;
-      case ABS: r = Mathf.abs(v); break;
-      case SQRT: r = Mathf.sqrt(v); break;
-      default: r = v * v;
+      case U_RELU: r = v <= 0 ? 0 : v; break;
+      case U_LEAKY_RELU: r = v > 0 ? v : alpha * v; break;
+      case U_TANH: r = Mathf.tanh(v); break;
+      case U_SIGMOID: r = sigmoid(v); break;
+      case U_NEG: r = -v; break;
+      case U_EXP: r = Mathf.exp(v); break;
+      case U_LOG: r = Mathf.log(v); break;
+      case U_ABS: r = Mathf.abs(v); break;
+      case U_SQRT: r = Mathf.sqrt(v); break;
+      case U_SQUARE: r = v * v; break;
+      default: unreachable();
     }
     store<f32>(at(out, i), r);
   }
@@ -52,16 +54,16 @@ export function unaryBackward(tid: i32, nthreads: i32, op: i32, x: usize, y: usi
   const lo = share(n, tid, nthreads);
   const hi = share(n, tid + 1, nthreads);
   let i = lo;
-  if (op == RELU || op == LEAKY) {
+  if (op == U_RELU || op == U_LEAKY_RELU) {
     const zero = f32x4.splat(0);
-    const slope = f32x4.splat(op == RELU ? <f32>0 : alpha);
+    const slope = f32x4.splat(op == U_RELU ? <f32>0 : alpha);
     for (; i + 4 <= hi; i += 4) {
       const g = v128.load(at(dy, i));
       const xv = v128.load(at(x, i));
-      const positive = op == RELU ? v128.not(f32x4.le(xv, zero)) : f32x4.gt(xv, zero);
+      const positive = op == U_RELU ? v128.not(f32x4.le(xv, zero)) : f32x4.gt(xv, zero);
       v128.store(at(dx, i), v128.bitselect(g, f32x4.mul(g, slope), positive));
     }
-  } else if (op == TANH) {
+  } else if (op == U_TANH) {
     const one = f32x4.splat(1);
     for (; i + 4 <= hi; i += 4) {
       const t = v128.load(at(y, i));
@@ -72,24 +74,25 @@ export function unaryBackward(tid: i32, nthreads: i32, op: i32, x: usize, y: usi
     const v = load<f32>(at(x, i));
     const t = load<f32>(at(y, i));
     const g = load<f32>(at(dy, i));
-    let r: f32;
+    let r: f32 = 0;
     switch (op) {
-      case RELU: r = v <= 0 ? 0 : g; break;
-      case LEAKY: r = v > 0 ? g : alpha * g; break;
-      case TANH: r = g * (1 - t * t); break;
-      case SIGMOID: r = g * t * (1 - t); break;
-      case NEG: r = -g; break;
-      case EXP: r = g * t; break;
-      case LOG: r = g / v; break;
-      case ABS: r = v > 0 ? g : v < 0 ? -g : 0; break;
-      case SQRT: r = g / (2 * t); break;
-      default: r = 2 * v * g;
+      case U_RELU: r = v <= 0 ? 0 : g; break;
+      case U_LEAKY_RELU: r = v > 0 ? g : alpha * g; break;
+      case U_TANH: r = g * (1 - t * t); break;
+      case U_SIGMOID: r = g * t * (1 - t); break;
+      case U_NEG: r = -g; break;
+      case U_EXP: r = g * t; break;
+      case U_LOG: r = g / v; break;
+      case U_ABS: r = v > 0 ? g : v < 0 ? -g : 0; break;
+      case U_SQRT: r = g / (2 * t); break;
+      case U_SQUARE: r = 2 * v * g; break;
+      default: unreachable();
     }
     store<f32>(at(dx, i), r);
   }
 }
 
-// Binary op codes: add, sub, mul, div. `bScalar`: b has one value, broadcast.
+// Binary ops. `bScalar`: b has one value, broadcast.
 export function binary(tid: i32, nthreads: i32, op: i32, a: usize, b: usize, out: usize, n: i32, bScalar: i32): void {
   const lo = share(n, tid, nthreads);
   const hi = share(n, tid + 1, nthreads);
@@ -98,26 +101,28 @@ export function binary(tid: i32, nthreads: i32, op: i32, a: usize, b: usize, out
   for (; i + 4 <= hi; i += 4) {
     const va = v128.load(at(a, i));
     const vb = bScalar != 0 ? s : v128.load(at(b, i));
-    let r: v128;
-    if (op == 0) r = f32x4.add(va, vb);
-    else if (op == 1) r = f32x4.sub(va, vb);
-    else if (op == 2) r = f32x4.mul(va, vb);
-    else r = f32x4.div(va, vb);
+    let r = f32x4.splat(0);
+    if (op == B_ADD) r = f32x4.add(va, vb);
+    else if (op == B_SUB) r = f32x4.sub(va, vb);
+    else if (op == B_MUL) r = f32x4.mul(va, vb);
+    else if (op == B_DIV) r = f32x4.div(va, vb);
+    else unreachable();
     v128.store(at(out, i), r);
   }
   for (; i < hi; i++) {
     const va = load<f32>(at(a, i));
     const vb = bScalar != 0 ? load<f32>(b) : load<f32>(at(b, i));
-    let r: f32;
-    if (op == 0) r = va + vb;
-    else if (op == 1) r = va - vb;
-    else if (op == 2) r = va * vb;
-    else r = va / vb;
+    let r: f32 = 0;
+    if (op == B_ADD) r = va + vb;
+    else if (op == B_SUB) r = va - vb;
+    else if (op == B_MUL) r = va * vb;
+    else if (op == B_DIV) r = va / vb;
+    else unreachable();
     store<f32>(at(out, i), r);
   }
 }
 
-// Scalar op codes: add, sub, rsub, mul, div, rdiv (pow stays on the host).
+// Scalar ops (pow stays on the host).
 export function scalar(tid: i32, nthreads: i32, op: i32, x: usize, s: f32, out: usize, n: i32): void {
   const lo = share(n, tid, nthreads);
   const hi = share(n, tid + 1, nthreads);
@@ -125,27 +130,29 @@ export function scalar(tid: i32, nthreads: i32, op: i32, x: usize, s: f32, out: 
   let i = lo;
   for (; i + 4 <= hi; i += 4) {
     const v = v128.load(at(x, i));
-    let r: v128;
+    let r = f32x4.splat(0);
     switch (op) {
-      case 0: r = f32x4.add(v, vs); break;
-      case 1: r = f32x4.sub(v, vs); break;
-      case 2: r = f32x4.sub(vs, v); break;
-      case 3: r = f32x4.mul(v, vs); break;
-      case 4: r = f32x4.div(v, vs); break;
-      default: r = f32x4.div(vs, v);
+      case S_ADD: r = f32x4.add(v, vs); break;
+      case S_SUB: r = f32x4.sub(v, vs); break;
+      case S_RSUB: r = f32x4.sub(vs, v); break;
+      case S_MUL: r = f32x4.mul(v, vs); break;
+      case S_DIV: r = f32x4.div(v, vs); break;
+      case S_RDIV: r = f32x4.div(vs, v); break;
+      default: unreachable();
     }
     v128.store(at(out, i), r);
   }
   for (; i < hi; i++) {
     const v = load<f32>(at(x, i));
-    let r: f32;
+    let r: f32 = 0;
     switch (op) {
-      case 0: r = v + s; break;
-      case 1: r = v - s; break;
-      case 2: r = s - v; break;
-      case 3: r = v * s; break;
-      case 4: r = v / s; break;
-      default: r = s / v;
+      case S_ADD: r = v + s; break;
+      case S_SUB: r = v - s; break;
+      case S_RSUB: r = s - v; break;
+      case S_MUL: r = v * s; break;
+      case S_DIV: r = v / s; break;
+      case S_RDIV: r = s / v; break;
+      default: unreachable();
     }
     store<f32>(at(out, i), r);
   }

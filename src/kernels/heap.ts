@@ -1,23 +1,27 @@
-import type { Allocator } from '../../tensor/memory.js';
+import type { Allocator } from '../tensor/memory.js';
 
 const PAGE = 65536;
-/** Bytes below this belong to the module's static data and the threads' scratch. */
+/** Block alignment (a cache line; SIMD loads never straddle one block's start). */
 const ALIGN = 64;
 
 /**
- * Tensor memory inside the shared WebAssembly.Memory. Blocks are 64-byte aligned; freed
- * blocks are kept by exact size and reused first — a training step allocates the same sizes
- * every time, so after the first step the heap stops growing. Views stay valid when the
- * memory grows because a shared buffer is never detached.
+ * Tensor memory inside one shared WebAssembly.Memory, used by the compiled backends (wasm
+ * kernels address it by offset; the native addon reads the same arrays in place). Blocks are
+ * 64-byte aligned; freed blocks are kept by exact size and reused first — a training step
+ * allocates the same sizes every time, so after the first step the heap stops growing. Views
+ * stay valid when the memory grows because a shared buffer is never detached.
  */
-export class WasmHeap implements Allocator {
-  readonly name = 'wasm';
+export class SharedHeap implements Allocator {
   private top: number;
   private readonly freeBySize = new Map<number, number[]>();
   private readonly buffers = new WeakSet<ArrayBufferLike>();
   private liveBlocks = 0;
 
-  constructor(readonly memory: WebAssembly.Memory, base: number) {
+  /**
+   * `name` is the backend's, for messages; `base` is the first byte the heap may use (below it:
+   * the wasm module's static data).
+   */
+  constructor(readonly name: string, readonly memory: WebAssembly.Memory, base: number) {
     this.top = Math.ceil(base / ALIGN) * ALIGN;
     this.buffers.add(memory.buffer);
   }
@@ -41,7 +45,10 @@ export class WasmHeap implements Allocator {
       try {
         this.memory.grow(pages);
       } catch {
-        throw new RangeError(`wasm backend: out of memory (needed ${(end / 2 ** 20).toFixed(0)} MiB of WebAssembly memory)`);
+        const limit = (this.memory.buffer.byteLength / 2 ** 30).toFixed(1);
+        throw new RangeError(
+          `${this.name} backend: out of memory (tensors need ${(end / 2 ** 20).toFixed(0)} MiB; its shared WebAssembly memory holds at most 4 GiB, ${limit} GiB in use) — use a smaller batch or model`,
+        );
       }
     }
     this.buffers.add(this.memory.buffer);
