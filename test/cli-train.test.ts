@@ -12,7 +12,8 @@ import { fileURLToPath } from 'node:url';
 import { after, describe, test } from 'node:test';
 import { PNG } from 'pngjs';
 import '../src/index.js';
-import { decodeSafetensors, loadCheckpoint } from '../src/io/index.js';
+import { decodeSafetensors } from '../src/io/index.js';
+import { loadCheckpoint } from '../src/train/index.js';
 
 const entry = fileURLToPath(new URL('./dcgan-from-source.ts', import.meta.url));
 // The tsx loader by absolute URL: the commands run in a temporary folder, outside this package.

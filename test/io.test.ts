@@ -6,22 +6,8 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { PNG } from 'pngjs';
 import { binaryCrossEntropyWithLogits, Generator, optim, randn, tidy } from '../src/index.js';
-import {
-  CheckpointError,
-  configDifferences,
-  decodeSafetensors,
-  encodeSafetensors,
-  loadCheckpoint,
-  loadNetworks,
-  makeGrid,
-  renderLossPlotSvg,
-  renderReport,
-  SafetensorsError,
-  saveCheckpoint,
-  saveImage,
-  saveImageGrid,
-  type CheckpointState,
-} from '../src/io/index.js';
+import { decodeSafetensors, encodeSafetensors, makeGrid, renderLossPlotSvg, renderReport, SafetensorsError, saveImage, saveImageGrid } from '../src/io/index.js';
+import { CheckpointError, configDifferences, loadCheckpoint, loadNetworks, saveCheckpoint, type CheckpointState } from '../src/train/index.js';
 import { dcganDiscriminator, dcganGenerator, type DcganConfig } from '../src/models/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'dcgan-io-'));
@@ -190,7 +176,7 @@ describe('checkpoints', () => {
         assert.deepEqual(Object.keys(loaded[side]), Object.keys(own));
         for (const [k, t] of Object.entries(own)) assert.deepEqual(loaded[side][k]!.data, t.data, `${side}.${k}`);
       }
-      assert.equal(loaded.netG['main.1.num_batches_tracked']!.item(), 2);
+      assert.equal(loaded.netG['main.1.num_batches_tracked']!.data[0], 2);
       // A fresh model and optimizer take the state and continue identically.
       const g2 = dcganGenerator(MODEL, { seed: 99 });
       const d2 = dcganDiscriminator(MODEL, { seed: 99 });

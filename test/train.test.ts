@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import * as kernels from '../src/kernels/index.js';
 import { availableBackends, getBackendName, memory, setBackend } from '../src/index.js';
-import { decodeSafetensors, loadCheckpoint } from '../src/io/index.js';
+import { decodeSafetensors } from '../src/io/index.js';
+import { loadCheckpoint } from '../src/train/index.js';
 import { GanTrainer, resolveTrainConfig, runTraining, TrainConfigError, type StepMetrics, type TrainConfig } from '../src/train/index.js';
 
 const root = mkdtempSync(join(tmpdir(), 'dcgan-train-'));

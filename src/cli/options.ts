@@ -2,7 +2,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import * as kernels from '../kernels/index.js';
-import { CheckpointError, loadCheckpoint, type LoadedCheckpoint } from '../io/checkpoint.js';
+import { CheckpointError, loadCheckpoint, type LoadedCheckpoint } from '../train/checkpoint.js';
 import type { Command } from 'commander';
 import { intOption, UsageError } from './errors.js';
 

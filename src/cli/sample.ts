@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { randn, tensor } from '../ops/create.js';
 import { Generator } from '../tensor/random.js';
 import { tidy } from '../tensor/scope.js';
-import { loadNetworks, CheckpointError, type LoadedCheckpoint } from '../io/checkpoint.js';
+import { loadNetworks, CheckpointError, type LoadedCheckpoint } from '../train/checkpoint.js';
 import { saveImage, saveImageGrid } from '../io/png.js';
 import { DcganGenerator } from '../models/dcgan.js';
 import { latentWalks } from '../models/latent.js';

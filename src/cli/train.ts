@@ -2,8 +2,9 @@ import { Command, Option } from 'commander';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { datasetName, DatasetError, openDataset, type ImageDataset } from '../data/index.js';
-import { configDifferences, type LoadedCheckpoint } from '../io/checkpoint.js';
+import type { LoadedCheckpoint } from '../train/checkpoint.js';
 import {
+  configDifferences,
   DEFAULT_TRAIN_CONFIG,
   RESUME_FIXED_KEYS,
   resolveTrainConfig,

@@ -1,19 +1,5 @@
-export { encodeSafetensors, decodeSafetensors, SafetensorsError, type SafetensorsDtype, type SafetensorsTensor, type SafetensorsFile, type TensorToWrite, type WritableDtype } from './safetensors.js';
-export { writeFileAtomic, type AtomicWriteOptions } from './atomic.js';
-export {
-  saveCheckpoint,
-  loadCheckpoint,
-  loadNetworks,
-  checkpointEntries,
-  configDifferences,
-  CheckpointError,
-  CHECKPOINT_FORMAT,
-  CHECKPOINT_VERSION,
-  type CheckpointState,
-  type LoadedCheckpoint,
-  type CheckpointConfig,
-  type CheckpointLoaderState,
-} from './checkpoint.js';
+export { encodeSafetensors, decodeSafetensors, safetensorsChunks, SafetensorsError, type SafetensorsDtype, type SafetensorsTensor, type SafetensorsFile, type TensorToWrite, type WritableDtype } from './safetensors.js';
+export { writeFileAtomic, removeStaleTemporaries, type AtomicWriteOptions } from './atomic.js';
 export { makeGrid, encodePng, saveImageGrid, saveImage, type ImageBatch, type GridOptions, type Raster } from './png.js';
 export { lossPlotSpec, renderLossPlotSvg, svgToPng, type LossPoint, type LossPlotOptions } from './plot.js';
 export { renderReport, writeReport, type ReportInput, type ReportGrid } from './report.js';

@@ -51,52 +51,84 @@ function numel(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }
 
-/** Serialises tensors (in the given order) and string metadata to safetensors bytes. */
-export function encodeSafetensors(tensors: Iterable<[string, TensorToWrite]> | Record<string, TensorToWrite>, metadata: Record<string, string> = {}): Uint8Array {
-  const list = Symbol.iterator in tensors ? [...(tensors as Iterable<[string, TensorToWrite]>)] : Object.entries(tensors);
-  const header: Record<string, unknown> = {};
+interface PlannedTensor {
+  name: string;
+  t: TensorToWrite;
+  dtype: WritableDtype;
+}
+
+/** Validates the tensors and lays out the header; the data follows in list order. */
+function plan(tensors: Iterable<[string, TensorToWrite]> | Record<string, TensorToWrite>, metadata: Record<string, string>): { header: Uint8Array; list: PlannedTensor[]; dataBytes: number } {
+  const entries = Symbol.iterator in tensors ? [...(tensors as Iterable<[string, TensorToWrite]>)] : Object.entries(tensors);
+  const header = new Map<string, unknown>();
   if (Object.keys(metadata).length > 0) {
     for (const [k, v] of Object.entries(metadata)) {
       if (typeof v !== 'string') throw new TypeError(`encodeSafetensors: metadata '${k}' must be a string`);
     }
-    header['__metadata__'] = metadata;
+    header.set('__metadata__', metadata);
   }
   let offset = 0;
-  const layout: Array<{ name: string; t: TensorToWrite; dtype: WritableDtype; begin: number }> = [];
-  for (const [name, t] of list) {
+  const list: PlannedTensor[] = [];
+  for (const [name, t] of entries) {
     if (name === '__metadata__') throw new TypeError("encodeSafetensors: '__metadata__' is reserved");
-    if (name in header) throw new TypeError(`encodeSafetensors: duplicate tensor name '${name}'`);
+    if (header.has(name)) throw new TypeError(`encodeSafetensors: duplicate tensor name '${name}'`);
     const dtype = t.dtype ?? 'F32';
     if (dtype !== 'F32' && dtype !== 'I64') throw new TypeError(`encodeSafetensors: cannot write dtype ${String(dtype)}`);
     if (numel(t.shape) !== t.data.length) {
       throw new RangeError(`encodeSafetensors: '${name}' has ${t.data.length} values but shape [${t.shape.join(', ')}]`);
     }
     const bytes = t.data.length * DTYPE_BYTES[dtype];
-    header[name] = { dtype, shape: [...t.shape], data_offsets: [offset, offset + bytes] };
-    layout.push({ name, t, dtype, begin: offset });
+    header.set(name, { dtype, shape: [...t.shape], data_offsets: [offset, offset + bytes] });
+    list.push({ name, t, dtype });
     offset += bytes;
   }
-  let json = JSON.stringify(header);
-  const jsonBytes = new TextEncoder().encode(json);
-  const padded = Math.ceil(jsonBytes.length / 8) * 8;
-  json += ' '.repeat(padded - jsonBytes.length);
-  const out = new Uint8Array(8 + padded + offset);
+  // JSON.stringify of a Map-built object: names such as __proto__ stay ordinary keys.
+  const json = new TextEncoder().encode(JSON.stringify(Object.fromEntries(header)));
+  const padded = Math.ceil(json.length / 8) * 8;
+  const head = new Uint8Array(8 + padded).fill(0x20);
+  new DataView(head.buffer).setBigUint64(0, BigInt(padded), true);
+  head.set(json, 8);
+  return { header: head, list, dataBytes: offset };
+}
+
+/** One tensor's bytes as the file stores them (little-endian F32, or I64 from integer values). */
+function tensorBytes({ name, t, dtype }: PlannedTensor): Uint8Array {
+  if (dtype === 'F32' && littleEndian) return new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+  const out = new Uint8Array(t.data.length * DTYPE_BYTES[dtype]);
   const view = new DataView(out.buffer);
-  view.setBigUint64(0, BigInt(padded), true);
-  out.set(new TextEncoder().encode(json), 8);
-  const base = 8 + padded;
-  for (const { name, t, dtype, begin } of layout) {
-    const at = base + begin;
-    if (dtype === 'F32') {
-      if (littleEndian) out.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), at);
-      else for (let i = 0; i < t.data.length; i++) view.setFloat32(at + 4 * i, t.data[i]!, true);
-    } else {
-      for (let i = 0; i < t.data.length; i++) {
-        const v = t.data[i]!;
-        if (!Number.isInteger(v)) throw new RangeError(`encodeSafetensors: '${name}' is written as I64 but holds the non-integer ${v}`);
-        view.setBigInt64(at + 8 * i, BigInt(v), true);
-      }
+  for (let i = 0; i < t.data.length; i++) {
+    const v = t.data[i]!;
+    if (dtype === 'F32') view.setFloat32(4 * i, v, true);
+    else {
+      if (!Number.isInteger(v)) throw new RangeError(`encodeSafetensors: '${name}' is written as I64 but holds the non-integer ${v}`);
+      view.setBigInt64(8 * i, BigInt(v), true);
     }
+  }
+  return out;
+}
+
+/**
+ * Safetensors bytes as a sequence of chunks — the header, then each tensor's data — so a
+ * file of any size can be written without one array holding all of it. Validates first.
+ */
+export function safetensorsChunks(tensors: Iterable<[string, TensorToWrite]> | Record<string, TensorToWrite>, metadata: Record<string, string> = {}): Iterable<Uint8Array> {
+  const { header, list } = plan(tensors, metadata);
+  return (function* () {
+    yield header;
+    for (const entry of list) yield tensorBytes(entry);
+  })();
+}
+
+/** Serialises tensors (in the given order) and string metadata to safetensors bytes. */
+export function encodeSafetensors(tensors: Iterable<[string, TensorToWrite]> | Record<string, TensorToWrite>, metadata: Record<string, string> = {}): Uint8Array {
+  const { header, list, dataBytes } = plan(tensors, metadata);
+  const out = new Uint8Array(header.length + dataBytes);
+  out.set(header);
+  let at = header.length;
+  for (const entry of list) {
+    const bytes = tensorBytes(entry);
+    out.set(bytes, at);
+    at += bytes.length;
   }
   return out;
 }

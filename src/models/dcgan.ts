@@ -41,6 +41,9 @@ export interface DcganConfig {
   projection: Projection;
 }
 
+/** The fields of a DcganConfig: what a checkpoint's config must hold to rebuild the networks. */
+export const DCGAN_CONFIG_KEYS = ['imageSize', 'channels', 'nz', 'ngf', 'ndf', 'projection'] as const satisfies ReadonlyArray<keyof DcganConfig>;
+
 export const DEFAULT_DCGAN_CONFIG: Readonly<DcganConfig> = Object.freeze({
   imageSize: 64,
   channels: 3,
@@ -83,7 +86,14 @@ export function resolveDcganConfig(config: Partial<DcganConfig> = {}): DcganConf
   if (c.projection !== 'conv' && c.projection !== 'linear') {
     throw new DcganConfigError(`projection must be 'conv' or 'linear', got '${String(c.projection)}'`);
   }
-  return { imageSize: size, channels: c.channels, nz: c.nz, ngf: c.ngf, ndf: c.ndf, projection: c.projection };
+  return pickDcganConfig({ ...c, imageSize: size });
+}
+
+/** The model fields of a larger settings object (a training config, a checkpoint's config), unvalidated. */
+export function pickDcganConfig<T extends DcganConfig>(settings: T): DcganConfig;
+export function pickDcganConfig(settings: Readonly<Record<string, unknown>>): Partial<DcganConfig>;
+export function pickDcganConfig(settings: Readonly<Record<string, unknown>>): Partial<DcganConfig> {
+  return Object.fromEntries(DCGAN_CONFIG_KEYS.map((key) => [key, settings[key]])) as Partial<DcganConfig>;
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

@@ -3,6 +3,8 @@ export {
   DcganDiscriminator,
   DcganConfigError,
   DEFAULT_DCGAN_CONFIG,
+  DCGAN_CONFIG_KEYS,
+  pickDcganConfig,
   dcganGenerator,
   dcganDiscriminator,
   resolveDcganConfig,

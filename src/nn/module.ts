@@ -4,6 +4,15 @@ import type { Tensor } from '../tensor/tensor.js';
 
 export type StateDict = Record<string, Tensor>;
 
+/** What loading needs of a saved tensor: a Tensor, or a tensor as a file format read it. */
+export interface TensorLike {
+  readonly shape: readonly number[];
+  readonly data: Float32Array;
+}
+
+/** A state dict to load: by name, as an object or a Map (a Map keeps names such as `__proto__` as plain keys). */
+export type StateDictLike = Readonly<Record<string, TensorLike>> | ReadonlyMap<string, TensorLike>;
+
 export interface LoadStateDictOptions {
   /** Require exactly the module's keys (PyTorch's strict=True). */
   strict?: boolean;
@@ -47,14 +56,6 @@ export abstract class Module {
   protected registerModule<M extends Module>(name: string, module: M): M {
     this.children_.set(name, module);
     return module;
-  }
-
-  protected parameter(name: string): Tensor | null {
-    return this.params.get(name) ?? null;
-  }
-
-  protected buffer(name: string): Tensor | null {
-    return this.bufs.get(name) ?? null;
   }
 
   *namedChildren(): IterableIterator<[string, Module]> {
@@ -112,27 +113,28 @@ export abstract class Module {
     return out;
   }
 
-  /** Copies values into this module's tensors (in place), checking names and shapes. */
-  loadStateDict(state: StateDict, options: LoadStateDictOptions = {}): LoadStateDictResult {
+  /** Copies values into this module's tensors (in place), checking names and shapes before any copy. */
+  loadStateDict(state: StateDictLike, options: LoadStateDictOptions = {}): LoadStateDictResult {
     const strict = options.strict ?? true;
-    const own = this.stateDict();
-    const missingKeys = Object.keys(own).filter((k) => !(k in state));
-    const unexpectedKeys = Object.keys(state).filter((k) => !(k in own));
+    const own = new Map(Object.entries(this.stateDict()));
+    const given: ReadonlyMap<string, TensorLike> = state instanceof Map ? state : new Map(Object.entries(state));
+    const missingKeys = [...own.keys()].filter((k) => !given.has(k));
+    const unexpectedKeys = [...given.keys()].filter((k) => !own.has(k));
     if (strict && (missingKeys.length > 0 || unexpectedKeys.length > 0)) {
       const parts = [];
       if (missingKeys.length > 0) parts.push(`missing keys: ${missingKeys.join(', ')}`);
       if (unexpectedKeys.length > 0) parts.push(`unexpected keys: ${unexpectedKeys.join(', ')}`);
       throw new Error(`loadStateDict: the state dict does not match the module (${parts.join('; ')})`);
     }
-    for (const [key, target] of Object.entries(own)) {
-      const source = state[key];
+    for (const [key, target] of own) {
+      const source = given.get(key);
       if (source === undefined) continue;
-      if (!sameShape(source.shape, target.shape)) {
+      if (!sameShape(source.shape, target.shape) || source.data.length !== target.size) {
         throw new RangeError(`loadStateDict: '${key}' has shape ${shapeToString(source.shape)} but the module expects ${shapeToString(target.shape)}`);
       }
     }
-    for (const [key, target] of Object.entries(own)) {
-      const source = state[key];
+    for (const [key, target] of own) {
+      const source = given.get(key);
       if (source !== undefined) target.data.set(source.data);
     }
     return { missingKeys, unexpectedKeys };

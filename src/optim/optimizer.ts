@@ -1,3 +1,4 @@
+import type { TensorLike } from '../nn/module.js';
 import { keep } from '../tensor/scope.js';
 import { sameShape, shapeToString } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
@@ -5,6 +6,14 @@ import { zeros } from '../ops/create.js';
 
 /** Per-parameter state: tensors (moments, momentum buffers) and counters (step). */
 export type ParamState = Record<string, Tensor | number>;
+
+/** Per-parameter state to load: tensors may be any {shape, data} (a file reader's). */
+export type ParamStateLike = Readonly<Record<string, TensorLike | number>>;
+
+export interface OptimizerStateDictLike {
+  hyper: Record<string, number | boolean>;
+  state: ReadonlyArray<ParamStateLike | null>;
+}
 
 export interface OptimizerStateDict {
   /** Hyperparameters, so a resumed run continues with the same settings. */
@@ -50,15 +59,20 @@ export abstract class Optimizer {
     return keep(zeros(like.shape));
   }
 
-  /** A snapshot: its tensors are copies, so later steps do not change what was saved. */
-  stateDict(): OptimizerStateDict {
+  /**
+   * A snapshot: its tensors are copies, so later steps do not change what was saved. With
+   * `{ copy: false }` the tensors are the live state (for writing it out at once, without
+   * doubling its memory).
+   */
+  stateDict(options: { copy?: boolean } = {}): OptimizerStateDict {
+    const copy = options.copy ?? true;
     const snapshot = (s: ParamState): ParamState =>
-      Object.fromEntries(Object.entries(s).map(([key, v]) => [key, v instanceof Tensor ? copyTensor(v) : v]));
+      Object.fromEntries(Object.entries(s).map(([key, v]) => [key, v instanceof Tensor && copy ? copyTensor(v) : v]));
     return { hyper: { ...this.hyper }, state: this.state.map((s) => (s === null ? null : snapshot(s))) };
   }
 
-  /** Restores state saved by stateDict(), copying tensors in and checking their shapes. */
-  loadStateDict(saved: OptimizerStateDict): void {
+  /** Restores state saved by stateDict(), copying tensors in and checking their shapes first. */
+  loadStateDict(saved: OptimizerStateDictLike): void {
     if (saved.state.length !== this.params.length) {
       throw new Error(`loadStateDict: the saved optimizer has ${saved.state.length} parameters, this one has ${this.params.length}`);
     }
@@ -66,7 +80,7 @@ export abstract class Optimizer {
       if (entry === null) return;
       const param = this.params[i]!;
       for (const value of Object.values(entry)) {
-        if (value instanceof Tensor && !sameShape(value.shape, param.shape)) {
+        if (typeof value !== 'number' && (!sameShape(value.shape, param.shape) || value.data.length !== param.size)) {
           throw new RangeError(`loadStateDict: state of parameter ${i} has shape ${shapeToString(value.shape)}, expected ${shapeToString(param.shape)}`);
         }
       }
@@ -81,8 +95,8 @@ export abstract class Optimizer {
       }
       const copy: ParamState = {};
       for (const [key, value] of Object.entries(entry)) {
-        if (value instanceof Tensor) {
-          const t = this.stateTensor(value);
+        if (typeof value !== 'number') {
+          const t = keep(zeros(value.shape));
           t.data.set(value.data);
           copy[key] = t;
         } else {

@@ -3,7 +3,7 @@
  * written to config.json and into every checkpoint; a resumed run must agree with them on
  * everything that shapes the trajectory (RESUME_FIXED_KEYS).
  */
-import { DcganConfigError, resolveDcganConfig, type DcganConfig } from '../models/dcgan.js';
+import { DcganConfigError, pickDcganConfig, resolveDcganConfig, type DcganConfig } from '../models/dcgan.js';
 
 export interface TrainConfig extends DcganConfig {
   /** 'shapes' | 'mnist' | 'fashion-mnist' | 'cifar10' | an image folder. */
@@ -129,6 +129,20 @@ export function resolveTrainConfig(partial: Partial<TrainConfig> = {}): TrainCon
 }
 
 export function modelConfig(config: TrainConfig): DcganConfig {
-  const { imageSize, channels, nz, ngf, ndf, projection } = config;
-  return { imageSize, channels, nz, ngf, ndf, projection };
+  return pickDcganConfig(config);
+}
+
+/**
+ * Keys whose values differ between a checkpoint's config and the settings asked for now,
+ * e.g. `imageSize (checkpoint 32, requested 16)`; an empty list when they agree.
+ */
+export function configDifferences(saved: Readonly<Record<string, unknown>>, requested: Readonly<Record<string, unknown>>, keys: readonly string[] = Object.keys(requested)): string[] {
+  const out: string[] = [];
+  for (const key of keys) {
+    if (!(key in requested)) continue;
+    const a = saved[key];
+    const b = requested[key];
+    if (JSON.stringify(a) !== JSON.stringify(b)) out.push(`${key} (checkpoint ${JSON.stringify(a ?? null)}, requested ${JSON.stringify(b ?? null)})`);
+  }
+  return out;
 }

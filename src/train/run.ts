@@ -13,11 +13,11 @@
 import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tidy } from '../tensor/scope.js';
-import { CheckpointError, saveCheckpoint, type LoadedCheckpoint } from '../io/checkpoint.js';
+import { CheckpointError, saveCheckpoint, type LoadedCheckpoint } from './checkpoint.js';
 import { saveImageGrid } from '../io/png.js';
 import { renderLossPlotSvg, svgToPng, type LossPoint } from '../io/plot.js';
 import { writeReport, type ReportGrid } from '../io/report.js';
-import { writeFileAtomic } from '../io/atomic.js';
+import { removeStaleTemporaries, writeFileAtomic } from '../io/atomic.js';
 import type { ImageDataset } from '../data/index.js';
 import type { TrainConfig } from './config.js';
 import { DivergenceError, GanTrainer, type StepMetrics } from './trainer.js';
@@ -116,6 +116,9 @@ function formatSeconds(s: number): string {
 export async function runTraining(options: RunOptions): Promise<RunResult> {
   const { config, outDir, resume, signal, onEvent } = options;
   mkdirSync(join(outDir, RUN_FILES.samples), { recursive: true });
+  // A run killed mid-write (SIGKILL) left its temporary files; they are never read, so they go.
+  const stale = removeStaleTemporaries(outDir);
+  if (stale.length > 0) options.onWarning?.(`removed ${stale.length} temporary file${stale.length > 1 ? 's' : ''} left by an interrupted write (${stale.slice(0, 2).join(', ')}${stale.length > 2 ? ', …' : ''})`);
   const paths = {
     checkpoint: join(outDir, RUN_FILES.checkpoint),
     metrics: join(outDir, RUN_FILES.metrics),

@@ -20,7 +20,7 @@ import { keep, tidy } from '../tensor/scope.js';
 import { Generator } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { DcganDiscriminator, DcganGenerator } from '../models/dcgan.js';
-import { loadNetworks, type CheckpointState, type LoadedCheckpoint } from '../io/checkpoint.js';
+import { restoreCheckpoint, type CheckpointState, type LoadedCheckpoint } from './checkpoint.js';
 import { modelConfig, type TrainConfig } from './config.js';
 
 /** What one step measured. D(x) and D(G(z)) are mean probabilities (sigmoid of the logits). */
@@ -118,9 +118,7 @@ export class GanTrainer {
 
   /** Loads the whole training state of a checkpoint. */
   private restore(checkpoint: LoadedCheckpoint): void {
-    loadNetworks(checkpoint, this.netG, this.netD);
-    this.optG.loadStateDict(checkpoint.optG);
-    this.optD.loadStateDict(checkpoint.optD);
+    restoreCheckpoint(checkpoint, this);
     // This run's settings win over the saved hyperparameters (they are checked to agree on resume).
     for (const opt of [this.optG, this.optD]) {
       opt.lr = this.config.lr;
@@ -128,10 +126,6 @@ export class GanTrainer {
       opt.beta2 = this.config.beta2;
     }
     this.rng.setState(checkpoint.rng);
-    if (checkpoint.fixedNoise.size !== this.fixedNoise.size) {
-      throw new RangeError(`the checkpoint's fixed noise has ${checkpoint.fixedNoise.size} values, expected ${this.fixedNoise.size}`);
-    }
-    this.fixedNoise.data.set(checkpoint.fixedNoise.data);
     this.loader.restore(checkpoint.loader);
     this.step = checkpoint.step;
     this.epoch = checkpoint.epoch;
