@@ -1,16 +1,16 @@
 /**
- * Times a full DCGAN training step (D on a real and a detached fake batch, then G with the
- * non-saturating loss, Adam on both) and generator inference, on synthetic data so that
- * the peer (bench/peers/pytorch_dcgan.py) does exactly the same work.
+ * Times a full DCGAN training step (the trainer's own ganStep: D on a real and a detached fake
+ * batch, then G with the non-saturating loss, Adam on both) and generator inference, on
+ * synthetic data so that the peer (bench/peers/pytorch_dcgan.py) does exactly the same work.
  */
 import { noGrad } from '../autograd/mode.js';
 import { getBackend, getBackendName } from '../kernels/registry.js';
 import { dcganDiscriminator, dcganGenerator, type DcganConfig } from '../models/dcgan.js';
 import { randn, uniform } from '../ops/create.js';
-import { binaryCrossEntropyWithLogits } from '../ops/loss.js';
 import { Adam } from '../optim/adam.js';
 import { Generator } from '../tensor/random.js';
 import { keep, tidy } from '../tensor/scope.js';
+import { ganStep } from '../train/step.js';
 
 export interface StepBenchOptions {
   imageSize: number;
@@ -83,19 +83,9 @@ export function benchmarkTrainingStep(options: StepBenchOptions): StepBenchResul
   const real = keep(uniform([batch, channels, imageSize, imageSize], -1, 1, { generator }));
   let peakRss = process.memoryUsage().rss;
 
-  const step = (): void =>
-    tidy(() => {
-      optD.zeroGrad();
-      binaryCrossEntropyWithLogits(netD.forward(real), 1).backward();
-      const fake = netG.forward(randn([batch, config.nz, 1, 1], { generator }));
-      binaryCrossEntropyWithLogits(netD.forward(fake.detach()), 0).backward();
-      optD.step();
-      optG.zeroGrad();
-      binaryCrossEntropyWithLogits(netD.forward(fake), 1).backward();
-      optG.step();
-      optD.zeroGrad();
-      optG.zeroGrad();
-    });
+  const step = (): void => {
+    tidy(() => ganStep({ netG, netD, optG, optD }, real, randn([batch, config.nz, 1, 1], { generator }), { realLabel: 1 }));
+  };
 
   for (let i = 0; i < warmup; i++) step();
   const times: number[] = [];

@@ -1,89 +1,66 @@
 import { Command, Option } from 'commander';
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { datasetName, DatasetError, openDataset, type ImageDataset } from '../data/index.js';
+import { dirname, join } from 'node:path';
+import { DatasetError, openDataset, type ImageDataset } from '../data/index.js';
 import type { LoadedCheckpoint } from '../train/checkpoint.js';
 import {
   configDifferences,
   DEFAULT_TRAIN_CONFIG,
+  normaliseSettings,
+  parseSetting,
   RESUME_FIXED_KEYS,
   resolveTrainConfig,
   runTraining,
   RUN_FILES,
+  settingFlag,
+  TRAIN_SETTING_KEYS,
+  TRAIN_SETTINGS,
   TrainConfigError,
   type TrainConfig,
 } from '../train/index.js';
 import { intOption, UsageError } from './errors.js';
-import { checkpointPath, choiceOption, numberOption, openCheckpoint, setupEngine, engineOptions } from './options.js';
+import { checkpointPath, openCheckpoint, setupEngine, engineOptions } from './options.js';
 import { createReporter, formatDuration, type ProgressMode } from './progress.js';
 
-interface TrainFlags {
+/** What commander parses: the TrainConfig settings (TRAIN_SETTINGS) and the flags of this command itself. */
+type TrainFlags = Partial<TrainConfig> & {
   data: string;
-  dataRoot?: string;
-  imageSize: number;
-  channels: 1 | 3;
-  nz: number;
-  ngf: number;
-  ndf: number;
-  projection: 'conv' | 'linear';
-  batchSize: number;
-  lr: number;
-  beta1: number;
-  labelSmoothing: number;
-  seed: number;
   steps?: number;
   epochs?: number;
-  sampleEvery: number;
-  checkpointEvery: number;
   logEvery: number;
   backend?: string;
   threads?: number;
   out?: string;
   json?: boolean;
   resume?: string;
-}
-
-/** Flag (commander attribute) → TrainConfig key, for the settings a checkpoint records. */
-const CONFIG_FLAGS: ReadonlyArray<[keyof TrainFlags, keyof TrainConfig]> = [
-  ['data', 'data'],
-  ['dataRoot', 'dataRoot'],
-  ['imageSize', 'imageSize'],
-  ['channels', 'channels'],
-  ['nz', 'nz'],
-  ['ngf', 'ngf'],
-  ['ndf', 'ndf'],
-  ['projection', 'projection'],
-  ['batchSize', 'batchSize'],
-  ['lr', 'lr'],
-  ['beta1', 'beta1'],
-  ['labelSmoothing', 'labelSmoothing'],
-  ['seed', 'seed'],
-  ['sampleEvery', 'sampleEvery'],
-  ['checkpointEvery', 'checkpointEvery'],
-];
+};
 
 const d = DEFAULT_TRAIN_CONFIG;
 
+/** A commander option for each setting with a flag, parsed and range-checked by the config module. */
+function settingOptions(command: Command): Command {
+  for (const key of TRAIN_SETTING_KEYS) {
+    const spec = TRAIN_SETTINGS[key];
+    if (spec.cli === null) continue;
+    const option = new Option(`${settingFlag(key)} ${spec.cli.value}`, spec.cli.help).argParser((raw: string) => {
+      try {
+        return parseSetting(key, raw);
+      } catch (error) {
+        configError(error);
+      }
+    });
+    const fallback = key === 'data' ? d.data : d[key];
+    if (fallback !== null) option.default(fallback);
+    command.addOption(option);
+  }
+  return command;
+}
+
 export function trainCommand(): Command {
-  return engineOptions(new Command('train'))
-    .description('train a DCGAN; with no options: 32×32 shapes, a small model, a few minutes with the wasm backend')
-    .option('--data <name|dir>', "dataset: shapes, mnist, fashion-mnist, cifar10, or a folder of PNG/JPEG images", d.data)
-    .option('--data-root <dir>', 'where the mnist / fashion-mnist / cifar10 files are (default: their usual place)')
-    .option('--image-size <n>', 'image height and width: a power of two from 16 to 256', intOption('--image-size', 1), d.imageSize)
-    .option('--channels <1|3>', 'image channels: 1 (grey) or 3 (RGB)', choiceOption('--channels', [1, 3] as const), d.channels)
-    .option('--nz <n>', 'length of the latent vector z', intOption('--nz', 1), d.nz)
-    .option('--ngf <n>', 'generator width', intOption('--ngf', 1), d.ngf)
-    .option('--ndf <n>', 'discriminator width', intOption('--ndf', 1), d.ndf)
-    .option('--projection <conv|linear>', "how z becomes the first 4×4 volume: 'conv' (pytorch/examples) or 'linear' (the paper)", choiceOption('--projection', ['conv', 'linear'] as const), d.projection)
-    .option('--batch-size <n>', 'images per step', intOption('--batch-size', 1), d.batchSize)
-    .option('--lr <rate>', 'Adam learning rate of both networks', numberOption('--lr', (v) => v > 0, 'a positive number'), d.lr)
-    .option('--beta1 <b>', "Adam's β1", numberOption('--beta1', (v) => v >= 0 && v < 1, 'in [0, 1)'), d.beta1)
-    .option('--label-smoothing <s>', "one-sided label smoothing: D's target for real images is 1 − s", numberOption('--label-smoothing', (v) => v >= 0 && v < 1, 'in [0, 1)'), d.labelSmoothing)
-    .option('--seed <n>', 'seed of the weights, noise, built-in data and data order', intOption('--seed', 0), d.seed)
+  return settingOptions(engineOptions(new Command('train')))
+    .description('train a DCGAN; with no options: 32×32 shapes, a small model, a few minutes')
     .addOption(new Option('--steps <n>', `total training steps (default ${d.steps}; with --resume: the checkpoint's target)`).argParser(intOption('--steps', 1)).conflicts('epochs'))
     .addOption(new Option('--epochs <n>', 'train for this many passes over the dataset instead of --steps').argParser(intOption('--epochs', 1)))
-    .option('--sample-every <n>', 'write a sample grid every n steps (0: only at the end)', intOption('--sample-every', 0), d.sampleEvery)
-    .option('--checkpoint-every <n>', 'write the checkpoint every n steps (0: only at the end)', intOption('--checkpoint-every', 0), d.checkpointEvery)
     .option('--log-every <n>', 'print a progress line every n steps (with --json or without a terminal)', intOption('--log-every', 1), 25)
     .option('--out <dir>', 'run folder (default: runs/<date>-<time>)')
     .option('--json', 'print one JSON object per line (start, every --log-every steps, end) instead of a progress bar')
@@ -101,11 +78,6 @@ function explicit(command: Command, key: string): boolean {
 function configError(error: unknown): never {
   if (error instanceof TrainConfigError || error instanceof DatasetError) throw new UsageError(error.message);
   throw error;
-}
-
-/** Canonical data spec: a built-in name, or an absolute folder path (so a resumed run finds it from anywhere). */
-function normaliseData(spec: string): string {
-  return datasetName(spec) ?? (existsSync(spec) ? resolve(spec) : spec);
 }
 
 function timestampDir(): string {
@@ -129,12 +101,11 @@ async function train(flags: TrainFlags, command: Command): Promise<void> {
 
   let resume: LoadedCheckpoint | undefined;
   let outDir: string;
-  const requested: Partial<TrainConfig> = {};
-  for (const [flag, key] of CONFIG_FLAGS) {
-    if (explicit(command, flag)) (requested as Record<string, unknown>)[key] = flags[flag];
+  const given: Partial<TrainConfig> = {};
+  for (const key of TRAIN_SETTING_KEYS) {
+    if (explicit(command, key)) (given as Record<string, unknown>)[key] = flags[key];
   }
-  if (requested.data !== undefined) requested.data = normaliseData(requested.data);
-  if (requested.dataRoot !== undefined && requested.dataRoot !== null) requested.dataRoot = resolve(requested.dataRoot);
+  const requested = normaliseSettings(given);
 
   let base: Partial<TrainConfig>;
   if (flags.resume !== undefined) {
@@ -143,7 +114,7 @@ async function train(flags: TrainFlags, command: Command): Promise<void> {
     resume = openCheckpoint(file);
     outDir = dirname(file);
     const saved = resume.config;
-    const differences = configDifferences(saved, requested as Record<string, unknown>, RESUME_FIXED_KEYS);
+    const differences = configDifferences(saved, requested, RESUME_FIXED_KEYS);
     if (differences.length > 0) {
       throw new UsageError(`the checkpoint ${file} was trained with other settings: ${differences.join('; ')} — leave these flags out to continue it, or start a new run`);
     }
@@ -157,7 +128,7 @@ async function train(flags: TrainFlags, command: Command): Promise<void> {
       }
       if (readdirSync(outDir).length > 0) reporter.note(`note: writing into the existing folder ${outDir}`);
     }
-    base = { ...DEFAULT_TRAIN_CONFIG, data: normaliseData(flags.data) };
+    base = { ...DEFAULT_TRAIN_CONFIG, ...normaliseSettings({ data: flags.data }) };
   }
 
   // Validate the settings before touching the data (steps filled in below).

@@ -3,6 +3,9 @@
  * written to config.json and into every checkpoint; a resumed run must agree with them on
  * everything that shapes the trajectory (RESUME_FIXED_KEYS).
  */
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { datasetName } from '../data/index.js';
 import { DcganConfigError, pickDcganConfig, resolveDcganConfig, type DcganConfig } from '../models/dcgan.js';
 
 export interface TrainConfig extends DcganConfig {
@@ -58,24 +61,75 @@ export const DEFAULT_TRAIN_CONFIG: Readonly<TrainConfig> = Object.freeze({
   sampleCount: 64,
 });
 
+/** How one TrainConfig field is given, checked and treated on resume. */
+export interface SettingSpec {
+  /** The field's name in messages from resolveTrainConfig ("learning rate"). */
+  label: string;
+  /**
+   * Its `dcgan train` option, `--<kebab-case field name> <value>` (--batch-size for batchSize),
+   * with its help text; null where the field has no flag (set through the API).
+   */
+  cli: { value: string; help: string } | null;
+  /** int: integers ≥ min; number: finite numbers passing `check` (described by `range`); choice: one of `choices`; text: any non-empty string. */
+  type: 'int' | 'number' | 'choice' | 'text';
+  min?: number;
+  check?: (v: number) => boolean;
+  range?: string;
+  choices?: readonly (string | number)[];
+  /** A resumed run must keep the checkpoint's value (it shapes the trajectory). */
+  fixedOnResume: boolean;
+}
+
+const unit = (v: number): boolean => v >= 0 && v < 1;
+
+/**
+ * Every TrainConfig field: its flag, its check, its resume rule. The CLI builds `dcgan train`'s
+ * options from this table, so a new field is a line here (and in TrainConfig and the defaults).
+ * The run length (steps, or --epochs) has flags of its own in the CLI: it depends on the data.
+ */
+export const TRAIN_SETTINGS: { readonly [K in keyof TrainConfig]: SettingSpec } = {
+  data: { label: 'data', cli: { value: '<name|dir>', help: 'dataset: shapes, mnist, fashion-mnist, cifar10, or a folder of PNG/JPEG images' }, type: 'text', fixedOnResume: true },
+  dataRoot: { label: 'data root', cli: { value: '<dir>', help: 'where the mnist / fashion-mnist / cifar10 files are (default: their usual place)' }, type: 'text', fixedOnResume: true },
+  imageSize: { label: 'image size', cli: { value: '<n>', help: 'image height and width: a power of two from 16 to 256' }, type: 'int', min: 1, fixedOnResume: true },
+  channels: { label: 'channels', cli: { value: '<1|3>', help: 'image channels: 1 (grey) or 3 (RGB)' }, type: 'choice', choices: [1, 3], fixedOnResume: true },
+  nz: { label: 'nz', cli: { value: '<n>', help: 'length of the latent vector z' }, type: 'int', min: 1, fixedOnResume: true },
+  ngf: { label: 'ngf', cli: { value: '<n>', help: 'generator width' }, type: 'int', min: 1, fixedOnResume: true },
+  ndf: { label: 'ndf', cli: { value: '<n>', help: 'discriminator width' }, type: 'int', min: 1, fixedOnResume: true },
+  projection: {
+    label: 'projection',
+    cli: { value: '<conv|linear>', help: "how z becomes the first 4×4 volume: 'conv' (pytorch/examples) or 'linear' (the paper)" },
+    type: 'choice',
+    choices: ['conv', 'linear'],
+    fixedOnResume: true,
+  },
+  batchSize: { label: 'batch size', cli: { value: '<n>', help: 'images per step' }, type: 'int', min: 1, fixedOnResume: true },
+  lr: { label: 'learning rate', cli: { value: '<rate>', help: 'Adam learning rate of both networks' }, type: 'number', check: (v) => v > 0, range: 'a positive number', fixedOnResume: true },
+  beta1: { label: 'beta1', cli: { value: '<b>', help: "Adam's β1" }, type: 'number', check: unit, range: 'in [0, 1)', fixedOnResume: true },
+  beta2: { label: 'beta2', cli: null, type: 'number', check: unit, range: 'in [0, 1)', fixedOnResume: true },
+  labelSmoothing: {
+    label: 'label smoothing',
+    cli: { value: '<s>', help: "one-sided label smoothing: D's target for real images is 1 − s" },
+    type: 'number',
+    check: unit,
+    range: 'in [0, 1)',
+    fixedOnResume: true,
+  },
+  seed: { label: 'seed', cli: { value: '<n>', help: 'seed of the weights, noise, built-in data and data order' }, type: 'int', min: 0, fixedOnResume: true },
+  steps: { label: 'steps', cli: null, type: 'int', min: 1, fixedOnResume: false },
+  sampleEvery: { label: 'sample-every', cli: { value: '<n>', help: 'write a sample grid every n steps (0: only at the end)' }, type: 'int', min: 0, fixedOnResume: false },
+  checkpointEvery: { label: 'checkpoint-every', cli: { value: '<n>', help: 'write the checkpoint every n steps (0: only at the end)' }, type: 'int', min: 0, fixedOnResume: false },
+  sampleCount: { label: 'sample count', cli: null, type: 'int', min: 1, fixedOnResume: true },
+};
+
+export const TRAIN_SETTING_KEYS = Object.keys(TRAIN_SETTINGS) as Array<keyof TrainConfig>;
+
 /** Settings that must match the checkpoint when resuming (the rest may change, e.g. a longer --steps). */
-export const RESUME_FIXED_KEYS = [
-  'imageSize',
-  'channels',
-  'nz',
-  'ngf',
-  'ndf',
-  'projection',
-  'data',
-  'dataRoot',
-  'batchSize',
-  'lr',
-  'beta1',
-  'beta2',
-  'labelSmoothing',
-  'seed',
-  'sampleCount',
-] as const satisfies ReadonlyArray<keyof TrainConfig>;
+export const RESUME_FIXED_KEYS: ReadonlyArray<keyof TrainConfig> = TRAIN_SETTING_KEYS.filter((key) => TRAIN_SETTINGS[key].fixedOnResume);
+
+/** The flag of a setting: --batch-size for batchSize. */
+export function settingFlag(key: keyof TrainConfig): string {
+  return `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+}
 
 /** An invalid training setting; the message is one line meant for the user. */
 export class TrainConfigError extends RangeError {
@@ -85,18 +139,57 @@ export class TrainConfigError extends RangeError {
   }
 }
 
-function int(name: string, value: unknown, min: number): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
-    throw new TrainConfigError(`${name} must be an integer ≥ ${min}, got ${String(value)}`);
+function describeRange(spec: SettingSpec): string {
+  switch (spec.type) {
+    case 'int':
+      return `an integer ≥ ${spec.min ?? 0}`;
+    case 'number':
+      return spec.range ?? 'a number';
+    case 'choice':
+      return (spec.choices ?? []).map(String).join(' or ');
+    case 'text':
+      return 'a non-empty text';
   }
-  return value;
 }
 
-function real(name: string, value: unknown, check: (v: number) => boolean, range: string): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || !check(value)) {
-    throw new TrainConfigError(`${name} must be ${range}, got ${String(value)}`);
+function accepts(spec: SettingSpec, value: unknown): boolean {
+  switch (spec.type) {
+    case 'int':
+      return typeof value === 'number' && Number.isSafeInteger(value) && value >= (spec.min ?? 0);
+    case 'number':
+      return typeof value === 'number' && Number.isFinite(value) && (spec.check?.(value) ?? true);
+    case 'choice':
+      return (spec.choices ?? []).includes(value as string | number);
+    case 'text':
+      return typeof value === 'string' && value !== '';
   }
-  return value;
+}
+
+/** Parses a setting's command-line text, naming the flag in the error. */
+export function parseSetting(key: keyof TrainConfig, raw: string): TrainConfig[typeof key] {
+  const spec = TRAIN_SETTINGS[key];
+  let value: unknown = raw;
+  if (spec.type === 'int' || spec.type === 'number') value = raw.trim() === '' ? NaN : Number(raw);
+  else if (spec.type === 'choice') value = spec.choices?.find((c) => String(c) === raw);
+  if (!accepts(spec, value)) throw new TrainConfigError(`${settingFlag(key)} must be ${describeRange(spec)}, got '${raw}'`);
+  return value as TrainConfig[typeof key];
+}
+
+function checked<K extends keyof TrainConfig>(key: K, value: unknown): TrainConfig[K] {
+  const spec = TRAIN_SETTINGS[key];
+  if (!accepts(spec, value)) throw new TrainConfigError(`${spec.label} must be ${describeRange(spec)}, got ${String(value)}`);
+  return value as TrainConfig[K];
+}
+
+/**
+ * Settings in their canonical form, as checkpoints record them: a built-in data set by its
+ * name, folders as absolute paths (so a resumed run finds them from anywhere).
+ */
+export function normaliseSettings(settings: Partial<TrainConfig>): Partial<TrainConfig> {
+  const out = { ...settings };
+  if (out.data !== undefined) out.data = datasetName(out.data) ?? (existsSync(out.data) ? resolve(out.data) : out.data);
+  if (out.dataRoot !== undefined && out.dataRoot !== null) out.dataRoot = resolve(out.dataRoot);
+  return out;
 }
 
 /** Fills in defaults and validates every field. */
@@ -111,21 +204,11 @@ export function resolveTrainConfig(partial: Partial<TrainConfig> = {}): TrainCon
   }
   if (typeof c.data !== 'string' || c.data === '') throw new TrainConfigError('data must name a dataset or an image folder');
   if (c.dataRoot !== null && typeof c.dataRoot !== 'string') throw new TrainConfigError('dataRoot must be a path or null');
-  return {
-    ...model,
-    data: c.data,
-    dataRoot: c.dataRoot,
-    batchSize: int('batch size', c.batchSize, 1),
-    lr: real('learning rate', c.lr, (v) => v > 0, 'a positive number'),
-    beta1: real('beta1', c.beta1, (v) => v >= 0 && v < 1, 'in [0, 1)'),
-    beta2: real('beta2', c.beta2, (v) => v >= 0 && v < 1, 'in [0, 1)'),
-    labelSmoothing: real('label smoothing', c.labelSmoothing, (v) => v >= 0 && v < 1, 'in [0, 1)'),
-    seed: int('seed', c.seed, 0),
-    steps: int('steps', c.steps, 1),
-    sampleEvery: int('sample-every', c.sampleEvery, 0),
-    checkpointEvery: int('checkpoint-every', c.checkpointEvery, 0),
-    sampleCount: int('sample count', c.sampleCount, 1),
-  };
+  const out: Record<string, unknown> = {};
+  for (const key of TRAIN_SETTING_KEYS) {
+    out[key] = key in model ? model[key as keyof DcganConfig] : key === 'data' || key === 'dataRoot' ? c[key] : checked(key, c[key]);
+  }
+  return out as unknown as TrainConfig;
 }
 
 export function modelConfig(config: TrainConfig): DcganConfig {

@@ -1,4 +1,18 @@
-export { DEFAULT_TRAIN_CONFIG, RESUME_FIXED_KEYS, TrainConfigError, resolveTrainConfig, modelConfig, configDifferences, type TrainConfig } from './config.js';
+export {
+  DEFAULT_TRAIN_CONFIG,
+  TRAIN_SETTINGS,
+  TRAIN_SETTING_KEYS,
+  RESUME_FIXED_KEYS,
+  TrainConfigError,
+  resolveTrainConfig,
+  normaliseSettings,
+  parseSetting,
+  settingFlag,
+  modelConfig,
+  configDifferences,
+  type TrainConfig,
+  type SettingSpec,
+} from './config.js';
 export {
   saveCheckpoint,
   loadCheckpoint,
@@ -15,4 +29,5 @@ export {
   type RestoreTargets,
 } from './checkpoint.js';
 export { GanTrainer, DivergenceError, generate, type StepMetrics, type TrainerOptions } from './trainer.js';
+export { ganStep, type GanModels, type GanStepOptions, type GanStepLosses } from './step.js';
 export { runTraining, writeRunReport, sampleFileName, RUN_FILES, type RunOptions, type RunResult, type TrainEvent } from './run.js';

@@ -1,8 +1,6 @@
 /**
- * The GAN training step of pytorch/examples' dcgan, on our engine:
- *   1. D: BCE(D(x), 1 − s) on a real batch, then BCE(D(G(z).detach()), 0); one Adam step.
- *   2. G: the non-saturating loss BCE(D(G(z)), 1) through the updated D; one Adam step.
- * Losses are BCE on logits. Each step runs inside `tidy`, so its activations and temporary
+ * The trainer: data, models, optimizers and randomness of a run, and its steps (the GAN step
+ * itself is step.ts). Each step runs inside `tidy`, so its activations and temporary
  * gradients are freed when it ends and memory stays flat however long the run.
  *
  * Everything random comes from one Generator seeded with `config.seed` — the initial weights
@@ -12,9 +10,7 @@
  */
 import { DataLoader, openDataset, type ImageDataset } from '../data/index.js';
 import { noGrad } from '../autograd/mode.js';
-import { binaryCrossEntropyWithLogits } from '../ops/loss.js';
-import { randn } from '../ops/create.js';
-import { tensor } from '../ops/create.js';
+import { randn, tensor } from '../ops/create.js';
 import { Adam } from '../optim/adam.js';
 import { keep, tidy } from '../tensor/scope.js';
 import { Generator } from '../tensor/random.js';
@@ -22,21 +18,14 @@ import type { Tensor } from '../tensor/tensor.js';
 import { DcganDiscriminator, DcganGenerator } from '../models/dcgan.js';
 import { restoreCheckpoint, type CheckpointState, type LoadedCheckpoint } from './checkpoint.js';
 import { modelConfig, type TrainConfig } from './config.js';
+import { ganStep, type GanStepLosses } from './step.js';
 
-/** What one step measured. D(x) and D(G(z)) are mean probabilities (sigmoid of the logits). */
-export interface StepMetrics {
+/** What one step measured: the losses and D's outputs (GanStepLosses), and where and how fast. */
+export interface StepMetrics extends GanStepLosses {
   /** Steps completed, counting this one (1-based). */
   step: number;
   /** Epoch of the batch this step used (0-based). */
   epoch: number;
-  lossD: number;
-  lossG: number;
-  /** Mean D(x) on the real batch. */
-  D_x: number;
-  /** Mean D(G(z)) during the D update (before it). */
-  D_G_z1: number;
-  /** Mean D(G(z)) during the G update (after the D update). */
-  D_G_z2: number;
   /** Images per second of this step (batch size / step time). */
   imagesPerSec: number;
   /** Training seconds since the run began (summed over resumes). */
@@ -60,12 +49,6 @@ export interface TrainerOptions {
   /** Continue from this checkpoint (its config must describe the same model). */
   resume?: LoadedCheckpoint;
   onWarning?: (message: string) => void;
-}
-
-function meanSigmoid(logits: Float32Array): number {
-  let s = 0;
-  for (let i = 0; i < logits.length; i++) s += 1 / (1 + Math.exp(-logits[i]!));
-  return s / logits.length;
 }
 
 export class GanTrainer {
@@ -147,49 +130,16 @@ export class GanTrainer {
    */
   trainStep(): StepMetrics {
     const started = performance.now();
-    const { netG, netD, optG, optD, rng, config } = this;
+    const { rng, config } = this;
     const stepNumber = this.step + 1;
     const result = tidy(() => {
       const { images: real, epoch } = this.loader.next();
       const batch = real.shape[0]!;
-      const check = (name: string, value: number): void => {
-        if (!Number.isFinite(value)) {
-          throw new DivergenceError(`training diverged at step ${stepNumber}: ${name} is ${value}`, stepNumber);
-        }
-      };
-
-      optD.zeroGrad();
-      const outReal = netD.forward(real);
-      const errDReal = binaryCrossEntropyWithLogits(outReal, 1 - config.labelSmoothing);
-      errDReal.backward();
       const noise = randn([batch, config.nz, 1, 1], { generator: rng });
-      const fake = netG.forward(noise);
-      const outFake = netD.forward(fake.detach());
-      const errDFake = binaryCrossEntropyWithLogits(outFake, 0);
-      errDFake.backward();
-      const lossD = errDReal.item() + errDFake.item();
-      check('lossD', lossD);
-      optD.step();
-
-      optG.zeroGrad();
-      const outG = netD.forward(fake);
-      const errG = binaryCrossEntropyWithLogits(outG, 1);
-      errG.backward();
-      const lossG = errG.item();
-      check('lossG', lossG);
-      optG.step();
-      // D's gradients from the G pass are not used; free them now rather than at the next step.
-      optD.zeroGrad();
-      optG.zeroGrad();
-      return {
-        epoch,
-        batch,
-        lossD,
-        lossG,
-        D_x: meanSigmoid(outReal.data),
-        D_G_z1: meanSigmoid(outFake.data),
-        D_G_z2: meanSigmoid(outG.data),
+      const checkLoss = (name: string, value: number): void => {
+        if (!Number.isFinite(value)) throw new DivergenceError(`training diverged at step ${stepNumber}: ${name} is ${value}`, stepNumber);
       };
+      return { epoch, batch, ...ganStep(this, real, noise, { realLabel: 1 - config.labelSmoothing, checkLoss }) };
     });
     const seconds = (performance.now() - started) / 1000;
     this.sessionSeconds += seconds;
