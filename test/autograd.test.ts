@@ -125,3 +125,28 @@ describe('conv2d keeps its im2col columns for the weight gradient', () => {
     });
   });
 });
+
+describe('autograd invariants', () => {
+  it('an op that returns a gradient count other than its input count is an error naming the op', async () => {
+    const { record } = await import('../src/autograd/record.js');
+    const x = tensor([1, 2], [2], { requiresGrad: true });
+    const y = tensor([3, 4], [2], { requiresGrad: true });
+    const out = record(tensor([0, 0], [2]), 'brokenOp', [x, y], (g) => [g]);
+    assert.throws(() => sum(out).backward(), /backward: brokenOp returned 1 gradients for its 2 inputs/);
+  });
+
+  it('tidy refuses an async function and frees what it made before its first await', async () => {
+    const before = memory().numTensors;
+    let made: Tensor | null = null;
+    assert.throws(
+      () =>
+        tidy((async () => {
+          made = randn([4]);
+          await Promise.resolve();
+        }) as unknown as () => number),
+      /tidy: the function must be synchronous \(it returned a Promise\)/,
+    );
+    assert.ok(made !== null && (made as Tensor).isDisposed, 'the tensor made inside was disposed');
+    assert.equal(memory().numTensors, before);
+  });
+});

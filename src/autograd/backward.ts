@@ -53,7 +53,7 @@ function addInto(target: Tensor, source: Tensor): void {
 }
 
 function copyOf(t: Tensor): Tensor {
-  const copy = Tensor.uninitialized(t.shape);
+  const copy = Tensor.empty(t.shape);
   copy.data.set(t.data);
   return copy;
 }
@@ -141,6 +141,9 @@ export function backward(root: Tensor, gradient?: Tensor, options: BackwardOptio
         continue;
       }
       const inputGrads = fn.backward(g);
+      if (inputGrads.length !== fn.inputs.length) {
+        throw new Error(`backward: ${fn.name} returned ${inputGrads.length} gradients for its ${fn.inputs.length} inputs (one per input, null where none)`);
+      }
       fn.inputs.forEach((input, i) => {
         const gi = inputGrads[i];
         if (gi === null || gi === undefined || !input.requiresGrad) {

@@ -157,7 +157,7 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, op
       gb = empty(bias.shape);
       getBackend().channelSum(dy.data, g.n, cout, plane, gb.data);
     }
-    return [gx, gw, gb];
+    return bias === null ? [gx, gw] : [gx, gw, gb];
   });
 }
 
@@ -242,6 +242,6 @@ export function convTranspose2d(x: Tensor, weight: Tensor, bias: Tensor | null =
       gb = empty(bias.shape);
       getBackend().channelSum(dy.data, g.n, g.c, g.h * g.w, gb.data);
     }
-    return [gx, gw, gb];
+    return bias === null ? [gx, gw] : [gx, gw, gb];
   });
 }

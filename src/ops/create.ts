@@ -42,7 +42,7 @@ function flattenInto(data: NestedArray, shape: Shape, depth: number, out: number
  */
 function allocate(shape: Shape): Tensor {
   getBackend();
-  return Tensor.uninitialized(shape);
+  return Tensor.empty(shape);
 }
 
 /**

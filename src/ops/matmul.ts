@@ -84,6 +84,6 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null): T
       gb = empty(bias.shape);
       be.channelSum(g.data, rows, outF, 1, gb.data);
     }
-    return [gx, gw, gb];
+    return bias === null ? [gx, gw] : [gx, gw, gb];
   });
 }

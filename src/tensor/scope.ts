@@ -46,7 +46,11 @@ export function tidy<T>(fn: () => T): T {
   }
   scopes.pop();
   if (result instanceof Promise) {
-    throw new TypeError('tidy: the function must be synchronous (it returned a Promise)');
+    // The scope cannot follow the function past its first await: free what it made so far
+    // (they would otherwise stay alive, untracked) and say so.
+    for (const t of scope) t.dispose();
+    result.catch(() => {});
+    throw new TypeError('tidy: the function must be synchronous (it returned a Promise); await outside tidy, and tidy the synchronous parts');
   }
   const survivors = new Set<unknown>();
   collect(result, survivors);

@@ -47,18 +47,11 @@ export class Tensor implements Disposable {
     track(this);
   }
 
-  /** A new tensor of the given shape with fresh, zero-filled storage from the current allocator. */
-  static empty(shape: Shape): Tensor {
-    const t = Tensor.uninitialized(shape);
-    t.data.fill(0);
-    return t;
-  }
-
   /**
-   * A tensor whose contents are whatever its memory held (as torch.empty): for outputs a kernel
-   * overwrites in full. Zero-filling them first cost ~15% of a training step.
+   * A tensor whose contents are whatever its memory held (as torch.empty, and `empty` in ops):
+   * for outputs a kernel overwrites in full, which zero-filling first would only slow down.
    */
-  static uninitialized(shape: Shape): Tensor {
+  static empty(shape: Shape): Tensor {
     assertValidShape(shape, 'Tensor.empty');
     return new Tensor(Storage.allocate(sizeOf(shape)), shape);
   }
