@@ -60,7 +60,7 @@ export function setBackend(name: string): Backend {
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
       failures.set(name, reason);
-      throw new Error(`setBackend: the '${name}' backend is not available here: ${reason}`);
+      throw new Error(`setBackend: the '${name}' backend is not available here: ${reason}`, { cause: error });
     }
     instances.set(name, backend);
     failures.delete(name);
@@ -83,7 +83,7 @@ export async function setBackendAsync(name?: string): Promise<Backend> {
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
       failures.set(candidate, reason);
-      throw new Error(`setBackendAsync: the '${candidate}' backend is not available here: ${reason}`);
+      throw new Error(`setBackendAsync: the '${candidate}' backend is not available here: ${reason}`, { cause: error });
     }
     return setBackend(candidate);
   };

@@ -36,9 +36,9 @@ export interface TrainConfig extends DcganConfig {
 /**
  * The defaults of `dcgan train` with no options: 32×32 RGB shapes with a small DCGAN
  * (ngf = 32, ndf = 16, batch 64, 2000 steps, one-sided label smoothing 0.1), sized to finish
- * in under 10 minutes on two cores with the wasm backend. A generator wider than the
+ * in minutes on two cores (the README has the measured times). A generator wider than the
  * discriminator and the smoothed real label keep D from winning outright early (with
- * ngf = ndf = 16 D's loss sat near 0.1 and the grid stayed blobs); the edges come from G's width.
+ * ngf = ndf = 16 D's loss stayed low and the grid stayed blobs); the edges come from G's width.
  */
 export const DEFAULT_TRAIN_CONFIG: Readonly<TrainConfig> = Object.freeze({
   imageSize: 32,

@@ -67,8 +67,8 @@ function missingReason(): string {
 
 /**
  * OpenBLAS reads OPENBLAS_CORETYPE once, when it loads. Its default AVX-512 kernels
- * (SkylakeX/Cooperlake) are the fastest on Intel CPUs but 5–25% slower than its Zen kernels
- * on AMD Zen 4, so on AMD we ask for those unless the user chose.
+ * (SkylakeX/Cooperlake) are the fastest on Intel CPUs but slower than its Zen kernels on
+ * AMD Zen 4 (BENCHMARKS.md), so on AMD we ask for those unless the user chose.
  */
 function chooseCoreType(): void {
   if (process.env.OPENBLAS_CORETYPE !== undefined || process.platform !== 'linux') return;
@@ -82,9 +82,9 @@ function chooseCoreType(): void {
 
 /**
  * OpenBLAS built for pthreads (when only libopenblas0-pthread is installed) keeps its own
- * threads, which spin for up to 2^28 cycles (~0.1 s) after each GEMM — competing with our
- * OpenMP threads for the same cores in the kernels that follow (a 64×64 step took 1.72 s
- * instead of 1.38–1.54 s). 2^4 cycles makes them sleep at once. The OpenMP build ignores it.
+ * threads, which spin for up to 2^28 cycles after each GEMM — competing with our OpenMP
+ * threads for the same cores in the kernels that follow (BENCHMARKS.md has the cost). 2^4
+ * cycles makes them sleep at once. The OpenMP build ignores it.
  */
 function limitBlasSpinning(): void {
   if (process.env.OPENBLAS_THREAD_TIMEOUT === undefined) process.env.OPENBLAS_THREAD_TIMEOUT = '4';
@@ -104,7 +104,7 @@ export function loadAddon(): NativeAddon {
     addon = require(ADDON) as NativeAddon;
   } catch (error) {
     const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
-    throw new Error(`the native addon does not load (${reason}); ${NATIVE_HOW_TO}`);
+    throw new Error(`the native addon does not load (${reason}); ${NATIVE_HOW_TO}`, { cause: error });
   }
   return addon;
 }
