@@ -89,3 +89,53 @@ export class SharedHeap implements Allocator {
     return { heapBytes: this.top, liveBlocks: this.liveBlocks };
   }
 }
+
+/**
+ * Tensor memory of the native backend: each tensor its own ArrayBuffer, so the machine's
+ * memory is the limit (not one 32-bit WebAssembly memory's 4 GiB). Freed buffers are kept by
+ * size (rounded up to 64 bytes) and reused first, as SharedHeap does: a training step
+ * allocates the same sizes every time, so after the first step nothing new is allocated.
+ */
+export class BufferPool implements Allocator {
+  private readonly freeBySize = new Map<number, ArrayBuffer[]>();
+  private readonly buffers = new WeakSet<ArrayBufferLike>();
+  private liveBlocks = 0;
+  private pooledBytes = 0;
+
+  constructor(readonly name: string) {}
+
+  alloc(length: number): Float32Array {
+    const bytes = Math.max(ALIGN, Math.ceil((length * 4) / ALIGN) * ALIGN);
+    let buffer = this.freeBySize.get(bytes)?.pop();
+    if (buffer === undefined) {
+      try {
+        buffer = new ArrayBuffer(bytes);
+      } catch {
+        throw new RangeError(
+          `${this.name} backend: out of memory (a tensor of ${(bytes / 2 ** 20).toFixed(0)} MiB could not be allocated; ${(this.pooledBytes / 2 ** 20).toFixed(0)} MiB of tensors in use) — use a smaller batch or model`,
+        );
+      }
+      this.buffers.add(buffer);
+      this.pooledBytes += bytes;
+    }
+    this.liveBlocks++;
+    return new Float32Array(buffer, 0, length);
+  }
+
+  free(data: Float32Array): void {
+    const buffer = data.buffer;
+    if (!this.buffers.has(buffer)) return;
+    let list = this.freeBySize.get(buffer.byteLength);
+    if (list === undefined) {
+      list = [];
+      this.freeBySize.set(buffer.byteLength, list);
+    }
+    list.push(buffer as ArrayBuffer);
+    this.liveBlocks--;
+  }
+
+  /** heapBytes: every buffer the pool holds, in use or free (it never gives memory back). */
+  stats(): { heapBytes: number; liveBlocks: number } {
+    return { heapBytes: this.pooledBytes, liveBlocks: this.liveBlocks };
+  }
+}

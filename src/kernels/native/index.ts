@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import type { Backend, ConvGeometry } from '../backend.js';
-import { SharedHeap } from '../heap.js';
+import { BufferPool } from '../heap.js';
 import { registerBackend } from '../registry.js';
 import { compiledBackend, type CompiledKernels } from '../shared.js';
 import { loadAddon, type NativeLibraryInfo } from './addon.js';
@@ -8,6 +8,8 @@ import { loadAddon, type NativeLibraryInfo } from './addon.js';
 export interface NativeBackend extends Backend {
   readonly threads: number;
   setThreads(n: number): void;
+  /** Where its tensors live. */
+  readonly heap: BufferPool;
   /** OpenBLAS's build, kernel family and threading, as the addon reports them. */
   readonly library: NativeLibraryInfo;
 }
@@ -15,14 +17,13 @@ export interface NativeBackend extends Backend {
 /**
  * The native backend (Node only): OpenBLAS sgemm for every GEMM and our own OpenMP kernels
  * (native/src) for the rest, on one OpenMP thread pool when OpenBLAS is the OpenMP build.
- * Tensors live in a SharedHeap (one shared WebAssembly.Memory, as the wasm backend's: exact-size
- * reuse, so training does not allocate after its first step), and the addon reads any
- * Float32Array in place, so no kernel copies.
+ * Tensors live in a BufferPool (an ArrayBuffer each, reused by size, so training does not
+ * allocate after its first step and only the machine's memory limits a model), and the addon
+ * reads any Float32Array in place, so no kernel copies.
  */
 export function createNativeBackend(threads?: number): NativeBackend {
   const addon = loadAddon();
-  const memory = new WebAssembly.Memory({ initial: 32, maximum: 65536, shared: true });
-  const heap = new SharedHeap('native', memory, 64);
+  const heap = new BufferPool('native');
   let threadCount = 1;
   const setThreads = (n: number): void => {
     if (!Number.isInteger(n) || n < 1) throw new RangeError(`setThreads: the thread count must be an integer ≥ 1, got ${n}`);
@@ -59,6 +60,7 @@ export function createNativeBackend(threads?: number): NativeBackend {
     name: 'native',
     description,
     allocator: heap,
+    heap,
     get threads() {
       return threadCount;
     },
