@@ -15,7 +15,8 @@ import { Generator, nn, noGrad, optim, randn, tidy, type Tensor } from '../src/i
 import { saveCheckpoint } from '../src/io/checkpoint.js';
 import { exportOnnx, OnnxExportError, ProtoWriter } from '../src/io/onnx/index.js';
 import { DcganDiscriminator, DcganGenerator, dcganDiscriminator, dcganGenerator, type DcganConfig } from '../src/models/dcgan.js';
-import { exportOnnxCommandAction, writeOnnxExport } from '../src/cli/export-onnx.js';
+import { Command } from 'commander';
+import { exportOnnxCommandAction, onnxExportOptions, writeOnnxExport, type OnnxExportFlags } from '../src/cli/export-onnx.js';
 import { UsageError } from '../src/cli/errors.js';
 
 ort.env.wasm.numThreads = 1;
@@ -507,6 +508,23 @@ describe('CLI: writeOnnxExport (dcgan export --format onnx)', () => {
     assert.equal(parsed.variant, 'torch-fidelity');
     assert.equal(parsed.output, 'images uint8 [N, 3, 32, 32]');
     assert.deepEqual(new Uint8Array(readFileSync(fOut)), exportOnnx(g, { torchFidelity: true }));
+  });
+
+  it('as a commander action: --discriminator and --torch-fidelity reach writeOnnxExport', async () => {
+    const lines: string[] = [];
+    const command = onnxExportOptions(new Command('export'))
+      .requiredOption('--checkpoint <file|dir>', 'checkpoint')
+      .requiredOption('--out <file>', 'output')
+      .option('--json', 'JSON')
+      .action((flags: OnnxExportFlags) => {
+        exportOnnxCommandAction(flags, (line) => lines.push(line));
+      });
+    const out = join(dir, 'via-commander.onnx');
+    await command.parseAsync(['--checkpoint', runDir, '--out', out, '--torch-fidelity', '--json'], { from: 'user' });
+    assert.equal((JSON.parse(lines[0]!) as { variant: string }).variant, 'torch-fidelity');
+    assert.deepEqual(new Uint8Array(readFileSync(out)), exportOnnx(g, { torchFidelity: true }));
+    await command.parseAsync(['--checkpoint', runDir, '--out', out, '--discriminator'], { from: 'user' });
+    assert.match(lines[1]!, /the discriminator, images float32 \[N, 1, 32, 32\] → logits float32 \[N\]/);
   });
 
   it('user errors are one-line UsageErrors', () => {

@@ -3,6 +3,7 @@
  * as an ONNX file. The command itself (flags, --format pytorch) lives in export.ts; this file
  * holds the ONNX part so that the two can be wired into one command.
  */
+import type { Command } from 'commander';
 import { existsSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { CheckpointError, loadNetworks, type LoadedCheckpoint } from '../io/checkpoint.js';
@@ -118,4 +119,11 @@ export function exportOnnxCommandAction(flags: OnnxExportFlags, print: (line: st
       : `wrote ${summary.out} (${kb} KiB): the ${summary.network}${summary.variant === 'torch-fidelity' ? ' for torch-fidelity' : ''}, ${summary.input} → ${summary.output}, ONNX IR ${summary.irVersion}, opset ${summary.opset}`,
   );
   return summary;
+}
+
+/** Adds the ONNX-only flags of `dcgan export` to a command (the lead's export.ts wires the rest). */
+export function onnxExportOptions(command: Command): Command {
+  return command
+    .option('--discriminator', 'ONNX: export the discriminator (images → logits) instead of the generator')
+    .option('--torch-fidelity', "ONNX: the generator for torch-fidelity: z [N, nz] in, uint8 RGB [N, 3, H, W] out");
 }
