@@ -3,3 +3,4 @@ export { writeFileAtomic, removeStaleTemporaries, type AtomicWriteOptions } from
 export { makeGrid, encodePng, saveImageGrid, saveImage, type ImageBatch, type GridOptions, type Raster } from './png.js';
 export { lossPlotSpec, renderLossPlotSvg, svgToPng, type LossPoint, type LossPlotOptions } from './plot.js';
 export { renderReport, writeReport, type ReportInput, type ReportGrid } from './report.js';
+export { exportOnnx, OnnxExportError, ONNX_IR_VERSION, ONNX_OPSET, type OnnxExportOptions } from './onnx/index.js';
