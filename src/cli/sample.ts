@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { randn, tensor } from '../ops/create.js';
 import { Generator } from '../tensor/random.js';
 import { tidy } from '../tensor/scope.js';
-import { loadNetworks, CheckpointError, type LoadedCheckpoint } from '../train/checkpoint.js';
+import { loadSamplingGenerator, CheckpointError, type LoadedCheckpoint } from '../train/checkpoint.js';
 import { saveImage, saveImageGrid } from '../io/png.js';
 import { DcganGenerator } from '../models/dcgan.js';
 import { latentWalks } from '../models/latent.js';
@@ -15,6 +15,8 @@ import { openCheckpoint, setupEngine, engineOptions } from './options.js';
 interface EngineFlags {
   backend?: string;
   threads?: number;
+  /** Sample from the trained weights even where the checkpoint has a generator average. */
+  rawWeights?: boolean;
 }
 
 interface SampleFlags extends EngineFlags {
@@ -37,10 +39,11 @@ interface InterpolateFlags extends EngineFlags {
   json?: boolean;
 }
 
-function generatorFrom(checkpoint: LoadedCheckpoint): DcganGenerator {
+/** The generator to sample with: the checkpoint's generator average unless --raw-weights (or it has none). */
+function generatorFrom(checkpoint: LoadedCheckpoint, raw: boolean | undefined): DcganGenerator {
   const netG = new DcganGenerator(checkpoint.model);
   try {
-    loadNetworks(checkpoint, netG);
+    loadSamplingGenerator(checkpoint, netG, { raw });
   } catch (error) {
     if (error instanceof CheckpointError) throw new UsageError(error.message);
     throw error;
@@ -68,13 +71,14 @@ export function sampleCommand(): Command {
     .option('--nrow <n>', 'images per grid row', intOption('--nrow', 1), 8)
     .option('--individual <dir>', 'also write each image as its own PNG into this folder')
     .option('--json', 'print one JSON object describing what was written')
+    .option('--raw-weights', "use G's trained weights even where the checkpoint keeps a generator average (--ema)")
     .action((flags: SampleFlags) => {
       setupEngine(flags.backend, flags.threads);
       checkOutFile(flags.out);
       const checkpoint = openCheckpoint(flags.checkpoint);
       const seed = pickSeed(flags.seed);
       const { nz, imageSize, channels } = checkpoint.model;
-      const netG = generatorFrom(checkpoint);
+      const netG = generatorFrom(checkpoint, flags.rawWeights);
       const files: string[] = [];
       tidy(() => {
         const noise = randn([flags.n, nz, 1, 1], { generator: new Generator(seed) });
@@ -109,13 +113,14 @@ export function interpolateCommand(): Command {
     .option('--seed <n>', 'seed of the endpoints (default: random, printed)', intOption('--seed', 0))
     .option('--out <file.png>', 'image to write', 'interpolation.png')
     .option('--json', 'print one JSON object describing what was written')
+    .option('--raw-weights', "use G's trained weights even where the checkpoint keeps a generator average (--ema)")
     .action((flags: InterpolateFlags) => {
       setupEngine(flags.backend, flags.threads);
       checkOutFile(flags.out);
       const checkpoint = openCheckpoint(flags.checkpoint);
       const seed = pickSeed(flags.seed);
       const { nz } = checkpoint.model;
-      const netG = generatorFrom(checkpoint);
+      const netG = generatorFrom(checkpoint, flags.rawWeights);
       const ends = new Float32Array(2 * flags.rows * nz);
       new Generator(seed).fillNormal(ends);
       const walks = latentWalks(ends, nz, flags.rows, flags.steps, flags.slerp === true);

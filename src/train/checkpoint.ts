@@ -4,6 +4,7 @@
  *
  * Tensors:
  *   netG.<name>, netD.<name>           the two state dicts, PyTorch names (num_batches_tracked as I64)
+ *   netG_ema.<name>                    the generator average, when the run keeps one (--ema)
  *   optG.state.<i>.<key>, optD.…       Adam moments (exp_avg, exp_avg_sq) of parameter i
  *   fixed_noise                        the z behind the sample grids
  * Metadata (strings; JSON where structured):
@@ -31,6 +32,8 @@ export const CHECKPOINT_FORMAT = 'dcgan-ts-checkpoint';
 export const CHECKPOINT_VERSION = '1';
 /** The networks and optimizers a checkpoint holds, by their prefix in the file. */
 export const NETWORKS = ['netG', 'netD'] as const;
+/** The generator average's prefix (present when the run keeps one). */
+export const AVERAGE = 'netG_ema' as const;
 export const OPTIMIZERS = { optG: 'netG', optD: 'netD' } as const;
 /** The tensors Adam keeps per parameter (the trainer's optimizer). */
 const ADAM_TENSORS = ['exp_avg', 'exp_avg_sq'] as const;
@@ -60,6 +63,8 @@ export interface CheckpointState {
   loader: CheckpointLoaderState;
   rng: GeneratorState;
   fixedNoise: Tensor;
+  /** The generator average, when the run keeps one. */
+  netGEma?: Module | null;
 }
 
 /** A checkpoint as read back: validated plain state (tensors as read, not yet on the backend) to load into fresh modules and optimizers. */
@@ -71,6 +76,8 @@ export interface LoadedCheckpoint {
   /** State dicts by parameter name (objects without a prototype, so every name is a plain key). */
   netG: Readonly<Record<string, TensorLike>>;
   netD: Readonly<Record<string, TensorLike>>;
+  /** The generator average's state dict, or null when the run kept none. */
+  netGEma: Readonly<Record<string, TensorLike>> | null;
   optG: OptimizerStateDictLike;
   optD: OptimizerStateDictLike;
   step: number;
@@ -93,6 +100,7 @@ export class CheckpointError extends Error {
 export function checkpointEntries(state: CheckpointState): { tensors: Array<[string, TensorToWrite]>; metadata: Record<string, string> } {
   const tensors: Array<[string, NamedTensor]> = [];
   for (const name of NETWORKS) tensors.push(...stateDictTensors(state[name], `${name}.`));
+  if (state.netGEma) tensors.push(...stateDictTensors(state.netGEma, `${AVERAGE}.`));
   const optMeta: Record<string, string> = {};
   for (const name of Object.keys(OPTIMIZERS) as Array<keyof typeof OPTIMIZERS>) {
     const saved = state[name].stateDict({ copy: false });
@@ -217,10 +225,10 @@ export function loadCheckpoint(path: string): LoadedCheckpoint {
     else claimed.add(name);
     return t;
   };
-  const nets = {} as Record<(typeof NETWORKS)[number], Record<string, TensorLike>>;
-  for (const net of NETWORKS) {
+  const nets = {} as Record<(typeof NETWORKS)[number] | typeof AVERAGE, Record<string, TensorLike>>;
+  for (const net of [...NETWORKS, AVERAGE]) {
     const own = withoutPrefix(tensors, `${net}.`);
-    if (own.size === 0) problems.push(`it holds no '${net}.' tensors`);
+    if (own.size === 0 && net !== AVERAGE) problems.push(`it holds no '${net}.' tensors`);
     const dict = Object.create(null) as Record<string, TensorLike>;
     for (const [name, t] of own) {
       claimed.add(`${net}.${name}`);
@@ -273,6 +281,7 @@ export function loadCheckpoint(path: string): LoadedCheckpoint {
     model: model!,
     netG: nets.netG,
     netD: nets.netD,
+    netGEma: Object.keys(nets[AVERAGE]).length > 0 ? nets[AVERAGE] : null,
     optG: optimizers.optG,
     optD: optimizers.optD,
     step,
@@ -319,6 +328,18 @@ function failIf(checkpoint: LoadedCheckpoint, problems: string[], what: string):
   if (problems.length > 0) throw new CheckpointError(`${checkpoint.path}: its ${what} does not fit the model built from its config (${problems.join('; ')})`);
 }
 
+/**
+ * Loads the generator to sample with: the generator average where the checkpoint has one
+ * (unless `raw`), otherwise the trained weights. Returns which it loaded.
+ */
+export function loadSamplingGenerator(checkpoint: LoadedCheckpoint, netG: Module, options: { raw?: boolean } = {}): 'average' | 'raw' {
+  const average = checkpoint.netGEma !== null && options.raw !== true;
+  const state = average ? checkpoint.netGEma! : checkpoint.netG;
+  failIf(checkpoint, stateDictProblems(average ? 'generator average' : 'generator', netG, state), 'generator');
+  netG.loadStateDict(state);
+  return average ? 'average' : 'raw';
+}
+
 /** Loads G and D weights (and BatchNorm statistics) from a checkpoint into modules, naming everything that does not fit. */
 export function loadNetworks(checkpoint: LoadedCheckpoint, netG: Module, netD?: Module): void {
   const problems = stateDictProblems('generator', netG, checkpoint.netG);
@@ -335,6 +356,8 @@ export interface RestoreTargets {
   optG: Optimizer;
   optD: Optimizer;
   fixedNoise: Tensor;
+  /** The run's generator average, when it keeps one. */
+  netGEma?: Module | null;
 }
 
 /**
@@ -348,6 +371,10 @@ export function restoreCheckpoint(checkpoint: LoadedCheckpoint, targets: Restore
     ...optimizerProblems('optG', targets.optG, checkpoint.optG),
     ...optimizerProblems('optD', targets.optD, checkpoint.optD),
   ];
+  const average = targets.netGEma ?? null;
+  if (average !== null && checkpoint.netGEma === null) problems.push(`it holds no generator average (${AVERAGE}.*) but the run keeps one`);
+  if (average === null && checkpoint.netGEma !== null) problems.push(`it holds a generator average (${AVERAGE}.*) but the run keeps none`);
+  if (average !== null && checkpoint.netGEma !== null) problems.push(...stateDictProblems(AVERAGE, average, checkpoint.netGEma));
   if (!sameShape(checkpoint.fixedNoise.shape, targets.fixedNoise.shape)) {
     problems.push(`fixed_noise has shape ${shapeToString(checkpoint.fixedNoise.shape)}, expected ${shapeToString(targets.fixedNoise.shape)}`);
   }
@@ -357,4 +384,5 @@ export function restoreCheckpoint(checkpoint: LoadedCheckpoint, targets: Restore
   targets.optG.loadStateDict(checkpoint.optG);
   targets.optD.loadStateDict(checkpoint.optD);
   targets.fixedNoise.data.set(checkpoint.fixedNoise.data);
+  if (average !== null) average.loadStateDict(checkpoint.netGEma!);
 }

@@ -21,6 +21,8 @@ export interface TrainConfig extends DcganConfig {
   beta2: number;
   /** One-sided label smoothing: D's target for real images is 1 − labelSmoothing. */
   labelSmoothing: number;
+  /** β of the generator average (an exponential moving average of G's weights); 0: none. */
+  ema: number;
   /** Seeds the weights, the noise, the fixed noise, the built-in data and the data order. */
   seed: number;
   /** Total training steps (one D and one G update each). */
@@ -54,6 +56,7 @@ export const DEFAULT_TRAIN_CONFIG: Readonly<TrainConfig> = Object.freeze({
   beta1: 0.5,
   beta2: 0.999,
   labelSmoothing: 0.1,
+  ema: 0,
   seed: 0,
   steps: 2000,
   sampleEvery: 200,
@@ -109,6 +112,14 @@ export const TRAIN_SETTINGS: { readonly [K in keyof TrainConfig]: SettingSpec } 
   labelSmoothing: {
     label: 'label smoothing',
     cli: { value: '<s>', help: "one-sided label smoothing: D's target for real images is 1 − s" },
+    type: 'number',
+    check: unit,
+    range: 'in [0, 1)',
+    fixedOnResume: true,
+  },
+  ema: {
+    label: 'ema',
+    cli: { value: '<β>', help: "keep an average of G's weights, θ̄ ← β·θ̄ + (1 − β)·θ (e.g. 0.999), used for samples and eval; 0: none" },
     type: 'number',
     check: unit,
     range: 'in [0, 1)',

@@ -17,6 +17,7 @@ export {
   saveCheckpoint,
   loadCheckpoint,
   loadNetworks,
+  loadSamplingGenerator,
   restoreCheckpoint,
   checkpointEntries,
   CheckpointError,
@@ -31,3 +32,4 @@ export {
 export { GanTrainer, DivergenceError, generate, type StepMetrics, type TrainerOptions } from './trainer.js';
 export { ganStep, type GanModels, type GanStepOptions, type GanStepLosses } from './step.js';
 export { runTraining, writeRunReport, sampleFileName, RUN_FILES, type RunOptions, type RunResult, type TrainEvent } from './run.js';
+export { WeightAverage, emaDecay } from './ema.js';

@@ -19,6 +19,7 @@ import { DcganDiscriminator, DcganGenerator } from '../models/dcgan.js';
 import { restoreCheckpoint, type CheckpointState, type LoadedCheckpoint } from './checkpoint.js';
 import { modelConfig, type TrainConfig } from './config.js';
 import { ganStep, type GanStepLosses } from './step.js';
+import { WeightAverage } from './ema.js';
 
 /** What one step measured: the losses and D's outputs (GanStepLosses), and where and how fast. */
 export interface StepMetrics extends GanStepLosses {
@@ -70,7 +71,14 @@ export class GanTrainer {
     readonly optD: Adam,
     readonly rng: Generator,
     readonly fixedNoise: Tensor,
+    /** The generator average, when config.ema > 0. */
+    readonly average: WeightAverage | null,
   ) {}
+
+  /** The averaged generator's module, or null. */
+  get netGEma(): DcganGenerator | null {
+    return (this.average?.average as DcganGenerator | undefined) ?? null;
+  }
 
   static async create(config: TrainConfig, options: TrainerOptions = {}): Promise<GanTrainer> {
     const dataset =
@@ -94,7 +102,8 @@ export class GanTrainer {
     const optG = new Adam(netG.parameters(), { lr: config.lr, betas });
     const optD = new Adam(netD.parameters(), { lr: config.lr, betas });
     const fixedNoise = keep(randn([config.sampleCount, config.nz, 1, 1], { generator: rng }));
-    const trainer = new GanTrainer(config, dataset, loader, netG, netD, optG, optD, rng, fixedNoise);
+    const average = config.ema > 0 ? new WeightAverage(netG, new DcganGenerator(model), config.ema) : null;
+    const trainer = new GanTrainer(config, dataset, loader, netG, netD, optG, optD, rng, fixedNoise, average);
     if (options.resume) trainer.restore(options.resume);
     return trainer;
   }
@@ -142,6 +151,7 @@ export class GanTrainer {
       return { epoch, batch, ...ganStep(this, real, noise, { realLabel: 1 - config.labelSmoothing, checkLoss }) };
     });
     const seconds = (performance.now() - started) / 1000;
+    this.average?.update(stepNumber);
     this.sessionSeconds += seconds;
     this.step = stepNumber;
     this.epoch = result.epoch;
@@ -158,9 +168,12 @@ export class GanTrainer {
     };
   }
 
-  /** G's images for some noise (default: the fixed noise), in eval mode and without side effects. The caller disposes. */
+  /**
+   * G's images for some noise (default: the fixed noise), in eval mode and without side
+   * effects — from the generator average when the run keeps one. The caller disposes.
+   */
   sample(noise: Tensor = this.fixedNoise): Tensor {
-    return generate(this.netG, noise);
+    return generate(this.netGEma ?? this.netG, noise);
   }
 
   /** A real batch straight from the dataset (images 0…n−1), without moving the loader. */
@@ -187,6 +200,7 @@ export class GanTrainer {
       loader: this.loader.state(),
       rng: this.rng.getState(),
       fixedNoise: this.fixedNoise,
+      netGEma: this.netGEma,
     };
   }
 
