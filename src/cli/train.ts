@@ -42,6 +42,10 @@ function settingOptions(command: Command): Command {
   for (const key of TRAIN_SETTING_KEYS) {
     const spec = TRAIN_SETTINGS[key];
     if (spec.cli === null) continue;
+    if (spec.type === 'flag') {
+      command.addOption(new Option(settingFlag(key), spec.cli.help));
+      continue;
+    }
     const option = new Option(`${settingFlag(key)} ${spec.cli.value}`, spec.cli.help).argParser((raw: string) => {
       try {
         return parseSetting(key, raw);
@@ -49,7 +53,7 @@ function settingOptions(command: Command): Command {
         configError(error);
       }
     });
-    const fallback = key === 'data' ? d.data : d[key];
+    const fallback = d[key];
     if (fallback !== null) option.default(fallback);
     command.addOption(option);
   }

@@ -14,6 +14,10 @@ export interface ImageDataset {
   readonly imageSize: number;
   /** Writes image `index` as CHW float32 in [-1, 1] into out[offset .. offset + channels*imageSize*imageSize). */
   read(index: number, out: Float32Array, offset?: number): void;
+  /** Class names, for data sets with labels (label(i) indexes into them). */
+  readonly classes?: readonly string[];
+  /** The class of image `index` (an index into `classes`), for data sets with labels. */
+  label?(index: number): number;
 }
 
 /** A user-facing data problem (missing files, bad format, bad option); the message is one clear line. */

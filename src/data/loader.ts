@@ -34,6 +34,8 @@ export interface Batch {
   images: Tensor;
   epoch: number;
   batchIndex: number;
+  /** The data set indices of its images (for their labels). */
+  indices: number[];
 }
 
 /** The order of the indices 0 … length−1 in epoch `epoch`: a seeded Fisher–Yates shuffle. */
@@ -127,7 +129,7 @@ export class DataLoader {
     const data = images.data;
     ids.forEach((id, k) => this.dataset.read(id, data, k * per));
     this.batchIndex++;
-    return { images, epoch, batchIndex };
+    return { images, epoch, batchIndex, indices: ids };
   }
 
   /** The position of the next batch: restore() it (on a loader over the same dataset) to continue identically. */

@@ -15,6 +15,9 @@ import { LeakyReLU, ReLU, Tanh } from '../nn/activation.js';
 import { Unflatten } from '../nn/reshape.js';
 import { Sequential } from '../nn/container.js';
 import { Module } from '../nn/module.js';
+import { add, mul } from '../ops/arithmetic.js';
+import { tensor } from '../ops/create.js';
+import { sum } from '../ops/reduce.js';
 import { reshape } from '../ops/reshape.js';
 import { Generator } from '../tensor/random.js';
 import { shapeToString } from '../tensor/shape.js';
@@ -39,9 +42,15 @@ export interface DcganConfig {
    * 'linear': Linear(nz → 4·4·C) and a reshape (the paper's projection). The two are the same map.
    */
   projection: Projection;
+  /**
+   * Classes of a class-conditional DCGAN (0 or absent: unconditional). The label enters G as a
+   * second projection of its one-hot vector, added to z's (the same as concatenating it to z),
+   * and D as a projection discriminator (Miyato & Koyama 2018): the logit gains ⟨E·y, Σ φ(x)⟩.
+   */
+  numClasses?: number;
 }
 
-/** The fields of a DcganConfig: what a checkpoint's config must hold to rebuild the networks. */
+/** The fields every DcganConfig has: what a checkpoint's config must hold to rebuild the networks (numClasses is optional). */
 export const DCGAN_CONFIG_KEYS = ['imageSize', 'channels', 'nz', 'ngf', 'ndf', 'projection'] as const satisfies ReadonlyArray<keyof DcganConfig>;
 
 export const DEFAULT_DCGAN_CONFIG: Readonly<DcganConfig> = Object.freeze({
@@ -86,14 +95,45 @@ export function resolveDcganConfig(config: Partial<DcganConfig> = {}): DcganConf
   if (c.projection !== 'conv' && c.projection !== 'linear') {
     throw new DcganConfigError(`projection must be 'conv' or 'linear', got '${String(c.projection)}'`);
   }
-  return pickDcganConfig({ ...c, imageSize: size });
+  const classes = c.numClasses ?? 0;
+  if (!Number.isInteger(classes) || classes < 0 || classes > MAX_WIDTH) {
+    throw new DcganConfigError(`numClasses must be an integer between 0 and ${MAX_WIDTH}, got ${String(c.numClasses)}`);
+  }
+  const out = pickDcganConfig({ ...c, imageSize: size });
+  if (classes > 0) out.numClasses = classes;
+  else delete out.numClasses;
+  return out;
 }
 
 /** The model fields of a larger settings object (a training config, a checkpoint's config), unvalidated. */
 export function pickDcganConfig<T extends DcganConfig>(settings: T): DcganConfig;
 export function pickDcganConfig(settings: Readonly<Record<string, unknown>>): Partial<DcganConfig>;
 export function pickDcganConfig(settings: Readonly<Record<string, unknown>>): Partial<DcganConfig> {
-  return Object.fromEntries(DCGAN_CONFIG_KEYS.map((key) => [key, settings[key]])) as Partial<DcganConfig>;
+  const out = Object.fromEntries(DCGAN_CONFIG_KEYS.map((key) => [key, settings[key]])) as Partial<DcganConfig>;
+  if (typeof settings['numClasses'] === 'number' && settings['numClasses'] > 0) out.numClasses = settings['numClasses'];
+  return out;
+}
+
+/** Class labels as a one-hot matrix [N, numClasses] (no gradient), checking each label. */
+export function oneHot(labels: readonly number[], numClasses: number, who: string): Tensor {
+  const data = new Float32Array(labels.length * numClasses);
+  labels.forEach((label, i) => {
+    if (!Number.isInteger(label) || label < 0 || label >= numClasses) {
+      throw new RangeError(`${who}: class label ${String(label)} is outside 0..${numClasses - 1}`);
+    }
+    data[i * numClasses + label] = 1;
+  });
+  return tensor(data, [labels.length, numClasses]);
+}
+
+function checkLabels(who: string, numClasses: number, batch: number, labels: readonly number[] | undefined): readonly number[] | null {
+  if (numClasses === 0) {
+    if (labels !== undefined) throw new RangeError(`${who}: this model is unconditional; it takes no class labels`);
+    return null;
+  }
+  if (labels === undefined) throw new RangeError(`${who}: this model is class-conditional (${numClasses} classes); pass one label per image`);
+  if (labels.length !== batch) throw new RangeError(`${who}: ${labels.length} labels for a batch of ${batch}`);
+  return labels;
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {
@@ -136,9 +176,11 @@ export function initDcganWeights(net: Module, generator: Generator): void {
 const up = { stride: 2, padding: 1, bias: false } as const;
 const noBias = { bias: false } as const;
 
-/** z [N, nz] or [N, nz, 1, 1] → images [N, channels, imageSize, imageSize] in [−1, 1]. */
+/** z [N, nz] or [N, nz, 1, 1] (and, when conditional, one class label each) → images [N, channels, imageSize, imageSize] in [−1, 1]. */
 export class DcganGenerator extends Module {
   readonly main: Sequential;
+  /** For a conditional model: the labels' projection to the first volume, added to z's. */
+  readonly label: Module | null;
 
   constructor(readonly config: DcganConfig, options: DcganBuildOptions = {}) {
     super();
@@ -159,10 +201,13 @@ export class DcganGenerator extends Module {
     }
     layers.push(new ConvTranspose2d(ngf, channels, 4, up), new Tanh());
     this.main = this.registerModule('main', new Sequential(...layers));
+    const classes = config.numClasses ?? 0;
+    const first = ngf * 2 ** blocks;
+    this.label = classes === 0 ? null : this.registerModule('label', projection === 'conv' ? new ConvTranspose2d(classes, first, 4, noBias) : new Linear(classes, first * 16, noBias));
     initDcganWeights(this, initGenerator(options));
   }
 
-  forward(z: Tensor): Tensor {
+  forward(z: Tensor, labels?: readonly number[]): Tensor {
     const { nz, projection } = this.config;
     const [n] = z.shape;
     const ok = (z.ndim === 2 && z.shape[1] === nz) || (z.ndim === 4 && z.shape[1] === nz && z.shape[2] === 1 && z.shape[3] === 1);
@@ -170,13 +215,22 @@ export class DcganGenerator extends Module {
       throw new RangeError(`DcganGenerator: z must have shape [N, ${nz}] or [N, ${nz}, 1, 1], got ${shapeToString(z.shape)}`);
     }
     const input = projection === 'conv' ? (z.ndim === 4 ? z : reshape(z, [n, nz, 1, 1])) : z.ndim === 2 ? z : reshape(z, [n, nz]);
-    return this.main.forward(input);
+    const classes = checkLabels('DcganGenerator', this.config.numClasses ?? 0, n, labels);
+    if (classes === null || this.label === null) return this.main.forward(input);
+    // W·[z; y] = W_z·z + W_y·y: the label's projection is added to z's, before BatchNorm.
+    const y = oneHot(classes, this.config.numClasses!, 'DcganGenerator');
+    const [project, ...rest] = this.main.layers;
+    let h = add(project!.forward(input), this.label.forward(projection === 'conv' ? reshape(y, [n, y.shape[1]!, 1, 1]) : y));
+    for (const layer of rest) h = layer.forward(h);
+    return h;
   }
 }
 
-/** Images [N, channels, imageSize, imageSize] → one logit per image, shape [N]. */
+/** Images [N, channels, imageSize, imageSize] (and, when conditional, one class label each) → one logit per image, shape [N]. */
 export class DcganDiscriminator extends Module {
   readonly main: Sequential;
+  /** For a conditional model: the class embedding E [features, classes] of the projection term. */
+  readonly embed: Linear | null;
 
   constructor(readonly config: DcganConfig, options: DcganBuildOptions = {}) {
     super();
@@ -190,16 +244,27 @@ export class DcganDiscriminator extends Module {
     }
     layers.push(new Conv2d(ndf * mult, 1, 4, noBias));
     this.main = this.registerModule('main', new Sequential(...layers));
+    const classes = config.numClasses ?? 0;
+    this.embed = classes === 0 ? null : this.registerModule('embed', new Linear(classes, ndf * mult, noBias));
     initDcganWeights(this, initGenerator(options));
   }
 
-  forward(x: Tensor): Tensor {
+  forward(x: Tensor, labels?: readonly number[]): Tensor {
     const { channels, imageSize } = this.config;
     if (x.ndim !== 4 || x.shape[1] !== channels || x.shape[2] !== imageSize || x.shape[3] !== imageSize) {
       throw new RangeError(`DcganDiscriminator: images must have shape [N, ${channels}, ${imageSize}, ${imageSize}], got ${shapeToString(x.shape)}`);
     }
-    const logits = this.main.forward(x);
-    return reshape(logits, [x.shape[0]!]);
+    const n = x.shape[0]!;
+    const classes = checkLabels('DcganDiscriminator', this.config.numClasses ?? 0, n, labels);
+    if (classes === null || this.embed === null) return reshape(this.main.forward(x), [n]);
+    const layers = this.main.layers;
+    let features = x;
+    for (const layer of layers.slice(0, -1)) features = layer.forward(features);
+    const logits = reshape(layers.at(-1)!.forward(features), [n]);
+    // Projection: ⟨E·y, Σ_hw φ(x)⟩ per image.
+    const pooled = sum(features, [2, 3]);
+    const projected = this.embed.forward(oneHot(classes, this.config.numClasses!, 'DcganDiscriminator'));
+    return add(logits, sum(mul(pooled, projected), 1));
   }
 }
 

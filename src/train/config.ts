@@ -23,6 +23,10 @@ export interface TrainConfig extends DcganConfig {
   labelSmoothing: number;
   /** β of the generator average (an exponential moving average of G's weights); 0: none. */
   ema: number;
+  /** Train a class-conditional DCGAN on the data's labels (numClasses and classes then follow from the data). */
+  conditional: boolean;
+  /** The class names of a conditional run, recorded from its data (absent otherwise). */
+  classes?: readonly string[];
   /** Seeds the weights, the noise, the fixed noise, the built-in data and the data order. */
   seed: number;
   /** Total training steps (one D and one G update each). */
@@ -57,12 +61,16 @@ export const DEFAULT_TRAIN_CONFIG: Readonly<TrainConfig> = Object.freeze({
   beta2: 0.999,
   labelSmoothing: 0.1,
   ema: 0,
+  conditional: false,
   seed: 0,
   steps: 2000,
   sampleEvery: 200,
   checkpointEvery: 500,
   sampleCount: 64,
 });
+
+/** The TrainConfig fields a user sets (numClasses and classes follow from the data). */
+export type SettingKey = Exclude<keyof TrainConfig, 'numClasses' | 'classes'>;
 
 /** How one TrainConfig field is given, checked and treated on resume. */
 export interface SettingSpec {
@@ -73,8 +81,8 @@ export interface SettingSpec {
    * with its help text; null where the field has no flag (set through the API).
    */
   cli: { value: string; help: string } | null;
-  /** int: integers ≥ min; number: finite numbers passing `check` (described by `range`); choice: one of `choices`; text: any non-empty string. */
-  type: 'int' | 'number' | 'choice' | 'text';
+  /** int: integers ≥ min; number: finite numbers passing `check` (described by `range`); choice: one of `choices`; text: any non-empty string; flag: a switch (true when given). */
+  type: 'int' | 'number' | 'choice' | 'text' | 'flag';
   min?: number;
   check?: (v: number) => boolean;
   range?: string;
@@ -90,7 +98,7 @@ const unit = (v: number): boolean => v >= 0 && v < 1;
  * options from this table, so a new field is a line here (and in TrainConfig and the defaults).
  * The run length (steps, or --epochs) has flags of its own in the CLI: it depends on the data.
  */
-export const TRAIN_SETTINGS: { readonly [K in keyof TrainConfig]: SettingSpec } = {
+export const TRAIN_SETTINGS: { readonly [K in SettingKey]: SettingSpec } = {
   data: { label: 'data', cli: { value: '<name|dir>', help: 'dataset: shapes, mnist, fashion-mnist, cifar10, or a folder of PNG/JPEG images' }, type: 'text', fixedOnResume: true },
   dataRoot: { label: 'data root', cli: { value: '<dir>', help: 'where the mnist / fashion-mnist / cifar10 files are (default: their usual place)' }, type: 'text', fixedOnResume: true },
   imageSize: { label: 'image size', cli: { value: '<n>', help: 'image height and width: a power of two from 16 to 256' }, type: 'int', min: 1, fixedOnResume: true },
@@ -125,6 +133,12 @@ export const TRAIN_SETTINGS: { readonly [K in keyof TrainConfig]: SettingSpec } 
     range: 'in [0, 1)',
     fixedOnResume: true,
   },
+  conditional: {
+    label: 'conditional',
+    cli: { value: '', help: "a class-conditional DCGAN on the data's labels (shapes, mnist, fashion-mnist, cifar10, or an image folder whose subfolders are the classes)" },
+    type: 'flag',
+    fixedOnResume: true,
+  },
   seed: { label: 'seed', cli: { value: '<n>', help: 'seed of the weights, noise, built-in data and data order' }, type: 'int', min: 0, fixedOnResume: true },
   steps: { label: 'steps', cli: null, type: 'int', min: 1, fixedOnResume: false },
   sampleEvery: { label: 'sample-every', cli: { value: '<n>', help: 'write a sample grid every n steps (0: only at the end)' }, type: 'int', min: 0, fixedOnResume: false },
@@ -132,13 +146,13 @@ export const TRAIN_SETTINGS: { readonly [K in keyof TrainConfig]: SettingSpec } 
   sampleCount: { label: 'sample count', cli: null, type: 'int', min: 1, fixedOnResume: true },
 };
 
-export const TRAIN_SETTING_KEYS = Object.keys(TRAIN_SETTINGS) as Array<keyof TrainConfig>;
+export const TRAIN_SETTING_KEYS = Object.keys(TRAIN_SETTINGS) as SettingKey[];
 
 /** Settings that must match the checkpoint when resuming (the rest may change, e.g. a longer --steps). */
-export const RESUME_FIXED_KEYS: ReadonlyArray<keyof TrainConfig> = TRAIN_SETTING_KEYS.filter((key) => TRAIN_SETTINGS[key].fixedOnResume);
+export const RESUME_FIXED_KEYS: readonly SettingKey[] = TRAIN_SETTING_KEYS.filter((key) => TRAIN_SETTINGS[key].fixedOnResume);
 
 /** The flag of a setting: --batch-size for batchSize. */
-export function settingFlag(key: keyof TrainConfig): string {
+export function settingFlag(key: SettingKey): string {
   return `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 }
 
@@ -160,6 +174,8 @@ function describeRange(spec: SettingSpec): string {
       return (spec.choices ?? []).map(String).join(' or ');
     case 'text':
       return 'a non-empty text';
+    case 'flag':
+      return 'true or false';
   }
 }
 
@@ -173,20 +189,23 @@ function accepts(spec: SettingSpec, value: unknown): boolean {
       return (spec.choices ?? []).includes(value as string | number);
     case 'text':
       return typeof value === 'string' && value !== '';
+    case 'flag':
+      return typeof value === 'boolean';
   }
 }
 
 /** Parses a setting's command-line text, naming the flag in the error. */
-export function parseSetting(key: keyof TrainConfig, raw: string): TrainConfig[typeof key] {
+export function parseSetting(key: SettingKey, raw: string): TrainConfig[typeof key] {
   const spec = TRAIN_SETTINGS[key];
   let value: unknown = raw;
   if (spec.type === 'int' || spec.type === 'number') value = raw.trim() === '' ? NaN : Number(raw);
+  else if (spec.type === 'flag') value = raw === 'true' ? true : raw === 'false' ? false : raw;
   else if (spec.type === 'choice') value = spec.choices?.find((c) => String(c) === raw);
   if (!accepts(spec, value)) throw new TrainConfigError(`${settingFlag(key)} must be ${describeRange(spec)}, got '${raw}'`);
   return value as TrainConfig[typeof key];
 }
 
-function checked<K extends keyof TrainConfig>(key: K, value: unknown): TrainConfig[K] {
+function checked<K extends SettingKey>(key: K, value: unknown): TrainConfig[K] {
   const spec = TRAIN_SETTINGS[key];
   if (!accepts(spec, value)) throw new TrainConfigError(`${spec.label} must be ${describeRange(spec)}, got ${String(value)}`);
   return value as TrainConfig[K];
@@ -219,7 +238,22 @@ export function resolveTrainConfig(partial: Partial<TrainConfig> = {}): TrainCon
   for (const key of TRAIN_SETTING_KEYS) {
     out[key] = key in model ? model[key as keyof DcganConfig] : key === 'data' || key === 'dataRoot' ? c[key] : checked(key, c[key]);
   }
+  // A conditional run's classes, once its data has been opened (see withClasses).
+  if (model.numClasses !== undefined) {
+    if (c.conditional !== true) throw new TrainConfigError(`numClasses ${model.numClasses} is given but the run is not conditional`);
+    const classes = c.classes;
+    if (!Array.isArray(classes) || classes.length !== model.numClasses || !classes.every((n) => typeof n === 'string')) {
+      throw new TrainConfigError(`classes must be ${model.numClasses} class names, got ${JSON.stringify(classes ?? null)}`);
+    }
+    out['numClasses'] = model.numClasses;
+    out['classes'] = [...classes];
+  }
   return out as unknown as TrainConfig;
+}
+
+/** A conditional config completed with its data's class names (numClasses follows). */
+export function withClasses(config: TrainConfig, classes: readonly string[]): TrainConfig {
+  return resolveTrainConfig({ ...config, numClasses: classes.length, classes: [...classes] });
 }
 
 export function modelConfig(config: TrainConfig): DcganConfig {

@@ -114,7 +114,7 @@ function formatSeconds(s: number): string {
 
 /** Trains for `config.steps` steps in total (continuing a checkpoint's count), writing the run folder. */
 export async function runTraining(options: RunOptions): Promise<RunResult> {
-  const { config, outDir, resume, signal, onEvent } = options;
+  const { outDir, resume, signal, onEvent } = options;
   mkdirSync(join(outDir, RUN_FILES.samples), { recursive: true });
   // A run killed mid-write (SIGKILL) left its temporary files; they are never read, so they go.
   const stale = removeStaleTemporaries(outDir);
@@ -124,7 +124,9 @@ export async function runTraining(options: RunOptions): Promise<RunResult> {
     metrics: join(outDir, RUN_FILES.metrics),
     config: join(outDir, RUN_FILES.config),
   };
-  const trainer = await GanTrainer.create(config, { resume, dataset: options.dataset, onWarning: options.onWarning });
+  const trainer = await GanTrainer.create(options.config, { resume, dataset: options.dataset, onWarning: options.onWarning });
+  // The trainer's config: a conditional run's adds the data's classes.
+  const config = trainer.config;
   try {
     const environment = options.environment ?? {};
     writeFileAtomic(paths.config, new TextEncoder().encode(JSON.stringify({ ...config, ...environment }, null, 2) + '\n'));

@@ -10,9 +10,14 @@ import type { Module } from '../nn/module.js';
 import type { Optimizer } from '../optim/optimizer.js';
 import type { Tensor } from '../tensor/tensor.js';
 
+/** A network that takes class labels when it is class-conditional (the DCGAN's do). */
+export interface LabelledNet extends Module {
+  forward(x: Tensor, labels?: readonly number[]): Tensor;
+}
+
 export interface GanModels {
-  netG: Module;
-  netD: Module;
+  netG: LabelledNet;
+  netD: LabelledNet;
   optG: Optimizer;
   optD: Optimizer;
 }
@@ -22,6 +27,8 @@ export interface GanStepOptions {
   realLabel: number;
   /** Called with each loss before its optimizer step (the trainer stops on NaN there). */
   checkLoss?: (name: 'lossD' | 'lossG', value: number) => void;
+  /** For class-conditional models: the real batch's labels, and the labels G is asked to draw. */
+  labels?: { real: readonly number[]; fake: readonly number[] };
 }
 
 /** What one step measured. D(x) and D(G(z)) are mean probabilities (sigmoid of the logits). */
@@ -44,12 +51,13 @@ function meanSigmoid(logits: Float32Array): number {
 
 /** One D update and one G update on a real batch and a batch of noise z [N, nz, 1, 1]. */
 export function ganStep({ netG, netD, optG, optD }: GanModels, real: Tensor, noise: Tensor, options: GanStepOptions): GanStepLosses {
+  const { real: realLabels, fake: fakeLabels } = options.labels ?? {};
   optD.zeroGrad();
-  const outReal = netD.forward(real);
+  const outReal = netD.forward(real, realLabels);
   const errDReal = binaryCrossEntropyWithLogits(outReal, options.realLabel);
   errDReal.backward();
-  const fake = netG.forward(noise);
-  const outFake = netD.forward(fake.detach());
+  const fake = netG.forward(noise, fakeLabels);
+  const outFake = netD.forward(fake.detach(), fakeLabels);
   const errDFake = binaryCrossEntropyWithLogits(outFake, 0);
   errDFake.backward();
   const lossD = errDReal.item() + errDFake.item();
@@ -57,7 +65,7 @@ export function ganStep({ netG, netD, optG, optD }: GanModels, real: Tensor, noi
   optD.step();
 
   optG.zeroGrad();
-  const outG = netD.forward(fake);
+  const outG = netD.forward(fake, fakeLabels);
   const errG = binaryCrossEntropyWithLogits(outG, 1);
   errG.backward();
   const lossG = errG.item();

@@ -17,7 +17,7 @@ import { Generator } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { DcganDiscriminator, DcganGenerator } from '../models/dcgan.js';
 import { restoreCheckpoint, type CheckpointState, type LoadedCheckpoint } from './checkpoint.js';
-import { modelConfig, type TrainConfig } from './config.js';
+import { modelConfig, withClasses, type TrainConfig } from './config.js';
 import { ganStep, type GanStepLosses } from './step.js';
 import { WeightAverage } from './ema.js';
 
@@ -71,6 +71,8 @@ export class GanTrainer {
     readonly optD: Adam,
     readonly rng: Generator,
     readonly fixedNoise: Tensor,
+    /** The classes of the grids' images, for a conditional run. */
+    readonly fixedLabels: readonly number[] | null,
     /** The generator average, when config.ema > 0. */
     readonly average: WeightAverage | null,
   ) {}
@@ -90,6 +92,12 @@ export class GanTrainer {
         root: config.dataRoot ?? undefined,
         onWarning: options.onWarning,
       }));
+    if (config.conditional) {
+      if (!Array.isArray(dataset.classes) || dataset.classes.length < 2 || typeof dataset.label !== 'function') {
+        throw new RangeError(`--conditional needs class labels, and the data set ${dataset.name} has none (labelled: shapes, mnist, fashion-mnist, cifar10, an image folder with one subfolder per class)`);
+      }
+      config = withClasses(config, dataset.classes);
+    }
     if (dataset.imageSize !== config.imageSize || dataset.channels !== config.channels) {
       throw new RangeError(`dataset ${dataset.name} yields ${dataset.channels}×${dataset.imageSize}×${dataset.imageSize} images, the model expects ${config.channels}×${config.imageSize}×${config.imageSize}`);
     }
@@ -102,8 +110,10 @@ export class GanTrainer {
     const optG = new Adam(netG.parameters(), { lr: config.lr, betas });
     const optD = new Adam(netD.parameters(), { lr: config.lr, betas });
     const fixedNoise = keep(randn([config.sampleCount, config.nz, 1, 1], { generator: rng }));
+    // A conditional run's grids: image i shows class i mod K (with K per row, a class per column).
+    const fixedLabels = config.numClasses === undefined ? null : Array.from({ length: config.sampleCount }, (_, i) => i % config.numClasses!);
     const average = config.ema > 0 ? new WeightAverage(netG, new DcganGenerator(model), config.ema) : null;
-    const trainer = new GanTrainer(config, dataset, loader, netG, netD, optG, optD, rng, fixedNoise, average);
+    const trainer = new GanTrainer(config, dataset, loader, netG, netD, optG, optD, rng, fixedNoise, fixedLabels, average);
     if (options.resume) trainer.restore(options.resume);
     return trainer;
   }
@@ -142,13 +152,14 @@ export class GanTrainer {
     const { rng, config } = this;
     const stepNumber = this.step + 1;
     const result = tidy(() => {
-      const { images: real, epoch } = this.loader.next();
+      const { images: real, epoch, indices } = this.loader.next();
       const batch = real.shape[0]!;
       const noise = randn([batch, config.nz, 1, 1], { generator: rng });
+      const labels = this.batchLabels(indices);
       const checkLoss = (name: string, value: number): void => {
         if (!Number.isFinite(value)) throw new DivergenceError(`training diverged at step ${stepNumber}: ${name} is ${value}`, stepNumber);
       };
-      return { epoch, batch, ...ganStep(this, real, noise, { realLabel: 1 - config.labelSmoothing, checkLoss }) };
+      return { epoch, batch, ...ganStep(this, real, noise, { realLabel: 1 - config.labelSmoothing, checkLoss, labels }) };
     });
     const seconds = (performance.now() - started) / 1000;
     this.average?.update(stepNumber);
@@ -168,12 +179,22 @@ export class GanTrainer {
     };
   }
 
+  /** A conditional run's labels for a batch: the real images' classes, and uniformly drawn classes for G. */
+  private batchLabels(indices: readonly number[]): { real: number[]; fake: number[] } | undefined {
+    const classes = this.config.numClasses;
+    if (classes === undefined) return undefined;
+    const real = indices.map((i) => this.dataset.label!(i));
+    const fake = indices.map(() => Math.min(classes - 1, Math.floor(this.rng.nextFloat() * classes)));
+    return { real, fake };
+  }
+
   /**
-   * G's images for some noise (default: the fixed noise), in eval mode and without side
-   * effects — from the generator average when the run keeps one. The caller disposes.
+   * G's images for some noise (default: the fixed noise, with the fixed labels of a conditional
+   * run), in eval mode and without side effects — from the generator average when the run
+   * keeps one. The caller disposes.
    */
-  sample(noise: Tensor = this.fixedNoise): Tensor {
-    return generate(this.netGEma ?? this.netG, noise);
+  sample(noise: Tensor = this.fixedNoise, labels: readonly number[] | undefined = noise === this.fixedNoise ? (this.fixedLabels ?? undefined) : undefined): Tensor {
+    return generate(this.netGEma ?? this.netG, noise, labels);
   }
 
   /** A real batch straight from the dataset (images 0…n−1), without moving the loader. */
@@ -214,11 +235,11 @@ export class GanTrainer {
  * Runs a generator in eval mode (BatchNorm uses its running statistics) under noGrad and
  * restores its mode: sampling never changes the model, so it cannot perturb training.
  */
-export function generate(netG: DcganGenerator, noise: Tensor): Tensor {
+export function generate(netG: DcganGenerator, noise: Tensor, labels?: readonly number[]): Tensor {
   const wasTraining = netG.training;
   netG.eval();
   try {
-    return tidy(() => noGrad(() => netG.forward(noise)));
+    return tidy(() => noGrad(() => netG.forward(noise, labels)));
   } finally {
     netG.train(wasTraining);
   }
