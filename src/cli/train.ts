@@ -3,6 +3,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { datasetName, DatasetError, openDataset, type ImageDataset } from '../data/index.js';
 import { configDifferences, type LoadedCheckpoint } from '../io/checkpoint.js';
+import { ensureDir } from '../io/dirs.js';
 import {
   DEFAULT_TRAIN_CONFIG,
   RESUME_FIXED_KEYS,
@@ -15,6 +16,7 @@ import {
 import { intOption, UsageError } from './errors.js';
 import { checkpointPath, choiceOption, numberOption, openCheckpoint, setupEngine, engineOptions } from './options.js';
 import { createReporter, formatDuration, type ProgressMode } from './progress.js';
+import { onStopSignals } from './signals.js';
 
 interface TrainFlags {
   data: string;
@@ -166,6 +168,7 @@ async function train(flags: TrainFlags, command: Command): Promise<void> {
   } catch (error) {
     configError(error);
   }
+  ensureDir(outDir, resume ? '--resume' : '--out'); // fails fast on /proc/x, a path under a file, a read-only folder
 
   let dataset: ImageDataset;
   try {
@@ -201,16 +204,7 @@ async function train(flags: TrainFlags, command: Command): Promise<void> {
   if (engine.hint !== null && mode !== 'json') reporter.note(`note: ${engine.hint}`);
 
   const controller = new AbortController();
-  const onSigint = (): void => {
-    if (controller.signal.aborted) {
-      reporter.stop();
-      process.stderr.write('dcgan: interrupted again; exiting without waiting\n');
-      process.exit(130);
-    }
-    controller.abort();
-    reporter.note('stopping after this step and writing the checkpoint… (Ctrl-C again to quit at once)');
-  };
-  process.on('SIGINT', onSigint);
+  const stopSignals = onStopSignals(controller, reporter); // SIGINT, SIGTERM, SIGHUP
   let result;
   try {
     result = await runTraining({
@@ -225,7 +219,7 @@ async function train(flags: TrainFlags, command: Command): Promise<void> {
     });
   } finally {
     reporter.stop();
-    process.off('SIGINT', onSigint);
+    stopSignals.dispose();
   }
 
   const report = join(outDir, RUN_FILES.report);
@@ -240,7 +234,7 @@ async function train(flags: TrainFlags, command: Command): Promise<void> {
       return;
     case 'interrupted':
       if (mode !== 'json') reporter.note(`interrupted at step ${result.step}; checkpoint written to ${join(outDir, RUN_FILES.checkpoint)}; continue with: dcgan train --resume ${outDir}`);
-      process.exitCode = 130;
+      process.exitCode = stopSignals.exitCode; // 130, 143 or 129
       return;
     case 'diverged':
       throw new UsageError(result.message ?? 'training diverged', 1);
