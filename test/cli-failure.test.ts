@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { after, describe, test } from 'node:test';
 import '../src/index.js';
 import { loadCheckpoint } from '../src/io/index.js';
+import { claimingPng, encodePng, pixels } from './data/helpers.js';
 
 const entry = fileURLToPath(new URL('./dcgan-from-source.ts', import.meta.url));
 const tsx = import.meta.resolve('tsx');
@@ -192,6 +193,28 @@ describe('folders the CLI cannot create fail fast with one line', () => {
     } finally {
       chmodSync(ro, 0o755);
     }
+  });
+});
+
+describe('decompression bombs in an image folder', () => {
+  const folder = join(work, 'images');
+  mkdirSync(folder);
+  for (let i = 0; i < 8; i++) {
+    writeFileSync(join(folder, `img${i}.png`), encodePng({ width: 16, height: 16, colorType: 2, samples: pixels(16, 16, (x, y) => [x * 16, y * 16, i * 30]) }));
+  }
+  writeFileSync(join(folder, 'bomb.png'), claimingPng(20000, 20000));
+
+  test('train skips the 74-byte 20000×20000 PNG with one warning and trains on the rest', () => {
+    const out = join(work, 'bomb-run');
+    const run = dcgan('train', ...TINY, '--data', folder, '--steps', '1', '--json', '--out', out);
+    assert.equal(run.status, 0, run.stderr);
+    assert.deepEqual(lines(run.stderr), [`warning: ${folder}: skipped 1 file larger than the limit of 64000000 pixels (bomb.png 20000×20000; raise it with --max-image-pixels)`]);
+    assertRunFolder(out, 1);
+  });
+
+  test('--max-image-pixels lowers the limit; nothing left is one line naming it', () => {
+    assertOneLineError(dcgan('train', ...TINY, '--data', folder, '--steps', '1', '--max-image-pixels', '255', '--out', join(work, 'bomb-run2')), /no readable images in .*: all 9 image files were skipped: 9 files larger than the limit of 255 pixels/);
+    assertOneLineError(dcgan('train', '--max-image-pixels', '0'), /--max-image-pixels must be an integer ≥ 1, got '0'/);
   });
 });
 

@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { datasetName, DatasetError, openDataset, type ImageDataset } from '../data/index.js';
+import { datasetName, DatasetError, DEFAULT_MAX_IMAGE_PIXELS, openDataset, type ImageDataset } from '../data/index.js';
 import { configDifferences, type LoadedCheckpoint } from '../io/checkpoint.js';
 import { ensureDir } from '../io/dirs.js';
 import {
@@ -42,6 +42,7 @@ interface TrainFlags {
   out?: string;
   json?: boolean;
   resume?: string;
+  maxImagePixels: number;
 }
 
 /** Flag (commander attribute) → TrainConfig key, for the settings a checkpoint records. */
@@ -89,6 +90,7 @@ export function trainCommand(): Command {
     .option('--out <dir>', 'run folder (default: runs/<date>-<time>)')
     .option('--json', 'print one JSON object per line (start, every --log-every steps, end) instead of a progress bar')
     .option('--resume <dir>', 'continue the run in this folder from its checkpoint, exactly where it stopped')
+    .option('--max-image-pixels <n>', 'image folders: skip images larger than this many pixels (width × height), read from their headers before decoding', intOption('--max-image-pixels', 1), DEFAULT_MAX_IMAGE_PIXELS)
     .action(async (flags: TrainFlags, command: Command) => {
       await train(flags, command);
     });
@@ -177,6 +179,7 @@ async function train(flags: TrainFlags, command: Command): Promise<void> {
       channels: config.channels,
       seed: config.seed,
       root: config.dataRoot ?? undefined,
+      maxImagePixels: flags.maxImagePixels,
       onWarning,
     });
   } catch (error) {
