@@ -312,10 +312,14 @@ export interface FolderOpenOptions {
   onWarning?: (message: string) => void;
 }
 
-/** Reads, decodes, crops and resizes one image file's bytes into `out` (CHW); throws DatasetError. */
-export function loadImageBytes(bytes: Uint8Array, options: FolderOpenOptions, out: Uint8Array, offset = 0): void {
+/**
+ * What openImageFolder does with each file's bytes: decode (header and size limit first), crop,
+ * resize and convert into `out` at `offset` (CHW). Returns the decoded size; throws DatasetError.
+ */
+export function loadImageBytes(bytes: Uint8Array, options: FolderOpenOptions, out: Uint8Array, offset = 0): { width: number; height: number } {
   const img = decodeImage(bytes, { maxPixels: options.maxImagePixels });
   imageToBytes(img, options.imageSize, options.channels, out, offset);
+  return { width: img.width, height: img.height };
 }
 
 export class ImageFolderDataset implements ImageDataset {

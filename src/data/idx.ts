@@ -8,7 +8,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { gunzip } from 'node:zlib';
+import { gunzip, gunzipSync } from 'node:zlib';
 import { byteToSigned, checkChannels, checkImageSize, checkRead, DatasetError, type ImageDataset } from './common.js';
 import { SquareResizer } from './resize.js';
 
@@ -60,6 +60,28 @@ export function parseIdx(bytes: Uint8Array, file = 'IDX data'): IdxArray {
   return { dims, data: bytes.subarray(headerLength, headerLength + count) };
 }
 
+/** Largest un-gzipped IDX file we accept (MNIST's training images are 47 MB): a bound against gzip bombs. */
+export const MAX_IDX_BYTES = 2 ** 31 - 1;
+
+function gunzipError(file: string, error: unknown): DatasetError {
+  if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+    return new DatasetError(`${file} decompresses to more than ${MAX_IDX_BYTES} bytes, more than an IDX file may hold`);
+  }
+  return new DatasetError(`${file} is a corrupt gzip file: ${String((error as Error).message).split('\n')[0]}`);
+}
+
+/** Parses an IDX file's bytes, gunzipping them first when they start with the gzip magic (synchronous). */
+export function decodeIdxFile(bytes: Uint8Array, file = 'IDX data'): IdxArray {
+  if (isGzip(bytes)) {
+    try {
+      bytes = gunzipSync(bytes, { maxOutputLength: MAX_IDX_BYTES });
+    } catch (error) {
+      throw gunzipError(file, error);
+    }
+  }
+  return parseIdx(bytes, file);
+}
+
 /** Reads and parses an IDX file, gunzipping it when it starts with the gzip magic. */
 export async function readIdxFile(path: string): Promise<IdxArray> {
   let bytes: Uint8Array;
@@ -70,9 +92,9 @@ export async function readIdxFile(path: string): Promise<IdxArray> {
   }
   if (isGzip(bytes)) {
     try {
-      bytes = await gunzipAsync(bytes);
+      bytes = await gunzipAsync(bytes, { maxOutputLength: MAX_IDX_BYTES });
     } catch (error) {
-      throw new DatasetError(`${path} is a corrupt gzip file: ${(error as Error).message}`);
+      throw gunzipError(path, error);
     }
   }
   return parseIdx(bytes, path);

@@ -18,8 +18,8 @@ export {
   type ShapeSpec,
   type ShapesOptions,
 } from './shapes.js';
-export { IdxDataset, openIdxDataset, parseIdx, readIdxFile, FASHION_MNIST_DEFAULT_ROOT, type IdxArray, type IdxDatasetName } from './idx.js';
-export { Cifar10Dataset, openCifar10, parseCifarBatches, CIFAR_BATCH_FILES, CIFAR_SUBFOLDER } from './cifar.js';
+export { IdxDataset, openIdxDataset, parseIdx, decodeIdxFile, readIdxFile, MAX_IDX_BYTES, FASHION_MNIST_DEFAULT_ROOT, type IdxArray, type IdxDatasetName } from './idx.js';
+export { Cifar10Dataset, openCifar10, parseCifarBatches, CIFAR_BATCH_FILES, CIFAR_RECORD, CIFAR_SUBFOLDER } from './cifar.js';
 export {
   ImageFolderDataset,
   openImageFolder,

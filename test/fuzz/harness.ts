@@ -20,7 +20,7 @@
  * fuzzTest declares a node:test test that runs fuzzParser and fails on any bad outcome;
  * fuzzParser alone returns the report (cases, outcome counts, failures) for other uses.
  *
- * Each case takes a seed and applies 1–3 mutations: truncation, bit flips, byte runs
+ * Each case takes a seed and applies 1–3 mutations (one in 60% of cases): truncation, bit flips, byte runs
  * (0x00 / 0xFF / random), inserted and deleted bytes, numeric fields set to 0 / 1 / huge /
  * 0x7FFFFFFF / 0xFFFFFFFF (−1) / the file length (in `fields`, or at random offsets in both
  * byte orders), duplicated, removed and swapped sections (`sections`, or random slices), splices
@@ -103,6 +103,8 @@ export interface FuzzReport {
   rejected: number;
   /** Rejections per error class name. */
   errors: Record<string, number>;
+  /** The first few distinct rejection messages (to see what the cases exercise). */
+  messages: string[];
   failures: FuzzFailure[];
   seconds: number;
   /** Largest heap + array-buffer growth of one case, in bytes. */
@@ -183,7 +185,7 @@ function mutateOnce<T>(target: FuzzTarget<T>, input: Uint8Array, seedIndex: numb
       const out = input.slice();
       const flips = 1 + rng.int(4);
       for (let i = 0; i < flips && n > 0; i++) {
-        const at = rng.next() < 0.5 ? rng.int(Math.min(n, 128)) : rng.int(n);
+        const at = rng.next() < 0.3 ? rng.int(Math.min(n, 128)) : rng.int(n);
         out[at]! ^= 1 << rng.int(8);
       }
       return { bytes: out, what: `bitflip×${flips}` };
@@ -252,7 +254,8 @@ function mutateOnce<T>(target: FuzzTarget<T>, input: Uint8Array, seedIndex: numb
     }
     default: {
       const k = choice - generic;
-      return { bytes: custom[k]!(input, rng), what: `custom${k}` };
+      const bytes = custom[k]!(input.slice(), rng);
+      return { bytes: Object.getPrototypeOf(bytes) === Uint8Array.prototype ? bytes : new Uint8Array(bytes), what: `custom${k}` };
     }
   }
 }
@@ -282,12 +285,14 @@ export function fuzzParser<T>(target: FuzzTarget<T>): FuzzReport {
   const maxGrowthAllowed = target.maxHeapGrowthBytes ?? 64 << 20;
   const saveDir = process.env['DCGAN_FUZZ_SAVE'] || join(tmpdir(), 'dcgan-fuzz-failures');
   if (target.seeds.length === 0) throw new Error(`fuzz ${target.name}: no seeds`);
+  // Plain copies: Buffer.slice() is a view, so mutating a Buffer seed's "copy" would change the seed.
+  target = { ...target, seeds: target.seeds.map((s) => new Uint8Array(s)) };
   const rng = fuzzRandom(seed ^ hashName(target.name));
   const seedFields = target.seeds.map((s) => target.fields?.(s) ?? []);
   const seedSections = target.seeds.map((s) => target.sections?.(s) ?? []);
   const context = vm.createContext({ run: (): void => undefined });
   const script = new vm.Script('run()');
-  const report: FuzzReport = { name: target.name, seed, cases: 0, parsed: 0, rejected: 0, errors: {}, failures: [], seconds: 0, maxGrowth: 0, line: '' };
+  const report: FuzzReport = { name: target.name, seed, cases: 0, parsed: 0, rejected: 0, errors: {}, messages: [], failures: [], seconds: 0, maxGrowth: 0, line: '' };
   const started = performance.now();
 
   for (let c = 0; c < cases; c++) {
@@ -300,7 +305,8 @@ export function fuzzParser<T>(target: FuzzTarget<T>): FuzzReport {
       const seedIndex = rng.int(target.seeds.length);
       input = target.seeds[seedIndex]!;
       const steps: string[] = [`seed ${seedIndex}`];
-      const count = 1 + rng.int(3);
+      const r = rng.next();
+      const count = r < 0.6 ? 1 : r < 0.85 ? 2 : 3;
       for (let m = 0; m < count; m++) {
         const next = mutateOnce(target, input, seedIndex, rng, seedFields, seedSections);
         input = next.bytes;
@@ -365,6 +371,7 @@ export function fuzzParser<T>(target: FuzzTarget<T>): FuzzReport {
         continue;
       }
       report.rejected++;
+      if (report.messages.length < 20 && !report.messages.includes(message)) report.messages.push(message);
       const name = errorName(error);
       report.errors[name] = (report.errors[name] ?? 0) + 1;
       continue;

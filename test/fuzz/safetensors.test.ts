@@ -46,6 +46,8 @@ const seeds: Uint8Array[] = [
     new Uint8Array([0x00, 0x3c, 0x00, 0xc0, 0x80, 0x3f, 0x00, 0x40, 0, 0, 0, 0, 0, 0, 0xf0, 0x3f, 7, 0, 0, 0, 0xff, 0xff, 0x80, 200, 1, 0]),
   ),
   encodeSafetensors({}, { only: 'metadata' }),
+  // Mostly data, so that many mutations leave a valid file.
+  encodeSafetensors({ big: { shape: [16, 16], data: new Float32Array(256).map((_, i) => Math.sin(i)) } }),
 ];
 
 const nasty: unknown[] = [0, -1, 1.5, 2 ** 31, 2 ** 32, 2 ** 53, 2 ** 64, 1e300, -0, '4', null, true, [], {}, Number.MAX_SAFE_INTEGER];
