@@ -233,7 +233,7 @@ export function decodeImage(bytes: Uint8Array, options: DecodeOptions = {}): Rgb
         formatAsRGBA: false,
         tolerantDecoding: false,
         maxResolutionInMP: Math.max(1, Math.ceil(maxPixels / 1e6)),
-        maxMemoryUsageInMB: Math.max(64, Math.ceil((maxPixels * 12) / 2 ** 20)),
+        maxMemoryUsageInMB: Math.max(64, Math.ceil((maxPixels * 16) / 2 ** 20)),
       });
     } catch (error) {
       throw new DatasetError(`corrupt JPEG: ${message(error)}`);

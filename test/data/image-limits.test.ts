@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { crc32, deflateSync, inflateSync } from 'node:zlib';
 import { describe, it } from 'node:test';
 import jpeg from 'jpeg-js';
 import {
@@ -100,5 +101,58 @@ describe('image folders with bombs and short images', () => {
       message: /no readable images in .*: all 1 image file were skipped: 1 file larger than the limit of 100 pixels \(sub\/a\.png 16×16/,
     });
     assert.equal((await openDataset(dir, { imageSize: 16, channels: 3, maxImagePixels: 256 })).length, 1);
+  });
+});
+
+/** An 8-bit RGB Adam7-interlaced PNG (filter 0 rows), written here from the spec's pass layout. */
+function interlacedPng(width: number, height: number, rgb: (x: number, y: number) => [number, number, number]): Buffer {
+  const passes = [[0, 0, 8, 8], [4, 0, 8, 8], [0, 4, 4, 8], [2, 0, 4, 4], [0, 2, 2, 4], [1, 0, 2, 2], [0, 1, 1, 2]] as const;
+  const rows: number[] = [];
+  for (const [x0, y0, dx, dy] of passes) {
+    if (x0 >= width || y0 >= height) continue;
+    for (let y = y0; y < height; y += dy) {
+      rows.push(0);
+      for (let x = x0; x < width; x += dx) rows.push(...rgb(x, y));
+    }
+  }
+  const png = claimingPng(width, height);
+  // Same layout as claimingPng, with the interlace flag and the real data.
+  const ihdr = png.subarray(8, 33);
+  ihdr[8 + 12] = 1;
+  const head = Buffer.from(ihdr);
+  head.writeUInt32BE(crc32(head.subarray(4, 21)) >>> 0, 21);
+  const data = deflateSync(Buffer.from(rows));
+  const idat = Buffer.alloc(12 + data.length);
+  idat.writeUInt32BE(data.length, 0);
+  idat.write('IDAT', 4, 'ascii');
+  data.copy(idat, 8);
+  idat.writeUInt32BE(crc32(idat.subarray(4, 8 + data.length)) >>> 0, 8 + data.length);
+  return Buffer.concat([png.subarray(0, 8), head, idat, png.subarray(png.length - 12)]);
+}
+
+describe('interlaced PNGs', () => {
+  for (const [w, h] of [[5, 3], [1, 1], [9, 10], [16, 16]] as const) {
+    it(`a ${w}×${h} Adam7 image decodes to its pixels (the data-length check counts every pass)`, () => {
+      const rgb = (x: number, y: number): [number, number, number] => [x * 13, y * 17, (x * y) & 255];
+      const img = decodeImage(interlacedPng(w, h, rgb));
+      assert.deepEqual([img.width, img.height], [w, h]);
+      for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) assert.deepEqual([...img.data.subarray(3 * (y * w + x), 3 * (y * w + x) + 3)], rgb(x, y), `pixel ${x},${y}`);
+    });
+  }
+  it('an interlaced image one byte short is corrupt', () => {
+    const full = interlacedPng(9, 10, () => [1, 2, 3]);
+    // Rebuild with one byte less of raw data.
+    assert.doesNotThrow(() => decodeImage(full));
+    const short = (() => {
+      const raw = inflateSync(full.subarray(41, full.length - 16));
+      const data = deflateSync(raw.subarray(0, raw.length - 1));
+      const idat = Buffer.alloc(12 + data.length);
+      idat.writeUInt32BE(data.length, 0);
+      idat.write('IDAT', 4, 'ascii');
+      data.copy(idat, 8);
+      idat.writeUInt32BE(crc32(idat.subarray(4, 8 + data.length)) >>> 0, 8 + data.length);
+      return Buffer.concat([full.subarray(0, 33), idat, full.subarray(full.length - 12)]);
+    })();
+    assert.throws(() => decodeImage(short), /corrupt PNG: its data holds \d+ of the \d+ bytes/);
   });
 });
