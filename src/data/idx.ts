@@ -29,6 +29,11 @@ function isGzip(bytes: Uint8Array): boolean {
   return bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
 }
 
+/** Dimensions for a message: 60000×28×28, or the first few and the count when there are many. */
+function dimsText(dims: readonly number[]): string {
+  return dims.length <= 6 ? dims.join('×') : `${dims.slice(0, 4).join('×')}×… (${dims.length} dimensions)`;
+}
+
 /** Reads an IDX file's bytes (already un-gzipped) into its dimensions and unsigned-byte data. */
 export function parseIdx(bytes: Uint8Array, file = 'IDX data'): IdxArray {
   const hex = (b: number | undefined) => (b ?? 0).toString(16).padStart(2, '0');
@@ -54,7 +59,7 @@ export function parseIdx(bytes: Uint8Array, file = 'IDX data'): IdxArray {
   }
   if (bytes.length - headerLength < count) {
     throw new DatasetError(
-      `${file} is truncated: its header (${dims.join('×')}) needs ${count} data bytes but it has ${bytes.length - headerLength}`,
+      `${file} is truncated: its header (${dimsText(dims)}) needs ${count} data bytes but it has ${bytes.length - headerLength}`,
     );
   }
   return { dims, data: bytes.subarray(headerLength, headerLength + count) };
@@ -158,7 +163,7 @@ export class IdxDataset implements ImageDataset {
     this.imageSize = checkImageSize(options.imageSize);
     this.channels = checkChannels(options.channels);
     if (dims.length !== 3 || dims.some((d) => d < 1)) {
-      throw new DatasetError(`${file ?? name}: expected an IDX images file with 3 dimensions (count×rows×cols), got ${dims.join('×') || 'none'}`);
+      throw new DatasetError(`${file ?? name}: expected an IDX images file with 3 dimensions (count×rows×cols), got ${dimsText(dims) || 'none'}`);
     }
     [this.length, this.sourceHeight, this.sourceWidth] = dims as [number, number, number];
     if (labels !== undefined && labels.length !== this.length) {
@@ -214,7 +219,7 @@ export async function openIdxDataset(name: IdxDatasetName, options: IdxOpenOptio
       const parsed = await readIdxFile(labelsPath);
       if (parsed.dims.length !== 1 || parsed.dims[0] !== images.dims[0]) {
         options.onWarning?.(
-          `${name}: ignoring labels in ${labelsPath}: shape ${parsed.dims.join('×')} does not match ${images.dims[0]} images`,
+          `${name}: ignoring labels in ${labelsPath}: shape ${dimsText(parsed.dims)} does not match ${images.dims[0]} images`,
         );
       } else {
         labels = parsed.data;

@@ -6,7 +6,8 @@ import { idxBytes } from '../data/helpers.js';
 import { fuzzTest, type FuzzField } from './harness.js';
 
 const images = idxBytes([3, 5, 4], Array.from({ length: 60 }, (_, i) => (i * 37) & 255));
-const seeds = [images, idxBytes([3], [1, 2, 3]), gzipSync(images), idxBytes([2, 3, 3], new Array(18).fill(200)), gzipSync(idxBytes([1, 28, 28], new Array(784).fill(7)))];
+const mnistLike = idxBytes([1, 28, 28], new Array(784).fill(7));
+const seeds = [images, idxBytes([3], [1, 2, 3]), gzipSync(images), idxBytes([2, 3, 3], new Array(18).fill(200)), mnistLike, gzipSync(mnistLike)];
 
 interface Parsed {
   array: IdxArray;
