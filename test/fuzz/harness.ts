@@ -260,6 +260,37 @@ function mutateOnce<T>(target: FuzzTarget<T>, input: Uint8Array, seedIndex: numb
   }
 }
 
+/** Case c: the seeds first, then a random seed with 1–3 mutations (one in 60% of cases). */
+function caseMaker<T>(target: FuzzTarget<T>, rng: FuzzRandom): (c: number) => { bytes: Uint8Array; mutations: string } {
+  const seedFields = target.seeds.map((s) => target.fields?.(s) ?? []);
+  const seedSections = target.seeds.map((s) => target.sections?.(s) ?? []);
+  return (c) => {
+    if (c < target.seeds.length) return { bytes: target.seeds[c]!, mutations: `seed ${c}` };
+    const seedIndex = rng.int(target.seeds.length);
+    let bytes = target.seeds[seedIndex]!;
+    const steps: string[] = [`seed ${seedIndex}`];
+    const r = rng.next();
+    const count = r < 0.6 ? 1 : r < 0.85 ? 2 : 3;
+    for (let m = 0; m < count; m++) {
+      // Field and section positions refer to the seed; after a first mutation they may be stale, which is just another mutation.
+      const next = mutateOnce(target, bytes, seedIndex, rng, seedFields, seedSections);
+      bytes = next.bytes;
+      steps.push(next.what);
+    }
+    return { bytes, mutations: steps.join(', ') };
+  };
+}
+
+/**
+ * `count` mutated inputs (no seeds) as fuzzParser would make them, for tests that push inputs
+ * through a slower, asynchronous path (e.g. a whole folder of them through openImageFolder).
+ */
+export function mutatedInputs(target: Pick<FuzzTarget<unknown>, 'name' | 'seeds' | 'fields' | 'sections' | 'mutators'>, count: number, seed = 1): Uint8Array[] {
+  const full: FuzzTarget<unknown> = { ...target, seeds: target.seeds.map((s) => new Uint8Array(s)), parse: () => undefined, allowedErrors: [] };
+  const make = caseMaker(full, fuzzRandom(seed ^ hashName(`${target.name}/inputs`)));
+  return Array.from({ length: count }, (_, i) => make(full.seeds.length + i).bytes);
+}
+
 function envInt(name: string): number | undefined {
   const v = process.env[name];
   if (v === undefined || v.trim() === '') return undefined;
@@ -288,33 +319,14 @@ export function fuzzParser<T>(target: FuzzTarget<T>): FuzzReport {
   // Plain copies: Buffer.slice() is a view, so mutating a Buffer seed's "copy" would change the seed.
   target = { ...target, seeds: target.seeds.map((s) => new Uint8Array(s)) };
   const rng = fuzzRandom(seed ^ hashName(target.name));
-  const seedFields = target.seeds.map((s) => target.fields?.(s) ?? []);
-  const seedSections = target.seeds.map((s) => target.sections?.(s) ?? []);
   const context = vm.createContext({ run: (): void => undefined });
   const script = new vm.Script('run()');
   const report: FuzzReport = { name: target.name, seed, cases: 0, parsed: 0, rejected: 0, errors: {}, messages: [], failures: [], seconds: 0, maxGrowth: 0, line: '' };
   const started = performance.now();
 
+  const makeCase = caseMaker(target, rng);
   for (let c = 0; c < cases; c++) {
-    let input: Uint8Array;
-    let mutations: string;
-    if (c < target.seeds.length) {
-      input = target.seeds[c]!;
-      mutations = `seed ${c}`;
-    } else {
-      const seedIndex = rng.int(target.seeds.length);
-      input = target.seeds[seedIndex]!;
-      const steps: string[] = [`seed ${seedIndex}`];
-      const r = rng.next();
-      const count = r < 0.6 ? 1 : r < 0.85 ? 2 : 3;
-      for (let m = 0; m < count; m++) {
-        const next = mutateOnce(target, input, seedIndex, rng, seedFields, seedSections);
-        input = next.bytes;
-        steps.push(next.what);
-        // Field and section positions refer to the seed; after a first mutation they may be stale, which is just another mutation.
-      }
-      mutations = steps.join(', ');
-    }
+    const { bytes: input, mutations } = makeCase(c);
     const fail = (kind: FuzzFailure['kind'], detail: string): void => {
       let file = '';
       try {

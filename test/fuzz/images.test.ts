@@ -6,9 +6,13 @@ import assert from 'node:assert/strict';
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 import { crc32, deflateSync, inflateSync } from 'node:zlib';
-import { DatasetError, loadImageBytes, readImageHeader } from '../../src/data/index.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { DatasetError, loadImageBytes, openDataset, readImageHeader } from '../../src/data/index.js';
 import { encodePng, pixels } from '../data/helpers.js';
-import { fuzzTest, type FuzzField, type FuzzRandom, type Mutator } from './harness.js';
+import { fuzzTest, mutatedInputs, type FuzzField, type FuzzRandom, type Mutator } from './harness.js';
 
 const out = new Uint8Array(3 * 16 * 16);
 let channels: 1 | 3 = 3;
@@ -132,5 +136,26 @@ function jpegFields(b: Uint8Array): FuzzField[] {
   return fields;
 }
 
-fuzzTest({ name: 'png', seeds: pngSeeds, parse, check, allowedErrors: [DatasetError], fields: pngFields, sections: pngChunks, mutators: [pngContent, pngContent, pngRaw, pngRaw, (b) => fixCrcs(b)], iterations: 600 });
-fuzzTest({ name: 'jpeg', seeds: jpegSeeds, parse, check, allowedErrors: [DatasetError], fields: jpegFields, sections: jpegSegments, iterations: 400 });
+const pngTarget = { name: 'png', seeds: pngSeeds, parse, check, allowedErrors: [DatasetError], fields: pngFields, sections: pngChunks, mutators: [pngContent, pngContent, pngRaw, pngRaw, (b: Uint8Array) => fixCrcs(b)], iterations: 600 };
+const jpegTarget = { name: 'jpeg', seeds: jpegSeeds, parse, check, allowedErrors: [DatasetError], fields: jpegFields, sections: jpegSegments, iterations: 400 };
+fuzzTest(pngTarget);
+fuzzTest(jpegTarget);
+
+test('a folder of mutated PNG and JPEG files opens with one warning counting every skip, or fails with one DatasetError', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'dcgan-fuzz-folder-'));
+  try {
+    const files = [...mutatedInputs(pngTarget, 40, 5).map((b, i) => [`p${i}.png`, b] as const), ...mutatedInputs(jpegTarget, 40, 5).map((b, i) => [`j${i}.jpg`, b] as const)];
+    for (const [name, bytes] of files) writeFileSync(join(dir, name), bytes);
+    writeFileSync(join(dir, 'good.png'), pngSeeds[0]!);
+    const warnings: string[] = [];
+    const dataset = await openDataset(dir, { imageSize: 16, channels: 3, maxImagePixels: 4_000_000, onWarning: (w) => warnings.push(w) });
+    assert.ok(warnings.length <= 1, warnings.join('\n'));
+    const skipped = warnings.length === 0 ? 0 : [...warnings[0]!.matchAll(/(\d+) (?:unreadable )?files? (?:larger|\()/g)].reduce((n, m) => n + Number(m[1]), 0);
+    assert.equal(dataset.length + skipped, files.length + 1, `${dataset.length} kept + ${skipped} skipped: ${warnings[0]}`);
+    assert.ok(!warnings.some((w) => w.includes('\n')));
+    console.log(`fuzz image folder: ${files.length + 1} files: ${dataset.length} loaded, ${skipped} skipped in one warning`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
