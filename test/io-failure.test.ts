@@ -73,3 +73,17 @@ describe('ensureDir', () => {
     }
   });
 });
+
+describe('ensureDir on an existing folder', () => {
+  it('a read-only existing folder says it cannot be written into', { skip: process.getuid?.() === 0 ? 'running as root: permissions do not apply' : false }, async () => {
+    const { chmodSync, mkdirSync } = await import('node:fs');
+    const ro = join(dir, 'ro-existing');
+    mkdirSync(ro);
+    chmodSync(ro, 0o555);
+    try {
+      assert.throws(() => ensureDir(ro, '--resume'), /^FolderError: --resume .*ro-existing: cannot write into the folder: no permission$/);
+    } finally {
+      chmodSync(ro, 0o755);
+    }
+  });
+});

@@ -49,8 +49,10 @@ function reason(error: unknown, where: string): string {
  */
 export function ensureDir(path: string, label?: string): string | null {
   const target = resolve(path);
+  let exists = false;
   const fail = (problem: string): never => {
-    throw new FolderError(label !== undefined ? `${label} ${path}: cannot create the folder: ${problem}` : `cannot create the folder ${path}: ${problem}`);
+    const what = exists ? 'cannot write into the folder' : 'cannot create the folder';
+    throw new FolderError(label !== undefined ? `${label} ${path}: ${what}: ${problem}` : `${what} ${path}: ${problem}`);
   };
   const missing: string[] = [];
   let existing: string | null = null;
@@ -71,10 +73,11 @@ export function ensureDir(path: string, label?: string): string | null {
   }
   if (existing === null) fail('no part of the path exists');
   const base = existing as string;
+  exists = missing.length === 0;
   try {
     accessSync(base, constants.W_OK | constants.X_OK);
   } catch (error) {
-    if (missing.length === 0) fail(code(error) === 'EROFS' ? `${base} is on a read-only file system` : `no permission to write into ${base}`);
+    if (exists) fail(code(error) === 'EROFS' ? 'it is on a read-only file system' : 'no permission');
     fail(reason(error, base));
   }
   let created: string | null = null;
