@@ -57,10 +57,11 @@ export function parseIdx(bytes: Uint8Array, file = 'IDX data'): IdxArray {
     dims.push(n);
     count *= n;
   }
-  if (bytes.length - headerLength < count) {
-    throw new DatasetError(
-      `${file} is truncated: its header (${dimsText(dims)}) needs ${count} data bytes but it has ${bytes.length - headerLength}`,
-    );
+  // Many large dimensions overflow to Infinity, and Infinity × 0 is NaN: a zero dimension means no data.
+  if (dims.includes(0)) count = 0;
+  if (!(count <= bytes.length - headerLength)) {
+    const needs = Number.isSafeInteger(count) ? String(count) : 'more than 2^53';
+    throw new DatasetError(`${file} is truncated: its header (${dimsText(dims)}) needs ${needs} data bytes but it has ${bytes.length - headerLength}`);
   }
   return { dims, data: bytes.subarray(headerLength, headerLength + count) };
 }
