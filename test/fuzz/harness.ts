@@ -35,7 +35,8 @@
  *
  * Environment: DCGAN_FUZZ_ITERATIONS=N runs N cases per parser instead of the default;
  * DCGAN_FUZZ_SEED=S changes the random seed (default 1). Every run prints one line per parser:
- *   fuzz <name>: <cases> cases (seed S, T s): <p> parsed, <r> rejected (<Error> <count>, …), <f> failures
+ *   fuzz <name>: <cases> cases (seed S, T s): <p> parsed, <r> rejected (<Error> <count>, …), <f> failures;
+ *   slowest case <ms>, largest heap growth of one case <MiB>
  */
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -109,6 +110,8 @@ export interface FuzzReport {
   seconds: number;
   /** Largest heap + array-buffer growth of one case, in bytes. */
   maxGrowth: number;
+  /** Longest time of one case, in milliseconds. */
+  slowestMs: number;
   /** The one-line summary printed for the run. */
   line: string;
 }
@@ -321,7 +324,7 @@ export function fuzzParser<T>(target: FuzzTarget<T>): FuzzReport {
   const rng = fuzzRandom(seed ^ hashName(target.name));
   const context = vm.createContext({ run: (): void => undefined });
   const script = new vm.Script('run()');
-  const report: FuzzReport = { name: target.name, seed, cases: 0, parsed: 0, rejected: 0, errors: {}, messages: [], failures: [], seconds: 0, maxGrowth: 0, line: '' };
+  const report: FuzzReport = { name: target.name, seed, cases: 0, parsed: 0, rejected: 0, errors: {}, messages: [], failures: [], seconds: 0, maxGrowth: 0, slowestMs: 0, line: '' };
   const started = performance.now();
 
   const makeCase = caseMaker(target, rng);
@@ -357,6 +360,7 @@ export function fuzzParser<T>(target: FuzzTarget<T>): FuzzReport {
     const elapsed = performance.now() - t0;
     const growth = footprint() - before;
     report.maxGrowth = Math.max(report.maxGrowth, growth);
+    report.slowestMs = Math.max(report.slowestMs, elapsed);
     report.cases++;
 
     if (threw && (error as NodeJS.ErrnoException)?.code === 'ERR_SCRIPT_EXECUTION_TIMEOUT') {
@@ -402,7 +406,7 @@ export function fuzzParser<T>(target: FuzzTarget<T>): FuzzReport {
   report.line =
     `fuzz ${target.name}: ${report.cases} cases (seed ${seed}, ${report.seconds.toFixed(1)} s): ` +
     `${report.parsed} parsed, ${report.rejected} rejected${errors ? ` (${errors})` : ''}, ${report.failures.length} failures` +
-    `; largest growth of one case ${(report.maxGrowth / 2 ** 20).toFixed(1)} MiB`;
+    `; slowest case ${report.slowestMs.toFixed(0)} ms, largest heap growth of one case ${(report.maxGrowth / 2 ** 20).toFixed(1)} MiB`;
   return report;
 }
 
