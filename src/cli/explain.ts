@@ -28,7 +28,9 @@ export function explainCommand(): Command {
           flags.seed,
         );
       } catch (error) {
-        if (error instanceof RangeError) throw new UsageError(error.message);
+        if (error instanceof RangeError) {
+          throw new UsageError(error.message.startsWith('the matrix C would be') ? `--input ${flags.input}: ${error.message}` : error.message);
+        }
         throw error;
       }
       console.log(flags.json ? JSON.stringify(explanationJson(result)) : formatExplanation(result));

@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { createRequire } from 'node:module';
 import '../index.js';
 import { UsageError } from './errors.js';
+import { guardStdio } from './output.js';
 import { benchCommand } from './bench.js';
 import { explainCommand } from './explain.js';
 import { interpolateCommand, sampleCommand } from './sample.js';
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
 
 /** Runs the CLI: user errors become one line on stderr and a non-zero status, never a stack trace. */
 export async function main(argv: string[] = process.argv): Promise<void> {
+  guardStdio(); // a closed stdout or stderr (EPIPE, /dev/full) is never a crash
   try {
     await buildProgram().parseAsync(argv);
   } catch (error) {

@@ -4,6 +4,7 @@
  */
 import cliProgress from 'cli-progress';
 import type { RunResult, StepMetrics, TrainEvent } from '../train/index.js';
+import { guardStdio, write } from './output.js';
 
 export type ProgressMode = 'bar' | 'json' | 'plain';
 
@@ -64,8 +65,10 @@ export function createReporter(mode: ProgressMode, logEvery: number, engine: Rec
   let bar: cliProgress.SingleBar | null = null;
   let firstStep = -1;
   let batchSize = 1;
+  // A closed stdout or stderr (EPIPE, /dev/full, a lost terminal) must never stop the run.
+  guardStdio();
   const out = (line: string): void => {
-    process.stdout.write(line + '\n');
+    write('stdout', line + '\n');
   };
   const shouldLog = (m: StepMetrics, total: number): boolean => m.step === firstStep || m.step % logEvery === 0 || m.step === total;
 
@@ -78,10 +81,10 @@ export function createReporter(mode: ProgressMode, logEvery: number, engine: Rec
     note(message: string): void {
       if (bar !== null) {
         // Print above the bar without breaking it.
-        process.stderr.write('\r\x1b[K' + message + '\n');
+        write('stderr', '\r\x1b[K' + message + '\n');
         return;
       }
-      if (mode === 'json') process.stderr.write(message + '\n');
+      if (mode === 'json') write('stderr', message + '\n');
       else out(message);
     },
     stop,

@@ -1,6 +1,6 @@
 import { Command } from 'commander';
-import { existsSync, mkdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { randn, tensor } from '../ops/create.js';
 import { Generator } from '../tensor/random.js';
 import { tidy } from '../tensor/scope.js';
@@ -9,6 +9,7 @@ import { saveImage, saveImageGrid } from '../io/png.js';
 import { DcganGenerator } from '../models/dcgan.js';
 import { latentWalks } from '../models/latent.js';
 import { generate } from '../train/trainer.js';
+import { ensureDir } from '../io/dirs.js';
 import { intOption, UsageError } from './errors.js';
 import { openCheckpoint, setupEngine, engineOptions } from './options.js';
 
@@ -59,6 +60,9 @@ function pickSeed(seed: number | undefined): number {
 function checkOutFile(out: string): void {
   if (existsSync(out) && statSync(out).isDirectory()) throw new UsageError(`--out ${out} is a folder; give a .png file name`);
   if (!out.toLowerCase().endsWith('.png')) throw new UsageError(`--out must be a .png file, got '${out}'`);
+  const folder = dirname(out);
+  if (!existsSync(folder)) throw new UsageError(`--out ${out}: the folder ${folder} does not exist`);
+  if (!statSync(folder).isDirectory()) throw new UsageError(`--out ${out}: ${folder} is a file, not a folder`);
 }
 
 export function sampleCommand(): Command {
@@ -75,6 +79,7 @@ export function sampleCommand(): Command {
     .action((flags: SampleFlags) => {
       setupEngine(flags.backend, flags.threads);
       checkOutFile(flags.out);
+      if (flags.individual !== undefined) ensureDir(flags.individual, '--individual');
       const checkpoint = openCheckpoint(flags.checkpoint);
       const seed = pickSeed(flags.seed);
       const { nz, imageSize, channels } = checkpoint.model;
@@ -85,7 +90,6 @@ export function sampleCommand(): Command {
         const images = generate(netG, noise);
         saveImageGrid(flags.out, images, { nrow: flags.nrow });
         if (flags.individual !== undefined) {
-          mkdirSync(flags.individual, { recursive: true });
           const digits = Math.max(3, String(flags.n - 1).length);
           for (let i = 0; i < flags.n; i++) {
             const file = join(flags.individual, `sample_${String(i).padStart(digits, '0')}.png`);

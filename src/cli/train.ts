@@ -3,6 +3,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { DatasetError, openDataset, type ImageDataset } from '../data/index.js';
 import type { LoadedCheckpoint } from '../train/checkpoint.js';
+import { ensureDir } from '../io/dirs.js';
 import {
   configDifferences,
   DEFAULT_TRAIN_CONFIG,
@@ -21,6 +22,7 @@ import {
 import { intOption, UsageError } from './errors.js';
 import { checkpointPath, openCheckpoint, setupEngine, engineOptions } from './options.js';
 import { createReporter, formatDuration, type ProgressMode } from './progress.js';
+import { onStopSignals } from './signals.js';
 
 /** What commander parses: the TrainConfig settings (TRAIN_SETTINGS) and the flags of this command itself. */
 type TrainFlags = Partial<TrainConfig> & {
@@ -142,6 +144,7 @@ async function train(flags: TrainFlags, command: Command): Promise<void> {
   } catch (error) {
     configError(error);
   }
+  ensureDir(outDir, resume ? '--resume' : '--out'); // fails fast on /proc/x, a path under a file, a read-only folder
 
   let dataset: ImageDataset;
   try {
@@ -150,6 +153,7 @@ async function train(flags: TrainFlags, command: Command): Promise<void> {
       channels: config.channels,
       seed: config.seed,
       root: config.dataRoot ?? undefined,
+      maxImagePixels: config.maxImagePixels,
       onWarning,
     });
   } catch (error) {
@@ -177,16 +181,7 @@ async function train(flags: TrainFlags, command: Command): Promise<void> {
   if (engine.hint !== null && mode !== 'json') reporter.note(`note: ${engine.hint}`);
 
   const controller = new AbortController();
-  const onSigint = (): void => {
-    if (controller.signal.aborted) {
-      reporter.stop();
-      process.stderr.write('dcgan: interrupted again; exiting without waiting\n');
-      process.exit(130);
-    }
-    controller.abort();
-    reporter.note('stopping after this step and writing the checkpoint… (Ctrl-C again to quit at once)');
-  };
-  process.on('SIGINT', onSigint);
+  const stopSignals = onStopSignals(controller, reporter); // SIGINT, SIGTERM, SIGHUP
   let result;
   try {
     result = await runTraining({
@@ -201,7 +196,7 @@ async function train(flags: TrainFlags, command: Command): Promise<void> {
     });
   } finally {
     reporter.stop();
-    process.off('SIGINT', onSigint);
+    stopSignals.dispose();
   }
 
   const report = join(outDir, RUN_FILES.report);
@@ -216,7 +211,7 @@ async function train(flags: TrainFlags, command: Command): Promise<void> {
       return;
     case 'interrupted':
       if (mode !== 'json') reporter.note(`interrupted at step ${result.step}; checkpoint written to ${join(outDir, RUN_FILES.checkpoint)}; continue with: dcgan train --resume ${outDir}`);
-      process.exitCode = 130;
+      process.exitCode = stopSignals.exitCode; // 130, 143 or 129
       return;
     case 'diverged':
       throw new UsageError(result.message ?? 'training diverged', 1);

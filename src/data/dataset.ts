@@ -19,6 +19,8 @@ export interface OpenDatasetOptions {
   length?: number;
   /** override default locations */
   root?: string;
+  /** For image folders: skip images whose header promises more pixels than this (default 64 megapixels). */
+  maxImagePixels?: number;
   onWarning?: (message: string) => void;
 }
 
@@ -76,7 +78,7 @@ export async function openDataset(spec: string, options: OpenDatasetOptions): Pr
     throw new DatasetError(`dataset "${spec}" is a file; give an image folder or one of ${DATASET_NAMES.join(', ')}`);
   }
   try {
-    return await openImageFolder(spec, common);
+    return await openImageFolder(spec, { ...common, maxImagePixels: options.maxImagePixels });
   } catch (error) {
     if (error instanceof DatasetError && error.message.startsWith('no images')) {
       const hint = await formatHint(spec);

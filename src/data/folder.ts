@@ -14,6 +14,7 @@ import { readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
+import { inflateSync } from 'node:zlib';
 import { checkChannels, checkImageSize, checkRead, DatasetError, LUMA_B, LUMA_G, LUMA_R, type ImageDataset } from './common.js';
 import { SquareResizer } from './resize.js';
 
@@ -35,17 +36,171 @@ function isJpeg(b: Uint8Array): boolean {
 }
 
 /**
+ * The largest image (width × height) decoded by default: 64 megapixels, an 8000×8000 photo.
+ * Decoding needs about 11 bytes per pixel at once (RGBA, RGB, filters), so this is ~700 MB.
+ */
+export const DEFAULT_MAX_IMAGE_PIXELS = 64_000_000;
+
+/** What an image file's header says, read without decoding anything. */
+export interface ImageHeader {
+  format: 'png' | 'jpeg';
+  width: number;
+  height: number;
+}
+
+/** An image whose header promises more pixels than the limit: skipped without being decoded. */
+export class ImageTooLargeError extends DatasetError {
+  constructor(
+    readonly width: number,
+    readonly height: number,
+    readonly limit: number,
+  ) {
+    super(`the image is ${width}×${height} (${width * height} pixels), more than the limit of ${limit} pixels`);
+    this.name = 'ImageTooLargeError';
+  }
+}
+
+const PNG_CHANNELS: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
+const PNG_DEPTHS: Record<number, readonly number[]> = { 0: [1, 2, 4, 8, 16], 2: [8, 16], 3: [1, 2, 4, 8], 4: [8, 16], 6: [8, 16] };
+
+interface PngLayout extends ImageHeader {
+  format: 'png';
+  depth: number;
+  colorType: number;
+  interlace: number;
+  /** The IDAT chunks' data (still compressed), in order. */
+  idat: Uint8Array[];
+}
+
+function u32be(b: Uint8Array, at: number): number {
+  return ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
+}
+
+/** Walks a PNG's chunks (bounds-checked) for the IHDR fields and the IDAT data. */
+function pngLayout(b: Uint8Array): PngLayout {
+  if (b.length < 33 || u32be(b, 8) !== 13 || String.fromCharCode(b[12]!, b[13]!, b[14]!, b[15]!) !== 'IHDR') {
+    throw new DatasetError('corrupt PNG: no IHDR header');
+  }
+  const width = u32be(b, 16);
+  const height = u32be(b, 20);
+  const depth = b[24]!;
+  const colorType = b[25]!;
+  const interlace = b[28]!;
+  if (width < 1 || height < 1 || width > 0x7fffffff || height > 0x7fffffff) throw new DatasetError(`corrupt PNG: invalid size ${width}×${height}`);
+  if (!PNG_DEPTHS[colorType]?.includes(depth)) throw new DatasetError(`corrupt PNG: invalid colour type ${colorType} with bit depth ${depth}`);
+  if (b[26] !== 0 || b[27] !== 0 || interlace > 1) throw new DatasetError('corrupt PNG: unknown compression, filter or interlace method');
+  const idat: Uint8Array[] = [];
+  let at = 33;
+  let ended = false;
+  while (at + 12 <= b.length) {
+    const length = u32be(b, at);
+    const type = String.fromCharCode(b[at + 4]!, b[at + 5]!, b[at + 6]!, b[at + 7]!);
+    if (length > b.length - at - 12) throw new DatasetError(`corrupt PNG: the ${JSON.stringify(type)} chunk claims ${length} bytes, more than the file holds`);
+    if (type === 'IDAT') idat.push(b.subarray(at + 8, at + 8 + length));
+    at += 12 + length;
+    if (type === 'IEND') {
+      ended = true;
+      break;
+    }
+  }
+  if (idat.length === 0) throw new DatasetError(`corrupt PNG: no image data${ended ? '' : ' (truncated)'}`);
+  return { format: 'png', width, height, depth, colorType, interlace, idat };
+}
+
+/** Bytes of the filtered scanlines that the IHDR promises (all seven passes when interlaced). */
+function pngRawSize(p: PngLayout): number {
+  const bits = PNG_CHANNELS[p.colorType]! * p.depth;
+  const size = (w: number, h: number): number => (w > 0 && h > 0 ? h * (1 + Math.ceil((w * bits) / 8)) : 0);
+  if (p.interlace === 0) return size(p.width, p.height);
+  // Adam7: x0, y0, dx, dy of each pass.
+  const passes = [[0, 0, 8, 8], [4, 0, 8, 8], [0, 4, 4, 8], [2, 0, 4, 4], [0, 2, 2, 4], [1, 0, 2, 2], [0, 1, 1, 2]];
+  return passes.reduce((t, [x0, y0, dx, dy]) => t + size(Math.ceil((p.width - x0!) / dx!), Math.ceil((p.height - y0!) / dy!)), 0);
+}
+
+const SOF_MARKERS = new Set([0xc0, 0xc1, 0xc2, 0xc3, 0xc5, 0xc6, 0xc7, 0xc9, 0xca, 0xcb, 0xcd, 0xce, 0xcf]);
+
+/** Finds a JPEG's frame header (SOFn) by walking the marker segments, bounds-checked. */
+function jpegHeader(b: Uint8Array): ImageHeader {
+  let at = 2;
+  while (at + 4 <= b.length) {
+    if (b[at] !== 0xff) throw new DatasetError(`corrupt JPEG: no marker at byte ${at}`);
+    const marker = b[at + 1]!;
+    if (marker === 0xff) {
+      at += 1; // fill byte
+      continue;
+    }
+    if (marker === 0xd8 || marker === 0x01 || (marker >= 0xd0 && marker <= 0xd7)) {
+      at += 2; // no length
+      continue;
+    }
+    if (marker === 0xd9 || marker === 0xda) throw new DatasetError('corrupt JPEG: no frame header before the image data');
+    const length = (b[at + 2]! << 8) | b[at + 3]!;
+    if (length < 2 || at + 2 + length > b.length) throw new DatasetError(`corrupt JPEG: a segment at byte ${at} claims ${length} bytes, beyond the end of the file`);
+    if (SOF_MARKERS.has(marker)) {
+      if (length < 8) throw new DatasetError('corrupt JPEG: frame header too short');
+      const height = (b[at + 5]! << 8) | b[at + 6]!;
+      const width = (b[at + 7]! << 8) | b[at + 8]!;
+      if (width < 1 || height < 1) throw new DatasetError(`corrupt JPEG: invalid size ${width}×${height}`);
+      return { format: 'jpeg', width, height };
+    }
+    at += 2 + length;
+  }
+  throw new DatasetError('corrupt JPEG: no frame header (truncated)');
+}
+
+/** Reads the format and size from a PNG IHDR or JPEG SOF header, decoding nothing. */
+export function readImageHeader(bytes: Uint8Array): ImageHeader {
+  if (isPng(bytes)) {
+    const { width, height } = pngLayout(bytes);
+    return { format: 'png', width, height };
+  }
+  if (isJpeg(bytes)) return jpegHeader(bytes);
+  throw new DatasetError('neither a PNG nor a JPEG file');
+}
+
+export interface DecodeOptions {
+  /** Largest width × height to decode (default DEFAULT_MAX_IMAGE_PIXELS); larger images throw ImageTooLargeError. */
+  maxPixels?: number;
+}
+
+function message(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).split('\n')[0]!;
+}
+
+/**
  * Decodes PNG (any bit depth, palette, grey, alpha) or JPEG bytes to 8-bit RGB. Transparent
  * pixels are composited over BLACK (rgb·α): the usual result of dropping alpha, and black is
  * −1, the floor of the generator's tanh range.
+ *
+ * The header is read first: an image larger than `maxPixels` is refused before anything is
+ * allocated, and one whose data is shorter than its header promises is corrupt (never padded
+ * with black). Every failure is a DatasetError.
  */
-export function decodeImage(bytes: Uint8Array): RgbImage {
+export function decodeImage(bytes: Uint8Array, options: DecodeOptions = {}): RgbImage {
+  const maxPixels = options.maxPixels ?? DEFAULT_MAX_IMAGE_PIXELS;
   if (isPng(bytes)) {
-    // pngjs expands palette and grey images to RGBA and rescales 16-bit samples to 8 bits.
-    const png = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+    const layout = pngLayout(bytes);
+    if (layout.width * layout.height > maxPixels) throw new ImageTooLargeError(layout.width, layout.height, maxPixels);
+    // pngjs pads short image data with zeros (a black image); inflate it first, bounded by what the header promises.
+    const expected = pngRawSize(layout);
+    let inflated: number;
+    try {
+      inflated = inflateSync(Buffer.concat(layout.idat), { maxOutputLength: expected + 1 }).length;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') inflated = expected + 1;
+      else throw new DatasetError(`corrupt PNG: ${message(error)}`);
+    }
+    if (inflated < expected) throw new DatasetError(`corrupt PNG: its data holds ${inflated} of the ${expected} bytes that a ${layout.width}×${layout.height} image needs (truncated)`);
+    let png: { width: number; height: number; data: Buffer };
+    try {
+      // pngjs expands palette and grey images to RGBA and rescales 16-bit samples to 8 bits.
+      png = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+    } catch (error) {
+      throw new DatasetError(`corrupt PNG: ${message(error)}`);
+    }
     const { width, height } = png;
     const rgba = png.data;
-    if (width < 1 || height < 1 || rgba.length < width * height * 4) throw new Error('empty or truncated PNG');
+    if (width !== layout.width || height !== layout.height || rgba.length < width * height * 4) throw new DatasetError('corrupt PNG: empty or truncated');
     const data = new Uint8Array(width * height * 3);
     for (let i = 0, j = 0; j < data.length; i += 4, j += 3) {
       const a = rgba[i + 3]!;
@@ -62,12 +217,33 @@ export function decodeImage(bytes: Uint8Array): RgbImage {
     return { width, height, data };
   }
   if (isJpeg(bytes)) {
-    // Grey and CMYK JPEGs come out as RGB too. The limits guard against absurd headers.
-    const img = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: false, maxResolutionInMP: 200, maxMemoryUsageInMB: 1024 });
-    if (img.width < 1 || img.height < 1 || img.data.length < img.width * img.height * 3) throw new Error('empty or truncated JPEG');
+    const header = jpegHeader(bytes);
+    if (header.width * header.height > maxPixels) throw new ImageTooLargeError(header.width, header.height, maxPixels);
+    // Every 8×8 block of the first component starts with a Huffman code of at least one bit, so a
+    // file with fewer bytes than blocks / 8 cannot hold the image its header promises.
+    const blocks = Math.ceil(header.width / 8) * Math.ceil(header.height / 8);
+    if (bytes.length < blocks / 8) {
+      throw new DatasetError(`corrupt JPEG: ${bytes.length} bytes cannot hold a ${header.width}×${header.height} image (truncated)`);
+    }
+    let img: { width: number; height: number; data: Uint8Array };
+    try {
+      // Grey and CMYK JPEGs come out as RGB too. Strict decoding: missing blocks are an error, not grey.
+      img = jpeg.decode(bytes, {
+        useTArray: true,
+        formatAsRGBA: false,
+        tolerantDecoding: false,
+        maxResolutionInMP: Math.max(1, Math.ceil(maxPixels / 1e6)),
+        maxMemoryUsageInMB: Math.max(64, Math.ceil((maxPixels * 16) / 2 ** 20)),
+      });
+    } catch (error) {
+      throw new DatasetError(`corrupt JPEG: ${message(error)}`);
+    }
+    if (img.width !== header.width || img.height !== header.height || img.data.length < img.width * img.height * 3) {
+      throw new DatasetError('corrupt JPEG: empty or truncated');
+    }
     return { width: img.width, height: img.height, data: img.data };
   }
-  throw new Error('neither a PNG nor a JPEG file');
+  throw new DatasetError('neither a PNG nor a JPEG file');
 }
 
 /** Every image file under `dir`, as sorted paths relative to it (with '/' separators). */
@@ -131,7 +307,19 @@ export function imageToBytes(img: RgbImage, imageSize: number, channels: 1 | 3, 
 export interface FolderOpenOptions {
   imageSize: number;
   channels: 1 | 3;
+  /** Skip images whose header promises more than this many pixels (default DEFAULT_MAX_IMAGE_PIXELS). */
+  maxImagePixels?: number;
   onWarning?: (message: string) => void;
+}
+
+/**
+ * What openImageFolder does with each file's bytes: decode (header and size limit first), crop,
+ * resize and convert into `out` at `offset` (CHW). Returns the decoded size; throws DatasetError.
+ */
+export function loadImageBytes(bytes: Uint8Array, options: FolderOpenOptions, out: Uint8Array, offset = 0): { width: number; height: number } {
+  const img = decodeImage(bytes, { maxPixels: options.maxImagePixels });
+  imageToBytes(img, options.imageSize, options.channels, out, offset);
+  return { width: img.width, height: img.height };
 }
 
 export class ImageFolderDataset implements ImageDataset {
@@ -189,23 +377,30 @@ export async function openImageFolder(dir: string, options: FolderOpenOptions): 
       `${dir}: ${files.length} images at ${imageSize}×${imageSize}×${channels} need ${gb} GiB of cache, more than can be allocated; use fewer images or a smaller image size`,
     );
   }
+  const maxPixels = options.maxImagePixels ?? DEFAULT_MAX_IMAGE_PIXELS;
+  if (!Number.isSafeInteger(maxPixels) || maxPixels < 1) throw new DatasetError(`the image size limit must be a positive integer, got ${String(maxPixels)}`);
   const kept: string[] = [];
   const skipped: string[] = [];
+  const tooLarge: string[] = [];
   for (const file of files) {
     try {
-      const img = decodeImage(await readFile(join(dir, file)));
-      imageToBytes(img, imageSize, channels, cache, kept.length * perImage);
+      loadImageBytes(await readFile(join(dir, file)), { imageSize, channels, maxImagePixels: maxPixels }, cache, kept.length * perImage);
       kept.push(file);
-    } catch {
-      skipped.push(file);
+    } catch (error) {
+      if (error instanceof ImageTooLargeError) tooLarge.push(`${file} ${error.width}×${error.height}`);
+      else skipped.push(file);
     }
   }
+  const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
+  const reasons: string[] = [];
+  if (skipped.length > 0) reasons.push(`${plural(skipped.length, 'unreadable file')} (${summarise(skipped)})`);
+  if (tooLarge.length > 0) {
+    reasons.push(`${plural(tooLarge.length, 'file')} larger than the limit of ${maxPixels} pixels (${summarise(tooLarge)}; raise it with --max-image-pixels)`);
+  }
   if (kept.length === 0) {
-    throw new DatasetError(`no readable images in ${dir}: all ${files.length} image file${files.length === 1 ? '' : 's'} failed to decode (${summarise(skipped)})`);
+    throw new DatasetError(`no readable images in ${dir}: all ${plural(files.length, 'image file')} were skipped: ${reasons.join(' and ')}`);
   }
-  if (skipped.length > 0) {
-    options.onWarning?.(`${dir}: skipped ${skipped.length} unreadable file${skipped.length === 1 ? '' : 's'} (${summarise(skipped)})`);
-  }
+  if (reasons.length > 0) options.onWarning?.(`${dir}: skipped ${reasons.join(' and ')}`);
   const compact = kept.length === files.length ? cache : cache.slice(0, kept.length * perImage);
   return new ImageFolderDataset(dir, compact, kept, { imageSize, channels });
 }

@@ -8,7 +8,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { gunzip } from 'node:zlib';
+import { gunzip, gunzipSync } from 'node:zlib';
 import { byteToSigned, checkChannels, checkImageSize, checkRead, DatasetError, type ImageDataset } from './common.js';
 import { SquareResizer } from './resize.js';
 
@@ -27,6 +27,11 @@ export interface IdxArray {
 
 function isGzip(bytes: Uint8Array): boolean {
   return bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
+}
+
+/** Dimensions for a message: 60000×28×28, or the first few and the count when there are many. */
+function dimsText(dims: readonly number[]): string {
+  return dims.length <= 6 ? dims.join('×') : `${dims.slice(0, 4).join('×')}×… (${dims.length} dimensions)`;
 }
 
 /** Reads an IDX file's bytes (already un-gzipped) into its dimensions and unsigned-byte data. */
@@ -52,12 +57,35 @@ export function parseIdx(bytes: Uint8Array, file = 'IDX data'): IdxArray {
     dims.push(n);
     count *= n;
   }
-  if (bytes.length - headerLength < count) {
-    throw new DatasetError(
-      `${file} is truncated: its header (${dims.join('×')}) needs ${count} data bytes but it has ${bytes.length - headerLength}`,
-    );
+  // Many large dimensions overflow to Infinity, and Infinity × 0 is NaN: a zero dimension means no data.
+  if (dims.includes(0)) count = 0;
+  if (!(count <= bytes.length - headerLength)) {
+    const needs = Number.isSafeInteger(count) ? String(count) : 'more than 2^53';
+    throw new DatasetError(`${file} is truncated: its header (${dimsText(dims)}) needs ${needs} data bytes but it has ${bytes.length - headerLength}`);
   }
   return { dims, data: bytes.subarray(headerLength, headerLength + count) };
+}
+
+/** Largest un-gzipped IDX file we accept (MNIST's training images are 47 MB): a bound against gzip bombs. */
+export const MAX_IDX_BYTES = 2 ** 31 - 1;
+
+function gunzipError(file: string, error: unknown): DatasetError {
+  if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+    return new DatasetError(`${file} decompresses to more than ${MAX_IDX_BYTES} bytes, more than an IDX file may hold`);
+  }
+  return new DatasetError(`${file} is a corrupt gzip file: ${String((error as Error).message).split('\n')[0]}`);
+}
+
+/** Parses an IDX file's bytes, gunzipping them first when they start with the gzip magic (synchronous). */
+export function decodeIdxFile(bytes: Uint8Array, file = 'IDX data'): IdxArray {
+  if (isGzip(bytes)) {
+    try {
+      bytes = gunzipSync(bytes, { maxOutputLength: MAX_IDX_BYTES });
+    } catch (error) {
+      throw gunzipError(file, error);
+    }
+  }
+  return parseIdx(bytes, file);
 }
 
 /** Reads and parses an IDX file, gunzipping it when it starts with the gzip magic. */
@@ -70,9 +98,9 @@ export async function readIdxFile(path: string): Promise<IdxArray> {
   }
   if (isGzip(bytes)) {
     try {
-      bytes = await gunzipAsync(bytes);
+      bytes = await gunzipAsync(bytes, { maxOutputLength: MAX_IDX_BYTES });
     } catch (error) {
-      throw new DatasetError(`${path} is a corrupt gzip file: ${(error as Error).message}`);
+      throw gunzipError(path, error);
     }
   }
   return parseIdx(bytes, path);
@@ -136,7 +164,7 @@ export class IdxDataset implements ImageDataset {
     this.imageSize = checkImageSize(options.imageSize);
     this.channels = checkChannels(options.channels);
     if (dims.length !== 3 || dims.some((d) => d < 1)) {
-      throw new DatasetError(`${file ?? name}: expected an IDX images file with 3 dimensions (count×rows×cols), got ${dims.join('×') || 'none'}`);
+      throw new DatasetError(`${file ?? name}: expected an IDX images file with 3 dimensions (count×rows×cols), got ${dimsText(dims) || 'none'}`);
     }
     [this.length, this.sourceHeight, this.sourceWidth] = dims as [number, number, number];
     if (labels !== undefined && labels.length !== this.length) {
@@ -192,7 +220,7 @@ export async function openIdxDataset(name: IdxDatasetName, options: IdxOpenOptio
       const parsed = await readIdxFile(labelsPath);
       if (parsed.dims.length !== 1 || parsed.dims[0] !== images.dims[0]) {
         options.onWarning?.(
-          `${name}: ignoring labels in ${labelsPath}: shape ${parsed.dims.join('×')} does not match ${images.dims[0]} images`,
+          `${name}: ignoring labels in ${labelsPath}: shape ${dimsText(parsed.dims)} does not match ${images.dims[0]} images`,
         );
       } else {
         labels = parsed.data;

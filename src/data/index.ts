@@ -18,8 +18,21 @@ export {
   type ShapeSpec,
   type ShapesOptions,
 } from './shapes.js';
-export { IdxDataset, openIdxDataset, parseIdx, readIdxFile, FASHION_MNIST_DEFAULT_ROOT, type IdxArray, type IdxDatasetName } from './idx.js';
-export { Cifar10Dataset, openCifar10, parseCifarBatches, CIFAR_BATCH_FILES, CIFAR_SUBFOLDER } from './cifar.js';
-export { ImageFolderDataset, openImageFolder, listImageFiles, decodeImage, imageToBytes, IMAGE_EXTENSIONS, type RgbImage } from './folder.js';
+export { IdxDataset, openIdxDataset, parseIdx, decodeIdxFile, readIdxFile, MAX_IDX_BYTES, FASHION_MNIST_DEFAULT_ROOT, type IdxArray, type IdxDatasetName } from './idx.js';
+export { Cifar10Dataset, openCifar10, parseCifarBatches, CIFAR_BATCH_FILES, CIFAR_RECORD, CIFAR_SUBFOLDER } from './cifar.js';
+export {
+  ImageFolderDataset,
+  openImageFolder,
+  listImageFiles,
+  decodeImage,
+  readImageHeader,
+  loadImageBytes,
+  imageToBytes,
+  ImageTooLargeError,
+  DEFAULT_MAX_IMAGE_PIXELS,
+  IMAGE_EXTENSIONS,
+  type RgbImage,
+  type ImageHeader,
+} from './folder.js';
 export { SquareResizer, axisPlan, type AxisPlan } from './resize.js';
 export { luma, byteToSigned } from './common.js';

@@ -26,6 +26,12 @@ export interface ConvMatrix {
   entries: Int32Array;
 }
 
+/**
+ * The largest C that convMatrix builds: 2^24 entries (64 MiB of indices, 128 MiB dense), e.g. a
+ * 64×64 input with a 3×3 kernel; explain is for looking at C, and a larger one is unreadable anyway.
+ */
+export const MAX_MATRIX_ENTRIES = 2 ** 24;
+
 export function convMatrix(spec: ConvMatrixSpec): ConvMatrix {
   const { inputH: h, inputW: w, kernelH: kh, kernelW: kw, stride, padding } = spec;
   // The same validation and output size as conv2d itself.
@@ -33,6 +39,11 @@ export function convMatrix(spec: ConvMatrixSpec): ConvMatrix {
   const { outH, outW } = geometry;
   const rows = outH * outW;
   const cols = h * w;
+  if (rows * cols > MAX_MATRIX_ENTRIES) {
+    throw new RangeError(
+      `the matrix C would be ${rows}×${cols} (${rows * cols} entries) for a ${h}×${w} input, more than the limit of ${MAX_MATRIX_ENTRIES} entries (2^24); use a smaller input`,
+    );
+  }
   const entries = new Int32Array(rows * cols).fill(-1);
   for (let oy = 0; oy < outH; oy++) {
     for (let ox = 0; ox < outW; ox++) {

@@ -1,4 +1,4 @@
-import { closeSync, fsyncSync, openSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readdirSync, renameSync, rmSync, statfsSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
 export interface AtomicWriteOptions {
@@ -10,6 +10,11 @@ export interface AtomicWriteOptions {
 }
 
 const CHUNK = 1 << 20;
+
+/** A file's content as chunks produced one at a time, with its total size (for messages). */
+export interface SizedChunks extends Iterable<Uint8Array> {
+  readonly byteLength: number;
+}
 
 /** `.<name>.<pid>.<random>.tmp`: the temporary files writeFileAtomic makes beside their target. */
 const TEMP_PATTERN = /^\..+\.(\d+)\.[a-z0-9]+\.tmp$/;
@@ -25,9 +30,16 @@ function temporaryName(path: string): string {
  * and only then renamed over `path` (rename within a file system is atomic). On any failure the
  * temporary file is removed and `path` is untouched.
  */
-export function writeFileAtomic(path: string, content: Uint8Array | Iterable<Uint8Array>, options: AtomicWriteOptions = {}): void {
+export function writeFileAtomic(path: string, content: Uint8Array | SizedChunks, options: AtomicWriteOptions = {}): void {
+  const size = content instanceof Uint8Array ? content.length : content.byteLength;
   const temp = temporaryName(path);
-  const fd = openSync(temp, 'wx', 0o644);
+  let fd: number;
+  try {
+    fd = openSync(temp, 'wx', 0o644);
+  } catch (error) {
+    // Name the file asked for, never the temporary one.
+    throw writeError(path, size, error);
+  }
   let renamed = false;
   try {
     try {
@@ -47,6 +59,8 @@ export function writeFileAtomic(path: string, content: Uint8Array | Iterable<Uin
     renameSync(temp, path);
     renamed = true;
     syncDirectory(dirname(path));
+  } catch (error) {
+    throw writeError(path, size, error);
   } finally {
     if (!renamed) rmSync(temp, { force: true });
   }
@@ -96,5 +110,68 @@ function syncDirectory(dir: string): void {
     // Not supported everywhere (e.g. Windows); the rename is still atomic.
   } finally {
     if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/** A file that could not be written; the message is one line naming it (never the temporary file). */
+export class WriteError extends Error {
+  constructor(
+    message: string,
+    /** The system error code (ENOSPC, EACCES…), when there was one. */
+    readonly code?: string,
+  ) {
+    super(message);
+    this.name = 'WriteError';
+  }
+}
+
+/** Free bytes for unprivileged users on the file system holding `dir`, or null when unknown. */
+export function freeBytes(dir: string): number | null {
+  try {
+    const s = statfsSync(dir);
+    return Number(s.bavail) * Number(s.bsize);
+  } catch {
+    return null;
+  }
+}
+
+function formatBytes(n: number): string {
+  if (n < 1024) return `${n} bytes`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n / 1024;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return `${n} bytes (${v.toFixed(1)} ${units[u]})`;
+}
+
+/** Turns a failure while writing `path` (`size` bytes) into a one-line WriteError. */
+export function writeError(path: string, size: number, error: unknown): Error {
+  if (error instanceof WriteError) return error;
+  const code = (error as NodeJS.ErrnoException | null)?.code;
+  const dir = dirname(path);
+  switch (code) {
+    case 'ENOSPC':
+    case 'EDQUOT': {
+      const free = freeBytes(dir);
+      const what = code === 'EDQUOT' ? 'the disk quota is exceeded' : 'the disk is full';
+      return new WriteError(`cannot write ${path}: ${what}: it needs ${formatBytes(size)}, ${free === null ? 'an unknown amount' : formatBytes(free)} free in ${dir} (${code})`, code);
+    }
+    case 'ENOENT':
+      return new WriteError(`cannot write ${path}: the folder ${dir} does not exist (${code})`, code);
+    case 'ENOTDIR':
+      return new WriteError(`cannot write ${path}: ${dir} is not a folder (${code})`, code);
+    case 'EACCES':
+    case 'EPERM':
+      return new WriteError(`cannot write ${path}: no permission to create files in ${dir} (${code})`, code);
+    case 'EROFS':
+      return new WriteError(`cannot write ${path}: ${dir} is on a read-only file system (${code})`, code);
+    case 'EISDIR':
+      return new WriteError(`cannot write ${path}: it is a folder (${code})`, code);
+    default:
+      // Not a file-system failure we recognise (e.g. a test's injected error): keep it as it is.
+      return error instanceof Error ? error : new Error(String(error));
   }
 }

@@ -4,7 +4,6 @@
  * `padValue` around and between them), or to single PNGs. Pixels are mapped as torchvision's
  * save_image does after normalising [−1, 1] to [0, 1]: byte = clamp(⌊255·v + 0.5⌋, 0, 255).
  */
-import { writeFileSync } from 'node:fs';
 import { PNG } from 'pngjs';
 import { shapeToString } from '../tensor/shape.js';
 import { writeFileAtomic } from './atomic.js';
@@ -95,11 +94,11 @@ export function saveImageGrid(path: string, batch: ImageBatch, options: GridOpti
   return raster;
 }
 
-/** Writes image `index` of a batch as its own PNG (no padding). */
+/** Writes image `index` of a batch as its own PNG (no padding), atomically. */
 export function saveImage(path: string, batch: ImageBatch, index: number): void {
   const [n, c, h, w] = batchShape(batch);
   if (!Number.isInteger(index) || index < 0 || index >= n) throw new RangeError(`saveImage: index ${index} is outside the batch of ${n}`);
   const size = c * h * w;
   const one: ImageBatch = { shape: [1, c, h, w], data: batch.data.subarray(index * size, (index + 1) * size) };
-  writeFileSync(path, encodePng(makeGrid(one, { padding: 0 })));
+  writeFileAtomic(path, encodePng(makeGrid(one, { padding: 0 })));
 }

@@ -9,6 +9,8 @@
  * I64 (the latter for those counters, so PyTorch reads them back with its own dtype).
  */
 
+import type { SizedChunks } from './atomic.js';
+
 export type SafetensorsDtype = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
 export type WritableDtype = 'F32' | 'I64';
 
@@ -111,12 +113,15 @@ function tensorBytes({ name, t, dtype }: PlannedTensor): Uint8Array {
  * Safetensors bytes as a sequence of chunks — the header, then each tensor's data — so a
  * file of any size can be written without one array holding all of it. Validates first.
  */
-export function safetensorsChunks(tensors: Iterable<[string, TensorToWrite]> | Record<string, TensorToWrite>, metadata: Record<string, string> = {}): Iterable<Uint8Array> {
-  const { header, list } = plan(tensors, metadata);
-  return (function* () {
-    yield header;
-    for (const entry of list) yield tensorBytes(entry);
-  })();
+export function safetensorsChunks(tensors: Iterable<[string, TensorToWrite]> | Record<string, TensorToWrite>, metadata: Record<string, string> = {}): SizedChunks {
+  const { header, list, dataBytes } = plan(tensors, metadata);
+  return {
+    byteLength: header.length + dataBytes,
+    *[Symbol.iterator]() {
+      yield header;
+      for (const entry of list) yield tensorBytes(entry);
+    },
+  };
 }
 
 /** Serialises tensors (in the given order) and string metadata to safetensors bytes. */
@@ -131,6 +136,33 @@ export function encodeSafetensors(tensors: Iterable<[string, TensorToWrite]> | R
     at += bytes.length;
   }
   return out;
+}
+
+/** Text as it may appear in a one-line message: control characters escaped, at most `max` characters. */
+function oneLine(text: string, max: number): string {
+  const escaped = JSON.stringify(text).slice(1, -1);
+  return escaped.length > max ? `${escaped.slice(0, max)}…` : escaped;
+}
+
+/** A value from the file in a message: its JSON, shortened. */
+function show(value: unknown, max = 60): string {
+  let text: string;
+  try {
+    text = JSON.stringify(value) ?? String(value);
+  } catch {
+    text = String(value);
+  }
+  return text.length > max ? `${text.slice(0, max)}…` : text;
+}
+
+/** A tensor name in a message: quoted, escaped, shortened. */
+function named(name: string): string {
+  return `'${oneLine(name, 80)}'`;
+}
+
+function shapeText(shape: readonly number[]): string {
+  const text = shape.join(', ');
+  return `[${text.length > 60 ? `${text.slice(0, 60)}… (${shape.length} dimensions)` : text}]`;
 }
 
 function fail(source: string, problem: string): never {
@@ -209,7 +241,7 @@ export function decodeSafetensors(bytes: Uint8Array, source = 'the input'): Safe
   try {
     header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + n)));
   } catch (error) {
-    fail(source, `the header is not valid JSON (${error instanceof Error ? error.message : String(error)})`);
+    fail(source, `the header is not valid JSON (${oneLine(error instanceof Error ? error.message : String(error), 120)})`);
   }
   if (header === null || typeof header !== 'object' || Array.isArray(header)) fail(source, 'the header is not a JSON object');
   const dataStart = 8 + n;
@@ -220,32 +252,32 @@ export function decodeSafetensors(bytes: Uint8Array, source = 'the input'): Safe
     if (name === '__metadata__') {
       if (value === null || typeof value !== 'object' || Array.isArray(value)) fail(source, '__metadata__ is not a map of strings');
       for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
-        if (typeof v !== 'string') fail(source, `__metadata__ entry '${k}' is not a string`);
+        if (typeof v !== 'string') fail(source, `__metadata__ entry ${named(k)} is not a string`);
         metadata[k] = v;
       }
       continue;
     }
-    if (value === null || typeof value !== 'object') fail(source, `entry '${name}' is not an object`);
+    if (value === null || typeof value !== 'object') fail(source, `entry ${named(name)} is not an object`);
     const { dtype, shape, data_offsets: offsets } = value as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
-    if (typeof dtype !== 'string' || !Object.hasOwn(DTYPE_BYTES, dtype)) fail(source, `tensor '${name}' has unsupported dtype ${JSON.stringify(dtype)}`);
-    if (!Array.isArray(shape) || !shape.every(isNonNegativeInt)) fail(source, `tensor '${name}' has an invalid shape ${JSON.stringify(shape)}`);
+    if (typeof dtype !== 'string' || !Object.hasOwn(DTYPE_BYTES, dtype)) fail(source, `tensor ${named(name)} has unsupported dtype ${show(dtype)}`);
+    if (!Array.isArray(shape) || !shape.every(isNonNegativeInt)) fail(source, `tensor ${named(name)} has an invalid shape ${show(shape)}`);
     if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isNonNegativeInt)) {
-      fail(source, `tensor '${name}' has invalid data_offsets ${JSON.stringify(offsets)}`);
+      fail(source, `tensor ${named(name)} has invalid data_offsets ${show(offsets)}`);
     }
     const [begin, end] = offsets as [number, number];
-    if (end < begin) fail(source, `tensor '${name}' has data_offsets [${begin}, ${end}] that end before they begin`);
-    if (end > dataLength) fail(source, `tensor '${name}' has data_offsets [${begin}, ${end}] beyond the ${dataLength} data bytes (truncated?)`);
+    if (end < begin) fail(source, `tensor ${named(name)} has data_offsets [${begin}, ${end}] that end before they begin`);
+    if (end > dataLength) fail(source, `tensor ${named(name)} has data_offsets [${begin}, ${end}] beyond the ${dataLength} data bytes (truncated?)`);
     const expected = numel(shape as number[]) * DTYPE_BYTES[dtype as SafetensorsDtype];
     if (end - begin !== expected) {
-      fail(source, `tensor '${name}' (${dtype} [${(shape as number[]).join(', ')}]) needs ${expected} bytes but its data_offsets span ${end - begin}`);
+      fail(source, `tensor ${named(name)} (${dtype} ${shapeText(shape as number[])}) needs ${expected} bytes but its data_offsets span ${end - begin}`);
     }
     entries.push({ name, dtype: dtype as SafetensorsDtype, shape: shape as number[], begin, end });
   }
   const sorted = [...entries].sort((a, b) => a.begin - b.begin || a.end - b.end);
   let cursor = 0;
   for (const e of sorted) {
-    if (e.begin < cursor) fail(source, `tensor '${e.name}' overlaps the tensor before it (data_offsets [${e.begin}, ${e.end}])`);
-    if (e.begin > cursor) fail(source, `there is a gap of ${e.begin - cursor} bytes before tensor '${e.name}' (data must be contiguous)`);
+    if (e.begin < cursor) fail(source, `tensor ${named(e.name)} overlaps the tensor before it (data_offsets [${e.begin}, ${e.end}])`);
+    if (e.begin > cursor) fail(source, `there is a gap of ${e.begin - cursor} bytes before tensor ${named(e.name)} (data must be contiguous)`);
     cursor = e.end;
   }
   if (cursor !== dataLength) fail(source, `${dataLength - cursor} bytes follow the last tensor (data must end where the tensors end)`);

@@ -5,7 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { datasetName } from '../data/index.js';
+import { datasetName, DEFAULT_MAX_IMAGE_PIXELS } from '../data/index.js';
 import { DcganConfigError, pickDcganConfig, resolveDcganConfig, type DcganConfig } from '../models/dcgan.js';
 
 export interface TrainConfig extends DcganConfig {
@@ -13,6 +13,8 @@ export interface TrainConfig extends DcganConfig {
   data: string;
   /** Where mnist / fashion-mnist / cifar10 files live (null: the dataset's default place). */
   dataRoot: string | null;
+  /** Image folders: images larger than this many pixels are skipped (read from their headers before decoding). */
+  maxImagePixels: number;
   batchSize: number;
   /** Adam learning rate (both networks). */
   lr: number;
@@ -55,6 +57,7 @@ export const DEFAULT_TRAIN_CONFIG: Readonly<TrainConfig> = Object.freeze({
   projection: 'conv',
   data: 'shapes',
   dataRoot: null,
+  maxImagePixels: DEFAULT_MAX_IMAGE_PIXELS,
   batchSize: 64,
   lr: 2e-4,
   beta1: 0.5,
@@ -101,6 +104,13 @@ const unit = (v: number): boolean => v >= 0 && v < 1;
 export const TRAIN_SETTINGS: { readonly [K in SettingKey]: SettingSpec } = {
   data: { label: 'data', cli: { value: '<name|dir>', help: 'dataset: shapes, mnist, fashion-mnist, cifar10, or a folder of PNG/JPEG images' }, type: 'text', fixedOnResume: true },
   dataRoot: { label: 'data root', cli: { value: '<dir>', help: 'where the mnist / fashion-mnist / cifar10 files are (default: their usual place)' }, type: 'text', fixedOnResume: true },
+  maxImagePixels: {
+    label: 'max image pixels',
+    cli: { value: '<n>', help: 'image folders: skip images larger than this many pixels (width × height), read from their headers before decoding' },
+    type: 'int',
+    min: 1,
+    fixedOnResume: true,
+  },
   imageSize: { label: 'image size', cli: { value: '<n>', help: 'image height and width: a power of two from 16 to 256' }, type: 'int', min: 1, fixedOnResume: true },
   channels: { label: 'channels', cli: { value: '<1|3>', help: 'image channels: 1 (grey) or 3 (RGB)' }, type: 'choice', choices: [1, 3], fixedOnResume: true },
   nz: { label: 'nz', cli: { value: '<n>', help: 'length of the latent vector z' }, type: 'int', min: 1, fixedOnResume: true },

@@ -10,7 +10,7 @@
  *   checkpoint.safetensors   the whole training state, every `checkpointEvery` steps and at the end
  *   report.html              config, loss plot, grids over time, final and real samples
  */
-import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tidy } from '../tensor/scope.js';
 import { CheckpointError, saveCheckpoint, type LoadedCheckpoint } from './checkpoint.js';
@@ -18,6 +18,7 @@ import { saveImageGrid } from '../io/png.js';
 import { renderLossPlotSvg, svgToPng, type LossPoint } from '../io/plot.js';
 import { writeReport, type ReportGrid } from '../io/report.js';
 import { removeStaleTemporaries, writeFileAtomic } from '../io/atomic.js';
+import { ensureDir } from '../io/dirs.js';
 import type { ImageDataset } from '../data/index.js';
 import type { TrainConfig } from './config.js';
 import { DivergenceError, GanTrainer, type StepMetrics } from './trainer.js';
@@ -115,7 +116,7 @@ function formatSeconds(s: number): string {
 /** Trains for `config.steps` steps in total (continuing a checkpoint's count), writing the run folder. */
 export async function runTraining(options: RunOptions): Promise<RunResult> {
   const { outDir, resume, signal, onEvent } = options;
-  mkdirSync(join(outDir, RUN_FILES.samples), { recursive: true });
+  ensureDir(join(outDir, RUN_FILES.samples));
   // A run killed mid-write (SIGKILL) left its temporary files; they are never read, so they go.
   const stale = removeStaleTemporaries(outDir);
   if (stale.length > 0) options.onWarning?.(`removed ${stale.length} temporary file${stale.length > 1 ? 's' : ''} left by an interrupted write (${stale.slice(0, 2).join(', ')}${stale.length > 2 ? ', …' : ''})`);

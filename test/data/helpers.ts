@@ -63,6 +63,24 @@ export function encodePng(spec: PngSpec): Buffer {
   return Buffer.concat(parts);
 }
 
+/**
+ * A PNG whose IHDR claims width × height (8-bit RGB) but whose only IDAT is the deflate of
+ * `rawBytes` zero bytes: with the defaults, 20000×20000 in 74 bytes (a decompression bomb).
+ */
+export function claimingPng(width: number, height: number, rawBytes = 1024): Buffer {
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr[8] = 8;
+  ihdr[9] = 2;
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', deflateSync(Buffer.alloc(rawBytes), { level: 9 })),
+    chunk('IEND', new Uint8Array(0)),
+  ]);
+}
+
 /** `count` per-pixel samples made by f(x, y) → sample array of one pixel. */
 export function pixels(width: number, height: number, f: (x: number, y: number) => number[]): number[] {
   const out: number[] = [];

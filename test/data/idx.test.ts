@@ -147,3 +147,16 @@ describe('IDX datasets (MNIST, Fashion-MNIST)', () => {
     assert.ok(lo >= -1 && hi <= 1 && hi > lo, 'first garment is blank or out of range');
   });
 });
+
+describe('parseIdx with overflowing dimensions', () => {
+  it('many huge dimensions and a zero: no data, dims kept, product exact (fuzz case: NaN length)', () => {
+    const bytes = idxBytes([0x07070707, 0x07070707, 0x07070707, 0x07070707, 0x07070707, 0x07070707, 0x07070707, 0x07070707, 0x07070707, 0x07070707, 0x07070707, 0x07070707, 0x07070707, 0x07070707, 0x07070707, 0x07070707, 0x07070707, 0x07070707, 0x07070707, 0x07070707, 0x07070707, 0x07070707, 0x07070707, 0x07070707, 0x07070707, 0x07070707, 0x07070707, 0x07070707, 0x07070707, 0x07070707, 0x07070707, 0x07070707, 0x07070707, 0x07070707, 0x07070707, 0x07070707, 0x07070707, 0x07070707, 0], []);
+    const parsed = parseIdx(bytes, 'x');
+    assert.equal(parsed.data.length, 0);
+    assert.equal(parsed.dims.at(-1), 0);
+  });
+  it('huge dimensions without a zero are truncated, said in one short line', () => {
+    const bytes = idxBytes(new Array(40).fill(0x07070707), [1, 2, 3]);
+    assert.throws(() => parseIdx(bytes, 'x'), /^DatasetError: x is truncated: its header \(117901063×117901063×117901063×117901063×… \(40 dimensions\)\) needs more than 2\^53 data bytes but it has 3$/);
+  });
+});
