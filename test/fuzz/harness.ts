@@ -331,7 +331,7 @@ export function fuzzParser<T>(target: FuzzTarget<T>): FuzzReport {
   for (let c = 0; c < cases; c++) {
     const { bytes: input, mutations } = makeCase(c);
     const fail = (kind: FuzzFailure['kind'], detail: string): void => {
-      let file = '';
+      let file: string;
       try {
         mkdirSync(saveDir, { recursive: true });
         file = join(saveDir, `${target.name}-seed${seed}-case${c}.bin`);
@@ -412,7 +412,7 @@ export function fuzzParser<T>(target: FuzzTarget<T>): FuzzReport {
 
 /** Declares a test that fuzzes `target`, prints its summary line and fails on any bad outcome. */
 export function fuzzTest<T>(target: FuzzTarget<T>): void {
-  test(`fuzz ${target.name}: every mutated input parses or fails with ${target.allowedErrors.map((e) => e.name).join(' / ')}`, (t) => {
+  test(`fuzz ${target.name}: every mutated input parses or fails with ${target.allowedErrors.map((e) => e.name).join(' / ')}`, () => {
     const report = fuzzParser(target);
     console.log(report.line);
     const shown = report.failures.slice(0, 10).map((f) => `  case ${f.case} [${f.kind}] ${f.detail} — ${f.mutations} — ${f.file}`);
