@@ -5,7 +5,7 @@ import { randn, tensor } from '../ops/create.js';
 import { Generator } from '../tensor/random.js';
 import { tidy } from '../tensor/scope.js';
 import { loadNetworks, CheckpointError, type LoadedCheckpoint } from '../io/checkpoint.js';
-import { saveImage, saveImageGrid } from '../io/png.js';
+import { saveImage, saveImageGrid, type ImageBatch } from '../io/png.js';
 import { DcganGenerator } from '../models/dcgan.js';
 import { latentWalks } from '../models/latent.js';
 import { generate } from '../train/trainer.js';
@@ -20,6 +20,7 @@ interface EngineFlags {
 interface SampleFlags extends EngineFlags {
   checkpoint: string;
   n: number;
+  batchSize: number;
   seed?: number;
   out: string;
   nrow: number;
@@ -53,6 +54,42 @@ function pickSeed(seed: number | undefined): number {
   return seed ?? Math.floor(Math.random() * 2 ** 31);
 }
 
+/**
+ * `n` images from `netG`, generated `batchSize` at a time into one float array, so the engine
+ * only ever holds one batch's activations (all n at once needed gigabytes of WebAssembly
+ * memory for n = 5000). The noise is drawn in order from one generator, so the images are
+ * those of a single batch of n.
+ */
+export function generateInBatches(netG: DcganGenerator, n: number, batchSize: number, generator: Generator): ImageBatch {
+  const { nz, imageSize, channels } = netG.config;
+  const per = channels * imageSize * imageSize;
+  const data = new Float32Array(n * per);
+  for (let start = 0; start < n; start += batchSize) {
+    const count = Math.min(batchSize, n - start);
+    tidy(() => {
+      const images = generate(netG, randn([count, nz, 1, 1], { generator }));
+      data.set(images.data, start * per);
+    });
+  }
+  return { shape: [n, channels, imageSize, imageSize], data };
+}
+
+/** The images of given latent vectors (n × nz values), `batchSize` at a time. */
+export function generateFromLatents(netG: DcganGenerator, latents: Float32Array, batchSize: number): ImageBatch {
+  const { nz, imageSize, channels } = netG.config;
+  const n = latents.length / nz;
+  const per = channels * imageSize * imageSize;
+  const data = new Float32Array(n * per);
+  for (let start = 0; start < n; start += batchSize) {
+    const count = Math.min(batchSize, n - start);
+    tidy(() => {
+      const images = generate(netG, tensor(latents.subarray(start * nz, (start + count) * nz), [count, nz, 1, 1]));
+      data.set(images.data, start * per);
+    });
+  }
+  return { shape: [n, channels, imageSize, imageSize], data };
+}
+
 function checkOutFile(out: string): void {
   if (existsSync(out) && statSync(out).isDirectory()) throw new UsageError(`--out ${out} is a folder; give a .png file name`);
   if (!out.toLowerCase().endsWith('.png')) throw new UsageError(`--out must be a .png file, got '${out}'`);
@@ -63,6 +100,7 @@ export function sampleCommand(): Command {
     .description("generate images from a checkpoint's generator")
     .requiredOption('--checkpoint <file|dir>', 'a checkpoint.safetensors (or the run folder holding it)')
     .option('--n <count>', 'number of images', intOption('--n', 1), 64)
+    .option('--batch-size <n>', 'images generated at a time (bounds memory)', intOption('--batch-size', 1), 250)
     .option('--seed <n>', 'seed of the noise (default: random, printed)', intOption('--seed', 0))
     .option('--out <file.png>', 'grid image to write', 'samples.png')
     .option('--nrow <n>', 'images per grid row', intOption('--nrow', 1), 8)
@@ -73,23 +111,20 @@ export function sampleCommand(): Command {
       checkOutFile(flags.out);
       const checkpoint = openCheckpoint(flags.checkpoint);
       const seed = pickSeed(flags.seed);
-      const { nz, imageSize, channels } = checkpoint.model;
+      const { imageSize, channels } = checkpoint.model;
       const netG = generatorFrom(checkpoint);
       const files: string[] = [];
-      tidy(() => {
-        const noise = randn([flags.n, nz, 1, 1], { generator: new Generator(seed) });
-        const images = generate(netG, noise);
-        saveImageGrid(flags.out, images, { nrow: flags.nrow });
-        if (flags.individual !== undefined) {
-          mkdirSync(flags.individual, { recursive: true });
-          const digits = Math.max(3, String(flags.n - 1).length);
-          for (let i = 0; i < flags.n; i++) {
-            const file = join(flags.individual, `sample_${String(i).padStart(digits, '0')}.png`);
-            saveImage(file, images, i);
-            files.push(file);
-          }
+      const images = generateInBatches(netG, flags.n, flags.batchSize, new Generator(seed));
+      saveImageGrid(flags.out, images, { nrow: flags.nrow });
+      if (flags.individual !== undefined) {
+        mkdirSync(flags.individual, { recursive: true });
+        const digits = Math.max(3, String(flags.n - 1).length);
+        for (let i = 0; i < flags.n; i++) {
+          const file = join(flags.individual, `sample_${String(i).padStart(digits, '0')}.png`);
+          saveImage(file, images, i);
+          files.push(file);
         }
-      });
+      }
       const summary = { out: flags.out, n: flags.n, seed, imageSize, channels, step: checkpoint.step, individual: files.length > 0 ? flags.individual : null };
       if (flags.json) console.log(JSON.stringify(summary));
       else {
@@ -119,10 +154,7 @@ export function interpolateCommand(): Command {
       const ends = new Float32Array(2 * flags.rows * nz);
       new Generator(seed).fillNormal(ends);
       const walks = latentWalks(ends, nz, flags.rows, flags.steps, flags.slerp === true);
-      tidy(() => {
-        const images = generate(netG, tensor(walks, [flags.rows * flags.steps, nz, 1, 1]));
-        saveImageGrid(flags.out, images, { nrow: flags.steps });
-      });
+      saveImageGrid(flags.out, generateFromLatents(netG, walks, 250), { nrow: flags.steps });
       const mode = flags.slerp ? 'slerp' : 'linear';
       if (flags.json) console.log(JSON.stringify({ out: flags.out, rows: flags.rows, steps: flags.steps, interpolation: mode, seed, step: checkpoint.step }));
       else console.log(`wrote ${flags.out}: ${flags.rows} walks × ${flags.steps} images (${mode}, seed ${seed}) from step ${checkpoint.step}`);
