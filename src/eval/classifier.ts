@@ -9,6 +9,7 @@
  *   every convolution followed by BatchNorm and LeakyReLU(0.2), DCGAN's discriminator style.
  */
 import { createHash } from 'node:crypto';
+import { backward } from '../autograd/backward.js';
 import { record } from '../autograd/record.js';
 import { noGrad } from '../autograd/mode.js';
 import { hasLabels, type ImageDataset } from '../data/index.js';
@@ -177,7 +178,7 @@ export function trainClassifier(net: FeatureClassifier, dataset: ImageDataset, o
         const x = tensor(readImages(dataset, idx), [batchSize, channels, imageSize, imageSize]);
         const logits = net.forward(x);
         const loss = crossEntropy(logits, labels);
-        loss.backward();
+        backward(loss);
         opt.step();
         lossSum += loss.item() * batchSize;
         correct += countCorrect(logits.data, labels, net.shape.classes);
