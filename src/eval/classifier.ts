@@ -69,7 +69,6 @@ export class FeatureClassifier extends Module {
     this.head = this.registerModule('head', new Linear(FEATURE_DIM, classes));
     // Seeded initialisation (PyTorch's defaults, from our own generator).
     for (const [name, p] of this.namedParameters()) {
-      if (name.endsWith('running_mean') || name.endsWith('running_var')) continue;
       if (p.shape.length >= 2) kaimingUniform_(p, Math.sqrt(5), generator);
       else if (name.startsWith('head.')) {
         const bound = 1 / Math.sqrt(calculateFanInAndFanOut(this.head.weight).fanIn);

@@ -18,7 +18,7 @@ import { decodeSafetensors, encodeSafetensors, type TensorToWrite } from '../io/
 import { getBackendName } from '../kernels/registry.js';
 import { tensor } from '../ops/create.js';
 import { Generator } from '../tensor/random.js';
-import { calibrateBatchNorm, FeatureClassifier, testAccuracy, trainClassifier, weightsHash, type TrainClassifierOptions } from './classifier.js';
+import { calibrateBatchNorm, CLASSIFIER_VERSION, FeatureClassifier, testAccuracy, trainClassifier, weightsHash, type TrainClassifierOptions } from './classifier.js';
 
 export type ExtractorKind = 'trained-classifier' | 'random-cnn';
 
@@ -156,7 +156,7 @@ export async function loadFeatureExtractor(spec: string, options: ExtractorOptio
   if (name !== null) {
     const train = await openDataset(spec, { imageSize, channels, root: options.root, onWarning: options.onWarning });
     if (hasLabels(train)) {
-      const file = cacheFile(dir, name, imageSize, channels, 1);
+      const file = cacheFile(dir, name, imageSize, channels, CLASSIFIER_VERSION);
       const cached = readCached(file, { dataset: name, imageSize, channels });
       if (cached !== null) {
         const { net, meta } = cached;
@@ -186,7 +186,7 @@ export async function loadFeatureExtractor(spec: string, options: ExtractorOptio
       const sha256 = weightsHash(net);
       const meta: CachedMetadata = {
         format: 'dcgan-ts-feature-classifier',
-        version: 1,
+        version: CLASSIFIER_VERSION,
         dataset: name,
         imageSize,
         channels,
