@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -530,6 +530,50 @@ describe('data labels', () => {
       assert.ok(hasLabels(fm));
       assert.equal(fm.classes[7], 'Sneaker');
       assert.ok(fm.label(0) >= 0 && fm.label(0) < 10);
+    }
+  });
+});
+
+describe('labels and test splits from files (synthetic)', () => {
+  function idx(type: 1 | 3, dims: number[], data: number[]): Buffer {
+    const header = Buffer.alloc(4 + 4 * dims.length);
+    header[2] = 0x08;
+    header[3] = type;
+    dims.forEach((d, i) => header.writeUInt32BE(d, 4 + 4 * i));
+    return Buffer.concat([header, Buffer.from(data)]);
+  }
+
+  test('MNIST-layout t10k files: --split test reads them with their labels; the digits are the classes', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dcgan-eval-idx-'));
+    try {
+      writeFileSync(join(dir, 'train-images-idx3-ubyte'), idx(3, [2, 2, 2], new Array(8).fill(0)));
+      writeFileSync(join(dir, 'train-labels-idx1-ubyte'), idx(1, [2], [3, 4]));
+      writeFileSync(join(dir, 't10k-images-idx3-ubyte'), idx(3, [3, 2, 2], new Array(12).fill(255)));
+      writeFileSync(join(dir, 't10k-labels-idx1-ubyte'), idx(1, [3], [7, 0, 9]));
+      const train = await openDataset('mnist', { imageSize: 16, channels: 1, root: dir });
+      const test = await openDataset('mnist', { imageSize: 16, channels: 1, root: dir, split: 'test' });
+      assert.equal(train.length, 2);
+      assert.equal(test.length, 3);
+      assert.ok(hasLabels(test));
+      assert.deepEqual([0, 1, 2].map((i) => test.label(i)), [7, 0, 9]);
+      assert.equal(test.classes[9], '9');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('CIFAR-10 test_batch.bin: --split test, with the ten class names', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dcgan-eval-cifar-'));
+    try {
+      const record = (label: number) => Buffer.concat([Buffer.from([label]), Buffer.alloc(3072, 128)]);
+      writeFileSync(join(dir, 'data_batch_1.bin'), Buffer.concat([record(1), record(2)]));
+      writeFileSync(join(dir, 'test_batch.bin'), Buffer.concat([record(9), record(3), record(5)]));
+      const test = await openDataset('cifar10', { imageSize: 16, channels: 3, root: dir, split: 'test' });
+      assert.equal(test.length, 3);
+      assert.ok(hasLabels(test));
+      assert.deepEqual([0, 1, 2].map((i) => test.classes[test.label(i)]), ['truck', 'cat', 'dog']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
