@@ -43,7 +43,8 @@ function progress(json: boolean) {
   const tty = !json && process.stderr.isTTY === true;
   let bar: cliProgress.SingleBar | null = null;
   let current: string | null = null;
-  const lastJson = new Map<string, number>();
+  const phaseStart = new Map<string, number>();
+  const reported = new Set<string>();
   const stop = () => {
     bar?.stop();
     bar = null;
@@ -52,12 +53,12 @@ function progress(json: boolean) {
   return {
     update(phase: EvalPhase | 'classifier', done: number, total: number, extra: Record<string, unknown> = {}): void {
       if (json) {
-        // One line when a phase starts and one when it ends (and at most every tenth of it between).
-        const step = Math.max(1, Math.floor(total / 10));
-        const last = lastJson.get(phase);
-        if (done === total || last === undefined || done - last >= step) {
-          lastJson.set(phase, done);
-          console.log(JSON.stringify({ event: 'progress', phase, done, total, ...extra }));
+        // One line per phase, when it ends, with its duration.
+        const now = performance.now();
+        if (!phaseStart.has(phase)) phaseStart.set(phase, now);
+        if (done >= total && !reported.has(phase)) {
+          reported.add(phase);
+          console.log(JSON.stringify({ event: 'phase', phase, done, total, seconds: (now - phaseStart.get(phase)!) / 1000, ...extra }));
         }
         return;
       }
@@ -121,7 +122,7 @@ export function evalCommand(): Command {
     .option('--n <count>', 'generated images, and real images (capped at the data set size)', intOption('--n', 2), 10000)
     .option('--batch-size <n>', 'images generated and embedded at a time', intOption('--batch-size', 1), 250)
     .option('--seed <n>', 'seed of the noise, the real-image choice and the KID subsets', intOption('--seed', 0), 0)
-    .option('--json', 'JSON lines: progress per phase, then one result object')
+    .option('--json', 'JSON lines: start, one line per phase (with its seconds), the extractor, then one result object')
     .action(async (flags: EvalFlags) => {
       const engine = setupEngine(flags.backend, flags.threads);
       const checkpoint = openCheckpoint(flags.checkpoint);
