@@ -9,3 +9,4 @@ export { createNativeBackend, type NativeBackend } from './kernels/native/index.
 export type { NativeLibraryInfo } from './kernels/native/addon.js';
 export * as io from './io/index.js';
 export * as train from './train/index.js';
+export * as evaluation from './eval/index.js';

@@ -4,6 +4,7 @@ import '../index.js';
 import { UsageError } from './errors.js';
 import { guardStdio } from './output.js';
 import { benchCommand } from './bench.js';
+import { evalCommand } from './eval.js';
 import { explainCommand } from './explain.js';
 import { interpolateCommand, sampleCommand } from './sample.js';
 import { trainCommand } from './train.js';
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
   program.addCommand(trainCommand());
   program.addCommand(sampleCommand());
   program.addCommand(interpolateCommand());
+  program.addCommand(evalCommand());
   program.addCommand(explainCommand());
   program.addCommand(benchCommand());
   for (const command of program.commands) command.exitOverride().configureOutput(program.configureOutput());

@@ -1,15 +1,13 @@
 import { Command } from 'commander';
 import { existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { randn, tensor } from '../ops/create.js';
 import { Generator } from '../tensor/random.js';
-import { tidy } from '../tensor/scope.js';
 import { loadSamplingGenerator, CheckpointError, type LoadedCheckpoint } from '../train/checkpoint.js';
+import { ensureDir } from '../io/dirs.js';
 import { saveImage, saveImageGrid } from '../io/png.js';
 import { DcganGenerator } from '../models/dcgan.js';
 import { latentWalks } from '../models/latent.js';
-import { generate } from '../train/trainer.js';
-import { ensureDir } from '../io/dirs.js';
+import { generateFromLatents, generateInBatches } from '../train/trainer.js';
 import { intOption, UsageError } from './errors.js';
 import { openCheckpoint, setupEngine, engineOptions } from './options.js';
 
@@ -23,11 +21,14 @@ interface EngineFlags {
 interface SampleFlags extends EngineFlags {
   checkpoint: string;
   n: number;
+  batchSize: number;
   seed?: number;
   out: string;
   nrow: number;
   individual?: string;
   json?: boolean;
+  /** For a conditional model: the class to draw (a name or an index). */
+  class?: string;
 }
 
 interface InterpolateFlags extends EngineFlags {
@@ -38,18 +39,50 @@ interface InterpolateFlags extends EngineFlags {
   seed?: number;
   out: string;
   json?: boolean;
+  class?: string;
 }
 
 /** The generator to sample with: the checkpoint's generator average unless --raw-weights (or it has none). */
-function generatorFrom(checkpoint: LoadedCheckpoint, raw: boolean | undefined): DcganGenerator {
+function generatorFrom(checkpoint: LoadedCheckpoint, raw: boolean | undefined): { netG: DcganGenerator; weights: 'average' | 'raw' } {
   const netG = new DcganGenerator(checkpoint.model);
   try {
-    loadSamplingGenerator(checkpoint, netG, { raw });
+    return { netG, weights: loadSamplingGenerator(checkpoint, netG, { raw }) };
   } catch (error) {
     if (error instanceof CheckpointError) throw new UsageError(error.message);
     throw error;
   }
-  return netG;
+}
+
+/** A conditional checkpoint's class names (or their indices when it recorded none). */
+function classNames(checkpoint: LoadedCheckpoint): string[] {
+  const count = checkpoint.model.numClasses ?? 0;
+  const names = checkpoint.config['classes'];
+  return Array.isArray(names) && names.length === count ? names.map(String) : Array.from({ length: count }, (_, i) => String(i));
+}
+
+/** --class as a class index: a name (any case) or an index; an error names the choices. */
+function classIndex(checkpoint: LoadedCheckpoint, wanted: string | undefined): number | null {
+  if (wanted === undefined) return null;
+  const names = classNames(checkpoint);
+  if (names.length === 0) throw new UsageError(`--class ${wanted}: this checkpoint's generator is unconditional (train with --conditional)`);
+  const byName = names.findIndex((n) => n.toLowerCase() === wanted.toLowerCase());
+  if (byName >= 0) return byName;
+  const index = Number(wanted);
+  if (Number.isInteger(index) && index >= 0 && index < names.length) return index;
+  throw new UsageError(`--class must be one of ${names.join(', ')} (or 0..${names.length - 1}), got '${wanted}'`);
+}
+
+/**
+ * The labels of n samples of a conditional generator: all of one class with --class,
+ * otherwise one row per class (n is rounded down to whole rows). Null for unconditional ones.
+ */
+function sampleLabels(checkpoint: LoadedCheckpoint, n: number, wanted: string | undefined): { labels: number[] | null; n: number; perRow: number | null } {
+  const classes = checkpoint.model.numClasses ?? 0;
+  const chosen = classIndex(checkpoint, wanted);
+  if (classes === 0) return { labels: null, n, perRow: null };
+  if (chosen !== null) return { labels: new Array<number>(n).fill(chosen), n, perRow: null };
+  const perRow = Math.max(1, Math.floor(n / classes));
+  return { labels: Array.from({ length: perRow * classes }, (_, i) => Math.floor(i / perRow)), n: perRow * classes, perRow };
 }
 
 /** A random seed when none is given; printed so the output can be reproduced. */
@@ -60,9 +93,6 @@ function pickSeed(seed: number | undefined): number {
 function checkOutFile(out: string): void {
   if (existsSync(out) && statSync(out).isDirectory()) throw new UsageError(`--out ${out} is a folder; give a .png file name`);
   if (!out.toLowerCase().endsWith('.png')) throw new UsageError(`--out must be a .png file, got '${out}'`);
-  const folder = dirname(out);
-  if (!existsSync(folder)) throw new UsageError(`--out ${out}: the folder ${folder} does not exist`);
-  if (!statSync(folder).isDirectory()) throw new UsageError(`--out ${out}: ${folder} is a file, not a folder`);
 }
 
 export function sampleCommand(): Command {
@@ -70,38 +100,41 @@ export function sampleCommand(): Command {
     .description("generate images from a checkpoint's generator")
     .requiredOption('--checkpoint <file|dir>', 'a checkpoint.safetensors (or the run folder holding it)')
     .option('--n <count>', 'number of images', intOption('--n', 1), 64)
+    .option('--batch-size <n>', 'images generated at a time (bounds memory)', intOption('--batch-size', 1), 250)
     .option('--seed <n>', 'seed of the noise (default: random, printed)', intOption('--seed', 0))
     .option('--out <file.png>', 'grid image to write', 'samples.png')
     .option('--nrow <n>', 'images per grid row', intOption('--nrow', 1), 8)
     .option('--individual <dir>', 'also write each image as its own PNG into this folder')
     .option('--json', 'print one JSON object describing what was written')
     .option('--raw-weights', "use G's trained weights even where the checkpoint keeps a generator average (--ema)")
+    .option('--class <name|index>', 'conditional models: draw this class (default: one row per class)')
     .action((flags: SampleFlags) => {
       setupEngine(flags.backend, flags.threads);
       checkOutFile(flags.out);
+      ensureDir(dirname(flags.out) || '.', '--out');
       if (flags.individual !== undefined) ensureDir(flags.individual, '--individual');
       const checkpoint = openCheckpoint(flags.checkpoint);
       const seed = pickSeed(flags.seed);
-      const { nz, imageSize, channels } = checkpoint.model;
-      const netG = generatorFrom(checkpoint, flags.rawWeights);
+      const { imageSize, channels } = checkpoint.model;
+      const { netG, weights } = generatorFrom(checkpoint, flags.rawWeights);
+      const { labels, n, perRow } = sampleLabels(checkpoint, flags.n, flags.class);
       const files: string[] = [];
-      tidy(() => {
-        const noise = randn([flags.n, nz, 1, 1], { generator: new Generator(seed) });
-        const images = generate(netG, noise);
-        saveImageGrid(flags.out, images, { nrow: flags.nrow });
-        if (flags.individual !== undefined) {
-          const digits = Math.max(3, String(flags.n - 1).length);
-          for (let i = 0; i < flags.n; i++) {
-            const file = join(flags.individual, `sample_${String(i).padStart(digits, '0')}.png`);
-            saveImage(file, images, i);
-            files.push(file);
-          }
+      const images = generateInBatches(netG, n, flags.batchSize, new Generator(seed), labels ?? undefined);
+      saveImageGrid(flags.out, images, { nrow: perRow ?? flags.nrow });
+      if (flags.individual !== undefined) {
+        const digits = Math.max(3, String(n - 1).length);
+        for (let i = 0; i < n; i++) {
+          const file = join(flags.individual, `sample_${String(i).padStart(digits, '0')}.png`);
+          saveImage(file, images, i);
+          files.push(file);
         }
-      });
-      const summary = { out: flags.out, n: flags.n, seed, imageSize, channels, step: checkpoint.step, individual: files.length > 0 ? flags.individual : null };
+      }
+      const className = labels === null ? null : flags.class === undefined ? 'one row per class' : classNames(checkpoint)[labels[0]!]!;
+      const summary = { out: flags.out, n, seed, imageSize, channels, step: checkpoint.step, weights, class: className, individual: files.length > 0 ? flags.individual : null };
       if (flags.json) console.log(JSON.stringify(summary));
       else {
-        console.log(`wrote ${flags.out}: ${flags.n} samples of ${channels}×${imageSize}×${imageSize} from step ${checkpoint.step} (seed ${seed})`);
+        const what = className === null ? '' : `, ${className}`;
+        console.log(`wrote ${flags.out}: ${n} samples of ${channels}×${imageSize}×${imageSize} from step ${checkpoint.step} (${weights === 'average' ? 'generator average' : 'trained weights'}${what}, seed ${seed})`);
         if (files.length > 0) console.log(`wrote ${files.length} images into ${flags.individual}`);
       }
     });
@@ -118,20 +151,21 @@ export function interpolateCommand(): Command {
     .option('--out <file.png>', 'image to write', 'interpolation.png')
     .option('--json', 'print one JSON object describing what was written')
     .option('--raw-weights', "use G's trained weights even where the checkpoint keeps a generator average (--ema)")
+    .option('--class <name|index>', 'conditional models: walk within this class (default: row r shows class r mod K)')
     .action((flags: InterpolateFlags) => {
       setupEngine(flags.backend, flags.threads);
       checkOutFile(flags.out);
+      ensureDir(dirname(flags.out) || '.', '--out');
       const checkpoint = openCheckpoint(flags.checkpoint);
       const seed = pickSeed(flags.seed);
-      const { nz } = checkpoint.model;
-      const netG = generatorFrom(checkpoint, flags.rawWeights);
+      const { nz, numClasses = 0 } = checkpoint.model;
+      const { netG } = generatorFrom(checkpoint, flags.rawWeights);
+      const chosen = classIndex(checkpoint, flags.class);
       const ends = new Float32Array(2 * flags.rows * nz);
       new Generator(seed).fillNormal(ends);
       const walks = latentWalks(ends, nz, flags.rows, flags.steps, flags.slerp === true);
-      tidy(() => {
-        const images = generate(netG, tensor(walks, [flags.rows * flags.steps, nz, 1, 1]));
-        saveImageGrid(flags.out, images, { nrow: flags.steps });
-      });
+      const labels = numClasses === 0 ? undefined : Array.from({ length: flags.rows * flags.steps }, (_, i) => chosen ?? Math.floor(i / flags.steps) % numClasses);
+      saveImageGrid(flags.out, generateFromLatents(netG, walks, 250, labels), { nrow: flags.steps });
       const mode = flags.slerp ? 'slerp' : 'linear';
       if (flags.json) console.log(JSON.stringify({ out: flags.out, rows: flags.rows, steps: flags.steps, interpolation: mode, seed, step: checkpoint.step }));
       else console.log(`wrote ${flags.out}: ${flags.rows} walks × ${flags.steps} images (${mode}, seed ${seed}) from step ${checkpoint.step}`);

@@ -10,8 +10,11 @@ import {
   byteToSigned,
   checkChannels,
   checkImageSize,
+  checkLabelIndex,
   checkRead,
+  CIFAR10_CLASSES,
   DatasetError,
+  type DatasetSplit,
   LUMA_B,
   LUMA_G,
   LUMA_R,
@@ -24,16 +27,21 @@ export const CIFAR_PLANE = CIFAR_SIDE * CIFAR_SIDE;
 export const CIFAR_RECORD = 1 + 3 * CIFAR_PLANE;
 export const CIFAR_BATCH_FILES = [1, 2, 3, 4, 5].map((i) => `data_batch_${i}.bin`);
 export const CIFAR_SUBFOLDER = 'cifar-10-batches-bin';
+/** The held-out test batch (10000 images). */
+export const CIFAR_TEST_FILE = 'test_batch.bin';
 
 export interface CifarOpenOptions {
   imageSize: number;
   channels: 1 | 3;
   root?: string;
+  /** 'train' (default: data_batch_1…5.bin) or 'test' (test_batch.bin). */
+  split?: DatasetSplit;
   onWarning?: (message: string) => void;
 }
 
 export class Cifar10Dataset implements ImageDataset {
   readonly name = 'cifar10';
+  readonly classes: readonly string[] = CIFAR10_CLASSES;
   readonly length: number;
   readonly channels: 1 | 3;
   readonly imageSize: number;
@@ -57,6 +65,11 @@ export class Cifar10Dataset implements ImageDataset {
     this.length = labels.length;
     this.resizer = new SquareResizer(CIFAR_SIDE, CIFAR_SIDE, this.imageSize);
     this.plane = new Float64Array(this.imageSize * this.imageSize);
+  }
+
+  label(index: number): number {
+    checkLabelIndex(this, index);
+    return this.labels[index]!;
   }
 
   read(index: number, out: Float32Array, offset = 0): void {
@@ -124,6 +137,22 @@ export async function openCifar10(options: CifarOpenOptions): Promise<Cifar10Dat
   if (!(await exists(root, 'dir'))) throw new DatasetError(`cifar10: directory ${root} not found; ${howToGet}`);
   let dir: string | null = null;
   let found: string[] = [];
+  if (options.split === 'test') {
+    for (const candidate of [root, join(root, CIFAR_SUBFOLDER)]) {
+      if (await exists(join(candidate, CIFAR_TEST_FILE), 'file')) {
+        const path = join(candidate, CIFAR_TEST_FILE);
+        let bytes: Uint8Array;
+        try {
+          bytes = await readFile(path);
+        } catch (error) {
+          throw new DatasetError(`cifar10: cannot read ${path}: ${(error as Error).message}`);
+        }
+        const { pixels, labels } = parseCifarBatches([bytes], [path]);
+        return new Cifar10Dataset(pixels, labels, options, [path]);
+      }
+    }
+    throw new DatasetError(`cifar10: no ${CIFAR_TEST_FILE} in ${root} (nor in ${join(root, CIFAR_SUBFOLDER)}); ${howToGet}`);
+  }
   for (const candidate of [root, join(root, CIFAR_SUBFOLDER)]) {
     const present: string[] = [];
     for (const f of CIFAR_BATCH_FILES) if (await exists(join(candidate, f), 'file')) present.push(f);

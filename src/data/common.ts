@@ -20,6 +20,42 @@ export interface ImageDataset {
   label?(index: number): number;
 }
 
+/** A data set whose images carry class labels. */
+export interface LabelledDataset extends ImageDataset {
+  readonly classes: readonly string[];
+  label(index: number): number;
+}
+
+/** Whether `dataset` has class labels (its `classes` and `label`). */
+export function hasLabels(dataset: ImageDataset): dataset is LabelledDataset {
+  return Array.isArray(dataset.classes) && dataset.classes.length > 0 && typeof dataset.label === 'function';
+}
+
+/** Which part of a data set: the training images (default) or the held-out test images. */
+export type DatasetSplit = 'train' | 'test';
+
+export const MNIST_CLASSES: readonly string[] = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
+export const FASHION_MNIST_CLASSES: readonly string[] = [
+  'T-shirt/top',
+  'Trouser',
+  'Pullover',
+  'Dress',
+  'Coat',
+  'Sandal',
+  'Shirt',
+  'Sneaker',
+  'Bag',
+  'Ankle boot',
+];
+export const CIFAR10_CLASSES: readonly string[] = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'];
+
+/** Checks a label index against a data set's length (shared by the label() methods). */
+export function checkLabelIndex(dataset: ImageDataset, index: number): void {
+  if (!Number.isInteger(index) || index < 0 || index >= dataset.length) {
+    throw new RangeError(`${dataset.name}: image index ${index} is out of range [0, ${dataset.length})`);
+  }
+}
+
 /** A user-facing data problem (missing files, bad format, bad option); the message is one clear line. */
 export class DatasetError extends Error {
   constructor(message: string) {

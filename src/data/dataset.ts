@@ -4,12 +4,12 @@
  */
 import { stat } from 'node:fs/promises';
 import { openCifar10 } from './cifar.js';
-import { checkChannels, checkImageSize, DatasetError, type ImageDataset } from './common.js';
+import { checkChannels, checkImageSize, DatasetError, type DatasetSplit, type ImageDataset } from './common.js';
 import { openImageFolder } from './folder.js';
 import { openIdxDataset } from './idx.js';
 import { ShapesDataset } from './shapes.js';
 
-export { DatasetError, type ImageDataset } from './common.js';
+export { DatasetError, hasLabels, type DatasetSplit, type ImageDataset, type LabelledDataset } from './common.js';
 
 export interface OpenDatasetOptions {
   imageSize: number;
@@ -21,8 +21,17 @@ export interface OpenDatasetOptions {
   root?: string;
   /** For image folders: skip images whose header promises more pixels than this (default 64 megapixels). */
   maxImagePixels?: number;
+  /**
+   * 'train' (default) or 'test': the held-out images of MNIST, Fashion-MNIST (t10k-…) and
+   * CIFAR-10 (test_batch.bin). Image folders have no test split; `shapes` draws its test
+   * images from another seed (see SHAPES_TEST_SEED_OFFSET).
+   */
+  split?: DatasetSplit;
   onWarning?: (message: string) => void;
 }
+
+/** The `shapes` test split is the images of seed + this offset (independent draws of the same distribution). */
+export const SHAPES_TEST_SEED_OFFSET = 1_000_003;
 
 /** The built-in names a spec may take (anything else is an image folder path). */
 export const DATASET_NAMES = ['shapes', 'mnist', 'fashion-mnist', 'cifar10'] as const;
@@ -57,12 +66,17 @@ export async function openDataset(spec: string, options: OpenDatasetOptions): Pr
   const name = datasetName(spec);
   switch (name) {
     case 'shapes':
-      return new ShapesDataset({ imageSize, channels, seed: options.seed, length: options.length });
+      return new ShapesDataset({
+        imageSize,
+        channels,
+        seed: (options.seed ?? 0) + (options.split === 'test' ? SHAPES_TEST_SEED_OFFSET : 0),
+        length: options.length,
+      });
     case 'mnist':
     case 'fashion-mnist':
-      return openIdxDataset(name, { ...common, root: options.root });
+      return openIdxDataset(name, { ...common, root: options.root, split: options.split });
     case 'cifar10':
-      return openCifar10({ ...common, root: options.root });
+      return openCifar10({ ...common, root: options.root, split: options.split });
     default:
       break;
   }
@@ -73,6 +87,9 @@ export async function openDataset(spec: string, options: OpenDatasetOptions): Pr
     throw new DatasetError(
       `unknown dataset "${spec}": it is not one of ${DATASET_NAMES.join(', ')} and no directory ${spec} exists`,
     );
+  }
+  if (options.split === 'test') {
+    throw new DatasetError(`image folder ${spec} has no test split; only mnist, fashion-mnist, cifar10 and shapes have one`);
   }
   if (!isDir) {
     throw new DatasetError(`dataset "${spec}" is a file; give an image folder or one of ${DATASET_NAMES.join(', ')}`);

@@ -9,7 +9,18 @@ import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { gunzip, gunzipSync } from 'node:zlib';
-import { byteToSigned, checkChannels, checkImageSize, checkRead, DatasetError, type ImageDataset } from './common.js';
+import {
+  byteToSigned,
+  checkChannels,
+  checkImageSize,
+  checkLabelIndex,
+  checkRead,
+  DatasetError,
+  FASHION_MNIST_CLASSES,
+  MNIST_CLASSES,
+  type DatasetSplit,
+  type ImageDataset,
+} from './common.js';
 import { SquareResizer } from './resize.js';
 
 const gunzipAsync = promisify(gunzip);
@@ -19,6 +30,9 @@ export const FASHION_MNIST_DEFAULT_ROOT = '/usr/share/datasets/fashion-mnist';
 
 const IMAGE_FILES = ['train-images-idx3-ubyte', 'train-images-idx3-ubyte.gz', 'train-images.idx3-ubyte'];
 const LABEL_FILES = ['train-labels-idx1-ubyte', 'train-labels-idx1-ubyte.gz', 'train-labels.idx1-ubyte'];
+/** The held-out test split (10000 images in both MNIST and Fashion-MNIST). */
+const TEST_IMAGE_FILES = ['t10k-images-idx3-ubyte', 't10k-images-idx3-ubyte.gz', 't10k-images.idx3-ubyte'];
+const TEST_LABEL_FILES = ['t10k-labels-idx1-ubyte', 't10k-labels-idx1-ubyte.gz', 't10k-labels.idx1-ubyte'];
 
 export interface IdxArray {
   readonly dims: readonly number[];
@@ -138,6 +152,8 @@ export interface IdxOpenOptions {
   imageSize: number;
   channels: 1 | 3;
   root?: string;
+  /** 'train' (default: train-images…) or 'test' (t10k-images…). */
+  split?: DatasetSplit;
   onWarning?: (message: string) => void;
 }
 
@@ -172,6 +188,21 @@ export class IdxDataset implements ImageDataset {
     }
     this.resizer = new SquareResizer(this.sourceWidth, this.sourceHeight, this.imageSize);
     this.plane = new Float64Array(this.imageSize * this.imageSize);
+    if (labels !== undefined) {
+      const known = name === 'mnist' ? MNIST_CLASSES : name === 'fashion-mnist' ? FASHION_MNIST_CLASSES : null;
+      let max = 0;
+      for (const l of labels) max = Math.max(max, l);
+      this.classes = known !== null && max < known.length ? known : Array.from({ length: max + 1 }, (_, i) => String(i));
+    }
+  }
+
+  /** Class names when labels were found (MNIST: the digits; Fashion-MNIST: its ten garments). */
+  readonly classes?: readonly string[];
+
+  label(index: number): number {
+    if (this.labels === undefined) throw new DatasetError(`${this.file ?? this.name}: no labels file was found next to the images`);
+    checkLabelIndex(this, index);
+    return this.labels[index]!;
   }
 
   read(index: number, out: Float32Array, offset = 0): void {
@@ -190,7 +221,7 @@ function searchDirs(name: IdxDatasetName, root: string): string[] {
   return [root, ...sub.map((s) => join(root, s))];
 }
 
-/** Opens MNIST or Fashion-MNIST training images (and labels, when present) from `root`. */
+/** Opens MNIST or Fashion-MNIST training (or test) images, and labels when present, from `root`. */
 export async function openIdxDataset(name: IdxDatasetName, options: IdxOpenOptions): Promise<IdxDataset> {
   checkImageSize(options.imageSize);
   checkChannels(options.channels);
@@ -198,7 +229,8 @@ export async function openIdxDataset(name: IdxDatasetName, options: IdxOpenOptio
     name === 'fashion-mnist'
       ? `install it with \`apt-get install dataset-fashion-mnist\` (files go to ${FASHION_MNIST_DEFAULT_ROOT}) or pass --data-root DIR with the IDX files`
       : 'pass --data-root DIR with the MNIST IDX files (there is no Debian package for MNIST; the files are from http://yann.lecun.com/exdb/mnist/)';
-  const expected = 'train-images-idx3-ubyte[.gz] (labels optional: train-labels-idx1-ubyte[.gz])';
+  const prefix = options.split === 'test' ? 't10k' : 'train';
+  const expected = `${prefix}-images-idx3-ubyte[.gz] (labels optional: ${prefix}-labels-idx1-ubyte[.gz])`;
   let root = options.root;
   if (root === undefined) {
     if (name === 'mnist') throw new DatasetError(`mnist: no data directory given; ${howToGet}: ${expected}`);
@@ -208,13 +240,14 @@ export async function openIdxDataset(name: IdxDatasetName, options: IdxOpenOptio
     throw new DatasetError(`${name}: directory ${root} not found; ${howToGet}: ${expected}`);
   }
   const dirs = searchDirs(name, root);
-  const imagesPath = await findFile(dirs, IMAGE_FILES);
+  const test = options.split === 'test';
+  const imagesPath = await findFile(dirs, test ? TEST_IMAGE_FILES : IMAGE_FILES);
   if (imagesPath === null) {
     throw new DatasetError(`${name}: no ${expected} in ${root}; ${howToGet}`);
   }
   const images = await readIdxFile(imagesPath);
   let labels: Uint8Array | undefined;
-  const labelsPath = await findFile(dirs, LABEL_FILES);
+  const labelsPath = await findFile(dirs, test ? TEST_LABEL_FILES : LABEL_FILES);
   if (labelsPath !== null) {
     try {
       const parsed = await readIdxFile(labelsPath);

@@ -4,8 +4,12 @@ export {
   datasetName,
   DATASET_NAMES,
   DatasetError,
+  hasLabels,
+  SHAPES_TEST_SEED_OFFSET,
   type DatasetName,
+  type DatasetSplit,
   type ImageDataset,
+  type LabelledDataset,
   type OpenDatasetOptions,
 } from './dataset.js';
 export { DataLoader, epochPermutation, type Batch, type DataLoaderOptions, type LoaderState } from './loader.js';
@@ -19,7 +23,7 @@ export {
   type ShapesOptions,
 } from './shapes.js';
 export { IdxDataset, openIdxDataset, parseIdx, decodeIdxFile, readIdxFile, MAX_IDX_BYTES, FASHION_MNIST_DEFAULT_ROOT, type IdxArray, type IdxDatasetName } from './idx.js';
-export { Cifar10Dataset, openCifar10, parseCifarBatches, CIFAR_BATCH_FILES, CIFAR_RECORD, CIFAR_SUBFOLDER } from './cifar.js';
+export { Cifar10Dataset, openCifar10, parseCifarBatches, CIFAR_BATCH_FILES, CIFAR_RECORD, CIFAR_SUBFOLDER, CIFAR_TEST_FILE } from './cifar.js';
 export {
   ImageFolderDataset,
   openImageFolder,
@@ -35,4 +39,4 @@ export {
   type ImageHeader,
 } from './folder.js';
 export { SquareResizer, axisPlan, type AxisPlan } from './resize.js';
-export { luma, byteToSigned } from './common.js';
+export { luma, byteToSigned, MNIST_CLASSES, FASHION_MNIST_CLASSES, CIFAR10_CLASSES } from './common.js';

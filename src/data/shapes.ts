@@ -11,7 +11,7 @@
  * generator's IEEE-exact detCosSin2Pi), so the pixels are the same on every platform.
  */
 import { detCosSin2Pi, Generator } from '../tensor/random.js';
-import { checkChannels, checkImageSize, checkRead, DatasetError, luma, mixSeed, type ImageDataset } from './common.js';
+import { checkChannels, checkImageSize, checkRead, DatasetError, luma, mixSeed, type LabelledDataset } from './common.js';
 
 export type ShapeKind = 'circle' | 'square' | 'triangle';
 
@@ -89,8 +89,10 @@ function lumaOf(c: readonly [number, number, number]): number {
   return luma(c[0], c[1], c[2]);
 }
 
-export class ShapesDataset implements ImageDataset {
+export class ShapesDataset implements LabelledDataset {
   readonly name = 'shapes';
+  /** Labels: 0 circle, 1 square, 2 triangle (the order of SHAPE_KINDS). */
+  readonly classes: readonly string[] = SHAPE_KINDS;
   readonly length: number;
   readonly channels: 1 | 3;
   readonly imageSize: number;
@@ -142,6 +144,10 @@ export class ShapesDataset implements ImageDataset {
     }
     color ??= bgLuma < 0.5 ? [1, 1, 1] : [0, 0, 0];
     return { kind, cx, cy, radius, rotation, color, background };
+  }
+
+  label(index: number): number {
+    return SHAPE_KINDS.indexOf(this.shapeAt(index).kind);
   }
 
   read(index: number, out: Float32Array, offset = 0): void {

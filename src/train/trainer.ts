@@ -16,6 +16,7 @@ import { keep, tidy } from '../tensor/scope.js';
 import { Generator } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { DcganDiscriminator, DcganGenerator } from '../models/dcgan.js';
+import type { ImageBatch } from '../io/png.js';
 import { restoreCheckpoint, type CheckpointState, type LoadedCheckpoint } from './checkpoint.js';
 import { modelConfig, withClasses, type TrainConfig } from './config.js';
 import { ganStep, type GanStepLosses } from './step.js';
@@ -243,4 +244,33 @@ export function generate(netG: DcganGenerator, noise: Tensor, labels?: readonly 
   } finally {
     netG.train(wasTraining);
   }
+}
+
+/**
+ * `n` images from `netG`, generated `batchSize` at a time into one float array, so the engine
+ * only ever holds one batch's activations (all n at once needed gigabytes for n = 5000). The
+ * noise is drawn in order from one generator, so the images are those of a single batch of n;
+ * `labels` gives a conditional generator each image's class.
+ */
+export function generateInBatches(netG: DcganGenerator, n: number, batchSize: number, generator: Generator, labels?: readonly number[]): ImageBatch {
+  const { nz } = netG.config;
+  const latents = new Float32Array(n * nz);
+  generator.fillNormal(latents);
+  return generateFromLatents(netG, latents, batchSize, labels);
+}
+
+/** The images of given latent vectors (n × nz values), `batchSize` at a time. */
+export function generateFromLatents(netG: DcganGenerator, latents: Float32Array, batchSize: number, labels?: readonly number[]): ImageBatch {
+  const { nz, imageSize, channels } = netG.config;
+  const n = latents.length / nz;
+  const per = channels * imageSize * imageSize;
+  const data = new Float32Array(n * per);
+  for (let start = 0; start < n; start += batchSize) {
+    const count = Math.min(batchSize, n - start);
+    tidy(() => {
+      const images = generate(netG, tensor(latents.subarray(start * nz, (start + count) * nz), [count, nz, 1, 1]), labels?.slice(start, start + count));
+      data.set(images.data, start * per);
+    });
+  }
+  return { shape: [n, channels, imageSize, imageSize], data };
 }
