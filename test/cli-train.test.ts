@@ -127,7 +127,7 @@ describe('dcgan train end to end', () => {
     const bytes = readFileSync(out);
     const again = dcgan('sample', '--checkpoint', run1, '--n', '5', '--seed', '7', '--out', join(work, 'grid2.png'), '--json');
     assert.equal(again.status, 0, again.stderr);
-    assert.deepEqual(JSON.parse(again.stdout), { out: join(work, 'grid2.png'), n: 5, seed: 7, imageSize: 16, channels: 3, step: 4, individual: null });
+    assert.deepEqual(JSON.parse(again.stdout), { out: join(work, 'grid2.png'), n: 5, seed: 7, imageSize: 16, channels: 3, step: 4, weights: 'raw', class: null, individual: null });
     assert.deepEqual(readFileSync(join(work, 'grid2.png')), bytes);
   });
 

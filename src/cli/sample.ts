@@ -133,8 +133,8 @@ export function sampleCommand(): Command {
       const summary = { out: flags.out, n, seed, imageSize, channels, step: checkpoint.step, weights, class: className, individual: files.length > 0 ? flags.individual : null };
       if (flags.json) console.log(JSON.stringify(summary));
       else {
-        const what = className === null ? '' : `, ${className}`;
-        console.log(`wrote ${flags.out}: ${n} samples of ${channels}×${imageSize}×${imageSize} from step ${checkpoint.step} (${weights === 'average' ? 'generator average' : 'trained weights'}${what}, seed ${seed})`);
+        const what = [weights === 'average' ? 'generator average' : null, className, `seed ${seed}`].filter((w) => w !== null).join(', ');
+        console.log(`wrote ${flags.out}: ${n} samples of ${channels}×${imageSize}×${imageSize} from step ${checkpoint.step} (${what})`);
         if (files.length > 0) console.log(`wrote ${files.length} images into ${flags.individual}`);
       }
     });
