@@ -5,6 +5,7 @@ import { UsageError } from './errors.js';
 import { benchCommand } from './bench.js';
 import { explainCommand } from './explain.js';
 import { interpolateCommand, sampleCommand } from './sample.js';
+import { serveCommand } from './serve.js';
 import { trainCommand } from './train.js';
 
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
   program.addCommand(interpolateCommand());
   program.addCommand(explainCommand());
   program.addCommand(benchCommand());
+  program.addCommand(serveCommand());
   for (const command of program.commands) command.exitOverride().configureOutput(program.configureOutput());
   return program.exitOverride();
 }
