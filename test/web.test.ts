@@ -397,6 +397,44 @@ describe('the web app in headless Chromium', { skip: skipBrowser }, () => {
     }
   });
 
+  it('train in the page: D’s loss falls, pause holds, the downloaded checkpoint samples in the CLI', { timeout: 240000 }, async () => {
+    const page = await open('train');
+    try {
+      // A small model so that a loaded machine still makes steps quickly.
+      for (const [id, value] of [['tr-ngf', '8'], ['tr-ndf', '8'], ['tr-batch', '16']] as const) await page.fill(`#${id}`, value);
+      await page.click('#tr-start');
+      await page.waitForFunction(() => (window as unknown as Win).__dcgan.train.step >= 60 || (window as unknown as Win).__dcgan.train.error !== null, undefined, { timeout: 180000 });
+      const state = await page.evaluate(() => (window as unknown as Win).__dcgan.train as { step: number; lossD: number[]; engine: { backend: string; threads: number }; error: string | null });
+      assert.equal(state.error, null);
+      assert.equal(state.engine.backend, 'wasm');
+      assert.ok(state.engine.threads > 1);
+      const avg = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+      const first = avg(state.lossD.slice(0, 5));
+      const last = avg(state.lossD.slice(-5));
+      assert.ok(last < first, `D's loss went from ${first.toFixed(3)} to ${last.toFixed(3)}`);
+      // Pause: the step stops moving; resume: it moves again.
+      await page.click('#tr-pause');
+      await page.waitForTimeout(600);
+      const held = await page.evaluate(() => (window as unknown as Win).__dcgan.train.step as number);
+      await page.waitForTimeout(800);
+      assert.equal(await page.evaluate(() => (window as unknown as Win).__dcgan.train.step as number), held, 'paused');
+      const [download] = await Promise.all([page.waitForEvent('download'), page.click('#tr-download')]);
+      const file = join(dir, 'page.safetensors');
+      await download.saveAs(file);
+      const out = join(dir, 'page-samples.png');
+      const cli = spawnSync(process.execPath, ['bin/dcgan.js', 'sample', '--checkpoint', file, '--n', '16', '--seed', '1', '--out', out, '--json'], { cwd: ROOT, encoding: 'utf8' });
+      assert.equal(cli.status, 0, cli.stderr);
+      assert.equal((JSON.parse(cli.stdout) as { step: number }).step, held);
+      assert.ok(existsSync(out));
+      await page.click('#tr-pause');
+      await page.waitForFunction((s) => (window as unknown as Win).__dcgan.train.step > s, held, { timeout: 60000 });
+      await page.click('#tr-pause');
+      await page.screenshot({ path: join(SHOTS, 'train.png'), fullPage: true });
+    } finally {
+      await page.close();
+    }
+  });
+
   it('no console errors or warnings on any page', () => {
     assert.deepEqual(consoleProblems, []);
   });

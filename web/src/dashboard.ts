@@ -162,16 +162,16 @@ export function createDashboard(root: HTMLElement, snapshot: Snapshot, onCheckpo
     return { state };
   }
 
-  status.textContent = `Run ${snapshot.name ?? ''}: connecting…`;
+  status.textContent = `Run folder ${snapshot.name ?? ''}: connecting…`;
   apply(snapshot);
   const events = new EventSource('api/events');
   events.addEventListener('open', () => {
     state.connected = true;
-    status.textContent = `Run ${snapshot.name ?? ''}: live (updates as the run folder changes).`;
+    status.textContent = `Run folder ${snapshot.name ?? ''}: live — the charts and grids follow the folder as the run writes to it.`;
   });
   events.addEventListener('error', () => {
     state.connected = false;
-    status.textContent = `Run ${snapshot.name ?? ''}: connection lost, retrying…`;
+    status.textContent = `Run folder ${snapshot.name ?? ''}: connection to dcgan serve lost, retrying…`;
   });
   events.addEventListener('snapshot', (event) => {
     apply(JSON.parse((event as MessageEvent<string>).data) as Snapshot);

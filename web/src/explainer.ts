@@ -207,6 +207,7 @@ export function createExplainer(root: HTMLElement): ExplainerApi {
         table(`Cᵀ (${cols}×${rows})`, cols, rows, (r, col) => entries[col * cols + r]!, (r, col) => `CT-${r}-${col}`, (r) => `x'${r}`, (col) => `y${col}`, 'ex-ct-table'),
       ),
       h('div', { class: 'ex-checks' },
+        h('p', { class: 'hint', text: 'Cᵀ·y has the input’s shape but not its values: Cᵀ is the transpose of C, not its inverse. It is also the gradient of y·conv2d(x, w) with respect to x, which is why a transposed convolution and conv2d’s backward pass are the same kernel.' }),
         h('h3', { text: 'Checks with random x, w and y (as dcgan explain runs them)' }),
         h('ul', {}, ...result.checks.map((check) => h('li', { class: check.ok ? 'ok' : 'bad', text: `${check.ok ? '✓' : '✗'} ${check.name}: max |diff| ${check.maxAbsDiff.toExponential(1)} (tolerance ${check.tolerance.toExponential(0)})` }))),
       ),

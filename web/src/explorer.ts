@@ -140,7 +140,7 @@ export function createExplorer(root: HTMLElement, served: { checkpoint: boolean;
 
   root.append(
     h('h2', { text: 'Latent explorer' }),
-    h('p', { class: 'lead', text: 'The generator runs in this page, in a Web Worker, on the engine’s WebAssembly backend. Every image below is computed from its 100-number z here.' }),
+    h('p', { class: 'lead', text: 'The generator runs in this page, in a Web Worker, on the engine’s WebAssembly backend: every image below is computed here from its latent vector z. Pick samples to walk between them, to do arithmetic on their z, or to move along latent directions.' }),
     engineLine,
     drop,
     sourceLine,

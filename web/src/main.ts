@@ -18,7 +18,7 @@ interface AppHandle {
   dashboard?: DashboardState;
   explainer?: ExplainerApi['state'];
   explainerApi?: ExplainerApi;
-  train?: TrainerApi['state'];
+  train?: TrainerApi["state"];
   trainApi?: TrainerApi;
 }
 
