@@ -344,7 +344,7 @@ describe('the web app in headless Chromium', { skip: skipBrowser }, () => {
       await page.waitForFunction(() => { const s = (window as unknown as Win).__dcgan.dashboard; return s.lastStep === 23 && s.shownSample === 'samples/step_000030.png'; }, undefined, { timeout: 15000 });
       assert.equal(await page.evaluate(() => (window as unknown as Win).__dcgan.dashboard.metricsCount), 23);
       assert.match((await page.textContent('#dashboard dd[data-key="step"]')) ?? '', /^23 of 100$/);
-      const paths = await page.evaluate(() => document.querySelectorAll('#loss-chart path').length);
+      const paths = await page.evaluate(() => document.querySelectorAll('#loss-chart path.line').length);
       assert.equal(paths, 2, 'two loss curves');
       // The scrubber goes back in time.
       await page.focus('#grid-scrubber');

@@ -3,6 +3,18 @@ export interface Series {
   name: string;
   color: string;
   points: Array<[number, number]>;
+  /** A faint line (raw values under their running median). */
+  faint?: boolean;
+  /** Left out of the legend. */
+  hidden?: boolean;
+}
+
+/** The running median of the last `window` values (what the CLI's loss plot draws over the raw losses). */
+export function runningMedian(points: Array<[number, number]>, window = 25): Array<[number, number]> {
+  return points.map(([x], i) => {
+    const slice = points.slice(Math.max(0, i - window + 1), i + 1).map((p) => p[1]).filter(Number.isFinite).sort((a, b) => a - b);
+    return [x, slice.length === 0 ? NaN : slice[Math.floor(slice.length / 2)]!];
+  });
 }
 
 const NS = 'http://www.w3.org/2000/svg';
@@ -33,9 +45,9 @@ function label(v: number): string {
 
 /** Draws the series into `svg` (replacing its content); y from the data unless `yRange` is given. */
 export function drawChart(svg: SVGSVGElement, series: Series[], options: { title: string; xLabel: string; yRange?: [number, number] }): void {
-  const width = 560;
-  const height = 260;
-  const m = { left: 52, right: 12, top: 28, bottom: 36 };
+  const width = 460;
+  const height = 240;
+  const m = { left: 46, right: 10, top: 30, bottom: 34 };
   svg.setAttribute('viewBox', `0 0 ${width} ${height}`);
   svg.setAttribute('role', 'img');
   svg.replaceChildren(el('title', {}, options.title));
@@ -63,9 +75,10 @@ export function drawChart(svg: SVGSVGElement, series: Series[], options: { title
   svg.append(el('text', { x: (m.left + width - m.right) / 2, y: height - 6, 'text-anchor': 'middle', class: 'axis-label' }, options.xLabel));
   let legendX = width - m.right;
   for (const s of [...series].reverse()) {
+    if (s.hidden) continue;
     const text = el('text', { x: legendX, y: 16, 'text-anchor': 'end', class: 'legend', fill: s.color }, `■ ${s.name}`);
     svg.append(text);
-    legendX -= 12 + 7.5 * (s.name.length + 2);
+    legendX -= 10 + 6.6 * (s.name.length + 2);
   }
   for (const s of series) {
     // Thin long series so the path stays small: at most ~2 points per pixel.
@@ -75,6 +88,6 @@ export function drawChart(svg: SVGSVGElement, series: Series[], options: { title
       .filter((p) => Number.isFinite(p[1]))
       .map((p, i) => `${i === 0 ? 'M' : 'L'}${sx(p[0]).toFixed(1)},${sy(Math.min(y1, Math.max(y0, p[1]))).toFixed(1)}`)
       .join('');
-    svg.append(el('path', { d, fill: 'none', stroke: s.color, 'stroke-width': 1.5, 'stroke-linejoin': 'round' }));
+    svg.append(el('path', { d, fill: 'none', stroke: s.color, 'stroke-width': s.faint ? 1 : 1.75, 'stroke-opacity': s.faint ? 0.25 : 1, 'stroke-linejoin': 'round', class: s.faint ? 'raw' : 'line' }));
   }
 }

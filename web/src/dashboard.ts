@@ -3,7 +3,7 @@
  * fixed-noise grids over time with a scrubber, and the config; live through /api/events
  * (server-sent events) while the run trains, and the same for a finished run.
  */
-import { drawChart } from './chart.js';
+import { drawChart, runningMedian, type Series } from './chart.js';
 import { h, labelled } from './dom.js';
 
 interface Metrics {
@@ -130,18 +130,20 @@ export function createDashboard(root: HTMLElement, snapshot: Snapshot, onCheckpo
     ];
     summary.replaceChildren(...items.flatMap(([k, v]) => [h('dt', { text: k }), h('dd', { text: v, 'data-key': k })]));
     const pts = (key: keyof Metrics): Array<[number, number]> => metrics.map((m) => [m.step, m[key] as number]);
-    drawChart(lossSvg, [
-      { name: 'loss D', color: COLORS.lossD, points: pts('lossD') },
-      { name: 'loss G', color: COLORS.lossG, points: pts('lossG') },
-    ], { title: 'Losses', xLabel: 'step' });
+    // Raw values faint, their running median (25 steps) on top, as the CLI's loss plot.
+    const smoothed = (name: string, color: string, points: Array<[number, number]>): Series[] => [
+      { name, color, points, faint: true, hidden: true },
+      { name, color, points: runningMedian(points) },
+    ];
+    drawChart(lossSvg, [...smoothed('loss D', COLORS.lossD, pts('lossD')), ...smoothed('loss G', COLORS.lossG, pts('lossG'))], { title: 'Losses (running median of 25 steps)', xLabel: 'step' });
     // The trainer logs D's mean probabilities (sigmoid of the logits).
     const prob = (key: 'D_x' | 'D_G_z1' | 'D_G_z2'): Array<[number, number]> => pts(key);
     drawChart(dSvg, [
-      { name: 'D(x)', color: COLORS.D_x, points: prob('D_x') },
-      { name: 'D(G(z)) before G', color: COLORS.D_G_z1, points: prob('D_G_z1') },
-      { name: 'after G', color: COLORS.D_G_z2, points: prob('D_G_z2') },
-    ], { title: 'Discriminator outputs', xLabel: 'step', yRange: [0, 1] });
-    drawChart(speedSvg, [{ name: 'images/s', color: COLORS.speed, points: pts('imagesPerSec') }], { title: 'Speed (images/s)', xLabel: 'step' });
+      ...smoothed('D(x)', COLORS.D_x, prob('D_x')),
+      ...smoothed('D(G(z)) before G', COLORS.D_G_z1, prob('D_G_z1')),
+      ...smoothed('after', COLORS.D_G_z2, prob('D_G_z2')),
+    ], { title: 'D’s mean output', xLabel: 'step', yRange: [0, 1] });
+    drawChart(speedSvg, smoothed('images/s', COLORS.speed, pts('imagesPerSec')), { title: 'Speed (images/s)', xLabel: 'step' });
   };
 
   const apply = (snap: Snapshot): void => {

@@ -59,7 +59,7 @@ function unit(v: Float32Array): Float32Array {
   return v.map((x) => x / norm);
 }
 
-export function createExplorer(root: HTMLElement, served: { checkpoint: boolean; name: string | null }): ExplorerApi {
+export function createExplorer(root: HTMLElement, served: { checkpoint: boolean; name: string | null; live: boolean }): ExplorerApi {
   const worker = new Worker(new URL('./generator-worker.ts', import.meta.url), { type: 'module', name: 'dcgan generator' });
   const client = new GeneratorClient(worker);
   const state: ExplorerState = {
@@ -88,7 +88,7 @@ export function createExplorer(root: HTMLElement, served: { checkpoint: boolean;
   const urlInput = h('input', { type: 'url', id: 'checkpoint-url', placeholder: 'run/checkpoint.safetensors', size: 30 });
   const urlButton = h('button', { type: 'button', text: 'Load URL' });
   const fileInput = h('input', { type: 'file', id: 'checkpoint-file', accept: '.safetensors' });
-  const servedButton = h('button', { type: 'button', text: served.checkpoint ? `Load the served ${served.name ?? 'run'}` : 'No run served', disabled: !served.checkpoint });
+  const servedButton = h('button', { type: 'button', text: served.checkpoint ? `Load the served ${served.name ?? 'run'}` : served.live ? 'The run has no checkpoint yet' : 'No run served', disabled: !served.checkpoint });
   const randomButton = h('button', { type: 'button', text: 'Untrained 32×32 generator' });
   const drop = h(
     'div',
@@ -135,6 +135,7 @@ export function createExplorer(root: HTMLElement, served: { checkpoint: boolean;
 
   const sliderInputs = [0, 1, 2].map((i) => h('input', { type: 'range', id: `direction-${i}`, min: -8, max: 8, step: 0.5, value: 0 }));
   const sliderLabels = [0, 1, 2].map(() => h('span', { class: 'label-text' }));
+  const sliderOutputs = [0, 1, 2].map((i) => h('output', { for: `direction-${i}`, text: '0' }));
   const sliderOut = h('div', { class: 'slider-out' });
   const sliderNote = h('p', { class: 'hint' });
 
@@ -167,7 +168,7 @@ export function createExplorer(root: HTMLElement, served: { checkpoint: boolean;
       h('div', { class: 'panel' },
         h('h3', { text: 'Latent directions' }),
         sliderNote,
-        ...sliderInputs.map((input, i) => h('label', { class: 'field' }, sliderLabels[i]!, input)),
+        h('div', { class: 'sliders' }, ...sliderInputs.flatMap((input, i) => [h('label', { for: input.id }, sliderLabels[i]!), input, sliderOutputs[i]!])),
         sliderOut,
       ),
     ),
@@ -340,7 +341,10 @@ export function createExplorer(root: HTMLElement, served: { checkpoint: boolean;
     });
     state.sliders = { base: Array.from(base.z), values, z: Array.from(z) };
     sliderNote.textContent = `Start: ${base.name}; each slider moves z along a unit direction (‖z‖ is about ${Math.sqrt(nz).toFixed(0)}).`;
-    sliderInputs.forEach((input, k) => input.setAttribute('aria-valuetext', `${values[k]}`));
+    sliderInputs.forEach((input, k) => {
+      input.setAttribute('aria-valuetext', `${values[k]}`);
+      sliderOutputs[k]!.textContent = values[k]!.toFixed(1);
+    });
     const rgba = await render([z]);
     sliderCanvas = tile(rgba, 0, 'image at the slider position');
     sliderCanvas.classList.add('big');
@@ -419,7 +423,11 @@ export function createExplorer(root: HTMLElement, served: { checkpoint: boolean;
     });
 
   // ---- events ----
-  servedButton.addEventListener('click', () => void loadUrl('run/checkpoint.safetensors'));
+  servedButton.addEventListener('click', () => {
+    servedButton.classList.remove('fresh');
+    servedButton.textContent = `Load the served ${served.name ?? 'run'}`;
+    void loadUrl('run/checkpoint.safetensors');
+  });
   urlButton.addEventListener('click', () => void loadUrl(urlInput.value.trim() || 'run/checkpoint.safetensors'));
   urlInput.addEventListener('keydown', (event) => {
     if (event.key === 'Enter') void loadUrl(urlInput.value.trim());
@@ -495,6 +503,15 @@ export function createExplorer(root: HTMLElement, served: { checkpoint: boolean;
   });
 
   if (served.checkpoint) void loadUrl('run/checkpoint.safetensors');
+  if (served.live) {
+    // While the served run trains, offer its newer checkpoints.
+    const events = new EventSource('api/events');
+    events.addEventListener('checkpoint', () => {
+      servedButton.disabled = false;
+      servedButton.textContent = 'Load the run’s newer checkpoint';
+      servedButton.classList.add('fresh');
+    });
+  }
   else sourceLine.textContent = 'No checkpoint yet: load one by URL or file, drop one here, or try an untrained generator.';
 
   return {

@@ -48,7 +48,7 @@ async function start(page: Page): Promise<void> {
   const snapshot = await served;
   if (snapshot.name !== null) document.getElementById('run-name')!.textContent = `· ${snapshot.name}`;
   if (page === 'explorer') {
-    app.explorerApi = createExplorer(root, { checkpoint: snapshot.checkpoint, name: snapshot.name });
+    app.explorerApi = createExplorer(root, { checkpoint: snapshot.checkpoint, name: snapshot.name, live: snapshot.mode === 'run' });
     app.explorer = app.explorerApi.state;
   } else if (page === 'dashboard') {
     app.dashboard = createDashboard(root, snapshot, () => undefined).state;
