@@ -11,7 +11,7 @@
  * Screenshots go to test-results/web/. Skips the browser part without Chromium.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -198,6 +198,39 @@ describe('dcgan serve: what it refuses', { skip: built ? false : 'dist/web is no
     assert.equal((await get(server.url, '/api/run', { host: `localhost:${new URL(server.url).port}` })).status, 200);
     assert.equal((await get(server.url, '/api/run', {}, 'POST')).status, 405);
     assert.equal((await get(server.url, '/run/config.json', {}, 'DELETE')).status, 405);
+  });
+});
+
+describe('dcgan serve: the command', { skip: built && existsSync(join(ROOT, 'dist/cli/serve.js')) ? false : 'not built: run `npm run build`' }, () => {
+  it('prints its URL, serves, and stops on SIGINT; a missing run folder is a one-line error', { timeout: 60000 }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dcgan-serve-cli-'));
+    try {
+      makeRun(dir);
+      const child = spawn(process.execPath, ['bin/dcgan.js', 'serve', '--run', dir, '--port', '0'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+      const url = await new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no URL printed: ${stdout}`)), 30000);
+        child.stdout.on('data', () => {
+          const match = /http:\/\/127\.0\.0\.1:\d+\//.exec(stdout);
+          if (match !== null) {
+            clearTimeout(timer);
+            resolve(match[0]);
+          }
+        });
+      });
+      const reply = await get(url, '/api/run');
+      assert.equal(reply.status, 200);
+      assert.equal((JSON.parse(reply.body) as { metrics: unknown[] }).metrics.length, 20);
+      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+      child.kill('SIGINT');
+      assert.equal(await exited, 0);
+      const missing = spawnSync(process.execPath, ['bin/dcgan.js', 'serve', '--run', join(dir, 'nope'), '--port', '0'], { cwd: ROOT, encoding: 'utf8' });
+      assert.equal(missing.status, 2);
+      assert.match(missing.stderr, /^dcgan: --run .*nope is not a folder\n$/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
