@@ -188,6 +188,20 @@ describe('dcgan serve: what it refuses', { skip: built ? false : 'dist/web is no
     assert.notEqual((await get(server.url, `/run/${encodeURIComponent(join(dir, 'secret.png'))}`)).status, 200);
   });
 
+  it('--checkpoint serves that one file as /run/checkpoint.safetensors and nothing else', async () => {
+    const single = await startServer({ checkpoint: join(dir, 'run', 'checkpoint.safetensors'), port: 0 });
+    try {
+      const api = JSON.parse((await get(single.url, '/api/run')).body) as { mode: string; checkpoint: boolean };
+      assert.deepEqual([api.mode, api.checkpoint], ['checkpoint', true]);
+      const file = await get(single.url, '/run/checkpoint.safetensors');
+      assert.equal(file.status, 200);
+      assert.equal(file.headers['cross-origin-embedder-policy'], 'require-corp');
+      for (const path of ['/run/config.json', '/run/metrics.jsonl', '/run/../checkpoint.safetensors']) assert.notEqual((await get(single.url, path)).status, 200, path);
+    } finally {
+      await single.close();
+    }
+  });
+
   it('refuses a wrong Host, a foreign Origin and other methods', async () => {
     const { host } = new URL(server.url);
     assert.equal((await get(server.url, '/', { host: 'evil.example' })).status, 403);

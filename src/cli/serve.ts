@@ -214,7 +214,12 @@ export async function startServer(options: ServeOptions = {}): Promise<RunningSe
   };
   const poll = (): void => {
     if (watcher === null) return;
-    const change = watcher.refresh();
+    let change;
+    try {
+      change = watcher.refresh();
+    } catch {
+      return; // the folder is being rewritten or went away: try again at the next poll
+    }
     if (change.reset) broadcast('snapshot', watcher.snapshot());
     else {
       if (change.metrics.length > 0) broadcast('metrics', change.metrics);
