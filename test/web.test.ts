@@ -405,6 +405,43 @@ describe('the web app in headless Chromium', { skip: skipBrowser }, () => {
     }
   });
 
+  it('dashboard: follows a real `dcgan train` run from its first line to its end', { timeout: 240000 }, async (t) => {
+    const live = join(dir, 'live');
+    mkdirSync(live);
+    const liveServer = await startServer({ run: live, port: 0, pollMs: 100 });
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    page.on('console', (m) => {
+      if (m.type() === 'error' || m.type() === 'warning') consoleProblems.push(`live dashboard: console.${m.type()}: ${m.text()}`);
+    });
+    page.on('pageerror', (e) => consoleProblems.push(`live dashboard: page error: ${e.message}`));
+    try {
+      await page.goto(`${liveServer.url}#dashboard`);
+      await page.waitForFunction(() => (window as unknown as Win).__dcgan.dashboard?.connected === true, undefined, { timeout: 30000 });
+      const steps = 120;
+      const started = Date.now();
+      const child = spawn(process.execPath, ['bin/dcgan.js', 'train', '--image-size', '16', '--ngf', '4', '--ndf', '4', '--nz', '8', '--batch-size', '8', '--threads', '1', '--steps', String(steps), '--sample-every', '40', '--out', live, '--json'], { cwd: ROOT, stdio: 'ignore' });
+      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+      const seen = new Set<number>();
+      let done = false;
+      void exited.then(() => (done = true));
+      while (!done) {
+        seen.add(await page.evaluate(() => (window as unknown as Win).__dcgan.dashboard.metricsCount as number));
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      assert.equal(await exited, 0);
+      const wall = Date.now() - started;
+      await page.waitForFunction((n) => { const s = (window as unknown as Win).__dcgan.dashboard; return s.lastStep === n && s.shownSample === `samples/step_${String(n).padStart(6, '0')}.png`; }, steps, { timeout: 15000 });
+      const during = [...seen].filter((n) => n > 0 && n < steps);
+      t.diagnostic(`the run took ${wall} ms; metrics counts seen while it ran: ${[...seen].join(', ')}`);
+      if (wall > 2000) assert.ok(during.length > 0, 'the dashboard showed the run before it ended');
+      assert.equal(await page.evaluate(() => (window as unknown as Win).__dcgan.dashboard.samples.length as number), 4);
+      assert.match((await page.textContent('#dashboard dd[data-key="step"]')) ?? '', new RegExp(`^${steps} of ${steps}$`));
+    } finally {
+      await page.close();
+      await liveServer.close();
+    }
+  });
+
   it('explainer: the same numbers as `dcgan explain --json`, and the engine agrees in the page', { timeout: 120000 }, async () => {
     const page = await open('explainer');
     try {

@@ -99,7 +99,11 @@ class RunWatcher {
   /** Reads what changed since the last call. */
   refresh(): { metrics: MetricsRecord[]; samples: string[]; checkpoint: boolean; reset: boolean } {
     const change = { metrics: [] as MetricsRecord[], samples: [] as string[], checkpoint: false, reset: false };
-    if (this.config === null) this.config = readJson(join(this.dir, 'config.json'));
+    if (this.config === null) {
+      // A run that is just starting writes config.json first: send everything again once it is there.
+      this.config = readJson(join(this.dir, 'config.json'));
+      change.reset = this.config !== null;
+    }
     const metricsFile = join(this.dir, 'metrics.jsonl');
     const size = existsSync(metricsFile) ? statSync(metricsFile).size : 0;
     if (size < this.offset) {
