@@ -288,6 +288,20 @@ describe('the web app in headless Chromium', { skip: skipBrowser }, () => {
 
   type Win = { __dcgan: any };
 
+  /** Controls without an accessible name (a <label>, aria-label/labelledby, or text). */
+  async function unlabelled(page: Page): Promise<string[]> {
+    return page.evaluate(() =>
+      Array.from(document.querySelectorAll<HTMLElement>('input, select, button, textarea'))
+        .filter((el) => {
+          if (el.closest('[hidden]') !== null) return false;
+          const labels = (el as HTMLInputElement).labels;
+          const named = (labels !== null && labels.length > 0) || el.getAttribute('aria-label') || el.getAttribute('aria-labelledby') || (el.tagName === 'BUTTON' && el.textContent!.trim() !== '');
+          return !named;
+        })
+        .map((el) => el.outerHTML.slice(0, 120)),
+    );
+  }
+
   it('explorer: the wasm backend with threads draws the Node generator’s pixels; interpolation and arithmetic', { timeout: 180000 }, async (t) => {
     const page = await open('explorer');
     try {
@@ -370,6 +384,7 @@ describe('the web app in headless Chromium', { skip: skipBrowser }, () => {
       assert.ok(sliders.z.some((v, i) => Math.abs(v - sliders.base[i]!) > 1e-3), 'the slider changed z');
       const engineText = await page.textContent('#explorer .engine');
       assert.match(engineText ?? '', /wasm backend.*[2-9] threads, cross-origin isolated/);
+      assert.deepEqual(await unlabelled(page), []);
       await page.screenshot({ path: join(SHOTS, 'explorer.png'), fullPage: true });
     } finally {
       await page.close();
@@ -399,6 +414,7 @@ describe('the web app in headless Chromium', { skip: skipBrowser }, () => {
       assert.equal(await page.evaluate(() => (window as unknown as Win).__dcgan.dashboard.shownSample), 'samples/step_000000.png');
       await page.keyboard.press('End');
       await page.waitForFunction(() => (document.querySelector('#grid-image') as HTMLImageElement).complete);
+      assert.deepEqual(await unlabelled(page), []);
       await page.screenshot({ path: join(SHOTS, 'dashboard.png'), fullPage: true });
     } finally {
       await page.close();
@@ -475,6 +491,7 @@ describe('the web app in headless Chromium', { skip: skipBrowser }, () => {
       for (const key of ['C-0-0', 'C-0-10', 'x-5', 'w-4']) assert.ok(lit.includes(key), `${key} lit when hovering y0`);
       assert.ok(!lit.includes('x-3') && !lit.includes('C-1-1'), 'only what y0 sees');
       await page.hover('#ex-c td[data-key="C-0-5"]');
+      assert.deepEqual(await unlabelled(page), []);
       await page.screenshot({ path: join(SHOTS, 'explainer.png'), fullPage: true });
     } finally {
       await page.close();
@@ -513,6 +530,7 @@ describe('the web app in headless Chromium', { skip: skipBrowser }, () => {
       await page.click('#tr-pause');
       await page.waitForFunction((s) => (window as unknown as Win).__dcgan.train.step > s, held, { timeout: 60000 });
       await page.click('#tr-pause');
+      assert.deepEqual(await unlabelled(page), []);
       await page.screenshot({ path: join(SHOTS, 'train.png'), fullPage: true });
     } finally {
       await page.close();
