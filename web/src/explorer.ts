@@ -318,10 +318,10 @@ export function createExplorer(root: HTMLElement, served: { checkpoint: boolean;
         names.push('mean A − mean B');
         return unit(d.map((x, i) => x - m[i]!));
       }
-      names.push(`random direction ${k + 1}`);
+      names.push(`random ${k + 1}`);
       return random(k);
     });
-    sliderLabels.forEach((label, k) => (label.textContent = `Along ${names[k]}`));
+    sliderLabels.forEach((label, k) => (label.textContent = names[k]!));
   };
   const sliderBase = (): { z: Float32Array; name: string } | null => {
     if (state.arithmetic.z !== null) return { z: Float32Array.from(state.arithmetic.z), name: 'the arithmetic result' };
@@ -340,7 +340,7 @@ export function createExplorer(root: HTMLElement, served: { checkpoint: boolean;
       for (let i = 0; i < nz; i++) z[i] += v * directions[k]![i]!;
     });
     state.sliders = { base: Array.from(base.z), values, z: Array.from(z) };
-    sliderNote.textContent = `Start: ${base.name}; each slider moves z along a unit direction (‖z‖ is about ${Math.sqrt(nz).toFixed(0)}).`;
+    sliderNote.textContent = `From ${base.name}, each slider moves z along a unit direction (‖z‖ is about ${Math.sqrt(nz).toFixed(0)}): the first along mean A − mean B once both groups have picks, the others along fixed random directions.`;
     sliderInputs.forEach((input, k) => {
       input.setAttribute('aria-valuetext', `${values[k]}`);
       sliderOutputs[k]!.textContent = values[k]!.toFixed(1);
