@@ -59,9 +59,12 @@ export function drawChart(svg: SVGSVGElement, series: Series[], options: { title
   }
   let [x0, x1] = [Math.min(...all.map((p) => p[0])), Math.max(...all.map((p) => p[0]))];
   if (x1 === x0) x1 = x0 + 1;
-  const finite = all.map((p) => p[1]).filter(Number.isFinite);
+  // The y range follows the main lines (a faint raw series may spike far outside them).
+  const main = series.filter((s) => !s.faint).flatMap((s) => s.points);
+  const finite = (main.length > 0 ? main : all).map((p) => p[1]).filter(Number.isFinite);
   let [y0, y1] = options.yRange ?? [Math.min(...finite), Math.max(...finite)];
   if (y1 === y0) [y0, y1] = [y0 - 0.5, y1 + 0.5];
+  else if (options.yRange === undefined) [y0, y1] = [y0 - 0.08 * (y1 - y0), y1 + 0.08 * (y1 - y0)];
   const sx = (x: number): number => m.left + ((x - x0) / (x1 - x0)) * (width - m.left - m.right);
   const sy = (y: number): number => height - m.bottom - ((y - y0) / (y1 - y0)) * (height - m.top - m.bottom);
   for (const t of ticks(y0, y1)) {

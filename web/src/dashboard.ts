@@ -128,7 +128,7 @@ export function createDashboard(root: HTMLElement, snapshot: Snapshot, onCheckpo
       ['D(G(z))', last === undefined ? '—' : `${last.D_G_z1.toFixed(3)} / ${last.D_G_z2.toFixed(3)}`],
       ['images/s', speed === null ? '—' : speed.toFixed(1)],
     ];
-    summary.replaceChildren(...items.flatMap(([k, v]) => [h('dt', { text: k }), h('dd', { text: v, 'data-key': k })]));
+    summary.replaceChildren(...items.map(([k, v]) => h('div', {}, h('dt', { text: k }), h('dd', { text: v, 'data-key': k }))));
     const pts = (key: keyof Metrics): Array<[number, number]> => metrics.map((m) => [m.step, m[key] as number]);
     // Raw values faint, their running median (25 steps) on top, as the CLI's loss plot.
     const smoothed = (name: string, color: string, points: Array<[number, number]>): Series[] => [
