@@ -56,6 +56,15 @@ try {
   await explainer.screenshot({ path: join(out, 'web-explainer.png'), fullPage: true });
   await explainer.close();
 
+  // Train in the page with the page's defaults for TRAIN_SECONDS (default 120), then pause.
+  const train = await open('train');
+  await train.click('#tr-start');
+  await train.waitForTimeout(1000 * Number(process.env.TRAIN_SECONDS ?? 120));
+  await train.click('#tr-pause');
+  await train.waitForTimeout(500);
+  await train.screenshot({ path: join(out, 'web-train.png'), fullPage: true });
+  await train.close();
+
   const narrow = await open('explainer', 390, 844);
   await narrow.waitForFunction(() => window.__dcgan.explainer?.ready);
   await narrow.screenshot({ path: join(out, 'web-explainer-narrow.png'), fullPage: false });
