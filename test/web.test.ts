@@ -481,6 +481,13 @@ describe('the web app in headless Chromium', { skip: skipBrowser }, () => {
         const firstRow = await page.evaluate(() => Array.from(document.querySelectorAll('#ex-c tbody tr:first-child td')).map((td) => td.textContent));
         assert.deepEqual(firstRow, (expected['C'] as { entries: string[][] }).entries[0]);
       }
+      // A geometry with no output is said so, as the CLI refuses it.
+      for (const [key, value] of Object.entries({ input: 2, kernel: 5, stride: 1, padding: 0 })) {
+        await page.fill(`#ex-${key}`, String(value));
+        await page.dispatchEvent(`#ex-${key}`, 'change');
+      }
+      assert.match((await page.textContent('#ex-verdict')) ?? '', /^No valid output for this geometry/);
+      assert.equal(spawnSync(process.execPath, ['bin/dcgan.js', 'explain', '--input', '2', '--kernel', '5'], { cwd: ROOT }).status, 2);
       // Back to the seed case; hovering y0 lights its row of C, the inputs it sees and the kernel.
       for (const [key, value] of Object.entries({ input: 4, kernel: 3, stride: 1, padding: 0 })) {
         await page.fill(`#ex-${key}`, String(value));
@@ -490,6 +497,7 @@ describe('the web app in headless Chromium', { skip: skipBrowser }, () => {
       const lit = await page.evaluate(() => Array.from(document.querySelectorAll('.hl')).map((el) => (el as HTMLElement).dataset['key']));
       for (const key of ['C-0-0', 'C-0-10', 'x-5', 'w-4']) assert.ok(lit.includes(key), `${key} lit when hovering y0`);
       assert.ok(!lit.includes('x-3') && !lit.includes('C-1-1'), 'only what y0 sees');
+      assert.match((await page.textContent('#explainer .formula')) ?? '', /^y0 = w\(0,0\)·x0 \+ w\(0,1\)·x1 \+ w\(0,2\)·x2 \+ w\(1,0\)·x4 \+ .* = -?\d+\.\d\d$/);
       await page.hover('#ex-c td[data-key="C-0-5"]');
       assert.deepEqual(await unlabelled(page), []);
       await page.screenshot({ path: join(SHOTS, 'explainer.png'), fullPage: true });

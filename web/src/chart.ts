@@ -72,7 +72,8 @@ export function drawChart(svg: SVGSVGElement, series: Series[], options: { title
     svg.append(el('text', { x: m.left - 6, y: sy(t) + 4, 'text-anchor': 'end', class: 'tick' }, label(t)));
   }
   for (const t of ticks(x0, x1, 6)) {
-    svg.append(el('text', { x: sx(t), y: height - m.bottom + 16, 'text-anchor': 'middle', class: 'tick' }, label(t)));
+    const edge = sx(t) > width - m.right - 14;
+    svg.append(el('text', { x: sx(t), y: height - m.bottom + 16, 'text-anchor': edge ? 'end' : 'middle', class: 'tick' }, label(t)));
   }
   svg.append(el('line', { x1: m.left, x2: width - m.right, y1: height - m.bottom, y2: height - m.bottom, class: 'axis' }));
   svg.append(el('text', { x: (m.left + width - m.right) / 2, y: height - 6, 'text-anchor': 'middle', class: 'axis-label' }, options.xLabel));

@@ -41,6 +41,7 @@ export function createExplainer(root: HTMLElement): ExplainerApi {
     padding: number('ex-padding', 0, 3, 0),
     seed: number('ex-seed', 0, 1e6, 0),
   };
+  const formula = h('p', { class: 'formula', 'aria-live': 'polite', text: 'Hover over y, x, w, an entry of C or Cᵀ·y to see the sum behind it.' });
   const verdict = h('p', { class: 'verdict', id: 'ex-verdict', 'aria-live': 'polite' });
   const intro = h('p', { class: 'lead' });
   const top = h('div', { class: 'ex-row' });
@@ -60,6 +61,7 @@ export function createExplainer(root: HTMLElement): ExplainerApi {
     ),
     verdict,
     intro,
+    formula,
     top,
     matrix,
     back,
@@ -74,9 +76,12 @@ export function createExplainer(root: HTMLElement): ExplainerApi {
   };
 
   let related: (key: string) => string[] = () => [];
+  let explainKey: (key: string) => string = () => '';
   const highlight = (key: string | null): void => {
     root.querySelectorAll('.hl, .hl-main').forEach((el) => el.classList.remove('hl', 'hl-main'));
     if (key === null) return;
+    const text = explainKey(key);
+    if (text !== '') formula.textContent = text;
     for (const k of related(key)) for (const el of cells.get(k) ?? []) el.classList.add('hl');
     for (const el of cells.get(key) ?? []) el.classList.add('hl-main');
   };
@@ -170,6 +175,33 @@ export function createExplainer(root: HTMLElement): ExplainerApi {
         return out;
       }
       return [];
+    };
+
+    const w = (e: number): string => `w(${Math.floor(e / k)},${e % k})`;
+    const num = (v: number): string => (v < 0 ? `(${fmt(v)})` : fmt(v));
+    explainKey = (key) => {
+      const [kind, a, b] = key.split('-') as [string, string, string | undefined];
+      const n = Number(a);
+      if (kind === 'y') {
+        const terms = rowOf(n).map((col) => `${w(entries[n * cols + col]!)}·x${col}`);
+        const values2 = rowOf(n).map((col) => `${num(values.w[entries[n * cols + col]!]!)}·${num(values.x[col]!)}`);
+        return `y${n} = ${terms.join(' + ')} = ${values2.join(' + ')} = ${fmt(values.y[n]!)}`;
+      }
+      if (kind === 'xp') {
+        const terms = colOf(n).map((r) => `${w(entries[r * cols + n]!)}·y${r}`);
+        return `(Cᵀ·y)${n} = ${terms.length === 0 ? '0 (no output sees this input)' : `${terms.join(' + ')} = ${fmt(values.cty[n]!)}`}`;
+      }
+      if (kind === 'x') {
+        const outs = colOf(n).map((r) => `y${r} (through ${w(entries[r * cols + n]!)})`);
+        return `x${n} reaches ${outs.length === 0 ? 'no output' : outs.join(', ')}.`;
+      }
+      if (kind === 'C' || kind === 'CT') {
+        const [r, col] = kind === 'C' ? [n, Number(b)] : [Number(b), n];
+        const e = entries[r * cols + col]!;
+        return `C[${r}][${col}] = ${w(e)} = ${fmt(values.w[e]!)}: output y${r} takes ${fmt(values.w[e]!)} × x${col}, and Cᵀ sends y${r} back to x'${col} with the same weight.`;
+      }
+      if (kind === 'w') return `${w(n)} = ${fmt(values.w[n]!)} appears ${entries.filter((e) => e === n).length} times in C: once for each output whose window holds it.`;
+      return '';
     };
 
     top.replaceChildren(

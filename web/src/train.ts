@@ -3,7 +3,7 @@
  * grid improving live, the losses, pause/resume, and a checkpoint download that `dcgan sample`
  * (and `dcgan train --resume`) read.
  */
-import { drawChart } from './chart.js';
+import { drawChart, runningMedian } from './chart.js';
 import { canvas, downloadBlob, drawImage, h, labelled } from './dom.js';
 import { describeEngine, type EngineInfo } from './engine.js';
 import type { StepRecord, TrainReply, TrainRequest } from './train-worker.js';
@@ -30,6 +30,7 @@ export function createTrainer(root: HTMLElement): TrainerApi {
   const records: StepRecord[] = [];
   let worker: Worker | null = null;
   let imageSize = 16;
+  let lastLine = 'step 0';
 
   const number = (id: string, value: number, min: number, max: number, step = 1): HTMLInputElement => h('input', { type: 'number', id, value, min, max, step });
   const inputs = {
@@ -87,11 +88,16 @@ export function createTrainer(root: HTMLElement): TrainerApi {
       state.lossD = records.map((r) => r.lossD);
       if (reply.grid !== null) drawGrid(fake, reply.grid);
       const speed = reply.records.reduce((a, r) => a + r.imagesPerSec, 0) / reply.records.length;
-      status.textContent = `${state.paused ? 'Paused at' : 'Training:'} step ${last.step} — loss D ${last.lossD.toFixed(3)}, loss G ${last.lossG.toFixed(3)}, D(x) ${last.D_x.toFixed(2)}, D(G(z)) ${last.D_G_z1.toFixed(2)}, ${speed.toFixed(0)} images/s, ${reply.elapsed.toFixed(0)} s`;
+      lastLine = `step ${last.step} — loss D ${last.lossD.toFixed(3)}, loss G ${last.lossG.toFixed(3)}, D(x) ${last.D_x.toFixed(2)}, D(G(z)) ${last.D_G_z1.toFixed(2)}, ${speed.toFixed(0)} images/s, ${reply.elapsed.toFixed(0)} s of training`;
+      status.textContent = `${state.paused ? 'Paused at' : 'Training:'} ${lastLine}`;
+      const lossD = records.map((r): [number, number] => [r.step, r.lossD]);
+      const lossG = records.map((r): [number, number] => [r.step, r.lossG]);
       drawChart(lossSvg, [
-        { name: 'loss D', color: '#d1495b', points: records.map((r) => [r.step, r.lossD]) },
-        { name: 'loss G', color: '#2e86ab', points: records.map((r) => [r.step, r.lossG]) },
-      ], { title: 'Losses', xLabel: 'step' });
+        { name: 'loss D', color: '#d1495b', points: lossD, faint: true, hidden: true },
+        { name: 'loss G', color: '#2e86ab', points: lossG, faint: true, hidden: true },
+        { name: 'loss D', color: '#d1495b', points: runningMedian(lossD) },
+        { name: 'loss G', color: '#2e86ab', points: runningMedian(lossG) },
+      ], { title: 'Losses (running median of 25 steps)', xLabel: 'step' });
     } else if (reply.type === 'checkpoint') {
       downloadBlob(new Blob([reply.bytes], { type: 'application/octet-stream' }), `dcgan-page-step${reply.step}.safetensors`);
       state.checkpoints++;
@@ -139,7 +145,7 @@ export function createTrainer(root: HTMLElement): TrainerApi {
     state.paused = !state.paused;
     send({ type: state.paused ? 'pause' : 'resume' });
     pauseButton.textContent = state.paused ? 'Resume' : 'Pause';
-    if (state.paused) status.textContent = `Paused at step ${state.step}.`;
+    status.textContent = state.paused ? `Paused at ${lastLine}` : `Training: ${lastLine}`;
   });
   downloadButton.addEventListener('click', () => send({ type: 'checkpoint' }));
   return { state };
