@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Screenshots of the web app for the README: `node scripts/web-screenshots.mjs RUN_DIR [OUT_DIR]`
 // serves RUN_DIR with the built `dcgan serve` (npm run build first), drives Debian's Chromium
-// (/usr/bin/chromium, or $CHROMIUM) with playwright-core and writes web-*.png into OUT_DIR (docs/).
+// (/usr/bin/chromium, or $CHROMIUM) with playwright-core and writes web-explorer.png, web-dashboard.png
+// and web-explainer.png into OUT_DIR (docs/); TRAIN_SECONDS=N adds web-train.png.
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { startServer } from '../dist/cli/serve.js';
@@ -56,19 +57,16 @@ try {
   await explainer.screenshot({ path: join(out, 'web-explainer.png'), fullPage: true });
   await explainer.close();
 
-  // Train in the page with the page's defaults for TRAIN_SECONDS (default 120), then pause.
-  const train = await open('train');
-  await train.click('#tr-start');
-  await train.waitForTimeout(1000 * Number(process.env.TRAIN_SECONDS ?? 120));
-  await train.click('#tr-pause');
-  await train.waitForTimeout(500);
-  await train.screenshot({ path: join(out, 'web-train.png'), fullPage: true });
-  await train.close();
-
-  const narrow = await open('explainer', 390, 844);
-  await narrow.waitForFunction(() => window.__dcgan.explainer?.ready);
-  await narrow.screenshot({ path: join(out, 'web-explainer-narrow.png'), fullPage: false });
-  await narrow.close();
+  // With TRAIN_SECONDS set: train in the page with its defaults that long, pause, and take web-train.png.
+  if (process.env.TRAIN_SECONDS !== undefined) {
+    const train = await open('train');
+    await train.click('#tr-start');
+    await train.waitForTimeout(1000 * Number(process.env.TRAIN_SECONDS));
+    await train.click('#tr-pause');
+    await train.waitForTimeout(500);
+    await train.screenshot({ path: join(out, 'web-train.png'), fullPage: true });
+    await train.close();
+  }
 } finally {
   await browser.close();
   await server.close();
