@@ -37,8 +37,10 @@ function makeRun(dir: string): void {
   tidy(() => {
     const netG = models.dcganGenerator(MODEL, { seed: 3 });
     const netD = models.dcganDiscriminator(MODEL, { seed: 4 });
-    // Non-trivial BatchNorm statistics, so eval mode matters.
+    // Non-trivial BatchNorm statistics, so eval mode matters, and weights large enough that
+    // the images span the whole range (DCGAN's N(0, 0.02) start gives near-grey images).
     for (const [name, t] of Object.entries(netG.stateDict())) {
+      if (name.endsWith('.weight') && t.ndim === 4) t.data.forEach((v, i) => (t.data[i] = v * 40));
       if (name.endsWith('running_mean')) t.data.forEach((_, i) => (t.data[i] = 0.1 * Math.sin(i)));
       if (name.endsWith('running_var')) t.data.forEach((_, i) => (t.data[i] = 0.5 + 0.25 * Math.cos(i) ** 2));
     }
@@ -322,7 +324,10 @@ describe('the web app in headless Chromium', { skip: skipBrowser }, () => {
       const tilePixels = (): Promise<number[]> =>
         page.evaluate(() => Array.from(document.querySelectorAll<HTMLCanvasElement>('#explorer .tile canvas')).flatMap((c) => [...c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data]));
       const checkpointFile = join(run, 'checkpoint.safetensors');
-      const gridDiff = maxByteDiff(await tilePixels(), nodeImages(checkpointFile, info.z));
+      const expectedGrid = nodeImages(checkpointFile, info.z);
+      const spread = Math.max(...expectedGrid) - Math.min(...expectedGrid.filter((_, i) => i % 4 !== 3));
+      assert.ok(spread > 200, `the test images span ${spread} grey levels: too flat to compare`);
+      const gridDiff = maxByteDiff(await tilePixels(), expectedGrid);
       t.diagnostic(`grid: max byte difference ${gridDiff}`);
       assert.ok(gridDiff <= 1, `grid pixels differ by ${gridDiff}/255`);
 
@@ -382,6 +387,28 @@ describe('the web app in headless Chromium', { skip: skipBrowser }, () => {
       const sliders = await page.evaluate(() => (window as unknown as Win).__dcgan.explorer.sliders as { base: number[]; values: number[]; z: number[] });
       assert.equal(sliders.values[1], 0.5);
       assert.ok(sliders.z.some((v, i) => Math.abs(v - sliders.base[i]!) > 1e-3), 'the slider changed z');
+      // The other ways in: a file input, a dropped file, a URL; each redraws the same grid.
+      const reloaded = async (how: () => Promise<void>, source: string): Promise<void> => {
+        const before = await renders();
+        await how();
+        await page.waitForFunction(([n, s]) => { const e = (window as unknown as Win).__dcgan.explorer; return e.renders > (n as number) && !e.busy && e.source === s; }, [before, source] as const, { timeout: 30000 });
+        assert.equal(await page.evaluate(() => (window as unknown as Win).__dcgan.explorer.error), null);
+        assert.ok(maxByteDiff(await tilePixels(), nodeImages(checkpointFile, info.z)) <= 1, `pixels after loading ${source}`);
+      };
+      await reloaded(() => page.setInputFiles('#checkpoint-file', checkpointFile), 'checkpoint.safetensors');
+      await reloaded(async () => {
+        const transfer = await page.evaluateHandle(async () => {
+          const bytes = await (await fetch('run/checkpoint.safetensors')).arrayBuffer();
+          const data = new DataTransfer();
+          data.items.add(new File([bytes], 'dropped.safetensors'));
+          return data;
+        });
+        await page.dispatchEvent('#drop-zone', 'drop', { dataTransfer: transfer });
+      }, 'dropped.safetensors');
+      await reloaded(async () => {
+        await page.fill('#checkpoint-url', 'run/checkpoint.safetensors');
+        await page.click('button:has-text("Load URL")');
+      }, 'checkpoint.safetensors');
       const engineText = await page.textContent('#explorer .engine');
       assert.match(engineText ?? '', /wasm backend.*[2-9] threads, cross-origin isolated/);
       assert.deepEqual(await unlabelled(page), []);
