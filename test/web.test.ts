@@ -40,7 +40,7 @@ function makeRun(dir: string): void {
     // Non-trivial BatchNorm statistics, so eval mode matters, and weights large enough that
     // the images span the whole range (DCGAN's N(0, 0.02) start gives near-grey images).
     for (const [name, t] of Object.entries(netG.stateDict())) {
-      if (name.endsWith('.weight') && t.ndim === 4) t.data.forEach((v, i) => (t.data[i] = v * 40));
+      if (name.endsWith('.weight') && t.ndim === 4) t.data.forEach((v, i) => (t.data[i] = v * 8));
       if (name.endsWith('running_mean')) t.data.forEach((_, i) => (t.data[i] = 0.1 * Math.sin(i)));
       if (name.endsWith('running_var')) t.data.forEach((_, i) => (t.data[i] = 0.5 + 0.25 * Math.cos(i) ** 2));
     }
@@ -387,6 +387,7 @@ describe('the web app in headless Chromium', { skip: skipBrowser }, () => {
       const sliders = await page.evaluate(() => (window as unknown as Win).__dcgan.explorer.sliders as { base: number[]; values: number[]; z: number[] });
       assert.equal(sliders.values[1], 0.5);
       assert.ok(sliders.z.some((v, i) => Math.abs(v - sliders.base[i]!) > 1e-3), 'the slider changed z');
+      await page.screenshot({ path: join(SHOTS, 'explorer.png'), fullPage: true });
       // The other ways in: a file input, a dropped file, a URL; each redraws the same grid.
       const reloaded = async (how: () => Promise<void>, source: string): Promise<void> => {
         const before = await renders();
@@ -412,7 +413,6 @@ describe('the web app in headless Chromium', { skip: skipBrowser }, () => {
       const engineText = await page.textContent('#explorer .engine');
       assert.match(engineText ?? '', /wasm backend.*[2-9] threads, cross-origin isolated/);
       assert.deepEqual(await unlabelled(page), []);
-      await page.screenshot({ path: join(SHOTS, 'explorer.png'), fullPage: true });
     } finally {
       await page.close();
     }
