@@ -184,12 +184,16 @@ export function resolveInside(root: string, encoded: string): string | null {
   }
   if (rel === '' || rel.includes('\0') || rel.includes('\\') || isAbsolute(rel)) return null;
   if (rel.split('/').some((segment) => segment === '..' || segment === '.' || segment === '')) return null;
-  const realRoot = realpathSync(root);
-  const full = resolve(realRoot, rel);
-  if (!full.startsWith(realRoot + sep)) return null;
-  if (!existsSync(full)) return full; // a 404, not a refusal
-  const real = realpathSync(full);
-  return real.startsWith(realRoot + sep) ? real : null;
+  try {
+    const realRoot = realpathSync(root);
+    const full = resolve(realRoot, rel);
+    if (!full.startsWith(realRoot + sep)) return null;
+    if (!existsSync(full)) return full; // a 404, not a refusal
+    const real = realpathSync(full);
+    return real.startsWith(realRoot + sep) ? real : null;
+  } catch {
+    return null; // the file went away between the checks (or cannot be read): refuse
+  }
 }
 
 /** Starts the server; resolves once it listens. */
