@@ -19,4 +19,9 @@ export default tseslint.config(
     files: ['**/*.mjs', '**/*.js'],
     languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly' } },
   },
+  {
+    // Page code that playwright runs inside the browser.
+    files: ['scripts/web-screenshots.mjs'],
+    languageOptions: { globals: { window: 'readonly', document: 'readonly' } },
+  },
 );

@@ -7,6 +7,7 @@ import { benchCommand } from './bench.js';
 import { evalCommand } from './eval.js';
 import { explainCommand } from './explain.js';
 import { interpolateCommand, sampleCommand } from './sample.js';
+import { serveCommand } from './serve.js';
 import { trainCommand } from './train.js';
 
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   program.addCommand(evalCommand());
   program.addCommand(explainCommand());
   program.addCommand(benchCommand());
+  program.addCommand(serveCommand());
   for (const command of program.commands) command.exitOverride().configureOutput(program.configureOutput());
   return program.exitOverride();
 }

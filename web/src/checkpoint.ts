@@ -1,0 +1,63 @@
+/**
+ * Reading a generator out of a dcgan-ts checkpoint in the browser: the safetensors bytes, the
+ * `config` metadata (JSON) and the `netG.*` tensors into a DcganGenerator.
+ */
+import { decodeSafetensors } from '../../src/io/safetensors.js';
+import { models, tensor, type Tensor } from '../../src/core.js';
+
+export interface LoadedGenerator {
+  generator: InstanceType<typeof models.DcganGenerator>;
+  config: models.DcganConfig;
+  /** Training steps behind the checkpoint, when it says. */
+  step: number | null;
+  /** The run's fixed noise, when the file holds it: [n·nz]. */
+  fixedNoise: Float32Array | null;
+}
+
+export class CheckpointReadError extends Error {
+  override name = 'CheckpointReadError';
+}
+
+export function generatorFromCheckpoint(bytes: Uint8Array, name: string): LoadedGenerator {
+  let file;
+  try {
+    file = decodeSafetensors(bytes, name);
+  } catch (error) {
+    throw new CheckpointReadError(error instanceof Error ? error.message : String(error));
+  }
+  const text = file.metadata['config'];
+  if (text === undefined) throw new CheckpointReadError(`${name} has no 'config' metadata: not a dcgan-ts checkpoint`);
+  let raw: Record<string, unknown>;
+  try {
+    raw = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    throw new CheckpointReadError(`${name}: its 'config' metadata is not JSON`);
+  }
+  let config: models.DcganConfig;
+  try {
+    config = models.resolveDcganConfig({
+      imageSize: raw['imageSize'] as number,
+      channels: raw['channels'] as 1 | 3,
+      nz: raw['nz'] as number,
+      ngf: raw['ngf'] as number,
+      ndf: raw['ndf'] as number,
+      projection: raw['projection'] as models.Projection,
+    });
+  } catch (error) {
+    throw new CheckpointReadError(`${name}: its model config is invalid (${error instanceof Error ? error.message : String(error)})`);
+  }
+  const generator = new models.DcganGenerator(config);
+  const state: Record<string, Tensor> = {};
+  for (const [key, t] of file.tensors) if (key.startsWith('netG.')) state[key.slice(5)] = tensor(t.data, t.shape);
+  if (Object.keys(state).length === 0) throw new CheckpointReadError(`${name} holds no generator (netG.*) tensors`);
+  try {
+    generator.loadStateDict(state);
+  } catch (error) {
+    throw new CheckpointReadError(`${name}: the generator does not fit its config (${error instanceof Error ? error.message : String(error)})`);
+  }
+  for (const t of Object.values(state)) t.dispose();
+  generator.eval();
+  const step = Number(file.metadata['step']);
+  const noise = file.tensors.get('fixed_noise');
+  return { generator, config, step: Number.isFinite(step) ? step : null, fixedNoise: noise?.data ?? null };
+}
