@@ -78,6 +78,14 @@ describe('what browsers load', () => {
     const files = moduleGraph(core);
     assert.ok(files.some((f) => f.endsWith(join('kernels', 'wasm', 'platform.js'))), 'the wasm backend is part of the core');
   });
+
+  it('the trainer, the GAN step, the checkpoint format and the shapes data (the browser app trains with them) name no node: module', () => {
+    for (const module of ['train/trainer.js', 'train/step.js', 'train/checkpoint-format.js', 'train/config.js', 'data/shapes.js', 'data/loader.js', 'io/safetensors.js']) {
+      const file = join(ROOT, 'dist', module);
+      assert.ok(existsSync(file), `dist/${module} is missing: run \`npm run build\` first`);
+      moduleGraph(file);
+    }
+  });
 });
 
 const skip = existsSync(CHROMIUM) ? false : 'chromium not installed';

@@ -1,13 +1,12 @@
 import { Command, Option } from 'commander';
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { DatasetError, openDataset, type ImageDataset } from '../data/index.js';
+import { dirname, join, resolve } from 'node:path';
+import { datasetName, DatasetError, openDataset, type ImageDataset } from '../data/index.js';
 import type { LoadedCheckpoint } from '../train/checkpoint.js';
 import { ensureDir } from '../io/dirs.js';
 import {
   configDifferences,
   DEFAULT_TRAIN_CONFIG,
-  normaliseSettings,
   parseSetting,
   RESUME_FIXED_KEYS,
   resolveTrainConfig,
@@ -74,6 +73,17 @@ export function trainCommand(): Command {
     .action(async (flags: TrainFlags, command: Command) => {
       await train(flags, command);
     });
+}
+
+/**
+ * Settings in their canonical form, as checkpoints record them: a built-in data set by its
+ * name, folders as absolute paths (so a resumed run finds them from anywhere).
+ */
+export function normaliseSettings(settings: Partial<TrainConfig>): Partial<TrainConfig> {
+  const out = { ...settings };
+  if (out.data !== undefined) out.data = datasetName(out.data) ?? (existsSync(out.data) ? resolve(out.data) : out.data);
+  if (out.dataRoot !== undefined && out.dataRoot !== null) out.dataRoot = resolve(out.dataRoot);
+  return out;
 }
 
 function explicit(command: Command, key: string): boolean {

@@ -125,3 +125,9 @@ function fmix32(x: number): number {
   x = Math.imul(x ^ (x >>> 13), 0xc2b2ae35);
   return (x ^ (x >>> 16)) >>> 0;
 }
+
+/**
+ * The largest image (width × height) decoded by default: 64 megapixels, an 8000×8000 photo.
+ * Decoding needs about 11 bytes per pixel at once (RGBA, RGB, filters), so this is ~700 MB.
+ */
+export const DEFAULT_MAX_IMAGE_PIXELS = 64_000_000;

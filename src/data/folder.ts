@@ -15,7 +15,7 @@ import { join, relative, sep } from 'node:path';
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 import { inflateSync } from 'node:zlib';
-import { checkChannels, checkImageSize, checkRead, DatasetError, LUMA_B, LUMA_G, LUMA_R, type ImageDataset } from './common.js';
+import { checkChannels, checkImageSize, checkRead, DatasetError, DEFAULT_MAX_IMAGE_PIXELS, LUMA_B, LUMA_G, LUMA_R, type ImageDataset } from './common.js';
 import { SquareResizer } from './resize.js';
 
 export const IMAGE_EXTENSIONS = ['.png', '.jpg', '.jpeg'];
@@ -35,11 +35,7 @@ function isJpeg(b: Uint8Array): boolean {
   return b.length >= 3 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff;
 }
 
-/**
- * The largest image (width × height) decoded by default: 64 megapixels, an 8000×8000 photo.
- * Decoding needs about 11 bytes per pixel at once (RGBA, RGB, filters), so this is ~700 MB.
- */
-export const DEFAULT_MAX_IMAGE_PIXELS = 64_000_000;
+export { DEFAULT_MAX_IMAGE_PIXELS };
 
 /** What an image file's header says, read without decoding anything. */
 export interface ImageHeader {

@@ -3,9 +3,7 @@
  * written to config.json and into every checkpoint; a resumed run must agree with them on
  * everything that shapes the trajectory (RESUME_FIXED_KEYS).
  */
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { datasetName, DEFAULT_MAX_IMAGE_PIXELS } from '../data/index.js';
+import { DEFAULT_MAX_IMAGE_PIXELS } from '../data/common.js';
 import { DcganConfigError, pickDcganConfig, resolveDcganConfig, type DcganConfig } from '../models/dcgan.js';
 
 export interface TrainConfig extends DcganConfig {
@@ -219,17 +217,6 @@ function checked<K extends SettingKey>(key: K, value: unknown): TrainConfig[K] {
   const spec = TRAIN_SETTINGS[key];
   if (!accepts(spec, value)) throw new TrainConfigError(`${spec.label} must be ${describeRange(spec)}, got ${String(value)}`);
   return value as TrainConfig[K];
-}
-
-/**
- * Settings in their canonical form, as checkpoints record them: a built-in data set by its
- * name, folders as absolute paths (so a resumed run finds them from anywhere).
- */
-export function normaliseSettings(settings: Partial<TrainConfig>): Partial<TrainConfig> {
-  const out = { ...settings };
-  if (out.data !== undefined) out.data = datasetName(out.data) ?? (existsSync(out.data) ? resolve(out.data) : out.data);
-  if (out.dataRoot !== undefined && out.dataRoot !== null) out.dataRoot = resolve(out.dataRoot);
-  return out;
 }
 
 /** Fills in defaults and validates every field. */

@@ -5,7 +5,6 @@ export {
   RESUME_FIXED_KEYS,
   TrainConfigError,
   resolveTrainConfig,
-  normaliseSettings,
   parseSetting,
   settingFlag,
   modelConfig,
@@ -16,6 +15,8 @@ export {
 export {
   saveCheckpoint,
   loadCheckpoint,
+  encodeCheckpoint,
+  parseCheckpoint,
   loadNetworks,
   loadSamplingGenerator,
   restoreCheckpoint,

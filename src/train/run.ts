@@ -19,7 +19,7 @@ import { renderLossPlotSvg, svgToPng, type LossPoint } from '../io/plot.js';
 import { writeReport, type ReportGrid } from '../io/report.js';
 import { removeStaleTemporaries, writeFileAtomic } from '../io/atomic.js';
 import { ensureDir } from '../io/dirs.js';
-import type { ImageDataset } from '../data/index.js';
+import { openDataset, type ImageDataset } from '../data/index.js';
 import type { TrainConfig } from './config.js';
 import { DivergenceError, GanTrainer, type StepMetrics } from './trainer.js';
 
@@ -125,7 +125,18 @@ export async function runTraining(options: RunOptions): Promise<RunResult> {
     metrics: join(outDir, RUN_FILES.metrics),
     config: join(outDir, RUN_FILES.config),
   };
-  const trainer = await GanTrainer.create(options.config, { resume, dataset: options.dataset, onWarning: options.onWarning });
+  const { config: asked } = options;
+  const dataset =
+    options.dataset ??
+    (await openDataset(asked.data, {
+      imageSize: asked.imageSize,
+      channels: asked.channels,
+      seed: asked.seed,
+      root: asked.dataRoot ?? undefined,
+      maxImagePixels: asked.maxImagePixels,
+      onWarning: options.onWarning,
+    }));
+  const trainer = await GanTrainer.create(asked, { resume, dataset, onWarning: options.onWarning });
   // The trainer's config: a conditional run's adds the data's classes.
   const config = trainer.config;
   try {

@@ -8,7 +8,8 @@
  * order from the loader's (seed, epoch, batch) position, so a checkpoint that holds the
  * generator state and the loader position resumes the exact same trajectory.
  */
-import { DataLoader, openDataset, type ImageDataset } from '../data/index.js';
+import type { ImageDataset } from '../data/common.js';
+import { DataLoader } from '../data/loader.js';
 import { noGrad } from '../autograd/mode.js';
 import { randn, tensor } from '../ops/create.js';
 import { Adam } from '../optim/adam.js';
@@ -17,7 +18,7 @@ import { Generator } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { DcganDiscriminator, DcganGenerator } from '../models/dcgan.js';
 import type { ImageBatch } from '../io/png.js';
-import { restoreCheckpoint, type CheckpointState, type LoadedCheckpoint } from './checkpoint.js';
+import { restoreCheckpoint, type CheckpointState, type LoadedCheckpoint } from './checkpoint-format.js';
 import { modelConfig, withClasses, type TrainConfig } from './config.js';
 import { ganStep, type GanStepLosses } from './step.js';
 import { WeightAverage } from './ema.js';
@@ -46,8 +47,8 @@ export class DivergenceError extends Error {
 }
 
 export interface TrainerOptions {
-  /** Use this dataset instead of opening `config.data` (tests, embedding). */
-  dataset?: ImageDataset;
+  /** The training images: `config.data` opened (runTraining does it), or any ImageDataset (tests, embedding, browsers). */
+  dataset: ImageDataset;
   /** Continue from this checkpoint (its config must describe the same model). */
   resume?: LoadedCheckpoint;
   onWarning?: (message: string) => void;
@@ -83,16 +84,8 @@ export class GanTrainer {
     return (this.average?.average as DcganGenerator | undefined) ?? null;
   }
 
-  static async create(config: TrainConfig, options: TrainerOptions = {}): Promise<GanTrainer> {
-    const dataset =
-      options.dataset ??
-      (await openDataset(config.data, {
-        imageSize: config.imageSize,
-        channels: config.channels,
-        seed: config.seed,
-        root: config.dataRoot ?? undefined,
-        onWarning: options.onWarning,
-      }));
+  static async create(config: TrainConfig, options: TrainerOptions): Promise<GanTrainer> {
+    const { dataset } = options;
     if (config.conditional) {
       if (!Array.isArray(dataset.classes) || dataset.classes.length < 2 || typeof dataset.label !== 'function') {
         throw new RangeError(`--conditional needs class labels, and the data set ${dataset.name} has none (labelled: shapes, mnist, fashion-mnist, cifar10, an image folder with one subfolder per class)`);

@@ -1,9 +1,12 @@
 /**
- * Reading a generator out of a dcgan-ts checkpoint in the browser: the safetensors bytes, the
- * `config` metadata (JSON) and the `netG.*` tensors into a DcganGenerator.
+ * Reading a generator out of a dcgan-ts file in the browser. A training checkpoint is read and
+ * validated by the CLI's own code (src/train/checkpoint-format.ts), and its generator average
+ * is used where it has one, as `dcgan sample` does; other files with a `config` and `netG.*`
+ * tensors (weights-only files from `dcgan import`) are read directly.
  */
 import { decodeSafetensors } from '../../src/io/safetensors.js';
 import { models, tensor, type Tensor } from '../../src/core.js';
+import { CHECKPOINT_FORMAT, loadSamplingGenerator, parseCheckpoint } from '../../src/train/checkpoint-format.js';
 
 export interface LoadedGenerator {
   generator: InstanceType<typeof models.DcganGenerator>;
@@ -22,6 +25,13 @@ export function generatorFromCheckpoint(bytes: Uint8Array, name: string): Loaded
   let file;
   try {
     file = decodeSafetensors(bytes, name);
+    if (file.metadata['format'] === CHECKPOINT_FORMAT) {
+      const checkpoint = parseCheckpoint(bytes, name);
+      const generator = new models.DcganGenerator(checkpoint.model);
+      loadSamplingGenerator(checkpoint, generator);
+      generator.eval();
+      return { generator, config: checkpoint.model, step: checkpoint.step, fixedNoise: checkpoint.fixedNoise.data };
+    }
   } catch (error) {
     throw new CheckpointReadError(error instanceof Error ? error.message : String(error));
   }
