@@ -22,6 +22,7 @@ import { intOption, UsageError } from './errors.js';
 import { checkpointPath, openCheckpoint, setupEngine, engineOptions } from './options.js';
 import { createReporter, formatDuration, type ProgressMode } from './progress.js';
 import { onStopSignals } from './signals.js';
+import { startServer } from './serve.js';
 
 /** What commander parses: the TrainConfig settings (TRAIN_SETTINGS) and the flags of this command itself. */
 type TrainFlags = Partial<TrainConfig> & {
@@ -34,6 +35,8 @@ type TrainFlags = Partial<TrainConfig> & {
   out?: string;
   json?: boolean;
   resume?: string;
+  serve?: boolean;
+  port: number;
 };
 
 const d = DEFAULT_TRAIN_CONFIG;
@@ -70,6 +73,8 @@ export function trainCommand(): Command {
     .option('--out <dir>', 'run folder (default: runs/<date>-<time>)')
     .option('--json', 'print one JSON object per line (start, every --log-every steps, end) instead of a progress bar')
     .option('--resume <dir>', 'continue the run in this folder from its checkpoint, exactly where it stopped')
+    .option('--serve', 'serve the live dashboard and explorer of this run (dcgan serve --run) while it trains')
+    .option('--port <n>', 'with --serve: the port (0: any free port)', intOption('--port', 0), 8080)
     .action(async (flags: TrainFlags, command: Command) => {
       await train(flags, command);
     });
@@ -190,6 +195,9 @@ async function train(flags: TrainFlags, command: Command): Promise<void> {
   // With --json the hint is in the start event (stderr stays for errors).
   if (engine.hint !== null && mode !== 'json') reporter.note(`note: ${engine.hint}`);
 
+  // The dashboard follows the folder as it fills (the server copes with files that appear later).
+  const server = flags.serve ? await startServer({ run: outDir, port: flags.port }) : null;
+  if (server !== null) reporter.note(`dashboard: ${server.url}#dashboard (explorer: ${server.url})`);
   const controller = new AbortController();
   const stopSignals = onStopSignals(controller, reporter); // SIGINT, SIGTERM, SIGHUP
   let result;
@@ -207,6 +215,7 @@ async function train(flags: TrainFlags, command: Command): Promise<void> {
   } finally {
     reporter.stop();
     stopSignals.dispose();
+    await server?.close();
   }
 
   const report = join(outDir, RUN_FILES.report);
