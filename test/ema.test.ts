@@ -56,3 +56,31 @@ describe('the generator average', () => {
     );
   });
 });
+
+describe('--eval-every', () => {
+  it('adds local FID and the other quality numbers to the metrics lines of the measured steps, and a quality plot to the report, without changing the training', async () => {
+    const { loadFeatureExtractor } = await import('../src/eval/extractor.js');
+    const cache = join(root, 'cache');
+    const previous = process.env['DCGAN_CACHE_DIR'];
+    process.env['DCGAN_CACHE_DIR'] = cache;
+    try {
+      // A briefly trained shapes classifier in the cache stands in for the real one (trained on first use).
+      await loadFeatureExtractor('shapes', { imageSize: 16, channels: 1, cacheDir: cache, training: { epochs: 1, maxImages: 600, batchSize: 32 } });
+      const base = resolveTrainConfig({ ...config, ema: 0, steps: 4 });
+      const plain = join(root, 'plain');
+      const measured = join(root, 'measured');
+      await runTraining({ config: base, outDir: plain, dataset: await data() });
+      await runTraining({ config: { ...base, evalEvery: 2, evalSamples: 40 }, outDir: measured, dataset: await data() });
+      const lines = readFileSync(join(measured, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+      assert.deepEqual(lines.map((l) => typeof l['fid_local'] === 'number'), [false, true, false, true]);
+      assert.match(String(lines[1]!['feature_extractor']), /^shapes-16x1-cnn-/);
+      assert.match(readFileSync(join(measured, 'report.html'), 'utf8'), /Sample quality/);
+      const a = decodeSafetensors(readFileSync(join(plain, 'checkpoint.safetensors')));
+      const b = decodeSafetensors(readFileSync(join(measured, 'checkpoint.safetensors')));
+      assert.deepEqual(b.tensors.get('netG.main.0.weight')!.data, a.tensors.get('netG.main.0.weight')!.data, 'measuring does not change the trajectory');
+    } finally {
+      if (previous === undefined) delete process.env['DCGAN_CACHE_DIR'];
+      else process.env['DCGAN_CACHE_DIR'] = previous;
+    }
+  });
+});

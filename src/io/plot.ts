@@ -60,17 +60,47 @@ export function lossPlotSpec(points: readonly LossPoint[], options: LossPlotOpti
   };
 }
 
-/** The loss plot as an SVG document. */
-export async function renderLossPlotSvg(points: readonly LossPoint[], options: LossPlotOptions = {}): Promise<string> {
+/** A vega-lite spec as an SVG document, rendered headless. */
+async function renderSpecSvg(liteSpec: Record<string, unknown>): Promise<string> {
   const vega = await import('vega');
   const vl = await import('vega-lite');
-  const spec = vl.compile(lossPlotSpec(points, options) as unknown as Parameters<typeof vl.compile>[0]).spec;
+  const spec = vl.compile(liteSpec as unknown as Parameters<typeof vl.compile>[0]).spec;
   const view = new vega.View(vega.parse(spec), { renderer: 'none' });
   try {
     return await view.toSVG();
   } finally {
     view.finalize();
   }
+}
+
+/** The loss plot as an SVG document. */
+export async function renderLossPlotSvg(points: readonly LossPoint[], options: LossPlotOptions = {}): Promise<string> {
+  return renderSpecSvg(lossPlotSpec(points, options));
+}
+
+/** One value per evaluated step (e.g. local FID), for the quality plot. */
+export interface MetricPoint {
+  step: number;
+  value: number;
+}
+
+/** A metric over the steps where it was measured: points joined by a line. */
+export function metricPlotSpec(points: readonly MetricPoint[], options: LossPlotOptions & { yTitle: string }): Record<string, unknown> {
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+    title: options.title ?? options.yTitle,
+    width: options.width ?? 640,
+    height: options.height ?? 200,
+    background: 'white',
+    config: { font: 'DejaVu Sans, Helvetica, Arial, sans-serif', view: { stroke: null } },
+    data: { values: points.filter((p) => Number.isFinite(p.value)).map((p) => ({ step: p.step, value: p.value })) },
+    mark: { type: 'line', point: true, strokeWidth: 2, color: '#2ca02c' },
+    encoding: { x: { field: 'step', type: 'quantitative', title: 'step' }, y: { field: 'value', type: 'quantitative', title: options.yTitle } },
+  };
+}
+
+export async function renderMetricPlotSvg(points: readonly MetricPoint[], options: LossPlotOptions & { yTitle: string }): Promise<string> {
+  return renderSpecSvg(metricPlotSpec(points, options));
 }
 
 /** Rasterises an SVG to PNG bytes with resvg (system fonts for the text). */

@@ -21,6 +21,8 @@ export interface ReportInput {
   lossPlotSvg: string | null;
   /** Relative path of the loss plot PNG, linked under the inline SVG. */
   lossPlotPng?: string | null;
+  /** The sample-quality plot (local FID over the evaluated steps, from --eval-every), inline SVG. */
+  qualityPlotSvg?: string | null;
   grids: ReportGrid[];
   finalSamples: string | null;
   realSamples: string | null;
@@ -92,6 +94,7 @@ ${rows}
 <h2>Losses</h2>
 <div class="plot">${input.lossPlotSvg === null ? '<p>No training steps yet.</p>' : stripXmlProlog(input.lossPlotSvg)}</div>
 ${input.lossPlotPng ? `<p><a href="${url(input.lossPlotPng)}">${escapeHtml(input.lossPlotPng)}</a></p>` : ''}
+${input.qualityPlotSvg ? `<h2>Sample quality</h2>\n<div class="plot">${stripXmlProlog(input.qualityPlotSvg)}</div>\n<p>fid_local: Fréchet distance in the feature space of a classifier trained on this data set (dcgan eval), not Inception's; lower is better.</p>` : ''}
 <h2>Final samples and real samples</h2>
 <div class="pair">
 ${input.finalSamples ? figure(input.finalSamples, 'generated (fixed noise, final weights)') : '<p>No final samples.</p>'}

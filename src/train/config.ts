@@ -35,6 +35,10 @@ export interface TrainConfig extends DcganConfig {
   sampleEvery: number;
   /** Write the checkpoint every this many steps (0: only at the end). */
   checkpointEvery: number;
+  /** Measure sample quality (dcgan eval's local FID, KID, precision/recall) every this many steps and at the end (0: never). */
+  evalEvery: number;
+  /** Generated (and real) images per such measurement. */
+  evalSamples: number;
   /** Number of fixed-noise samples in each grid. */
   sampleCount: number;
 }
@@ -67,6 +71,8 @@ export const DEFAULT_TRAIN_CONFIG: Readonly<TrainConfig> = Object.freeze({
   steps: 2000,
   sampleEvery: 200,
   checkpointEvery: 500,
+  evalEvery: 0,
+  evalSamples: 2000,
   sampleCount: 64,
 });
 
@@ -151,6 +157,14 @@ export const TRAIN_SETTINGS: { readonly [K in SettingKey]: SettingSpec } = {
   steps: { label: 'steps', cli: null, type: 'int', min: 1, fixedOnResume: false },
   sampleEvery: { label: 'sample-every', cli: { value: '<n>', help: 'write a sample grid every n steps (0: only at the end)' }, type: 'int', min: 0, fixedOnResume: false },
   checkpointEvery: { label: 'checkpoint-every', cli: { value: '<n>', help: 'write the checkpoint every n steps (0: only at the end)' }, type: 'int', min: 0, fixedOnResume: false },
+  evalEvery: {
+    label: 'eval-every',
+    cli: { value: '<n>', help: "measure sample quality (dcgan eval's local FID, KID, precision/recall) every n steps and at the end, into metrics.jsonl and the report (0: never)" },
+    type: 'int',
+    min: 0,
+    fixedOnResume: false,
+  },
+  evalSamples: { label: 'eval-samples', cli: { value: '<n>', help: 'images per --eval-every measurement' }, type: 'int', min: 2, fixedOnResume: false },
   sampleCount: { label: 'sample count', cli: null, type: 'int', min: 1, fixedOnResume: true },
 };
 

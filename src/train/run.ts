@@ -13,9 +13,13 @@
 import { appendFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tidy } from '../tensor/scope.js';
+import { Generator } from '../tensor/random.js';
+import { randn } from '../ops/create.js';
+import { loadFeatureExtractor } from '../eval/extractor.js';
+import { evaluateGenerator } from '../eval/evaluate.js';
 import { CheckpointError, saveCheckpoint, type LoadedCheckpoint } from './checkpoint.js';
 import { saveImageGrid } from '../io/png.js';
-import { renderLossPlotSvg, svgToPng, type LossPoint } from '../io/plot.js';
+import { renderLossPlotSvg, renderMetricPlotSvg, svgToPng, type LossPoint } from '../io/plot.js';
 import { writeReport, type ReportGrid } from '../io/report.js';
 import { removeStaleTemporaries, writeFileAtomic } from '../io/atomic.js';
 import { ensureDir } from '../io/dirs.js';
@@ -113,6 +117,51 @@ function formatSeconds(s: number): string {
   return `${m} min ${total - 60 * m} s`;
 }
 
+/** The numbers an --eval-every measurement adds to its step's metrics line. */
+export interface QualityMetrics {
+  fid_local: number;
+  kid_local: number;
+  precision_local: number;
+  recall_local: number;
+  classifier_score: number | null;
+  conditional_accuracy: number | null;
+  feature_extractor: string;
+}
+
+/**
+ * Measures the trainer's samples against the real images with dcgan eval's local metrics. Its
+ * noise comes from a generator of its own, so measuring never changes the training trajectory.
+ */
+async function qualityProbe(trainer: GanTrainer, dataset: ImageDataset, onWarning?: (message: string) => void): Promise<{ measure(): QualityMetrics }> {
+  const { config } = trainer;
+  const extractor = await loadFeatureExtractor(config.data, { imageSize: config.imageSize, channels: config.channels, root: config.dataRoot ?? undefined, dataset, onLog: onWarning, onWarning });
+  if (extractor.caveat !== null) onWarning?.(extractor.caveat);
+  const classes = config.numClasses ?? 0;
+  return {
+    measure(): QualityMetrics {
+      const rng = new Generator(config.seed ^ 0x0e7a1);
+      const n = config.evalSamples;
+      const report = evaluateGenerator(extractor, dataset, {
+        n,
+        batchSize: 250,
+        seed: config.seed,
+        kid: { subsets: 20, subsetSize: Math.min(1000, n) },
+        labels: classes > 0 ? Array.from({ length: n }, (_, i) => i % classes) : undefined,
+        sample: (count, labels) => tidy(() => trainer.sample(randn([count, config.nz, 1, 1], { generator: rng }), labels).toFloat32Array()),
+      });
+      return {
+        fid_local: report.fid_local,
+        kid_local: report.kid_local.mean,
+        precision_local: report.precision_local,
+        recall_local: report.recall_local,
+        classifier_score: report.classifier_score,
+        conditional_accuracy: report.conditional_accuracy,
+        feature_extractor: report.feature_extractor.id,
+      };
+    },
+  };
+}
+
 /** Trains for `config.steps` steps in total (continuing a checkpoint's count), writing the run folder. */
 export async function runTraining(options: RunOptions): Promise<RunResult> {
   const { outDir, resume, signal, onEvent } = options;
@@ -158,6 +207,7 @@ export async function runTraining(options: RunOptions): Promise<RunResult> {
       resumed: resume !== undefined,
     });
 
+    const evaluator = config.evalEvery > 0 ? await qualityProbe(trainer, dataset, options.onWarning) : null;
     let checkpointStep: number | null = resume ? resume.step : null;
     let status = 'completed' as RunResult['status'];
     let message: string | undefined;
@@ -197,7 +247,8 @@ export async function runTraining(options: RunOptions): Promise<RunResult> {
         }
         throw error;
       }
-      appendFileSync(paths.metrics, JSON.stringify(metrics) + '\n');
+      const quality = evaluator !== null && (trainer.step % config.evalEvery === 0 || trainer.step >= config.steps) ? evaluator.measure() : null;
+      appendFileSync(paths.metrics, JSON.stringify(quality === null ? metrics : { ...metrics, ...quality }) + '\n');
       options.afterStep?.(trainer, metrics);
       onEvent?.({ type: 'step', metrics, totalSteps: config.steps });
       const last = trainer.step >= config.steps;
@@ -252,6 +303,14 @@ export async function writeRunReport(outDir: string, config: TrainConfig, enviro
     writeFileAtomic(join(outDir, RUN_FILES.lossPng), await svgToPng(svg));
     png = RUN_FILES.lossPng;
   }
+  let qualitySvg: string | null = null;
+  const quality = metrics.filter((m) => typeof (m as { fid_local?: unknown }).fid_local === 'number');
+  if (quality.length > 0) {
+    qualitySvg = await renderMetricPlotSvg(
+      quality.map((m) => ({ step: m.step, value: (m as unknown as QualityMetrics).fid_local })),
+      { title: 'Sample quality: local FID (lower is better)', yTitle: 'fid_local' },
+    );
+  }
   const last = metrics.at(-1);
   const summary: Record<string, string> = {
     status: result.status,
@@ -276,6 +335,7 @@ export async function writeRunReport(outDir: string, config: TrainConfig, enviro
     summary,
     lossPlotSvg: svg,
     lossPlotPng: png,
+    qualityPlotSvg: qualitySvg,
     grids: sampleGrids(outDir),
     finalSamples: hasFinal ? RUN_FILES.finalSamples : null,
     realSamples: existsSync(join(outDir, RUN_FILES.realSamples)) ? RUN_FILES.realSamples : null,
