@@ -70,15 +70,16 @@ function metricsLine(step: number): string {
   return JSON.stringify({ step, epoch: 0, lossD: 1.4 - step / 100, lossG: 0.7 + step / 200, D_x: 0.5 + step / 400, D_G_z1: 0.5 - step / 400, D_G_z2: 0.49 - step / 400, imagesPerSec: 400 + step, time: step / 10 }) + '\n';
 }
 
-/** The Node generator's bytes for the given z: the CLI's PNG quantisation, RGBA. */
-function nodeImages(checkpointFile: string, z: number[][]): Uint8ClampedArray {
+/** The Node generator's bytes for the given z (and class, for a conditional one): the CLI's PNG quantisation, RGBA. */
+function nodeImages(checkpointFile: string, z: number[][], label?: number): Uint8ClampedArray {
   return tidy(() => {
     const checkpoint = loadCheckpoint(checkpointFile);
     const netG = new models.DcganGenerator(checkpoint.model);
     loadNetworks(checkpoint, netG);
     netG.eval();
     const { nz, imageSize: s, channels } = checkpoint.model;
-    const images = noGrad(() => netG.forward(tensor(Float32Array.from(z.flat()), [z.length, nz, 1, 1]))).data;
+    const labels = label === undefined ? undefined : z.map(() => label);
+    const images = noGrad(() => netG.forward(tensor(Float32Array.from(z.flat()), [z.length, nz, 1, 1]), labels)).data;
     const out = new Uint8ClampedArray(z.length * s * s * 4);
     const byte = (v: number): number => Math.min(255, Math.max(0, Math.floor(((v + 1) / 2) * 255 + 0.5)));
     for (let n = 0; n < z.length; n++) {
@@ -568,6 +569,55 @@ describe('the web app in headless Chromium', { skip: skipBrowser }, () => {
       await page.click('#tr-pause');
       assert.deepEqual(await unlabelled(page), []);
       await page.screenshot({ path: join(SHOTS, 'train.png'), fullPage: true });
+    } finally {
+      await page.close();
+    }
+  });
+
+  it('explorer: a class-conditional checkpoint gets a class selector, and each class draws the Node generator’s pixels for it', { timeout: 120000 }, async () => {
+    const conditional = join(dir, 'conditional.safetensors');
+    tidy(() => {
+      const model = { ...MODEL, numClasses: 3 };
+      const netG = models.dcganGenerator(model, { seed: 5 });
+      const netD = models.dcganDiscriminator(model, { seed: 6 });
+      for (const [name, t] of Object.entries(netG.stateDict())) if (name.endsWith('.weight') && t.ndim === 4) t.data.forEach((v, i) => (t.data[i] = v * 8));
+      saveCheckpoint(conditional, {
+        config: { ...model, data: 'shapes', conditional: true, classes: ['circle', 'square', 'triangle'] },
+        netG,
+        netD,
+        optG: new optim.Adam(netG.parameters()),
+        optD: new optim.Adam(netD.parameters()),
+        step: 1,
+        epoch: 0,
+        elapsedSeconds: 0,
+        loader: { epoch: 0, batchIndex: 0, seed: 0 },
+        rng: new Generator(0).getState(),
+        fixedNoise: randn([4, MODEL.nz, 1, 1]),
+      });
+    });
+    const page = await open('explorer');
+    try {
+      await page.waitForFunction(() => (window as unknown as Win).__dcgan.explorer?.ready === true && !(window as unknown as Win).__dcgan.explorer.busy, undefined, { timeout: 60000 });
+      const renders = (): Promise<number> => page.evaluate(() => (window as unknown as Win).__dcgan.explorer.renders as number);
+      const waitIdle = (n: number): Promise<unknown> => page.waitForFunction((r) => { const e = (window as unknown as Win).__dcgan.explorer; return e.renders > r && !e.busy; }, n, { timeout: 30000 });
+      let r = await renders();
+      await page.setInputFiles('#checkpoint-file', conditional);
+      await waitIdle(r);
+      const classes = await page.evaluate(() => (window as unknown as Win).__dcgan.explorer.classes as string[]);
+      assert.deepEqual(classes, ['circle', 'square', 'triangle']);
+      assert.equal(await page.isVisible('#class'), true);
+      const tiles = (): Promise<number[]> =>
+        page.evaluate(() => Array.from(document.querySelectorAll<HTMLCanvasElement>('#explorer .tile canvas')).flatMap((c) => [...c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data]));
+      const z = await page.evaluate(() => (window as unknown as Win).__dcgan.explorer.z as number[][]);
+      assert.ok(maxByteDiff(await tiles(), nodeImages(conditional, z, 0)) <= 1, 'class 0 (circle)');
+      r = await renders();
+      await page.selectOption('#class', '2');
+      await waitIdle(r);
+      assert.equal(await page.evaluate(() => (window as unknown as Win).__dcgan.explorer.classIndex as number), 2);
+      const third = await tiles();
+      assert.ok(maxByteDiff(third, nodeImages(conditional, z, 2)) <= 1, 'class 2 (triangle)');
+      assert.ok(maxByteDiff(third, nodeImages(conditional, z, 0)) > 1, 'another class draws other images');
+      assert.deepEqual(await unlabelled(page), []);
     } finally {
       await page.close();
     }

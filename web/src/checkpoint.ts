@@ -15,6 +15,16 @@ export interface LoadedGenerator {
   step: number | null;
   /** The run's fixed noise, when the file holds it: [n·nz]. */
   fixedNoise: Float32Array | null;
+  /** A conditional generator's class names (null for an unconditional one). */
+  classes: string[] | null;
+}
+
+/** The class names of a conditional model's config (indices where the file names none). */
+function classNames(model: models.DcganConfig, config: Record<string, unknown>): string[] | null {
+  const count = model.numClasses ?? 0;
+  if (count === 0) return null;
+  const names = config['classes'];
+  return Array.isArray(names) && names.length === count ? names.map(String) : Array.from({ length: count }, (_, i) => String(i));
 }
 
 export class CheckpointReadError extends Error {
@@ -30,7 +40,7 @@ export function generatorFromCheckpoint(bytes: Uint8Array, name: string): Loaded
       const generator = new models.DcganGenerator(checkpoint.model);
       loadSamplingGenerator(checkpoint, generator);
       generator.eval();
-      return { generator, config: checkpoint.model, step: checkpoint.step, fixedNoise: checkpoint.fixedNoise.data };
+      return { generator, config: checkpoint.model, step: checkpoint.step, fixedNoise: checkpoint.fixedNoise.data, classes: classNames(checkpoint.model, checkpoint.config) };
     }
   } catch (error) {
     throw new CheckpointReadError(error instanceof Error ? error.message : String(error));
@@ -45,14 +55,7 @@ export function generatorFromCheckpoint(bytes: Uint8Array, name: string): Loaded
   }
   let config: models.DcganConfig;
   try {
-    config = models.resolveDcganConfig({
-      imageSize: raw['imageSize'] as number,
-      channels: raw['channels'] as 1 | 3,
-      nz: raw['nz'] as number,
-      ngf: raw['ngf'] as number,
-      ndf: raw['ndf'] as number,
-      projection: raw['projection'] as models.Projection,
-    });
+    config = models.resolveDcganConfig(models.pickDcganConfig(raw));
   } catch (error) {
     throw new CheckpointReadError(`${name}: its model config is invalid (${error instanceof Error ? error.message : String(error)})`);
   }
@@ -69,5 +72,5 @@ export function generatorFromCheckpoint(bytes: Uint8Array, name: string): Loaded
   generator.eval();
   const step = Number(file.metadata['step']);
   const noise = file.tensors.get('fixed_noise');
-  return { generator, config, step: Number.isFinite(step) ? step : null, fixedNoise: noise?.data ?? null };
+  return { generator, config, step: Number.isFinite(step) ? step : null, fixedNoise: noise?.data ?? null, classes: classNames(config, raw) };
 }

@@ -33,6 +33,9 @@ export interface ExplorerState {
   interpolation: { mode: 'linear' | 'spherical'; steps: number; z: number[][] };
   arithmetic: { z: number[] | null };
   sliders: { base: number[] | null; values: number[]; z: number[] | null };
+  /** A conditional generator's classes, and the one every image is drawn from. */
+  classes: string[] | null;
+  classIndex: number;
   /** Incremented after every drawing; tests wait on it. */
   renders: number;
 }
@@ -44,6 +47,7 @@ export interface ExplorerApi {
   setSeed(seed: number): Promise<void>;
   pick(index: number, group: Group): Promise<void>;
   setMode(mode: 'linear' | 'spherical'): Promise<void>;
+  setClass(index: number): Promise<void>;
 }
 
 function mean(vectors: Float32Array[], nz: number): Float32Array {
@@ -76,6 +80,8 @@ export function createExplorer(root: HTMLElement, served: { checkpoint: boolean;
     interpolation: { mode: 'spherical', steps: 8, z: [] },
     arithmetic: { z: null },
     sliders: { base: null, values: [0, 0, 0], z: null },
+    classes: null,
+    classIndex: 0,
     renders: 0,
   };
   let gridZ: Float32Array[] = [];
@@ -103,6 +109,9 @@ export function createExplorer(root: HTMLElement, served: { checkpoint: boolean;
   );
 
   const seedInput = h('input', { type: 'number', id: 'seed', min: 0, step: 1, value: state.seed });
+  const classSelect = h('select', { id: 'class', disabled: true }, h('option', { value: 0, text: 'unconditional model' }));
+  const classLabel = labelled('Class', classSelect);
+  classLabel.hidden = true;
   const countSelect = h('select', { id: 'count' }, ...[8, 16, 32, 64].map((n) => h('option', { value: n, text: String(n), selected: n === state.count })));
   const newButton = h('button', { type: 'button', text: 'New samples' });
   const gridDownload = h('button', { type: 'button', text: 'Download grid PNG' });
@@ -147,7 +156,7 @@ export function createExplorer(root: HTMLElement, served: { checkpoint: boolean;
     sourceLine,
     h('div', { class: 'panel' },
       h('h3', { text: 'Samples' }),
-      h('div', { class: 'controls' }, labelled('Seed', seedInput), labelled('Count', countSelect), newButton, gridDownload),
+      h('div', { class: 'controls' }, labelled('Seed', seedInput), labelled('Count', countSelect), classLabel, newButton, gridDownload),
       h('div', { class: 'controls' }, targetRadios, clearButton),
       grid,
     ),
@@ -188,7 +197,7 @@ export function createExplorer(root: HTMLElement, served: { checkpoint: boolean;
     const nz = state.config!.nz;
     const packed = new Float32Array(z.length * nz);
     z.forEach((v, i) => packed.set(v, i * nz));
-    return (await client.generate(packed, z.length)).rgba;
+    return (await client.generate(packed, z.length, state.classes === null ? undefined : state.classIndex)).rgba;
   };
   const tile = (rgba: Uint8ClampedArray<ArrayBuffer>, i: number, label: string): HTMLCanvasElement => {
     const size = state.config!.imageSize;
@@ -387,8 +396,13 @@ export function createExplorer(root: HTMLElement, served: { checkpoint: boolean;
       await redrawPicks();
     });
 
-  const afterLoad = async (loaded: { config: models.DcganConfig; step: number | null; name: string }): Promise<void> => {
+  const afterLoad = async (loaded: { config: models.DcganConfig; step: number | null; name: string; classes: string[] | null }): Promise<void> => {
     state.config = loaded.config;
+    state.classes = loaded.classes;
+    state.classIndex = 0;
+    classSelect.replaceChildren(...(loaded.classes ?? []).map((name, i) => h('option', { value: i, text: name })));
+    classSelect.disabled = loaded.classes === null;
+    classLabel.hidden = loaded.classes === null;
     state.source = loaded.name;
     state.error = null;
     sourceLine.classList.remove('error');
@@ -484,6 +498,15 @@ export function createExplorer(root: HTMLElement, served: { checkpoint: boolean;
       await drawInterpolation();
     });
   modeRadios.addEventListener('change', (event) => void setMode((event.target as HTMLInputElement).value as 'linear' | 'spherical'));
+  /** A conditional generator draws every image from this class: the grid, the picks and the results are redrawn. */
+  const setClass = (index: number): Promise<void> =>
+    run(async () => {
+      state.classIndex = index;
+      classSelect.value = String(index);
+      await drawGrid();
+      await redrawPicks();
+    });
+  classSelect.addEventListener('change', () => void setClass(Number(classSelect.value)));
   stepsInput.addEventListener('change', () =>
     void run(async () => {
       state.interpolation.steps = Number(stepsInput.value);
@@ -524,5 +547,6 @@ export function createExplorer(root: HTMLElement, served: { checkpoint: boolean;
     },
     pick,
     setMode,
+    setClass,
   };
 }

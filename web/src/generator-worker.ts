@@ -24,25 +24,26 @@ async function handle(request: WorkerRequest): Promise<void> {
     case 'load': {
       current?.generator.parameters().forEach((p) => p.dispose());
       current = generatorFromCheckpoint(new Uint8Array(request.bytes), request.name);
-      reply({ type: 'loaded', id: request.id, config: current.config, step: current.step, name: request.name });
+      reply({ type: 'loaded', id: request.id, config: current.config, step: current.step, name: request.name, classes: current.classes });
       return;
     }
     case 'random': {
       const config = models.resolveDcganConfig(request.config);
       const generator = models.dcganGenerator(config, { seed: request.seed });
       generator.eval();
-      current = { generator, config, step: null, fixedNoise: null };
-      reply({ type: 'loaded', id: request.id, config, step: null, name: `untrained generator (seed ${request.seed})` });
+      current = { generator, config, step: null, fixedNoise: null, classes: null };
+      reply({ type: 'loaded', id: request.id, config, step: null, name: `untrained generator (seed ${request.seed})`, classes: null });
       return;
     }
     case 'generate': {
       if (current === null) throw new Error('no generator loaded');
       const { config, generator } = current;
       const { n, z } = request;
+      const labels = (config.numClasses ?? 0) > 0 ? new Array<number>(n).fill(request.label ?? 0) : undefined;
       const started = performance.now();
       const rgba = tidy(() =>
         noGrad(() => {
-          const images = generator.forward(tensor(z, [n, config.nz, 1, 1]));
+          const images = generator.forward(tensor(z, [n, config.nz, 1, 1]), labels);
           return toRgba(images.data, n, config.channels, config.imageSize);
         }),
       );

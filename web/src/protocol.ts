@@ -6,11 +6,11 @@ export type WorkerRequest =
   | { type: 'init'; id: number; threads: number }
   | { type: 'load'; id: number; bytes: ArrayBuffer; name: string }
   | { type: 'random'; id: number; config: Partial<models.DcganConfig>; seed: number }
-  | { type: 'generate'; id: number; z: Float32Array; n: number };
+  | { type: 'generate'; id: number; z: Float32Array; n: number; label?: number };
 
 export type WorkerReply =
   | { type: 'ready'; id: number; engine: EngineInfo }
-  | { type: 'loaded'; id: number; config: models.DcganConfig; step: number | null; name: string }
+  | { type: 'loaded'; id: number; config: models.DcganConfig; step: number | null; name: string; classes: string[] | null }
   | { type: 'images'; id: number; rgba: Uint8ClampedArray<ArrayBuffer>; n: number; size: number; ms: number }
   | { type: 'error'; id: number; message: string };
 
@@ -54,7 +54,8 @@ export class GeneratorClient {
     return (await this.ask({ type: 'random', id: this.next++, config, seed })) as Extract<WorkerReply, { type: 'loaded' }>;
   }
 
-  async generate(z: Float32Array, n: number): Promise<Payload<'images'>> {
-    return (await this.ask({ type: 'generate', id: this.next++, z, n })) as Extract<WorkerReply, { type: 'images' }>;
+  /** Images of n latent vectors; `label` is the class of all of them, for a conditional generator. */
+  async generate(z: Float32Array, n: number, label?: number): Promise<Payload<'images'>> {
+    return (await this.ask({ type: 'generate', id: this.next++, z, n, label })) as Extract<WorkerReply, { type: 'images' }>;
   }
 }
