@@ -11,12 +11,12 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, extname, join, normalize, relative, sep } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { chromiumMissing, launchChromium } from './chromium.js';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import ts from 'typescript';
 import type { ContextReport } from './browser/checks.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const TOLERANCE = 1e-5;
 const TYPES: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.wasm': 'application/wasm' };
@@ -88,7 +88,7 @@ describe('what browsers load', () => {
   });
 });
 
-const skip = existsSync(CHROMIUM) ? false : 'chromium not installed';
+const skip = chromiumMissing;
 
 describe('the wasm backend in headless Chromium', { skip }, () => {
   let server: Server;
@@ -102,11 +102,7 @@ describe('the wasm backend in headless Chromium', { skip }, () => {
     server = serve();
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-      timeout: 60000,
-    });
+    browser = await launchChromium();
   });
 
   after(async () => {

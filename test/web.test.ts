@@ -17,14 +17,14 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { chromiumMissing, launchChromium } from './chromium.js';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { startServer, type RunningServer } from '../src/cli/serve.js';
 import { Generator, models, noGrad, optim, randn, tensor, tidy } from '../src/index.js';
 import { loadCheckpoint, loadNetworks, saveCheckpoint } from '../src/train/checkpoint.js';
 import { saveImageGrid } from '../src/io/png.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SHOTS = join(ROOT, 'test-results', 'web');
 const MODEL = { imageSize: 16, channels: 3, nz: 8, ngf: 4, ndf: 4, projection: 'conv' } as const;
@@ -251,7 +251,7 @@ describe('dcgan serve: the command', { skip: built && existsSync(join(ROOT, 'dis
   });
 });
 
-const skipBrowser = !built ? 'dist/web is not built: run `npm run build`' : existsSync(CHROMIUM) ? false : 'chromium not installed';
+const skipBrowser = !built ? 'dist/web is not built: run `npm run build`' : chromiumMissing;
 
 describe('the web app in headless Chromium', { skip: skipBrowser }, () => {
   let dir: string;
@@ -266,11 +266,7 @@ describe('the web app in headless Chromium', { skip: skipBrowser }, () => {
     makeRun(run);
     mkdirSync(SHOTS, { recursive: true });
     server = await startServer({ run, port: 0, pollMs: 150 });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-      timeout: 60000,
-    });
+    browser = await launchChromium();
   });
 
   after(async () => {

@@ -210,6 +210,7 @@ async function train(flags: TrainFlags, command: Command): Promise<void> {
       signal: controller.signal,
       onEvent: (event) => reporter.onEvent(event),
       onWarning,
+      onNote: (message) => reporter.note(message),
       environment: { backend: engine.backend, threads: engine.threads, engine: engine.summary },
     });
   } finally {

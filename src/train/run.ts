@@ -72,6 +72,8 @@ export interface RunOptions {
   signal?: AbortSignal;
   onEvent?: (event: TrainEvent) => void;
   onWarning?: (message: string) => void;
+  /** Lines for people that are not warnings (a feature classifier being trained for --eval-every). */
+  onNote?: (message: string) => void;
   /** Extra settings shown in config.json and the report (backend, threads…). */
   environment?: Record<string, unknown>;
   /** Use this dataset instead of opening config.data. */
@@ -132,9 +134,9 @@ export interface QualityMetrics {
  * Measures the trainer's samples against the real images with dcgan eval's local metrics. Its
  * noise comes from a generator of its own, so measuring never changes the training trajectory.
  */
-async function qualityProbe(trainer: GanTrainer, dataset: ImageDataset, onWarning?: (message: string) => void): Promise<{ measure(): QualityMetrics }> {
+async function qualityProbe(trainer: GanTrainer, dataset: ImageDataset, onNote?: (message: string) => void, onWarning?: (message: string) => void): Promise<{ measure(): QualityMetrics }> {
   const { config } = trainer;
-  const extractor = await loadFeatureExtractor(config.data, { imageSize: config.imageSize, channels: config.channels, root: config.dataRoot ?? undefined, dataset, onLog: onWarning, onWarning });
+  const extractor = await loadFeatureExtractor(config.data, { imageSize: config.imageSize, channels: config.channels, root: config.dataRoot ?? undefined, dataset, onLog: onNote, onWarning });
   if (extractor.caveat !== null) onWarning?.(extractor.caveat);
   const classes = config.numClasses ?? 0;
   return {
@@ -207,7 +209,7 @@ export async function runTraining(options: RunOptions): Promise<RunResult> {
       resumed: resume !== undefined,
     });
 
-    const evaluator = config.evalEvery > 0 ? await qualityProbe(trainer, dataset, options.onWarning) : null;
+    const evaluator = config.evalEvery > 0 ? await qualityProbe(trainer, dataset, options.onNote, options.onWarning) : null;
     let checkpointStep: number | null = resume ? resume.step : null;
     let status = 'completed' as RunResult['status'];
     let message: string | undefined;

@@ -3,20 +3,11 @@
  * fixed-noise grids over time with a scrubber, and the config; live through /api/events
  * (server-sent events) while the run trains, and the same for a finished run.
  */
+import type { StepMetrics } from '../../src/train/trainer.js';
 import { drawChart, runningMedian, type Series } from './chart.js';
 import { h, labelled } from './dom.js';
 
-interface Metrics {
-  step: number;
-  epoch?: number;
-  lossD: number;
-  lossG: number;
-  D_x: number;
-  D_G_z1: number;
-  D_G_z2: number;
-  imagesPerSec: number;
-  time?: number;
-}
+type Metrics = Omit<StepMetrics, 'epoch' | 'time'> & Partial<Pick<StepMetrics, 'epoch' | 'time'>>;
 
 interface Snapshot {
   mode: 'run' | 'checkpoint' | 'none';

@@ -10,18 +10,11 @@ import { tensor, tidy } from '../../src/core.js';
 import { ShapesDataset } from '../../src/data/shapes.js';
 import { encodeCheckpoint } from '../../src/train/checkpoint-format.js';
 import { resolveTrainConfig, type TrainConfig } from '../../src/train/config.js';
-import { GanTrainer } from '../../src/train/trainer.js';
+import { GanTrainer, type StepMetrics } from '../../src/train/trainer.js';
 import { startEngine, toRgba, type EngineInfo } from './engine.js';
 
-export interface StepRecord {
-  step: number;
-  lossD: number;
-  lossG: number;
-  D_x: number;
-  D_G_z1: number;
-  D_G_z2: number;
-  imagesPerSec: number;
-}
+/** What the page shows of a step: the trainer's own metrics less the epoch and time. */
+export type StepRecord = Omit<StepMetrics, 'epoch' | 'time'>;
 
 export type TrainRequest =
   | { type: 'start'; settings: Partial<TrainConfig>; threads: number }
