@@ -5,7 +5,9 @@
  *   2. G: the non-saturating loss BCE(D(G(z)), 1) through the updated D; one Adam step.
  * Losses are BCE on logits. Call it inside `tidy`: it leaves activations and gradients to it.
  */
+import { backward } from '../autograd/backward.js';
 import { binaryCrossEntropyWithLogits } from '../ops/loss.js';
+import { detach } from '../ops/reshape.js';
 import type { Module } from '../nn/module.js';
 import type { Optimizer } from '../optim/optimizer.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -55,11 +57,11 @@ export function ganStep({ netG, netD, optG, optD }: GanModels, real: Tensor, noi
   optD.zeroGrad();
   const outReal = netD.forward(real, realLabels);
   const errDReal = binaryCrossEntropyWithLogits(outReal, options.realLabel);
-  errDReal.backward();
+  backward(errDReal);
   const fake = netG.forward(noise, fakeLabels);
-  const outFake = netD.forward(fake.detach(), fakeLabels);
+  const outFake = netD.forward(detach(fake), fakeLabels);
   const errDFake = binaryCrossEntropyWithLogits(outFake, 0);
-  errDFake.backward();
+  backward(errDFake);
   const lossD = errDReal.item() + errDFake.item();
   options.checkLoss?.('lossD', lossD);
   optD.step();
@@ -67,7 +69,7 @@ export function ganStep({ netG, netD, optG, optD }: GanModels, real: Tensor, noi
   optG.zeroGrad();
   const outG = netD.forward(fake, fakeLabels);
   const errG = binaryCrossEntropyWithLogits(outG, 1);
-  errG.backward();
+  backward(errG);
   const lossG = errG.item();
   options.checkLoss?.('lossG', lossG);
   optG.step();
