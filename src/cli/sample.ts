@@ -93,6 +93,9 @@ function pickSeed(seed: number | undefined): number {
 function checkOutFile(out: string): void {
   if (existsSync(out) && statSync(out).isDirectory()) throw new UsageError(`--out ${out} is a folder; give a .png file name`);
   if (!out.toLowerCase().endsWith('.png')) throw new UsageError(`--out must be a .png file, got '${out}'`);
+  const folder = dirname(out);
+  if (!existsSync(folder)) throw new UsageError(`--out ${out}: the folder ${folder} does not exist`);
+  if (!statSync(folder).isDirectory()) throw new UsageError(`--out ${out}: ${folder} is a file, not a folder`);
 }
 
 export function sampleCommand(): Command {
@@ -111,7 +114,6 @@ export function sampleCommand(): Command {
     .action((flags: SampleFlags) => {
       setupEngine(flags.backend, flags.threads);
       checkOutFile(flags.out);
-      ensureDir(dirname(flags.out) || '.', '--out');
       if (flags.individual !== undefined) ensureDir(flags.individual, '--individual');
       const checkpoint = openCheckpoint(flags.checkpoint);
       const seed = pickSeed(flags.seed);
@@ -155,7 +157,6 @@ export function interpolateCommand(): Command {
     .action((flags: InterpolateFlags) => {
       setupEngine(flags.backend, flags.threads);
       checkOutFile(flags.out);
-      ensureDir(dirname(flags.out) || '.', '--out');
       const checkpoint = openCheckpoint(flags.checkpoint);
       const seed = pickSeed(flags.seed);
       const { nz, numClasses = 0 } = checkpoint.model;
