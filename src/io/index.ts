@@ -17,3 +17,4 @@ export {
 export { makeGrid, encodePng, saveImageGrid, saveImage, type ImageBatch, type GridOptions, type Raster } from './png.js';
 export { lossPlotSpec, renderLossPlotSvg, svgToPng, type LossPoint, type LossPlotOptions } from './plot.js';
 export { renderReport, writeReport, type ReportInput, type ReportGrid } from './report.js';
+export { loadTorchStateDict, saveTorchStateDict, TorchFormatError, type TorchTensor } from './torch/index.js';

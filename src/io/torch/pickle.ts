@@ -394,7 +394,7 @@ export class PickleWriter {
   }
 
   /** BINPUT / LONG_BINPUT the value on top, remembering it under `key`. */
-  put(key?: string): number {
+  put(key?: string): this {
     const index = this.memo.size;
     if (key !== undefined) this.memo.set(key, index);
     else this.memo.set(`\u0000anon${index}`, index);
@@ -403,7 +403,7 @@ export class PickleWriter {
       this.chunks.push(0x72);
       this.u32(index);
     }
-    return index;
+    return this;
   }
 
   /** BINGET / LONG_BINGET of a memoized value; false when `key` was never put. */

@@ -1,0 +1,442 @@
+/**
+ * PyTorch .pth import and export (src/io/torch, src/models/infer.ts): PyTorch's eval-mode
+ * outputs reproduced from its files, every fixture variant (DataParallel, non-contiguous,
+ * float16/bfloat16/float64, legacy, deflated), bitwise round trips, hostile files and a
+ * time-boxed fuzz loop. The fixtures come from test/golden/make_torch_checkpoints.py; only the
+ * python round trip and the DDP test need PyTorch at test time, and they skip without it.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { noGrad, tensor, type Tensor } from '../src/index.js';
+import { loadTorchStateDict, saveTorchStateDict, TorchFormatError, type TorchTensor } from '../src/io/index.js';
+import { PickleWriter, readZip, writeZip, type ZipEntry } from '../src/io/torch/index.js';
+import type { TensorToWrite } from '../src/io/safetensors.js';
+import {
+  DcganDiscriminator,
+  DcganGenerator,
+  DcganInferenceError,
+  discriminatorShapes,
+  generatorShapes,
+  inferDcganConfig,
+  type DcganConfig,
+} from '../src/models/index.js';
+import { OURS_CONFIG, oursStateDict } from './golden/make_ours_pth.js';
+
+const FIXTURES = fileURLToPath(new URL('golden/fixtures/torch/', import.meta.url));
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const fixture = (name: string): Uint8Array => new Uint8Array(readFileSync(join(FIXTURES, name)));
+const load = (name: string): Map<string, TorchTensor> => loadTorchStateDict(fixture(name), name);
+const dir = mkdtempSync(join(tmpdir(), 'dcgan-torch-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+interface Encoded {
+  shape: number[];
+  f32le: string;
+}
+interface PairOutputs {
+  config: DcganConfig;
+  z: Encoded;
+  images: Encoded;
+  d_logits: Encoded;
+}
+const outputs = JSON.parse(readFileSync(join(FIXTURES, 'outputs.json'), 'utf8')) as Record<'32' | '64', PairOutputs>;
+
+function decode(e: Encoded): Float32Array {
+  const b = Buffer.from(e.f32le, 'base64');
+  const out = new Float32Array(b.length / 4);
+  new Uint8Array(out.buffer).set(b);
+  return out;
+}
+
+function toStateDict(m: Map<string, TorchTensor>): Record<string, Tensor> {
+  const out: Record<string, Tensor> = {};
+  for (const [k, v] of m) out[k] = tensor(v.data, v.shape);
+  return out;
+}
+
+function assertBitwise(a: Map<string, { shape: readonly number[]; data: Float32Array }>, b: Map<string, { shape: readonly number[]; data: Float32Array }>, label: string): void {
+  assert.deepEqual([...a.keys()], [...b.keys()], `${label}: names`);
+  for (const [k, x] of a) {
+    const y = b.get(k)!;
+    assert.deepEqual([...y.shape], [...x.shape], `${label}: shape of ${k}`);
+    assert.deepEqual(new Uint8Array(y.data.buffer, y.data.byteOffset, y.data.byteLength), new Uint8Array(x.data.buffer, x.data.byteOffset, x.data.byteLength), `${label}: values of ${k}`);
+  }
+}
+
+function maxAbsDiff(a: Float32Array, b: Float32Array): number {
+  assert.equal(a.length, b.length);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
+  return m;
+}
+
+/** Expects a TorchFormatError whose one-line message matches `pattern`. */
+function rejects(bytes: Uint8Array, pattern: RegExp, source = 'hostile.pth'): void {
+  assert.throws(
+    () => loadTorchStateDict(bytes, source),
+    (error: unknown) => {
+      assert.ok(error instanceof TorchFormatError, `expected TorchFormatError, got ${String(error)}`);
+      assert.ok(!error.message.includes('\n'), `one line: ${error.message}`);
+      assert.ok(error.message.startsWith(`${source}: `), `names the file: ${error.message}`);
+      assert.match(error.message, pattern);
+      return true;
+    },
+  );
+}
+
+/** A zip as torch.save writes it, around a given pickle and storages. */
+function archive(pickle: Uint8Array, storages: Uint8Array[] = [], extra: ZipEntry[] = []): Uint8Array {
+  return writeZip([
+    { name: 'archive/data.pkl', data: pickle },
+    ...storages.map((data, i) => ({ name: `archive/data/${i}`, data })),
+    { name: 'archive/version', data: new TextEncoder().encode('3\n') },
+    ...extra,
+  ]);
+}
+
+/** A one-tensor state-dict pickle with free size/stride/offset/storage numel. */
+function tensorPickle(o: { size: number[]; stride: number[]; offset?: number; numel: number; storage?: string }): Uint8Array {
+  const w = new PickleWriter();
+  w.global('collections', 'OrderedDict').op(0x29).op(0x52).put();
+  w.mark().string('w').global('torch._utils', '_rebuild_tensor_v2');
+  w.mark().mark().string('storage').global('torch', o.storage ?? 'FloatStorage').string('0').string('cpu').int(o.numel).op(0x74).put().op(0x51);
+  w.int(o.offset ?? 0).intTuple(o.size).intTuple(o.stride).op(0x89);
+  w.global('collections', 'OrderedDict').op(0x29).op(0x52).put();
+  w.op(0x74).put().op(0x52).put().op(0x75);
+  return w.bytes();
+}
+
+const f32 = (values: number[]): Uint8Array => new Uint8Array(Float32Array.from(values).buffer);
+const ascii = (s: string): Uint8Array => Uint8Array.from(s, (c) => c.charCodeAt(0));
+
+describe('loadTorchStateDict: PyTorch files', () => {
+  for (const key of ['32', '64'] as const) {
+    it(`reproduces PyTorch's eval-mode images and logits (${key}×${key})`, () => {
+      const g = load(`g${key}.pth`);
+      const d = load(`d${key}.pth`);
+      const config = inferDcganConfig(g, d, { generatorSource: `g${key}.pth`, discriminatorSource: `d${key}.pth` });
+      assert.deepEqual(config, outputs[key].config);
+      assert.equal(g.get('main.1.num_batches_tracked')!.dtype, 'I64');
+      assert.equal(g.get('main.1.num_batches_tracked')!.data[0], 3);
+      const netG = new DcganGenerator(config);
+      netG.loadStateDict(toStateDict(g));
+      netG.eval();
+      const netD = new DcganDiscriminator(config);
+      netD.loadStateDict(toStateDict(d));
+      netD.eval();
+      const z = outputs[key].z;
+      const images = noGrad(() => netG.forward(tensor(decode(z), z.shape)));
+      assert.deepEqual([...images.shape], outputs[key].images.shape);
+      const dg = maxAbsDiff(images.data, decode(outputs[key].images));
+      assert.ok(dg <= 1e-5, `generator differs from PyTorch by ${dg}`);
+      const logits = noGrad(() => netD.forward(tensor(decode(outputs[key].images), outputs[key].images.shape)));
+      const dd = maxAbsDiff(logits.data, decode(outputs[key].d_logits));
+      assert.ok(dd <= 1e-5, `discriminator differs from PyTorch by ${dd}`);
+    });
+  }
+
+  it('reads the DataParallel, non-contiguous, legacy and deflated variants bitwise as the plain file', () => {
+    const plain = load('g32.pth');
+    for (const name of ['g32_dataparallel.pth', 'g32_noncontiguous.pth', 'g32_legacy.pth', 'g32_deflated.pth', 'g32_float64.pth']) {
+      assertBitwise(plain, load(name), name);
+    }
+    assert.equal(load('g32_float64.pth').get('main.0.weight')!.dtype, 'F64');
+  });
+
+  it('converts float16 and bfloat16 to float32 (within their precision)', () => {
+    const plain = load('g32.pth');
+    for (const [name, dtype, eps] of [['g32_float16.pth', 'F16', 2 ** -11], ['g32_bfloat16.pth', 'BF16', 2 ** -8]] as const) {
+      const m = load(name);
+      for (const [k, t] of plain) {
+        const h = m.get(k)!;
+        assert.equal(h.dtype, k.endsWith('num_batches_tracked') ? 'I64' : dtype);
+        for (let i = 0; i < t.data.length; i++) {
+          const a = t.data[i]!;
+          assert.ok(Math.abs(h.data[i]! - a) <= eps * Math.abs(a) + 1e-7, `${name} ${k}[${i}]: ${h.data[i]} vs ${a}`);
+        }
+      }
+    }
+  });
+
+  it('reads the newer records (byteorder, .format_version, .storage_alignment, .data/serialization_id) and refuses big-endian', () => {
+    const entries = readZip(fixture('g32.pth'), 'g32.pth');
+    const extra = (order: string): ZipEntry[] => [
+      { name: 'g32/.format_version', data: ascii('1') },
+      { name: 'g32/.storage_alignment', data: ascii('64') },
+      { name: 'g32/byteorder', data: ascii(order) },
+      { name: 'g32/.data/serialization_id', data: ascii('1234') },
+    ];
+    assertBitwise(load('g32.pth'), loadTorchStateDict(writeZip([...extra('little'), ...entries.reverse()])), 'reordered with records');
+    rejects(writeZip([...extra('big'), ...entries]), /byteorder.*big/);
+  });
+});
+
+describe('saveTorchStateDict', () => {
+  it('round trips bitwise: ours → .pth → ours, and PyTorch files → ours → .pth → ours', () => {
+    const ours = oursStateDict();
+    const back = loadTorchStateDict(saveTorchStateDict(ours), 'ours');
+    assertBitwise(new Map(ours.map(([k, t]) => [k, { shape: t.shape, data: t.data }])), back, 'ours');
+    assert.equal(back.get('main.1.num_batches_tracked')!.dtype, 'I64');
+    for (const name of ['g32.pth', 'd64.pth', 'g32_noncontiguous.pth']) {
+      const m = load(name);
+      const written = saveTorchStateDict([...m].map(([k, t]): [string, TensorToWrite] => [k, { shape: t.shape, data: t.data, dtype: t.dtype === 'I64' ? 'I64' : 'F32' }]));
+      assertBitwise(m, loadTorchStateDict(written), name);
+    }
+  });
+
+  it('writes 64-byte aligned stored entries, deterministically (the committed ours_g32.pth)', () => {
+    const bytes = saveTorchStateDict(oursStateDict());
+    assert.deepEqual(bytes, fixture('ours_g32.pth'));
+    const view = new DataView(bytes.buffer, bytes.byteOffset);
+    let p = 0;
+    let count = 0;
+    while (view.getUint32(p, true) === 0x04034b50) {
+      assert.equal(view.getUint16(p + 8, true), 0, 'stored');
+      const start = p + 30 + view.getUint16(p + 26, true) + view.getUint16(p + 28, true);
+      assert.equal(start % 64, 0, 'aligned');
+      p = start + view.getUint32(p + 18, true);
+      count++;
+    }
+    assert.equal(count, readZip(bytes, 'ours').length);
+  });
+
+  it('reads back what PyTorch re-saved from our file bitwise (ours → torch.load → load_state_dict → torch.save → ours)', () => {
+    const ours = new Map(oursStateDict().map(([k, t]) => [k, { shape: t.shape, data: t.data }]));
+    assertBitwise(ours, load('ours_g32_resaved.pth'), 'ours_g32_resaved.pth');
+    assert.deepEqual(inferDcganConfig(load('ours_g32_resaved.pth')), { ...OURS_CONFIG, ndf: OURS_CONFIG.ngf });
+  });
+});
+
+describe('inferDcganConfig', () => {
+  const configs: DcganConfig[] = [
+    { imageSize: 16, channels: 3, nz: 5, ngf: 3, ndf: 2, projection: 'conv' },
+    { imageSize: 32, channels: 1, nz: 7, ngf: 2, ndf: 3, projection: 'linear' },
+    { imageSize: 128, channels: 3, nz: 4, ngf: 1, ndf: 1, projection: 'conv' },
+  ];
+  for (const config of configs) {
+    it(`finds ${JSON.stringify(config)} from the shapes our models have`, () => {
+      const g = new DcganGenerator(config).stateDict();
+      const d = new DcganDiscriminator(config).stateDict();
+      assert.deepEqual(generatorShapes(config), Object.entries(g).map(([k, t]) => [k, [...t.shape]]));
+      assert.deepEqual(discriminatorShapes(config), Object.entries(d).map(([k, t]) => [k, [...t.shape]]));
+      assert.deepEqual(inferDcganConfig(g, d), config);
+      assert.equal(inferDcganConfig(undefined, d).ndf, config.ndf);
+    });
+  }
+
+  it('says what it found in a state dict that is not a DCGAN', () => {
+    const other = new Map([
+      ['conv1.weight', { shape: [64, 3, 7, 7] }],
+      ['bn1.weight', { shape: [64] }],
+    ]);
+    assert.throws(() => inferDcganConfig(other, undefined, { generatorSource: 'resnet.pth' }), (e: unknown) => e instanceof DcganInferenceError && /^resnet\.pth: not a DCGAN generator.*conv1\.weight \[64, 3, 7, 7\]/.test(e.message));
+    const g = load('g32.pth');
+    g.delete('main.4.running_var');
+    assert.throws(() => inferDcganConfig(g), /main\.4\.running_var is missing/);
+    assert.throws(() => inferDcganConfig(load('g32.pth'), load('d64.pth')), /do not belong together/);
+  });
+});
+
+describe('hostile .pth files', () => {
+  const good = fixture('g32.pth');
+
+  it('refuses truncated files and garbage', () => {
+    for (const n of [0, 3, 21, 100, good.length - 23, good.length - 1]) rejects(good.subarray(0, n), /./);
+    rejects(ascii('hello world, this is not a checkpoint at all'), /neither a zip archive nor a legacy/);
+    rejects(fixture('g32_legacy.pth').subarray(0, 5000), /truncated|ends/);
+  });
+
+  it('refuses a zip entry whose size lies, overlapping entries and zip64', () => {
+    const view = (b: Uint8Array): DataView => new DataView(b.buffer, b.byteOffset, b.byteLength);
+    const cd = (b: Uint8Array): number[] => {
+      const out: number[] = [];
+      for (let i = 0; i + 4 <= b.length; i++) if (view(b).getUint32(i, true) === 0x02014b50) out.push(i);
+      return out;
+    };
+    const offsets = cd(good);
+    const lie = (field: number, value: number, entry = 1): Uint8Array => {
+      const b = good.slice();
+      view(b).setUint32(offsets[entry]! + field, value, true);
+      return b;
+    };
+    rejects(lie(20, 1_000_000), /size lies|past the end/); // compressed size
+    rejects(lie(24, 123), /sizes differ/); // uncompressed size
+    rejects(lie(20, 4), /sizes differ|overlap/);
+    rejects(lie(42, 0), /local header|overlap|disagrees/); // local offset points at the first entry
+    rejects(lie(16, 0x12345678), /CRC-32/);
+    rejects(lie(20, 0xffffffff), /zip64/);
+    const eocd = good.length - 22;
+    const b = good.slice();
+    view(b).setUint16(eocd + 10, 0xffff, true);
+    rejects(b, /zip64/);
+  });
+
+  it('refuses globals other than the state-dict ones, naming them', () => {
+    const osSystem = ascii('\x80\x02cos\nsystem\nq\x00X\x02\x00\x00\x00lsq\x01\x85q\x02R.');
+    rejects(archive(osSystem), /refusing the pickle global os\.system/);
+    rejects(archive(ascii('\x80\x02cbuiltins\neval\nX\x01\x00\x00\x001\x85R.')), /builtins\.eval/);
+    rejects(archive(ascii('\x80\x02cposix\nsystem\n.')), /posix\.system/);
+    rejects(archive(ascii('\x80\x04\x8c\x02os\x8c\x06system\x93.')), /os\.system/); // STACK_GLOBAL
+    rejects(archive(ascii('\x80\x02c__builtin__\n__import__\n.')), /__builtin__\.__import__/);
+    rejects(archive(ascii('\x80\x02ctorch\nload\n.')), /torch\.load/);
+  });
+
+  it('refuses REDUCE on anything but the allowed callables, and other object-building opcodes', () => {
+    rejects(archive(ascii('\x80\x02ctorch\nFloatStorage\n)R.')), /refusing to call torch\.FloatStorage/);
+    rejects(archive(ascii('\x80\x02X\x02\x00\x00\x00os)R.')), /REDUCE .* calls a 'os'/);
+    rejects(archive(ascii('\x80\x02ctorch._utils\n_rebuild_tensor_v2\n)R.')), /called with 0 arguments/);
+    rejects(archive(ascii('\x80\x02(ios\nsystem\n.')), /INST/);
+    rejects(archive(ascii('\x80\x02ccollections\nOrderedDict\n)\x81.')), /NEWOBJ/);
+    rejects(archive(ascii('\x80\x02ccollections\nOrderedDict\n)RX\x01\x00\x00\x00ab.')), /BUILD/);
+  });
+
+  it('refuses memo references out of range and stack tricks', () => {
+    rejects(archive(ascii('\x80\x02h\x05.')), /memo index 5 .* out of range/);
+    rejects(archive(ascii('\x80\x02j\xff\xff\xff\xff.')), /memo index 4294967295/);
+    rejects(archive(ascii('\x80\x02R.')), /stack underflow/);
+    rejects(archive(ascii('\x80\x02t.')), /no MARK/);
+    rejects(archive(ascii('\x80\x02X\xff\xff\xff\x7f')), /truncated/);
+    rejects(archive(ascii('\x80\x02N')), /without a STOP/);
+    rejects(archive(ascii('\x80\x02NN.')), /2 values on the stack/);
+  });
+
+  it('refuses storages shorter than size × stride implies, absurd shapes and lying storage sizes', () => {
+    const data = [f32([1, 2, 3, 4, 5, 6])];
+    assert.deepEqual([...loadTorchStateDict(archive(tensorPickle({ size: [2, 3], stride: [3, 1], numel: 6 }), data)).get('w')!.data], [1, 2, 3, 4, 5, 6]);
+    assert.deepEqual([...loadTorchStateDict(archive(tensorPickle({ size: [3, 2], stride: [1, 3], numel: 6 }), data)).get('w')!.data], [1, 4, 2, 5, 3, 6]);
+    assert.deepEqual([...loadTorchStateDict(archive(tensorPickle({ size: [2], stride: [2], offset: 1, numel: 6 }), data)).get('w')!.data], [2, 4]);
+    rejects(archive(tensorPickle({ size: [100], stride: [1], numel: 6 }), data), /reaches element 99 of storage '0', which holds 6/);
+    rejects(archive(tensorPickle({ size: [2, 3], stride: [4, 1], numel: 6 }), data), /reaches element 6 of storage/);
+    rejects(archive(tensorPickle({ size: [6], stride: [1], offset: 1, numel: 6 }), data), /reaches element 6/);
+    rejects(archive(tensorPickle({ size: [2 ** 40, 2 ** 40], stride: [0, 0], numel: 6 }), data), /absurd shape/);
+    rejects(archive(tensorPickle({ size: [2 ** 20, 2 ** 20], stride: [0, 0], numel: 6 }), data), /absurd shape|more values/);
+    rejects(archive(tensorPickle({ size: [6], stride: [1], numel: 2 ** 50 }), data), /storage '0' has 24 bytes but/);
+    rejects(archive(tensorPickle({ size: [6], stride: [1], numel: 6, storage: 'DoubleStorage' }), data), /needs? 48|has 24 bytes/);
+    rejects(archive(tensorPickle({ size: [6], stride: [1], numel: 6 }), []), /no data\/0 record/);
+    rejects(archive(tensorPickle({ size: [2, 3], stride: [3], numel: 6 }), data), /size \(2, 3\) but stride \(3\)/);
+    const negative = ascii('\x80\x02ccollections\nOrderedDict\n)R(X\x01\x00\x00\x00wctorch._utils\n_rebuild_tensor_v2\n((X\x07\x00\x00\x00storagectorch\nFloatStorage\nX\x01\x00\x00\x000X\x03\x00\x00\x00cpuK\x06tQJ\xff\xff\xff\xffK\x06\x85K\x01\x85\x89ccollections\nOrderedDict\n)RtRu.');
+    rejects(archive(negative, data), /storage offset is -1/);
+  });
+
+  it('says what it found when the pickle is not a state dict of tensors', () => {
+    rejects(archive(ascii('\x80\x02]q\x00.')), /not a state dict/);
+    rejects(archive(ascii('\x80\x02}(X\x05\x00\x00\x00epochK\x03u.')), /'epoch' is a 3, not a tensor/);
+  });
+});
+
+/** xorshift32, seeded: the fuzz loop is reproducible. */
+function rng(seed: number): () => number {
+  let s = seed >>> 0 || 1;
+  return () => {
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
+    return s / 2 ** 32;
+  };
+}
+
+describe('fuzzing the .pth reader', () => {
+  it('ends every mutated file in a result or a TorchFormatError, quickly (time-boxed)', () => {
+    const random = rng(20261130);
+    const int = (n: number): number => Math.floor(random() * n);
+    const seeds = ['g32.pth', 'd32.pth', 'g32_legacy.pth', 'g32_deflated.pth', 'g32_noncontiguous.pth'].map(fixture);
+    const g32Entries = readZip(fixture('g32.pth'), 'g32');
+    const pickle = g32Entries.find((e) => e.name.endsWith('data.pkl'))!;
+    const special = [0, 1, 0xff, 0xffff, 0x7fffffff, 0x80000000, 0xffffffff];
+    const mutate = (): Uint8Array => {
+      const kind = int(6);
+      const base = seeds[int(seeds.length)]!;
+      if (kind === 0) return base.subarray(0, int(base.length));
+      if (kind === 1 || kind === 2) {
+        const b = base.slice();
+        const flips = 1 + int(8);
+        for (let i = 0; i < flips; i++) b[int(b.length)]! ^= 1 << int(8);
+        if (kind === 2) {
+          // A length or offset field set to an edge value (headers sit near PK signatures).
+          const at = int(b.length - 4);
+          new DataView(b.buffer).setUint32(at, special[int(special.length)]!, true);
+        }
+        return b;
+      }
+      if (kind === 3) {
+        // Entries reordered (and a record dropped now and then): a valid zip, maybe not a valid .pth.
+        const entries = [...g32Entries].sort(() => random() - 0.5);
+        if (random() < 0.3) entries.splice(int(entries.length), 1);
+        return writeZip(entries);
+      }
+      // The pickle mutated inside a zip with correct CRCs, so the unpickler sees it.
+      const p = pickle.data.slice();
+      const edits = 1 + int(4);
+      for (let i = 0; i < edits; i++) {
+        const at = int(p.length);
+        if (random() < 0.5) p[at] = int(256);
+        else if (at + 4 <= p.length) new DataView(p.buffer).setUint32(at, special[int(special.length)]!, true);
+      }
+      const cut = kind === 5 ? p.subarray(0, int(p.length)) : p;
+      return writeZip(g32Entries.map((e) => (e === pickle ? { name: e.name, data: cut } : e)));
+    };
+    const deadline = Date.now() + 4000;
+    let cases = 0;
+    let ok = 0;
+    let slowest = 0;
+    while (Date.now() < deadline) {
+      const bytes = mutate();
+      const t0 = Date.now();
+      try {
+        loadTorchStateDict(bytes, 'fuzz.pth');
+        ok++;
+      } catch (error) {
+        if (!(error instanceof TorchFormatError)) assert.fail(`case ${cases}: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`);
+        assert.ok(!error.message.includes('\n'));
+      }
+      slowest = Math.max(slowest, Date.now() - t0);
+      cases++;
+    }
+    assert.ok(cases > 100, `only ${cases} cases ran`);
+    assert.ok(slowest < 1000, `slowest case took ${slowest} ms`);
+    console.log(`# fuzz: ${cases} cases, ${ok} loaded, slowest ${slowest} ms`);
+  });
+});
+
+/** The python with torch, or why there is none. */
+function findTorch(): { env: NodeJS.ProcessEnv } | { skip: string } {
+  const python = '/usr/bin/python3';
+  if (!existsSync(python)) return { skip: `${python} is not installed` };
+  const env = { ...process.env };
+  const openblas = '/usr/lib/x86_64-linux-gnu/openblas-openmp';
+  if (existsSync(openblas)) env['LD_LIBRARY_PATH'] = [openblas, env['LD_LIBRARY_PATH']].filter(Boolean).join(':');
+  const r = spawnSync(python, ['-c', 'import torch'], { env, encoding: 'utf8', timeout: 60_000 });
+  if (r.status !== 0) return { skip: `PyTorch is not importable by ${python} (${(r.stderr || r.error?.message || '').trim().split('\n').pop() ?? ''}); install python3-torch to run it` };
+  return { env };
+}
+export const torchPython = findTorch();
+
+describe('with PyTorch installed', () => {
+  const skip = 'skip' in torchPython ? torchPython.skip : false;
+
+  it('python round trip: ours → torch.load(weights_only=True) → load_state_dict → torch.save → ours, bitwise', { skip }, () => {
+    if ('skip' in torchPython) return;
+    const ours = oursStateDict();
+    const src = join(dir, 'ours.pth');
+    const dst = join(dir, 'resaved.pth');
+    writeFileSync(src, saveTorchStateDict(ours));
+    const script = [
+      'import sys, torch',
+      `sys.path.insert(0, ${JSON.stringify(join(ROOT, 'examples/pytorch'))})`,
+      'from dcgan_models import Generator',
+      'g = Generator(8, 4, 1, 32)',
+      'g.load_state_dict(torch.load(sys.argv[1], weights_only=True), strict=True)',
+      'torch.save(g.state_dict(), sys.argv[2])',
+    ].join('\n');
+    const r = spawnSync('/usr/bin/python3', ['-c', script, src, dst], { env: torchPython.env, encoding: 'utf8', timeout: 120_000 });
+    assert.equal(r.status, 0, r.stderr);
+    assertBitwise(new Map(ours.map(([k, t]) => [k, { shape: t.shape, data: t.data }])), loadTorchStateDict(readFileSync(dst), dst), 'python round trip');
+  });
+});
