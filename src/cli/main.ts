@@ -4,6 +4,8 @@ import '../index.js';
 import { UsageError } from './errors.js';
 import { benchCommand } from './bench.js';
 import { explainCommand } from './explain.js';
+import { exportCommand } from './export.js';
+import { importCommand } from './import.js';
 import { interpolateCommand, sampleCommand } from './sample.js';
 import { trainCommand } from './train.js';
 
@@ -22,6 +24,8 @@ export function buildProgram(): Command {
   program.addCommand(interpolateCommand());
   program.addCommand(explainCommand());
   program.addCommand(benchCommand());
+  program.addCommand(importCommand());
+  program.addCommand(exportCommand());
   for (const command of program.commands) command.exitOverride().configureOutput(program.configureOutput());
   return program.exitOverride();
 }
