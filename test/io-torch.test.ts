@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { binaryCrossEntropyWithLogits, Generator, noGrad, optim, randn, tensor, tidy, type Tensor } from '../src/index.js';
 import { loadTorchStateDict, loadWeights, saveCheckpoint, saveTorchStateDict, TorchFormatError, type CheckpointState, type TorchTensor } from '../src/io/index.js';
 import { main } from '../src/cli/main.js';
-import { PickleWriter, readZip, writeZip, type ZipEntry } from '../src/io/torch/index.js';
+import { PickleWriter, readZip, unpickle, writeZip, type ZipEntry } from '../src/io/torch/index.js';
 import type { TensorToWrite } from '../src/io/safetensors.js';
 import {
   DcganDiscriminator,
@@ -244,6 +244,26 @@ describe('inferDcganConfig', () => {
   });
 });
 
+describe('the pickle reader', () => {
+  it('reads LONG_BINPUT / LONG_BINGET beyond 256 memo entries, and the integer and float opcodes', () => {
+    const w = new PickleWriter();
+    w.op(0x5d).put().mark();
+    for (let i = 0; i < 300; i++) w.string(`s${i}`);
+    w.string('s299').string('s3'); // memo hits: LONG_BINGET, then BINGET
+    for (const v of [-1, 255, 256, 65535, 65536, -(2 ** 31), 2 ** 31, 2 ** 40, -(2 ** 52)]) w.int(v);
+    w.op(0x65);
+    const bytes = w.bytes();
+    assert.ok(bytes.includes(0x72) && bytes.includes(0x6a));
+    const refuse = (): never => assert.fail('no globals here');
+    const { value, end } = unpickle(bytes, 0, { source: 'memo.pkl', global: refuse, reduce: refuse });
+    assert.equal(end, bytes.length);
+    assert.ok(Array.isArray(value));
+    assert.deepEqual(value.slice(298), ['s298', 's299', 's299', 's3', -1, 255, 256, 65535, 65536, -(2 ** 31), 2 ** 31, 2 ** 40, -(2 ** 52)]);
+    const float = unpickle(Uint8Array.from([0x80, 2, 0x47, 0x3f, 0xf8, 0, 0, 0, 0, 0, 0, 0x2e]), 0, { source: 'f', global: refuse, reduce: refuse });
+    assert.equal(float.value, 1.5);
+  });
+});
+
 describe('hostile .pth files', () => {
   const good = fixture('g32.pth');
 
@@ -396,7 +416,7 @@ describe('fuzzing the .pth reader', () => {
         ok++;
       } catch (error) {
         if (!(error instanceof TorchFormatError)) assert.fail(`case ${cases}: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`);
-        assert.ok(!error.message.includes('\n'));
+        assert.ok(!error.message.includes('\n') && error.message.startsWith('fuzz.pth: '), error.message);
       }
       slowest = Math.max(slowest, Date.now() - t0);
       cases++;
@@ -423,23 +443,38 @@ export const torchPython = findTorch();
 describe('with PyTorch installed', () => {
   const skip = 'skip' in torchPython ? torchPython.skip : false;
 
-  it('python round trip: ours → torch.load(weights_only=True) → load_state_dict → torch.save → ours, bitwise', { skip }, () => {
+  it('python round trip: ours → torch.load(weights_only=True) → load_state_dict → torch.save → ours, bitwise (32×32×1, 64×64×3 G and D)', { skip }, () => {
     if ('skip' in torchPython) return;
     const ours = oursStateDict();
     const src = join(dir, 'ours.pth');
     const dst = join(dir, 'resaved.pth');
     writeFileSync(src, saveTorchStateDict(ours));
+    // pytorch/examples' 64×64×3 layers (narrower, to stay quick), G and D.
+    const config64: DcganConfig = { imageSize: 64, channels: 3, nz: 100, ngf: 8, ndf: 8, projection: 'conv' };
+    const entriesOf = (net: DcganGenerator | DcganDiscriminator): Array<[string, TensorToWrite]> =>
+      Object.entries(net.stateDict()).map(([k, t]) => [k, { shape: t.shape, data: t.data, dtype: k.endsWith('num_batches_tracked') ? 'I64' : 'F32' }]);
+    const g64 = entriesOf(new DcganGenerator(config64, { seed: 3 }));
+    const d64 = entriesOf(new DcganDiscriminator(config64, { seed: 4 }));
+    writeFileSync(join(dir, 'g64.pth'), saveTorchStateDict(g64));
+    writeFileSync(join(dir, 'd64.pth'), saveTorchStateDict(d64));
     const script = [
       'import sys, torch',
       `sys.path.insert(0, ${JSON.stringify(join(ROOT, 'examples/pytorch'))})`,
-      'from dcgan_models import Generator',
-      'g = Generator(8, 4, 1, 32)',
-      'g.load_state_dict(torch.load(sys.argv[1], weights_only=True), strict=True)',
-      'torch.save(g.state_dict(), sys.argv[2])',
+      'from dcgan_models import Discriminator, Generator',
+      'def trip(net, src, dst):',
+      '    net.load_state_dict(torch.load(src, weights_only=True), strict=True)',
+      '    torch.save(net.state_dict(), dst)',
+      'd = sys.argv[1]',
+      "trip(Generator(8, 4, 1, 32), d + '/ours.pth', d + '/resaved.pth')",
+      "trip(Generator(100, 8, 3, 64), d + '/g64.pth', d + '/g64-resaved.pth')",
+      "trip(Discriminator(8, 3, 64), d + '/d64.pth', d + '/d64-resaved.pth')",
     ].join('\n');
-    const r = spawnSync('/usr/bin/python3', ['-c', script, src, dst], { env: torchPython.env, encoding: 'utf8', timeout: 120_000 });
+    const r = spawnSync('/usr/bin/python3', ['-c', script, dir], { env: torchPython.env, encoding: 'utf8', timeout: 120_000 });
     assert.equal(r.status, 0, r.stderr);
-    assertBitwise(new Map(ours.map(([k, t]) => [k, { shape: t.shape, data: t.data }])), loadTorchStateDict(readFileSync(dst), dst), 'python round trip');
+    const asMap = (list: Array<[string, TensorToWrite]>) => new Map(list.map(([k, t]) => [k, { shape: t.shape, data: t.data }]));
+    assertBitwise(asMap(ours), loadTorchStateDict(readFileSync(dst), dst), 'python round trip');
+    assertBitwise(asMap(g64), loadTorchStateDict(readFileSync(join(dir, 'g64-resaved.pth'))), 'python round trip, G 64×64×3');
+    assertBitwise(asMap(d64), loadTorchStateDict(readFileSync(join(dir, 'd64-resaved.pth'))), 'python round trip, D 64×64×3');
   });
 });
 
