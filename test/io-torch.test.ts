@@ -427,18 +427,24 @@ describe('fuzzing the .pth reader', () => {
   });
 });
 
+/** Debian's python3 (DCGAN_TEST_PYTHON overrides it, e.g. to see the skips). */
+const PYTHON = process.env['DCGAN_TEST_PYTHON'] ?? '/usr/bin/python3';
+
 /** The python with torch, or why there is none. */
 function findTorch(): { env: NodeJS.ProcessEnv } | { skip: string } {
-  const python = '/usr/bin/python3';
+  const python = PYTHON;
   if (!existsSync(python)) return { skip: `${python} is not installed` };
   const env = { ...process.env };
   const openblas = '/usr/lib/x86_64-linux-gnu/openblas-openmp';
   if (existsSync(openblas)) env['LD_LIBRARY_PATH'] = [openblas, env['LD_LIBRARY_PATH']].filter(Boolean).join(':');
   const r = spawnSync(python, ['-c', 'import torch'], { env, encoding: 'utf8', timeout: 60_000 });
-  if (r.status !== 0) return { skip: `PyTorch is not importable by ${python} (${(r.stderr || r.error?.message || '').trim().split('\n').pop() ?? ''}); install python3-torch to run it` };
+  if (r.status !== 0) {
+    const why = (r.stderr || r.error?.message || '').trim().split('\n').pop();
+    return { skip: `PyTorch is not importable by ${python}${why ? ` (${why})` : ''}; install python3-torch to run it` };
+  }
   return { env };
 }
-export const torchPython = findTorch();
+const torchPython = findTorch();
 
 describe('with PyTorch installed', () => {
   const skip = 'skip' in torchPython ? torchPython.skip : false;
@@ -469,7 +475,7 @@ describe('with PyTorch installed', () => {
       "trip(Generator(100, 8, 3, 64), d + '/g64.pth', d + '/g64-resaved.pth')",
       "trip(Discriminator(8, 3, 64), d + '/d64.pth', d + '/d64-resaved.pth')",
     ].join('\n');
-    const r = spawnSync('/usr/bin/python3', ['-c', script, dir], { env: torchPython.env, encoding: 'utf8', timeout: 120_000 });
+    const r = spawnSync(PYTHON, ['-c', script, dir], { env: torchPython.env, encoding: 'utf8', timeout: 120_000 });
     assert.equal(r.status, 0, r.stderr);
     const asMap = (list: Array<[string, TensorToWrite]>) => new Map(list.map(([k, t]) => [k, { shape: t.shape, data: t.data }]));
     assertBitwise(asMap(ours), loadTorchStateDict(readFileSync(dst), dst), 'python round trip');
@@ -604,7 +610,7 @@ describe('scale-out through PyTorch DDP (examples/pytorch/ddp_train.py)', () => 
     const args = ['-m', 'torch.distributed.run', '--redirects', '1', '--tee', '1', '--nproc_per_node', '2', '--master_addr', '127.0.0.1', '--master_port', String(port)];
     const script = [join(ROOT, 'examples/pytorch/ddp_train.py'), '--netG', g, '--netD', d, '--steps', '3', '--batch-size', '4', '--log-every', '1', '--out-dir', out];
     const t0 = Date.now();
-    const r = spawnSync('/usr/bin/python3', [...args, ...script], { env: { ...torchPython.env, OMP_NUM_THREADS: '1' }, encoding: 'utf8', timeout: 150_000 });
+    const r = spawnSync(PYTHON, [...args, ...script], { env: { ...torchPython.env, OMP_NUM_THREADS: '1' }, encoding: 'utf8', timeout: 150_000 });
     assert.equal(r.status, 0, `ddp_train.py failed (status ${r.status}, ${String(r.error ?? '')}): ${r.stdout}\n${r.stderr.slice(-3000)}`);
     const meta = JSON.parse(readFileSync(join(out, 'netG.pth.json'), 'utf8')) as { steps: number; processes: number };
     assert.deepEqual([meta.steps, meta.processes], [3, 2]);
