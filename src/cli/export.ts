@@ -5,16 +5,15 @@
  * hyperparameters go to `<out>.json` (never pickled).
  */
 import { Command } from 'commander';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { writeFileAtomic } from '../io/atomic.js';
-import { decodeSafetensors } from '../io/safetensors.js';
 import { saveTorchStateDict } from '../io/torch/index.js';
-import { loadWeights, WEIGHTS_FORMAT, WeightsError, type WeightsDict } from '../io/weights.js';
+import type { WeightsDict } from '../io/weights.js';
 import type { TensorToWrite } from '../io/safetensors.js';
-import type { DcganConfig } from '../models/dcgan.js';
 import { UsageError } from './errors.js';
-import { checkpointPath, choiceOption, openCheckpoint } from './options.js';
+import { openModelSource } from './model-source.js';
+import { choiceOption } from './options.js';
 
 interface ExportFlags {
   checkpoint: string;
@@ -22,40 +21,6 @@ interface ExportFlags {
   out: string;
   netD?: string;
   json?: boolean;
-}
-
-interface Source {
-  config: DcganConfig;
-  /** The whole training config when the source is a checkpoint. */
-  training: Record<string, unknown> | null;
-  step: number | null;
-  netG: WeightsDict;
-  netD: WeightsDict | null;
-}
-
-/** A checkpoint (file or run folder) or a weights file from `dcgan import`. */
-function openSource(pathOrDir: string): Source {
-  const path = checkpointPath(pathOrDir);
-  if (existsSync(path) && statSync(path).isFile()) {
-    let format: string | undefined;
-    try {
-      format = decodeSafetensors(readFileSync(path), path).metadata['format'];
-    } catch {
-      format = undefined; // openCheckpoint reports the problem
-    }
-    if (format === WEIGHTS_FORMAT) {
-      try {
-        const w = loadWeights(path);
-        return { config: w.config, training: null, step: null, netG: w.netG, netD: w.netD };
-      } catch (error) {
-        if (error instanceof WeightsError) throw new UsageError(error.message);
-        throw error;
-      }
-    }
-  }
-  const c = openCheckpoint(pathOrDir);
-  const toMap = (sd: Record<string, { shape: readonly number[]; data: Float32Array }>): WeightsDict => new Map(Object.entries(sd));
-  return { config: c.model, training: c.config, step: c.step, netG: toMap(c.netG), netD: toMap(c.netD) };
 }
 
 function torchEntries(dict: WeightsDict): Array<[string, TensorToWrite]> {
@@ -78,7 +43,7 @@ export function exportCommand(): Command {
     .action((flags: ExportFlags) => {
       checkOut('--out', flags.out);
       if (flags.netD !== undefined) checkOut('--netD', flags.netD);
-      const source = openSource(flags.checkpoint);
+      const source = openModelSource(flags.checkpoint);
       if (flags.netD !== undefined && source.netD === null) throw new UsageError(`${flags.checkpoint} holds no discriminator to write to --netD`);
       const c = source.config;
       writeFileAtomic(flags.out, saveTorchStateDict(torchEntries(source.netG)));
