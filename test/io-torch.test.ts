@@ -292,6 +292,20 @@ describe('hostile .pth files', () => {
     rejects(lie(42, 0), /local header|overlap|disagrees/); // local offset points at the first entry
     rejects(lie(16, 0x12345678), /CRC-32/);
     rejects(lie(20, 0xffffffff), /zip64/);
+    // Deflated entries (g32_deflated.pth, written by Python's zipfile): sizes that lie, a bomb.
+    const deflated = fixture('g32_deflated.pth');
+    const dOffsets = cd(deflated);
+    const dLie = (field: number, value: (old: number) => number): Uint8Array => {
+      const b = deflated.slice();
+      const at = dOffsets[1]! + field;
+      view(b).setUint32(at, value(view(b).getUint32(at, true)), true);
+      return b;
+    };
+    assert.equal(view(deflated).getUint16(dOffsets[1]! + 10, true), 8, 'entry 1 is deflated');
+    rejects(dLie(24, () => 100), /does not inflate to its declared 100 bytes/);
+    rejects(dLie(24, (n) => n + 1), /inflates to \d+ bytes, not its declared/);
+    rejects(dLie(24, () => 0x7fff0000), /impossible or too large/);
+    rejects(dLie(20, (n) => n - 10), /does not inflate|inflates to|CRC/);
     const eocd = good.length - 22;
     const b = good.slice();
     view(b).setUint16(eocd + 10, 0xffff, true);
@@ -365,7 +379,9 @@ function rng(seed: number): () => number {
 }
 
 describe('fuzzing the .pth reader', () => {
-  it('ends every mutated file in a result or a TorchFormatError, quickly (time-boxed)', () => {
+  // DCGAN_FUZZ_SECONDS=60 for a longer run.
+  const seconds = Number(process.env['DCGAN_FUZZ_SECONDS'] ?? 4);
+  it(`ends every mutated file in a result or a TorchFormatError, quickly (time-boxed, ${seconds} s)`, { timeout: (seconds + 60) * 1000 }, () => {
     const random = rng(20261130);
     const int = (n: number): number => Math.floor(random() * n);
     const seeds = ['g32.pth', 'd32.pth', 'g32_legacy.pth', 'g32_deflated.pth', 'g32_noncontiguous.pth'].map(fixture);
@@ -388,9 +404,11 @@ describe('fuzzing the .pth reader', () => {
         return b;
       }
       if (kind === 3) {
-        // Entries reordered (and a record dropped now and then): a valid zip, maybe not a valid .pth.
+        // Entries reordered, a record dropped or duplicated now and then: a valid zip, maybe not a valid .pth.
         const entries = [...g32Entries].sort(() => random() - 0.5);
-        if (random() < 0.3) entries.splice(int(entries.length), 1);
+        const r = random();
+        if (r < 0.25) entries.splice(int(entries.length), 1);
+        else if (r < 0.5) entries.splice(int(entries.length), 0, entries[int(entries.length)]!);
         return writeZip(entries);
       }
       // The pickle mutated inside a zip with correct CRCs, so the unpickler sees it.
@@ -404,10 +422,12 @@ describe('fuzzing the .pth reader', () => {
       const cut = kind === 5 ? p.subarray(0, int(p.length)) : p;
       return writeZip(g32Entries.map((e) => (e === pickle ? { name: e.name, data: cut } : e)));
     };
-    const deadline = Date.now() + 4000;
+    const deadline = Date.now() + seconds * 1000;
     let cases = 0;
     let ok = 0;
     let slowest = 0;
+    const rss = process.memoryUsage().rss;
+    let peak = rss;
     while (Date.now() < deadline) {
       const bytes = mutate();
       const t0 = Date.now();
@@ -419,11 +439,13 @@ describe('fuzzing the .pth reader', () => {
         assert.ok(!error.message.includes('\n') && error.message.startsWith('fuzz.pth: '), error.message);
       }
       slowest = Math.max(slowest, Date.now() - t0);
+      if (cases % 64 === 0) peak = Math.max(peak, process.memoryUsage().rss);
       cases++;
     }
     assert.ok(cases > 100, `only ${cases} cases ran`);
     assert.ok(slowest < 1000, `slowest case took ${slowest} ms`);
-    console.log(`# fuzz: ${cases} cases, ${ok} loaded, slowest ${slowest} ms`);
+    assert.ok(peak - rss < 512 * 2 ** 20, `memory grew by ${((peak - rss) / 2 ** 20).toFixed(0)} MiB`);
+    console.log(`# fuzz: ${cases} cases, ${ok} loaded, ${cases - ok} TorchFormatError, slowest ${slowest} ms, rss +${((peak - rss) / 2 ** 20).toFixed(0)} MiB`);
   });
 });
 
