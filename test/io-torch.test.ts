@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { binaryCrossEntropyWithLogits, Generator, noGrad, optim, randn, tensor, tidy, type Tensor } from '../src/index.js';
-import { loadTorchStateDict, loadWeights, saveCheckpoint, saveTorchStateDict, TorchFormatError, type CheckpointState, type TorchTensor } from '../src/io/index.js';
+import { loadTorchStateDict, loadWeights, saveCheckpoint, saveTorchStateDict, TorchFormatError, WeightsError, type CheckpointState, type TorchTensor } from '../src/io/index.js';
 import { main } from '../src/cli/main.js';
 import { PickleWriter, readZip, unpickle, writeZip, type ZipEntry } from '../src/io/torch/index.js';
 import type { TensorToWrite } from '../src/io/safetensors.js';
@@ -579,6 +579,7 @@ describe('dcgan import / export', () => {
     assert.deepEqual(weights.config, { imageSize: 16, channels: 1, nz: 8, ngf: 4, ndf: 4, projection: 'conv' });
     assertBitwise(loadTorchStateDict(readFileSync(g)), weights.netG, 'netG');
     assertBitwise(loadTorchStateDict(readFileSync(d)), weights.netD!, 'netD');
+    assert.throws(() => loadWeights(join(run, 'checkpoint.safetensors')), (e: unknown) => e instanceof WeightsError && /format' is "dcgan-ts-checkpoint", expected 'dcgan-ts-weights'/.test(e.message));
     // The weights file exports again to the same bytes.
     const g2 = join(dir, 'again.pth');
     assert.equal((await dcgan('export', '--checkpoint', w, '--out', g2)).status, 0);
