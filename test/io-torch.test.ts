@@ -631,10 +631,10 @@ describe('scale-out through PyTorch DDP (examples/pytorch/ddp_train.py)', () => 
     // --redirects 1 --tee 1: Debian's torch 1.13 launcher on Python 3.11 fails with its defaults
     // (an enum change makes '0' parse to None); these values parse, and output still reaches us.
     const args = ['-m', 'torch.distributed.run', '--redirects', '1', '--tee', '1', '--nproc_per_node', '2', '--master_addr', '127.0.0.1', '--master_port', String(port)];
-    const script = [join(ROOT, 'examples/pytorch/ddp_train.py'), '--netG', g, '--netD', d, '--steps', '3', '--batch-size', '4', '--log-every', '1', '--out-dir', out];
+    const script = [join(ROOT, 'examples/pytorch/ddp_train.py'), '--netG', g, '--netD', d, '--steps', '3', '--batch-size', '4', '--log-every', '1', '--out-dir', out, '--timeout', '90', '--watchdog', '100'];
     const t0 = Date.now();
     const r = spawnSync(PYTHON, [...args, ...script], { env: { ...torchPython.env, OMP_NUM_THREADS: '1' }, encoding: 'utf8', timeout: 150_000 });
-    assert.equal(r.status, 0, `ddp_train.py failed (status ${r.status}, ${String(r.error ?? '')}): ${r.stdout}\n${r.stderr.slice(-3000)}`);
+    assert.equal(r.status, 0, `ddp_train.py failed (status ${r.status}, ${String(r.error ?? '')}): ${r.stdout}\n${r.stderr.slice(-6000)}`);
     const meta = JSON.parse(readFileSync(join(out, 'netG.pth.json'), 'utf8')) as { steps: number; processes: number };
     assert.deepEqual([meta.steps, meta.processes], [3, 2]);
     console.log(`# ddp_train.py: 2 processes, 3 steps, ${((Date.now() - t0) / 1000).toFixed(1)} s`);

@@ -20,6 +20,8 @@ Multi-machine: torchrun --nnodes N --node_rank R --master_addr HOST --master_por
 """
 
 import argparse
+import datetime
+import faulthandler
 import json
 import os
 import sys
@@ -47,6 +49,8 @@ def parse_args():
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out-dir", default="ddp-out")
     p.add_argument("--log-every", type=int, default=10)
+    p.add_argument("--timeout", type=float, default=1800, help="seconds a collective may wait before failing (default 1800)")
+    p.add_argument("--watchdog", type=float, default=0, help="print every thread's stack to stderr if the process is still running after this many seconds (0: off)")
     return p.parse_args()
 
 
@@ -111,8 +115,10 @@ def average_buffers(module, world):
 
 def main():
     args = parse_args()
+    if args.watchdog > 0:
+        faulthandler.dump_traceback_later(args.watchdog, exit=False)
     use_cuda = torch.cuda.is_available()
-    dist.init_process_group("nccl" if use_cuda else "gloo")
+    dist.init_process_group("nccl" if use_cuda else "gloo", timeout=datetime.timedelta(seconds=args.timeout))
     rank, world = dist.get_rank(), dist.get_world_size()
     local = int(os.environ.get("LOCAL_RANK", 0))
     device = torch.device("cuda", local) if use_cuda else torch.device("cpu")
@@ -168,7 +174,9 @@ def main():
         with open(g_path + ".json", "w") as f:
             json.dump({"format": "ddp_train.py", "netG": "netG.pth", "netD": "netD.pth", "pytorch": sizes, "steps": args.steps, "processes": world, "lr": args.lr, "beta1": args.beta1, "batch_size_per_process": args.batch_size}, f, indent=2)
         print("wrote %s and %s" % (g_path, d_path), flush=True)
-    dist.barrier()
+    # Free the DDP wrappers while their process group lives: with torch 1.13 + gloo, a DDP
+    # reducer destroyed after destroy_process_group() now and then hangs the process at exit.
+    del ddpG, ddpD, optG, optD
     dist.destroy_process_group()
 
 
