@@ -1,17 +1,16 @@
 /**
- * `dcgan export --format onnx`: a checkpoint's generator (or, on request, its discriminator)
- * as an ONNX file. The command itself (flags, --format pytorch) lives in export.ts; this file
- * holds the ONNX part so that the two can be wired into one command.
+ * `dcgan export --format onnx`: a checkpoint's generator (its average where the run kept one)
+ * or, on request, its discriminator as an ONNX file. The command itself (flags, --format
+ * pytorch) lives in export.ts.
  */
 import type { Command } from 'commander';
 import { existsSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { CheckpointError, loadNetworks, type LoadedCheckpoint } from '../train/checkpoint.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { exportOnnx, OnnxExportError, ONNX_IR_VERSION, ONNX_OPSET } from '../io/onnx/index.js';
 import { DcganDiscriminator, DcganGenerator } from '../models/dcgan.js';
 import { UsageError } from './errors.js';
-import { openCheckpoint } from './options.js';
+import { openModelSource } from './model-source.js';
 
 export interface OnnxExportCommandOptions {
   /** Export the discriminator instead of the generator. */
@@ -20,6 +19,8 @@ export interface OnnxExportCommandOptions {
   torchFidelity?: boolean;
   /** producer_version in the file (the CLI passes the package version). */
   producerVersion?: string;
+  /** Export G's trained weights even where the checkpoint keeps a generator average. */
+  rawWeights?: boolean;
 }
 
 /** What writeOnnxExport wrote, for the CLI's message or --json. */
@@ -27,6 +28,8 @@ export interface OnnxExportSummary {
   out: string;
   checkpoint: string;
   network: 'generator' | 'discriminator';
+  /** Which weights: the generator average, the trained generator, or the discriminator. */
+  weights: 'average' | 'raw' | 'discriminator';
   variant: 'plain' | 'torch-fidelity';
   bytes: number;
   irVersion: number;
@@ -43,15 +46,6 @@ function checkOut(out: string): void {
   if (!existsSync(parent) || !statSync(parent).isDirectory()) throw new UsageError(`--out ${out}: the folder ${parent} does not exist`);
 }
 
-/** loadNetworks' discriminator half, without building a generator only to fill it. */
-function loadDiscriminator(checkpoint: LoadedCheckpoint, net: DcganDiscriminator): void {
-  try {
-    net.loadStateDict(checkpoint.netD);
-  } catch (error) {
-    throw new CheckpointError(`${checkpoint.path}: its discriminator does not fit the model built from its config (${error instanceof Error ? error.message : String(error)})`);
-  }
-}
-
 /**
  * Reads a checkpoint (the .safetensors file or its run folder), builds the network from its
  * config, loads the weights and BatchNorm statistics, and writes the ONNX file atomically.
@@ -62,15 +56,17 @@ export function writeOnnxExport(checkpointPathOrDir: string, out: string, option
   const fidelity = options.torchFidelity === true;
   if (discriminator && fidelity) throw new UsageError('--torch-fidelity exports the generator; it cannot be combined with --discriminator');
   checkOut(out);
-  const checkpoint = openCheckpoint(checkpointPathOrDir);
-  const config = checkpoint.model;
+  const source = openModelSource(checkpointPathOrDir);
+  const config = source.config;
   const net = discriminator ? new DcganDiscriminator(config) : new DcganGenerator(config);
+  // The generator average where the run kept one: what samples best, so what a deployment wants.
+  const average = !discriminator && source.netGEma !== null && options.rawWeights !== true;
+  const state = discriminator ? source.netD : average ? source.netGEma : source.netG;
+  if (state === null) throw new UsageError(`${checkpointPathOrDir} holds no discriminator to export`);
   try {
-    if (net instanceof DcganGenerator) loadNetworks(checkpoint, net);
-    else loadDiscriminator(checkpoint, net);
+    net.loadStateDict(state);
   } catch (error) {
-    if (error instanceof CheckpointError) throw new UsageError(error.message);
-    throw error;
+    throw new UsageError(`${checkpointPathOrDir}: its ${discriminator ? 'discriminator' : 'generator'} does not fit the model its config describes (${error instanceof Error ? error.message : String(error)})`);
   }
   let bytes: Uint8Array;
   try {
@@ -88,7 +84,8 @@ export function writeOnnxExport(checkpointPathOrDir: string, out: string, option
   const image = `[N, ${channels}, ${imageSize}, ${imageSize}]`;
   return {
     out,
-    checkpoint: checkpoint.path,
+    checkpoint: checkpointPathOrDir,
+    weights: discriminator ? 'discriminator' : average ? 'average' : 'raw',
     network: discriminator ? 'discriminator' : 'generator',
     variant: fidelity ? 'torch-fidelity' : 'plain',
     bytes: bytes.length,

@@ -6,6 +6,8 @@ import { guardStdio } from './output.js';
 import { benchCommand } from './bench.js';
 import { evalCommand } from './eval.js';
 import { explainCommand } from './explain.js';
+import { exportCommand } from './export.js';
+import { importCommand } from './import.js';
 import { interpolateCommand, sampleCommand } from './sample.js';
 import { serveCommand } from './serve.js';
 import { trainCommand } from './train.js';
@@ -27,6 +29,8 @@ export function buildProgram(): Command {
   program.addCommand(explainCommand());
   program.addCommand(benchCommand());
   program.addCommand(serveCommand());
+  program.addCommand(importCommand());
+  program.addCommand(exportCommand());
   for (const command of program.commands) command.exitOverride().configureOutput(program.configureOutput());
   return program.exitOverride();
 }

@@ -2,14 +2,14 @@ import { Command } from 'commander';
 import { existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Generator } from '../tensor/random.js';
-import { loadSamplingGenerator, CheckpointError, type LoadedCheckpoint } from '../train/checkpoint.js';
 import { ensureDir } from '../io/dirs.js';
 import { saveImage, saveImageGrid } from '../io/png.js';
 import { DcganGenerator } from '../models/dcgan.js';
 import { latentWalks } from '../models/latent.js';
 import { generateFromLatents, generateInBatches } from '../train/trainer.js';
 import { intOption, UsageError } from './errors.js';
-import { openCheckpoint, setupEngine, engineOptions } from './options.js';
+import { setupEngine, engineOptions } from './options.js';
+import { openModelSource, type ModelSource } from './model-source.js';
 
 interface EngineFlags {
   backend?: string;
@@ -43,28 +43,22 @@ interface InterpolateFlags extends EngineFlags {
 }
 
 /** The generator to sample with: the checkpoint's generator average unless --raw-weights (or it has none). */
-function generatorFrom(checkpoint: LoadedCheckpoint, raw: boolean | undefined): { netG: DcganGenerator; weights: 'average' | 'raw' } {
-  const netG = new DcganGenerator(checkpoint.model);
+function generatorFrom(source: ModelSource, raw: boolean | undefined): { netG: DcganGenerator; weights: 'average' | 'raw' } {
+  const netG = new DcganGenerator(source.config);
+  const average = source.netGEma !== null && raw !== true;
   try {
-    return { netG, weights: loadSamplingGenerator(checkpoint, netG, { raw }) };
+    netG.loadStateDict(average ? source.netGEma! : source.netG);
   } catch (error) {
-    if (error instanceof CheckpointError) throw new UsageError(error.message);
-    throw error;
+    throw new UsageError(`the ${average ? 'generator average' : 'generator'} does not fit the model its file describes (${error instanceof Error ? error.message : String(error)})`);
   }
-}
-
-/** A conditional checkpoint's class names (or their indices when it recorded none). */
-function classNames(checkpoint: LoadedCheckpoint): string[] {
-  const count = checkpoint.model.numClasses ?? 0;
-  const names = checkpoint.config['classes'];
-  return Array.isArray(names) && names.length === count ? names.map(String) : Array.from({ length: count }, (_, i) => String(i));
+  return { netG, weights: average ? 'average' : 'raw' };
 }
 
 /** --class as a class index: a name (any case) or an index; an error names the choices. */
-function classIndex(checkpoint: LoadedCheckpoint, wanted: string | undefined): number | null {
+function classIndex(source: ModelSource, wanted: string | undefined): number | null {
   if (wanted === undefined) return null;
-  const names = classNames(checkpoint);
-  if (names.length === 0) throw new UsageError(`--class ${wanted}: this checkpoint's generator is unconditional (train with --conditional)`);
+  const names = source.classes;
+  if (names === null) throw new UsageError(`--class ${wanted}: this generator is unconditional (train with --conditional)`);
   const byName = names.findIndex((n) => n.toLowerCase() === wanted.toLowerCase());
   if (byName >= 0) return byName;
   const index = Number(wanted);
@@ -76,9 +70,9 @@ function classIndex(checkpoint: LoadedCheckpoint, wanted: string | undefined): n
  * The labels of n samples of a conditional generator: all of one class with --class,
  * otherwise one row per class (n is rounded down to whole rows). Null for unconditional ones.
  */
-function sampleLabels(checkpoint: LoadedCheckpoint, n: number, wanted: string | undefined): { labels: number[] | null; n: number; perRow: number | null } {
-  const classes = checkpoint.model.numClasses ?? 0;
-  const chosen = classIndex(checkpoint, wanted);
+function sampleLabels(source: ModelSource, n: number, wanted: string | undefined): { labels: number[] | null; n: number; perRow: number | null } {
+  const classes = source.config.numClasses ?? 0;
+  const chosen = classIndex(source, wanted);
   if (classes === 0) return { labels: null, n, perRow: null };
   if (chosen !== null) return { labels: new Array<number>(n).fill(chosen), n, perRow: null };
   const perRow = Math.max(1, Math.floor(n / classes));
@@ -101,7 +95,7 @@ function checkOutFile(out: string): void {
 export function sampleCommand(): Command {
   return engineOptions(new Command('sample'))
     .description("generate images from a checkpoint's generator")
-    .requiredOption('--checkpoint <file|dir>', 'a checkpoint.safetensors (or the run folder holding it)')
+    .requiredOption('--checkpoint <file|dir>', 'a checkpoint.safetensors (or the run folder holding it), a weights file from dcgan import, or a PyTorch netG.pth')
     .option('--n <count>', 'number of images', intOption('--n', 1), 64)
     .option('--batch-size <n>', 'images generated at a time (bounds memory)', intOption('--batch-size', 1), 250)
     .option('--seed <n>', 'seed of the noise (default: random, printed)', intOption('--seed', 0))
@@ -115,11 +109,11 @@ export function sampleCommand(): Command {
       setupEngine(flags.backend, flags.threads);
       checkOutFile(flags.out);
       if (flags.individual !== undefined) ensureDir(flags.individual, '--individual');
-      const checkpoint = openCheckpoint(flags.checkpoint);
+      const source = openModelSource(flags.checkpoint);
       const seed = pickSeed(flags.seed);
-      const { imageSize, channels } = checkpoint.model;
-      const { netG, weights } = generatorFrom(checkpoint, flags.rawWeights);
-      const { labels, n, perRow } = sampleLabels(checkpoint, flags.n, flags.class);
+      const { imageSize, channels } = source.config;
+      const { netG, weights } = generatorFrom(source, flags.rawWeights);
+      const { labels, n, perRow } = sampleLabels(source, flags.n, flags.class);
       const files: string[] = [];
       const images = generateInBatches(netG, n, flags.batchSize, new Generator(seed), labels ?? undefined);
       saveImageGrid(flags.out, images, { nrow: perRow ?? flags.nrow });
@@ -131,12 +125,12 @@ export function sampleCommand(): Command {
           files.push(file);
         }
       }
-      const className = labels === null ? null : flags.class === undefined ? 'one row per class' : classNames(checkpoint)[labels[0]!]!;
-      const summary = { out: flags.out, n, seed, imageSize, channels, step: checkpoint.step, weights, class: className, individual: files.length > 0 ? flags.individual : null };
+      const className = labels === null ? null : flags.class === undefined ? 'one row per class' : source.classes![labels[0]!]!;
+      const summary = { out: flags.out, n, seed, imageSize, channels, step: source.step, weights, class: className, individual: files.length > 0 ? flags.individual : null };
       if (flags.json) console.log(JSON.stringify(summary));
       else {
         const what = [weights === 'average' ? 'generator average' : null, className, `seed ${seed}`].filter((w) => w !== null).join(', ');
-        console.log(`wrote ${flags.out}: ${n} samples of ${channels}×${imageSize}×${imageSize} from step ${checkpoint.step} (${what})`);
+        console.log(`wrote ${flags.out}: ${n} samples of ${channels}×${imageSize}×${imageSize} ${source.step === null ? `from ${flags.checkpoint}` : `from step ${source.step}`} (${what})`);
         if (files.length > 0) console.log(`wrote ${files.length} images into ${flags.individual}`);
       }
     });
@@ -145,7 +139,7 @@ export function sampleCommand(): Command {
 export function interpolateCommand(): Command {
   return engineOptions(new Command('interpolate'))
     .description('latent walks: rows of images between random pairs of z (straight lines, or great circles with --slerp)')
-    .requiredOption('--checkpoint <file|dir>', 'a checkpoint.safetensors (or the run folder holding it)')
+    .requiredOption('--checkpoint <file|dir>', 'a checkpoint.safetensors (or the run folder holding it), a weights file from dcgan import, or a PyTorch netG.pth')
     .option('--steps <n>', 'images per walk, both ends included', intOption('--steps', 2), 10)
     .option('--rows <n>', 'number of walks (rows)', intOption('--rows', 1), 8)
     .option('--slerp', 'spherical interpolation, as ganhacks recommends for Gaussian z (default: linear)')
@@ -157,18 +151,18 @@ export function interpolateCommand(): Command {
     .action((flags: InterpolateFlags) => {
       setupEngine(flags.backend, flags.threads);
       checkOutFile(flags.out);
-      const checkpoint = openCheckpoint(flags.checkpoint);
+      const source = openModelSource(flags.checkpoint);
       const seed = pickSeed(flags.seed);
-      const { nz, numClasses = 0 } = checkpoint.model;
-      const { netG } = generatorFrom(checkpoint, flags.rawWeights);
-      const chosen = classIndex(checkpoint, flags.class);
+      const { nz, numClasses = 0 } = source.config;
+      const { netG } = generatorFrom(source, flags.rawWeights);
+      const chosen = classIndex(source, flags.class);
       const ends = new Float32Array(2 * flags.rows * nz);
       new Generator(seed).fillNormal(ends);
       const walks = latentWalks(ends, nz, flags.rows, flags.steps, flags.slerp === true);
       const labels = numClasses === 0 ? undefined : Array.from({ length: flags.rows * flags.steps }, (_, i) => chosen ?? Math.floor(i / flags.steps) % numClasses);
       saveImageGrid(flags.out, generateFromLatents(netG, walks, 250, labels), { nrow: flags.steps });
       const mode = flags.slerp ? 'slerp' : 'linear';
-      if (flags.json) console.log(JSON.stringify({ out: flags.out, rows: flags.rows, steps: flags.steps, interpolation: mode, seed, step: checkpoint.step }));
-      else console.log(`wrote ${flags.out}: ${flags.rows} walks × ${flags.steps} images (${mode}, seed ${seed}) from step ${checkpoint.step}`);
+      if (flags.json) console.log(JSON.stringify({ out: flags.out, rows: flags.rows, steps: flags.steps, interpolation: mode, seed, step: source.step }));
+      else console.log(`wrote ${flags.out}: ${flags.rows} walks × ${flags.steps} images (${mode}, seed ${seed}) from step ${source.step}`);
     });
 }

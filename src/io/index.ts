@@ -4,3 +4,5 @@ export { makeGrid, encodePng, saveImageGrid, saveImage, type ImageBatch, type Gr
 export { lossPlotSpec, renderLossPlotSvg, svgToPng, type LossPoint, type LossPlotOptions } from './plot.js';
 export { renderReport, writeReport, type ReportInput, type ReportGrid } from './report.js';
 export { exportOnnx, OnnxExportError, ONNX_IR_VERSION, ONNX_OPSET, type OnnxExportOptions } from './onnx/index.js';
+export { loadTorchStateDict, saveTorchStateDict, TorchFormatError, type TorchTensor } from './torch/index.js';
+export { encodeWeights, saveWeights, loadWeights, weightsFromSafetensors, WeightsError, WEIGHTS_FORMAT, WEIGHTS_VERSION, type Weights, type WeightsDict } from './weights.js';

@@ -15,3 +15,4 @@ export {
   type Projection,
 } from './dcgan.js';
 export { lerp, slerp, latentWalks } from './latent.js';
+export { inferDcganConfig, generatorShapes, discriminatorShapes, DcganInferenceError, type ShapeDict, type InferSources } from './infer.js';
