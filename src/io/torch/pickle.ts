@@ -59,7 +59,6 @@ export function describe(v: PyValue): string {
   return v.constructor.name;
 }
 
-const MARK = Symbol('mark');
 const MAX_PROTOCOL = 5;
 
 const OPCODE_NAMES: Record<number, string> = {
