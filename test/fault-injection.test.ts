@@ -188,9 +188,13 @@ describe('SIGKILL at random moments of `dcgan train`', () => {
         continue;
       }
       const checkpoint = loadCheckpoint(file);
-      assert.equal(checkpoint.step % 3, 0, `try ${i}: checkpoint step ${checkpoint.step}`);
-      assert.ok(checkpoint.step >= 3 && checkpoint.step < N);
+      assert.ok(checkpoint.step % 3 === 0 || checkpoint.step === N, `try ${i}: checkpoint step ${checkpoint.step}`);
       t.diagnostic(`try ${i}: killed ${delay.toFixed(0)} ms after step 1 (last step line seen: ${killedAt}); checkpoint at step ${checkpoint.step}; temporaries left: ${left.length > 0 ? left.join(', ') : 'none'}`);
+      if (checkpoint.step === N) {
+        // This process saw the step lines so late that the run had finished training: nothing to resume.
+        assertSameCheckpoint(join(straight, 'checkpoint.safetensors'), file);
+        continue;
+      }
       const again = resume(out, N);
       assert.equal(lines(again.stdout).at(-1)!.includes('"status":"completed"'), true, again.stdout);
       assertSameCheckpoint(join(straight, 'checkpoint.safetensors'), file);
