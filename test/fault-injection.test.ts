@@ -175,9 +175,15 @@ describe('SIGKILL at random moments of `dcgan train`', () => {
         if (step >= LAST_KILL_STEP) kill(); // the machine ran faster than the straight run: stop in time
       });
       clearTimeout(timer);
-      assert.equal(run.signal, 'SIGKILL', `try ${i}: the run ended before the kill (${run.code})\n${run.stderr}`);
       const left = temporaries(out);
       const file = join(out, 'checkpoint.safetensors');
+      if (run.signal !== 'SIGKILL') {
+        // This process saw the step lines so late that the run finished first: it equals the straight one.
+        assert.equal(run.code, 0, run.stderr);
+        t.diagnostic(`try ${i}: the run finished before its kill`);
+        assertSameCheckpoint(join(straight, 'checkpoint.safetensors'), file);
+        continue;
+      }
       if (!existsSync(file)) {
         // Killed before the first checkpoint: --resume says so in one line.
         t.diagnostic(`try ${i}: killed ${delay.toFixed(0)} ms after step 1 (last step line seen: ${killedAt}), before the first checkpoint`);
@@ -191,7 +197,7 @@ describe('SIGKILL at random moments of `dcgan train`', () => {
       assert.ok(checkpoint.step % 3 === 0 || checkpoint.step === N, `try ${i}: checkpoint step ${checkpoint.step}`);
       t.diagnostic(`try ${i}: killed ${delay.toFixed(0)} ms after step 1 (last step line seen: ${killedAt}); checkpoint at step ${checkpoint.step}; temporaries left: ${left.length > 0 ? left.join(', ') : 'none'}`);
       if (checkpoint.step === N) {
-        // This process saw the step lines so late that the run had finished training: nothing to resume.
+        // Killed after its last step (the step lines came late): nothing to resume.
         assertSameCheckpoint(join(straight, 'checkpoint.safetensors'), file);
         continue;
       }
