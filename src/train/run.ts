@@ -96,10 +96,13 @@ function readMetrics(path: string): StepMetrics[] {
   return out;
 }
 
-/** Keeps only the metric lines up to `step` (a resumed run redoes the steps after its checkpoint). */
+/**
+ * Keeps only the metric lines up to `step` (a resumed run redoes the steps after its checkpoint);
+ * atomically, so that a kill at this moment cannot lose the lines kept.
+ */
 function truncateMetrics(path: string, step: number): void {
   const kept = readMetrics(path).filter((m) => m.step <= step);
-  writeFileSync(path, kept.map((m) => JSON.stringify(m) + '\n').join(''));
+  writeFileAtomic(path, new TextEncoder().encode(kept.map((m) => JSON.stringify(m) + '\n').join('')));
 }
 
 function sampleGrids(outDir: string): ReportGrid[] {
@@ -169,7 +172,7 @@ export async function runTraining(options: RunOptions): Promise<RunResult> {
   const { outDir, resume, signal, onEvent } = options;
   ensureDir(join(outDir, RUN_FILES.samples));
   // A run killed mid-write (SIGKILL) left its temporary files; they are never read, so they go.
-  const stale = removeStaleTemporaries(outDir);
+  const stale = [...removeStaleTemporaries(outDir), ...removeStaleTemporaries(join(outDir, RUN_FILES.samples)).map((name) => `${RUN_FILES.samples}/${name}`)];
   if (stale.length > 0) options.onWarning?.(`removed ${stale.length} temporary file${stale.length > 1 ? 's' : ''} left by an interrupted write (${stale.slice(0, 2).join(', ')}${stale.length > 2 ? ', …' : ''})`);
   const paths = {
     checkpoint: join(outDir, RUN_FILES.checkpoint),
