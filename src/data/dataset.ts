@@ -37,6 +37,8 @@ export interface OpenDatasetOptions {
   cacheDir?: string;
   /** Image folders: worker threads preparing the cache (default min(cores, files)). */
   workers?: number;
+  /** Image folders: the JPEG decoder of a cache preparation ('sharp' when installed, else 'js'; see FolderOpenOptions). */
+  decoder?: 'js' | 'sharp';
   /** Image folders: preparation progress (images done, of total). */
   onProgress?: (done: number, total: number) => void;
 }
@@ -106,7 +108,7 @@ export async function openDataset(spec: string, options: OpenDatasetOptions): Pr
     throw new DatasetError(`dataset "${spec}" is a file; give an image folder or one of ${DATASET_NAMES.join(', ')}`);
   }
   try {
-    return await openImageFolder(spec, { ...common, maxImagePixels: options.maxImagePixels, cache: options.cache, cacheDir: options.cacheDir, workers: options.workers, onProgress: options.onProgress });
+    return await openImageFolder(spec, { ...common, maxImagePixels: options.maxImagePixels, cache: options.cache, cacheDir: options.cacheDir, workers: options.workers, decoder: options.decoder, onProgress: options.onProgress });
   } catch (error) {
     if (error instanceof DatasetError && error.message.startsWith('no images')) {
       const hint = await formatHint(spec);

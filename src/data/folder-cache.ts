@@ -51,6 +51,8 @@ export interface CacheHeader {
   imageSize: number;
   channels: 1 | 3;
   maxImagePixels: number;
+  /** The JPEG decoder that prepared it: 'js' (jpeg-js) or 'sharp' (libjpeg-turbo). */
+  decoder: 'js' | 'sharp';
   /** Every image file listed, in slot order (the sorted listing). */
   files: CachedFileEntry[];
   skipped: SkippedFile[];
@@ -112,6 +114,7 @@ export function parseCacheHeader(bytes: Uint8Array, footer: CacheFooter): CacheH
   const channels = o['channels'];
   if (channels !== 1 && channels !== 3) bad('channels');
   if (!isCount(o['maxImagePixels'])) bad('maxImagePixels');
+  if (o['decoder'] !== 'js' && o['decoder'] !== 'sharp') bad('decoder');
   const files = o['files'];
   if (!Array.isArray(files)) bad('files');
   for (const f of files as unknown[]) {
@@ -182,9 +185,9 @@ export function folderLabels(paths: readonly string[], classes: readonly string[
 }
 
 /** The cache file of a folder at a size, channel count and limit: `<root>/folders/<sha256>.bin`. */
-export function folderCachePath(root: string, dir: string, imageSize: number, channels: number, maxImagePixels: number): string {
+export function folderCachePath(root: string, dir: string, imageSize: number, channels: number, maxImagePixels: number, decoder: 'js' | 'sharp'): string {
   const key = createHash('sha256')
-    .update(JSON.stringify([resolve(dir), imageSize, channels, maxImagePixels, FOLDER_CACHE_VERSION]))
+    .update(JSON.stringify([resolve(dir), imageSize, channels, maxImagePixels, decoder, FOLDER_CACHE_VERSION]))
     .digest('hex');
   return join(root, 'folders', `${key}.bin`);
 }
@@ -216,7 +219,7 @@ export interface OpenedCache {
  * Opens the cache file and checks it against the current listing and settings. Returns null
  * (closing it) when it is missing, corrupt, truncated or stale; never throws for a bad file.
  */
-export function openFolderCache(file: string, expected: { files: readonly CachedFileEntry[]; imageSize: number; channels: 1 | 3; maxImagePixels: number }): OpenedCache | null {
+export function openFolderCache(file: string, expected: { files: readonly CachedFileEntry[]; imageSize: number; channels: 1 | 3; maxImagePixels: number; decoder: 'js' | 'sharp' }): OpenedCache | null {
   let fd: number;
   try {
     fd = openSync(file, 'r');
@@ -237,6 +240,7 @@ export function openFolderCache(file: string, expected: { files: readonly Cached
       header.imageSize !== expected.imageSize ||
       header.channels !== expected.channels ||
       header.maxImagePixels !== expected.maxImagePixels ||
+      header.decoder !== expected.decoder ||
       !sameFiles(header.files, expected.files)
     ) {
       return fail(fd);
@@ -339,6 +343,7 @@ export interface PrepareJob {
   imageSize: number;
   channels: 1 | 3;
   maxImagePixels: number;
+  decoder: 'js' | 'sharp';
 }
 
 export interface PrepareOptions {
@@ -380,7 +385,7 @@ export function removeStalePreparations(folder: string): string[] {
   return removed;
 }
 
-type SlotWriter = (job: PrepareJob, from: number, to: number, fd: number) => SlotResult[];
+type SlotWriter = (job: PrepareJob, from: number, to: number, fd: number) => Promise<SlotResult[]>;
 
 /**
  * Decodes `files` into a new cache file at `file` (temporary file, then rename). `decodeRange`
@@ -406,7 +411,7 @@ export async function prepareFolderCache(file: string, job: Omit<PrepareJob, 'te
       const chunk = Math.max(1, Math.min(256, Math.ceil(total / 50)));
       for (let from = 0; from < total; from += chunk) {
         const to = Math.min(total, from + chunk);
-        decodeRange(full, from, to, fd).forEach((r, k) => (results[from + k] = r));
+        (await decodeRange(full, from, to, fd)).forEach((r, k) => (results[from + k] = r));
         options.onProgress?.(to, total);
       }
     } else {
@@ -425,6 +430,7 @@ export async function prepareFolderCache(file: string, job: Omit<PrepareJob, 'te
       imageSize: job.imageSize,
       channels: job.channels,
       maxImagePixels: job.maxImagePixels,
+      decoder: job.decoder,
       files: meta.files,
       skipped,
       classes: folderClasses(kept),

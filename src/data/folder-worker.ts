@@ -11,13 +11,16 @@ import { decodeSlots } from './folder.js';
 const job = workerData as PrepareJob;
 const port = parentPort!;
 let fd: number | null = null;
+// One chunk at a time: the main thread sends the next only after this one's answer.
 port.on('message', (m: { from: number; to: number }) => {
-  try {
-    fd ??= openSync(job.temp, 'r+');
-    port.postMessage({ from: m.from, to: m.to, results: decodeSlots(job, m.from, m.to, fd) });
-  } catch (error) {
-    port.postMessage({ error: error instanceof Error ? error.message : String(error) });
-  }
+  void (async () => {
+    try {
+      fd ??= openSync(job.temp, 'r+');
+      port.postMessage({ from: m.from, to: m.to, results: await decodeSlots(job, m.from, m.to, fd) });
+    } catch (error) {
+      port.postMessage({ error: error instanceof Error ? error.message : String(error) });
+    }
+  })();
 });
 process.on('exit', () => {
   if (fd !== null) closeSync(fd);

@@ -318,6 +318,12 @@ export interface FolderOpenOptions {
   cacheDir?: string;
   /** Worker threads that prepare a cache (default min(cores, files)); 0 decodes on this thread. */
   workers?: number;
+  /**
+   * JPEG decoder of the cache preparation: 'sharp' (libjpeg-turbo through the sharp package, when
+   * installed) or 'js' (jpeg-js); default $DCGAN_IMAGE_DECODER, else sharp when it loads. PNGs
+   * always use pngjs. The decoder is part of the cache's key.
+   */
+  decoder?: FolderDecoder;
   /** Preparation progress (images done, of total); throwing aborts it, leaving no cache. */
   onProgress?: (done: number, total: number) => void;
 }
@@ -330,6 +336,66 @@ export function loadImageBytes(bytes: Uint8Array, options: FolderOpenOptions, ou
   const img = decodeImage(bytes, { maxPixels: options.maxImagePixels });
   imageToBytes(img, options.imageSize, options.channels, out, offset);
   return { width: img.width, height: img.height };
+}
+
+export type FolderDecoder = 'js' | 'sharp';
+
+type SharpModule = typeof import('sharp').default;
+let sharpLoad: Promise<SharpModule | null> | undefined;
+
+/** The sharp package when it is installed and loads on this platform (its native binary), else null. */
+export function loadSharp(): Promise<SharpModule | null> {
+  sharpLoad ??= import('sharp').then(
+    (m) => {
+      const sharp = (m as unknown as { default?: SharpModule }).default ?? (m as unknown as SharpModule);
+      sharp.concurrency(1); // one libvips thread per decoding thread: the pool is ours
+      sharp.cache(false);
+      return sharp;
+    },
+    () => null,
+  );
+  return sharpLoad;
+}
+
+/** The decoder a preparation uses when none is asked for: $DCGAN_IMAGE_DECODER, else sharp if it loads. */
+export async function defaultDecoder(env: Record<string, string | undefined> = process.env): Promise<FolderDecoder> {
+  const asked = env['DCGAN_IMAGE_DECODER'];
+  if (asked === 'js') return 'js';
+  if (asked !== undefined && asked !== '' && asked !== 'sharp') throw new DatasetError(`DCGAN_IMAGE_DECODER must be js or sharp, got ${asked}`);
+  const sharp = await loadSharp();
+  if (sharp === null && asked === 'sharp') throw new DatasetError('DCGAN_IMAGE_DECODER=sharp, but the sharp package is not installed or does not load here');
+  return sharp === null ? 'js' : 'sharp';
+}
+
+/**
+ * loadImageBytes with a choice of JPEG decoder: with sharp, the header checks of decodeImage
+ * (format, size limit, truncation) come first, then libjpeg-turbo decodes to RGB (grey and CMYK
+ * converted to sRGB), and the same crop/resize/convert code runs. PNGs go through decodeImage.
+ */
+export async function loadImageBytesWith(sharp: SharpModule | null, bytes: Uint8Array, options: FolderOpenOptions, out: Uint8Array, offset = 0): Promise<{ width: number; height: number }> {
+  if (sharp === null || !isJpeg(bytes)) return loadImageBytes(bytes, options, out, offset);
+  const maxPixels = options.maxImagePixels ?? DEFAULT_MAX_IMAGE_PIXELS;
+  const header = jpegHeader(bytes);
+  if (header.width * header.height > maxPixels) throw new ImageTooLargeError(header.width, header.height, maxPixels);
+  if (bytes.length < (Math.ceil(header.width / 8) * Math.ceil(header.height / 8)) / 8) {
+    throw new DatasetError(`corrupt JPEG: ${bytes.length} bytes cannot hold a ${header.width}×${header.height} image (truncated)`);
+  }
+  let decoded: { data: Buffer; info: { width: number; height: number; channels: number } };
+  try {
+    decoded = await sharp(bytes, { failOn: 'warning', limitInputPixels: maxPixels })
+      .toColourspace('srgb')
+      .removeAlpha()
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+  } catch (error) {
+    throw new DatasetError(`corrupt JPEG: ${message(error)}`);
+  }
+  const { data, info } = decoded;
+  if (info.width !== header.width || info.height !== header.height || info.channels !== 3 || data.length < info.width * info.height * 3) {
+    throw new DatasetError('corrupt JPEG: empty or truncated');
+  }
+  imageToBytes({ width: info.width, height: info.height, data }, options.imageSize, options.channels, out, offset);
+  return { width: info.width, height: info.height };
 }
 
 export class ImageFolderDataset implements ImageDataset {
@@ -403,13 +469,14 @@ export async function openImageFolder(dir: string, options: FolderOpenOptions): 
   } catch (error) {
     throw new DatasetError(`cannot read image folder ${dir}: ${(error as Error).message}`);
   }
-  const file = folderCachePath(options.cacheDir ?? cacheDir(), dir, imageSize, channels, maxPixels);
-  const expected = { files: entries, imageSize, channels, maxImagePixels: maxPixels };
+  const decoder = options.decoder ?? (await defaultDecoder());
+  const file = folderCachePath(options.cacheDir ?? cacheDir(), dir, imageSize, channels, maxPixels, decoder);
+  const expected = { files: entries, imageSize, channels, maxImagePixels: maxPixels, decoder };
   let opened = openFolderCache(file, expected);
   const built = opened === null;
   if (opened === null) {
     try {
-      await prepareFolderCache(file, { dir: resolve(dir), files, imageSize, channels, maxImagePixels: maxPixels }, { files: entries, dir: resolve(dir) }, decodeSlots, { workers: options.workers, onProgress: options.onProgress });
+      await prepareFolderCache(file, { dir: resolve(dir), files, imageSize, channels, maxImagePixels: maxPixels, decoder }, { files: entries, dir: resolve(dir) }, decodeSlots, { workers: options.workers, onProgress: options.onProgress });
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) {
@@ -448,13 +515,15 @@ function checkMaxPixels(value: number | undefined): number {
  * Decodes slots [from, to) of a cache preparation and writes each image at its slot's offset in
  * `fd`: the work of one chunk, in a worker thread or on this one. Returns why each was skipped (or null).
  */
-export function decodeSlots(job: PrepareJob, from: number, to: number, fd: number): SlotResult[] {
+export async function decodeSlots(job: PrepareJob, from: number, to: number, fd: number): Promise<SlotResult[]> {
+  const sharp = job.decoder === 'sharp' ? await loadSharp() : null;
+  if (job.decoder === 'sharp' && sharp === null) throw new DatasetError('the sharp package does not load in this thread');
   const per = job.channels * job.imageSize * job.imageSize;
   const buf = Buffer.alloc(per);
   const out: SlotResult[] = [];
   for (let slot = from; slot < to; slot++) {
     try {
-      loadImageBytes(readFileSync(join(job.dir, job.files[slot]!)), job, buf, 0);
+      await loadImageBytesWith(sharp, readFileSync(join(job.dir, job.files[slot]!)), job, buf, 0);
     } catch (error) {
       if (error instanceof ImageTooLargeError) out.push({ reason: error.message, tooLarge: [error.width, error.height] });
       else out.push({ reason: message(error) });

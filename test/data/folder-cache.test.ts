@@ -40,13 +40,13 @@ function allImages(ds: ImageDataset): Float32Array {
   return out;
 }
 
-async function open(dir: string, cache: string, extra: { workers?: number; onProgress?: (d: number, t: number) => void; warnings?: string[]; channels?: 1 | 3 } = {}): Promise<CachedFolderDataset> {
-  const ds = await openDataset(dir, { imageSize: 8, channels: extra.channels ?? 3, cacheDir: cache, workers: extra.workers, onProgress: extra.onProgress, onWarning: (m) => extra.warnings?.push(m) });
+async function open(dir: string, cache: string, extra: { decoder?: 'js' | 'sharp'; workers?: number; onProgress?: (d: number, t: number) => void; warnings?: string[]; channels?: 1 | 3 } = {}): Promise<CachedFolderDataset> {
+  const ds = await openDataset(dir, { imageSize: 8, channels: extra.channels ?? 3, cacheDir: cache, decoder: extra.decoder ?? 'js', workers: extra.workers, onProgress: extra.onProgress, onWarning: (m) => extra.warnings?.push(m) });
   assert.ok(ds instanceof CachedFolderDataset, 'a cached data set');
   return ds;
 }
 
-const cacheFile = (dir: string, cache: string, channels: 1 | 3 = 3): string => folderCachePath(cache, dir, 8, channels, DEFAULT_MAX_IMAGE_PIXELS);
+const cacheFile = (dir: string, cache: string, channels: 1 | 3 = 3): string => folderCachePath(cache, dir, 8, channels, DEFAULT_MAX_IMAGE_PIXELS, 'js');
 
 describe('image folder cache', () => {
   const dir = makeFolder('plain', 40);
@@ -90,6 +90,20 @@ describe('image folder cache', () => {
     const greyMemory = await openDataset(dir, { imageSize: 8, channels: 1, cache: false, onWarning: () => {} });
     assert.deepEqual(allImages(grey), allImages(greyMemory));
     assert.notEqual(grey.cache.file, parallel.cache.file, 'one cache per channel count');
+  });
+
+  it('decodes JPEGs with sharp when asked: same result from workers and this thread, close to jpeg-js', async () => {
+    const parallel = await open(dir, join(root, 'c11'), { decoder: 'sharp', workers: 2 });
+    const single = await open(dir, join(root, 'c12'), { decoder: 'sharp', workers: 0 });
+    const js = await open(dir, join(root, 'c11'), { decoder: 'js' });
+    assert.notEqual(parallel.cache.file, js.cache.file, 'one cache per decoder');
+    assert.deepEqual(parallel.files, js.files);
+    const a = allImages(parallel);
+    assert.deepEqual(allImages(single), a);
+    const b = allImages(js);
+    let sum = 0;
+    for (let i = 0; i < a.length; i++) sum += Math.abs(a[i]! - b[i]!);
+    assert.ok(sum / a.length < 0.02, `mean difference ${sum / a.length} (in [-1, 1] units)`);
   });
 
   it('reports progress up to the total', async () => {
@@ -159,7 +173,7 @@ describe('image folder cache', () => {
       if (statSync(file).isDirectory()) {
         // A folder at the cache's name cannot be replaced by rename: decoded into memory, with a warning.
         const warnings: string[] = [];
-        const mem = await openDataset(d, { imageSize: 8, channels: 3, cacheDir: cache, onWarning: (m) => warnings.push(m) });
+        const mem = await openDataset(d, { imageSize: 8, channels: 3, cacheDir: cache, decoder: 'js', onWarning: (m) => warnings.push(m) });
         assert.ok(mem instanceof ImageFolderDataset, what);
         assert.match(warnings.join('\n'), /cannot write the image cache/, what);
         assert.deepEqual(allImages(mem), expected, what);

@@ -17,7 +17,7 @@ function cacheBytes(header: CacheHeader): Uint8Array {
   return out;
 }
 
-const base = { format: 'dcgan-folder-cache' as const, version: FOLDER_CACHE_VERSION, dir: '/data/x', maxImagePixels: 64_000_000 };
+const base = { format: 'dcgan-folder-cache' as const, version: FOLDER_CACHE_VERSION, dir: '/data/x', maxImagePixels: 64_000_000, decoder: 'js' as const };
 const seeds = [
   cacheBytes({ ...base, imageSize: 2, channels: 3, files: [['a/1.jpg', 100, 1.5e12], ['b/2.png', 90, 1.6e12], ['b/3.png', 5, 1.7e12]], skipped: [{ slot: 2, reason: 'corrupt PNG' }], classes: ['a', 'b'] }),
   cacheBytes({ ...base, imageSize: 3, channels: 1, files: [['x.jpg', 10, 0], ['y.jpg', 20, 1]], skipped: [{ slot: 0, reason: 'too large', tooLarge: [9000, 9000] }], classes: null }),
