@@ -12,7 +12,9 @@
  * unless --flat. Existing files of the same name are overwritten; the content depends only on
  * the seed and the image index.
  */
+import { Buffer } from 'node:buffer';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
