@@ -5,7 +5,12 @@
  * ellipses and stripes, encoded with jpeg-js, drawn in worker threads (one per core).
  *
  *   node bench/data/make_folder.mjs --out /tmp/faces --count 200000 [--width 178] [--height 218]
- *        [--classes 0] [--quality 90] [--seed 1] [--workers <cores>]
+ *        [--classes 0] [--quality 90] [--seed 1] [--workers <cores>] [--unique U]
+ *
+ * --unique U draws and encodes only U distinct images (jpeg-js's encoder takes ~30–100 ms an
+ * image, 200 000 would take hours on 2 cores) and gives file i the bytes of image i mod U: every
+ * file is still read and decoded on its own, so a loader's cost is the same as with N distinct
+ * images (only the pictures repeat).
  *
  * With --classes K the images go into K subfolders class0 … class{K-1} (image i in class i mod K);
  * otherwise files are spread over subfolders of 10 000 (000000/ … ) to keep folders listable,
@@ -13,7 +18,7 @@
  * the seed and the image index.
  */
 import { Buffer } from 'node:buffer';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
@@ -106,8 +111,9 @@ if (!isMainThread) {
     seed: Number(get('seed', '1')),
     flat: args.includes('--flat'),
   };
-  const workers = Math.max(1, Math.min(Number(get('workers', String(availableParallelism()))), o.count));
-  if (!o.out || !(o.count > 0) || !(o.width > 0) || !(o.height > 0)) {
+  const unique = Math.min(o.count, Number(get('unique', String(o.count))));
+  const workers = Math.max(1, Math.min(Number(get('workers', String(availableParallelism()))), unique));
+  if (!o.out || !(o.count > 0) || !(unique > 0) || !(o.width > 0) || !(o.height > 0)) {
     console.error('usage: node bench/data/make_folder.mjs --out DIR --count N [--width 178] [--height 218] [--classes K] [--quality 90] [--seed 1] [--flat] [--workers N]');
     process.exit(2);
   }
@@ -125,12 +131,12 @@ if (!isMainThread) {
     Array.from({ length: workers }, () => new Promise((resolve, reject) => {
       const w = new Worker(self, { workerData: o });
       const give = () => {
-        if (next >= o.count) {
+        if (next >= unique) {
           void w.terminate().then(resolve);
           return;
         }
         const from = next;
-        next = Math.min(o.count, next + chunk);
+        next = Math.min(unique, next + chunk);
         w.postMessage({ from, to: next });
       };
       w.on('message', (n) => {
@@ -146,6 +152,13 @@ if (!isMainThread) {
       give();
     })),
   );
+  if (unique < o.count) {
+    const bytes = Array.from({ length: unique }, (_, i) => readFileSync(pathOf(o, i)));
+    for (let i = unique; i < o.count; i++) {
+      writeFileSync(pathOf(o, i), bytes[i % unique]);
+      if (i % 20000 === 0) process.stderr.write(`${i}/${o.count} files written\n`);
+    }
+  }
   const seconds = (performance.now() - started) / 1000;
-  console.log(JSON.stringify({ out: o.out, count: o.count, width: o.width, height: o.height, classes: o.classes, seconds: Number(seconds.toFixed(1)) }));
+  console.log(JSON.stringify({ out: o.out, count: o.count, unique, width: o.width, height: o.height, classes: o.classes, seconds: Number(seconds.toFixed(1)) }));
 }
