@@ -158,7 +158,8 @@ export interface PreparationProgress {
 /**
  * A bar on a terminal (cli-progress, stderr), one JSON line a second on stdout with --json
  * ({"event":"prepare","done","total","elapsedSeconds"}), or a plain line every 5 s; nothing for
- * a preparation that ends within its first second.
+ * a preparation that ends within a second of its first report (the first finished chunk, so
+ * worker start-up does not count).
  */
 export function createPreparationProgress(mode: ProgressMode, label = 'preparing the image cache', now: () => number = () => performance.now()): PreparationProgress {
   let start = -1;

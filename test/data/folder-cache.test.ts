@@ -242,3 +242,37 @@ describe('image folder cache', () => {
     assert.throws(() => parseFolderCache(new Uint8Array(0)), DatasetError);
   });
 });
+
+describe('preparation progress (dcgan train)', () => {
+  it('shows nothing for a preparation within a second, then one JSON line a second and the last', async () => {
+    const { createPreparationProgress } = await import('../../src/cli/progress.js');
+    const lines: string[] = [];
+    const write = process.stdout.write.bind(process.stdout);
+    let clock = 0;
+    process.stdout.write = ((chunk: string) => {
+      lines.push(String(chunk));
+      return true;
+    }) as typeof process.stdout.write;
+    try {
+      const quick = createPreparationProgress('json', 'x', () => clock);
+      quick.onProgress(5, 10);
+      clock = 500;
+      quick.onProgress(10, 10);
+      assert.equal(quick.stop(), 0.5);
+      assert.deepEqual(lines, [], 'a preparation under a second shows nothing');
+      clock = 0;
+      const slow = createPreparationProgress('json', 'x', () => clock);
+      for (let done = 1; done <= 30; done++) {
+        clock = done * 200;
+        slow.onProgress(done, 30);
+      }
+      slow.stop();
+    } finally {
+      process.stdout.write = write;
+    }
+    const events = lines.map((l) => JSON.parse(l) as { event: string; done: number; total: number });
+    assert.ok(events.length >= 5 && events.length <= 7, `${events.length} lines`);
+    assert.ok(events.every((e) => e.event === 'prepare' && e.total === 30));
+    assert.equal(events.at(-1)!.done, 30);
+  });
+});
