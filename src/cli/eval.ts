@@ -18,6 +18,7 @@ import { tidy } from '../tensor/scope.js';
 import { generate } from '../train/trainer.js';
 import { intOption, UsageError } from './errors.js';
 import { engineOptions, openCheckpoint, setupEngine } from './options.js';
+import { createPreparationProgress } from './progress.js';
 
 interface EvalFlags {
   checkpoint: string;
@@ -147,7 +148,13 @@ export function evalCommand(): Command {
       if (flags.json) console.log(JSON.stringify({ event: 'start', checkpoint: checkpoint.path, step: checkpoint.step, data, n: flags.n, batch_size: flags.batchSize, seed: flags.seed, backend: engine.backend, threads: engine.threads }));
       const warn = (message: string) => ui.note(`dcgan: warning: ${message}`);
       try {
-        const real = await openDataset(data, { imageSize, channels, root, onWarning: warn });
+        const preparation = createPreparationProgress(flags.json ? 'json' : process.stderr.isTTY ? 'bar' : 'plain');
+        let real;
+        try {
+          real = await openDataset(data, { imageSize, channels, root, onWarning: warn, onProgress: preparation.onProgress });
+        } finally {
+          preparation.stop();
+        }
         const extractor = await loadFeatureExtractor(data, {
           imageSize,
           channels,

@@ -146,3 +146,62 @@ export function createReporter(mode: ProgressMode, logEvery: number, engine: Rec
 function summary(result: RunResult): Record<string, unknown> {
   return { status: result.status, step: result.step, epoch: result.epoch, outDir: result.outDir, checkpointStep: result.checkpointStep, elapsedSeconds: result.elapsedSeconds, message: result.message ?? null };
 }
+
+/** Shows the progress of a data preparation (an image folder's cache) that takes more than a second. */
+export interface PreparationProgress {
+  /** Pass as openDataset's onProgress. */
+  onProgress(done: number, total: number): void;
+  /** Ends the bar, if one is shown; returns the seconds since the first report (0 when none came). */
+  stop(): number;
+}
+
+/**
+ * A bar on a terminal (cli-progress, stderr), one JSON line a second on stdout with --json
+ * ({"event":"prepare","done","total","elapsedSeconds"}), or a plain line every 5 s; nothing for
+ * a preparation that ends within a second of its first report (the first finished chunk, so
+ * worker start-up does not count).
+ */
+export function createPreparationProgress(mode: ProgressMode, label = 'preparing the image cache', now: () => number = () => performance.now()): PreparationProgress {
+  let start = -1;
+  let last = -Infinity;
+  let bar: cliProgress.SingleBar | null = null;
+  guardStdio();
+  return {
+    onProgress(done: number, total: number): void {
+      const t = now();
+      if (start < 0) start = t;
+      const elapsed = (t - start) / 1000;
+      if (elapsed < 1 && done < total) return;
+      if (elapsed < 1 && bar === null && last === -Infinity) return; // finished within a second
+      const rate = elapsed > 0 ? done / elapsed : 0;
+      const eta = rate > 0 ? (total - done) / rate : NaN;
+      if (mode === 'bar') {
+        if (bar === null) {
+          bar = new cliProgress.SingleBar(
+            { format: `${label} {bar} {value}/{total} images | {rate} img/s | ETA {etaText}`, barsize: 24, hideCursor: true, clearOnComplete: false, fps: 5 },
+            cliProgress.Presets.shades_classic,
+          );
+          bar.start(total, done, { rate: rate.toFixed(0), etaText: formatDuration(eta) });
+        } else {
+          bar.update(done, { rate: rate.toFixed(0), etaText: formatDuration(eta) });
+        }
+        if (done >= total) {
+          bar.stop();
+          bar = null;
+        }
+        last = t;
+        return;
+      }
+      const interval = mode === 'json' ? 1000 : 5000;
+      if (t - last < interval && done < total) return;
+      last = t;
+      if (mode === 'json') write('stdout', JSON.stringify({ event: 'prepare', done, total, elapsedSeconds: Number(elapsed.toFixed(3)) }) + '\n');
+      else write('stdout', `${label}: ${done}/${total} images (${rate.toFixed(0)} img/s, ETA ${formatDuration(eta)})\n`);
+    },
+    stop(): number {
+      bar?.stop();
+      bar = null;
+      return start < 0 ? 0 : (now() - start) / 1000;
+    },
+  };
+}

@@ -20,7 +20,7 @@ import {
 } from '../train/index.js';
 import { intOption, UsageError } from './errors.js';
 import { checkpointPath, openCheckpoint, setupEngine, engineOptions } from './options.js';
-import { createReporter, formatDuration, type ProgressMode } from './progress.js';
+import { createPreparationProgress, createReporter, formatDuration, type ProgressMode } from './progress.js';
 import { onStopSignals } from './signals.js';
 import { startServer } from './serve.js';
 
@@ -162,6 +162,7 @@ async function train(flags: TrainFlags, command: Command): Promise<void> {
   ensureDir(outDir, resume ? '--resume' : '--out'); // fails fast on /proc/x, a path under a file, a read-only folder
 
   let dataset: ImageDataset;
+  const preparation = createPreparationProgress(mode);
   try {
     dataset = await openDataset(config.data, {
       imageSize: config.imageSize,
@@ -170,10 +171,15 @@ async function train(flags: TrainFlags, command: Command): Promise<void> {
       root: config.dataRoot ?? undefined,
       maxImagePixels: config.maxImagePixels,
       onWarning,
+      onProgress: preparation.onProgress,
     });
   } catch (error) {
+    preparation.stop();
     configError(error);
   }
+  const prepared = preparation.stop();
+  const cached = (dataset as { cache?: { file: string; built: boolean } }).cache;
+  if (cached?.built && mode !== 'json') reporter.note(`prepared the image cache ${cached.file} in ${formatDuration(prepared)} (reused while the folder is unchanged)`);
   if (config.batchSize > dataset.length) {
     throw new UsageError(`--batch-size ${config.batchSize} is larger than the dataset ${dataset.name} (${dataset.length} images)`);
   }

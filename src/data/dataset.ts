@@ -28,6 +28,19 @@ export interface OpenDatasetOptions {
    */
   split?: DatasetSplit;
   onWarning?: (message: string) => void;
+  /**
+   * Image folders: keep the prepared images in a cache file (default true) under `cacheDir`
+   * (default $DCGAN_CACHE_DIR, $XDG_CACHE_HOME/dcgan-ts or ~/.cache/dcgan-ts), rebuilt when the
+   * folder's files, sizes or mtimes change; false decodes into memory.
+   */
+  cache?: boolean;
+  cacheDir?: string;
+  /** Image folders: worker threads preparing the cache (default min(cores, files)). */
+  workers?: number;
+  /** Image folders: the JPEG decoder of a cache preparation ('sharp' when installed, else 'js'; see FolderOpenOptions). */
+  decoder?: 'js' | 'sharp';
+  /** Image folders: preparation progress (images done, of total). */
+  onProgress?: (done: number, total: number) => void;
 }
 
 /** The `shapes` test split is the images of seed + this offset (independent draws of the same distribution). */
@@ -95,7 +108,7 @@ export async function openDataset(spec: string, options: OpenDatasetOptions): Pr
     throw new DatasetError(`dataset "${spec}" is a file; give an image folder or one of ${DATASET_NAMES.join(', ')}`);
   }
   try {
-    return await openImageFolder(spec, { ...common, maxImagePixels: options.maxImagePixels });
+    return await openImageFolder(spec, { ...common, maxImagePixels: options.maxImagePixels, cache: options.cache, cacheDir: options.cacheDir, workers: options.workers, decoder: options.decoder, onProgress: options.onProgress });
   } catch (error) {
     if (error instanceof DatasetError && error.message.startsWith('no images')) {
       const hint = await formatHint(spec);

@@ -10,12 +10,15 @@
  * (.png .jpg .jpeg, any case) and decoded by their magic bytes, so a misnamed file still
  * works. Unreadable or corrupt files are skipped with one warning for the whole folder.
  */
+import { closeSync, readFileSync, writeSync } from 'node:fs';
 import { readdir, readFile, realpath, stat } from 'node:fs/promises';
-import { join, relative, sep } from 'node:path';
+import { join, relative, resolve, sep } from 'node:path';
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 import { inflateSync } from 'node:zlib';
 import { checkChannels, checkImageSize, checkRead, DatasetError, DEFAULT_MAX_IMAGE_PIXELS, LUMA_B, LUMA_G, LUMA_R, type ImageDataset } from './common.js';
+import { cacheDir } from './cache-dir.js';
+import { CachedFolderDataset, folderCachePath, folderClasses, folderLabels, openFolderCache, prepareFolderCache, statFiles, type PrepareJob, type SlotResult } from './folder-cache.js';
 import { SquareResizer } from './resize.js';
 
 export const IMAGE_EXTENSIONS = ['.png', '.jpg', '.jpeg'];
@@ -306,6 +309,23 @@ export interface FolderOpenOptions {
   /** Skip images whose header promises more than this many pixels (default DEFAULT_MAX_IMAGE_PIXELS). */
   maxImagePixels?: number;
   onWarning?: (message: string) => void;
+  /**
+   * Keep the prepared images in a cache file (default true) under `cacheDir` (default
+   * cacheDir(): $DCGAN_CACHE_DIR, $XDG_CACHE_HOME/dcgan-ts or ~/.cache/dcgan-ts), reused while
+   * the folder's files, sizes and mtimes are unchanged. false: decode into memory on this thread.
+   */
+  cache?: boolean;
+  cacheDir?: string;
+  /** Worker threads that prepare a cache (default min(cores, files)); 0 decodes on this thread. */
+  workers?: number;
+  /**
+   * JPEG decoder of the cache preparation: 'sharp' (libjpeg-turbo through the sharp package, when
+   * installed) or 'js' (jpeg-js); default $DCGAN_IMAGE_DECODER, else sharp when it loads. PNGs
+   * always use pngjs. The decoder is part of the cache's key.
+   */
+  decoder?: FolderDecoder;
+  /** Preparation progress (images done, of total); throwing aborts it, leaving no cache. */
+  onProgress?: (done: number, total: number) => void;
 }
 
 /**
@@ -318,10 +338,72 @@ export function loadImageBytes(bytes: Uint8Array, options: FolderOpenOptions, ou
   return { width: img.width, height: img.height };
 }
 
+export type FolderDecoder = 'js' | 'sharp';
+
+type SharpModule = typeof import('sharp').default;
+let sharpLoad: Promise<SharpModule | null> | undefined;
+
+/** The sharp package when it is installed and loads on this platform (its native binary), else null. */
+export function loadSharp(): Promise<SharpModule | null> {
+  sharpLoad ??= import('sharp').then(
+    (m) => {
+      const sharp = (m as unknown as { default?: SharpModule }).default ?? (m as unknown as SharpModule);
+      sharp.concurrency(1); // one libvips thread per decoding thread: the pool is ours
+      sharp.cache(false);
+      return sharp;
+    },
+    () => null,
+  );
+  return sharpLoad;
+}
+
+/** The decoder a preparation uses when none is asked for: $DCGAN_IMAGE_DECODER, else sharp if it loads. */
+export async function defaultDecoder(env: Record<string, string | undefined> = process.env): Promise<FolderDecoder> {
+  const asked = env['DCGAN_IMAGE_DECODER'];
+  if (asked === 'js') return 'js';
+  if (asked !== undefined && asked !== '' && asked !== 'sharp') throw new DatasetError(`DCGAN_IMAGE_DECODER must be js or sharp, got ${asked}`);
+  const sharp = await loadSharp();
+  if (sharp === null && asked === 'sharp') throw new DatasetError('DCGAN_IMAGE_DECODER=sharp, but the sharp package is not installed or does not load here');
+  return sharp === null ? 'js' : 'sharp';
+}
+
+/**
+ * loadImageBytes with a choice of JPEG decoder: with sharp, the header checks of decodeImage
+ * (format, size limit, truncation) come first, then libjpeg-turbo decodes to RGB (grey and CMYK
+ * converted to sRGB), and the same crop/resize/convert code runs. PNGs go through decodeImage.
+ */
+export async function loadImageBytesWith(sharp: SharpModule | null, bytes: Uint8Array, options: FolderOpenOptions, out: Uint8Array, offset = 0): Promise<{ width: number; height: number }> {
+  if (sharp === null || !isJpeg(bytes)) return loadImageBytes(bytes, options, out, offset);
+  const maxPixels = options.maxImagePixels ?? DEFAULT_MAX_IMAGE_PIXELS;
+  const header = jpegHeader(bytes);
+  if (header.width * header.height > maxPixels) throw new ImageTooLargeError(header.width, header.height, maxPixels);
+  if (bytes.length < (Math.ceil(header.width / 8) * Math.ceil(header.height / 8)) / 8) {
+    throw new DatasetError(`corrupt JPEG: ${bytes.length} bytes cannot hold a ${header.width}×${header.height} image (truncated)`);
+  }
+  let decoded: { data: Buffer; info: { width: number; height: number; channels: number } };
+  try {
+    decoded = await sharp(bytes, { failOn: 'warning', limitInputPixels: maxPixels })
+      .toColourspace('srgb')
+      .removeAlpha()
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+  } catch (error) {
+    throw new DatasetError(`corrupt JPEG: ${message(error)}`);
+  }
+  const { data, info } = decoded;
+  if (info.width !== header.width || info.height !== header.height || info.channels !== 3 || data.length < info.width * info.height * 3) {
+    throw new DatasetError('corrupt JPEG: empty or truncated');
+  }
+  imageToBytes({ width: info.width, height: info.height, data }, options.imageSize, options.channels, out, offset);
+  return { width: info.width, height: info.height };
+}
+
 export class ImageFolderDataset implements ImageDataset {
   readonly length: number;
   readonly channels: 1 | 3;
   readonly imageSize: number;
+  readonly classes?: readonly string[];
+  private readonly labels: Uint32Array | null = null;
 
   /** `cache`: length × channels × imageSize² bytes, CHW per image; `files`: the path of each image. */
   constructor(
@@ -336,6 +418,18 @@ export class ImageFolderDataset implements ImageDataset {
     if (cache.length !== this.length * this.channels * this.imageSize * this.imageSize) {
       throw new RangeError(`${name}: the cache holds ${cache.length} bytes, not ${this.length} images`);
     }
+    const classes = folderClasses(files);
+    if (classes !== null) {
+      this.classes = classes;
+      this.labels = folderLabels(files, classes);
+    }
+  }
+
+  /** The class (first-level subfolder) of image `index`, when every image sits in one of ≥ 2 subfolders. */
+  label(index: number): number {
+    if (this.labels === null) throw new RangeError(`${this.name}: the folder has no class subfolders`);
+    if (!Number.isInteger(index) || index < 0 || index >= this.length) throw new RangeError(`${this.name}: image index ${index} is out of range [0, ${this.length})`);
+    return this.labels[index]!;
   }
 
   read(index: number, out: Float32Array, offset = 0): void {
@@ -350,8 +444,12 @@ function summarise(names: readonly string[], shown = 3): string {
   return names.slice(0, shown).join(', ') + (names.length > shown ? ', …' : '');
 }
 
-/** Decodes every PNG/JPEG under `dir` (recursively) into an ImageFolderDataset. */
-export async function openImageFolder(dir: string, options: FolderOpenOptions): Promise<ImageFolderDataset> {
+/**
+ * Every PNG/JPEG under `dir` (recursively) as a data set: by default from the folder's cache file
+ * (folder-cache.ts), prepared in worker threads when missing or stale and read image by image;
+ * with `cache: false` decoded on this thread into an in-memory ImageFolderDataset.
+ */
+export async function openImageFolder(dir: string, options: FolderOpenOptions): Promise<ImageFolderDataset | CachedFolderDataset> {
   const imageSize = checkImageSize(options.imageSize);
   const channels = checkChannels(options.channels);
   let files: string[];
@@ -363,6 +461,95 @@ export async function openImageFolder(dir: string, options: FolderOpenOptions): 
   if (files.length === 0) {
     throw new DatasetError(`no images in ${dir}: found no ${IMAGE_EXTENSIONS.join(' ')} files (searched recursively)`);
   }
+  if (options.cache === false) return decodeInMemory(dir, files, imageSize, channels, options);
+  const maxPixels = checkMaxPixels(options.maxImagePixels);
+  let entries;
+  try {
+    entries = statFiles(dir, files);
+  } catch (error) {
+    throw new DatasetError(`cannot read image folder ${dir}: ${(error as Error).message}`);
+  }
+  const decoder = options.decoder ?? (await defaultDecoder());
+  const file = folderCachePath(options.cacheDir ?? cacheDir(), dir, imageSize, channels, maxPixels, decoder);
+  const expected = { files: entries, imageSize, channels, maxImagePixels: maxPixels, decoder };
+  let opened = openFolderCache(file, expected);
+  const built = opened === null;
+  if (opened === null) {
+    try {
+      await prepareFolderCache(file, { dir: resolve(dir), files, imageSize, channels, maxImagePixels: maxPixels, decoder }, { files: entries, dir: resolve(dir) }, decodeSlots, { workers: options.workers, onProgress: options.onProgress });
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) {
+        options.onWarning?.(`cannot write the image cache ${file} (${(error as Error).message.split('\n')[0]}); decoding ${dir} into memory instead`);
+        return decodeInMemory(dir, files, imageSize, channels, options);
+      }
+      throw error;
+    }
+    opened = openFolderCache(file, expected);
+    if (opened === null) throw new DatasetError(`the image cache ${file} was written but does not read back (was the folder changed while it was prepared?)`);
+  }
+  const { header } = opened;
+  const skipped: string[] = [];
+  const tooLarge: string[] = [];
+  for (const s of header.skipped) {
+    const name = header.files[s.slot]![0];
+    if (s.tooLarge) tooLarge.push(`${name} ${s.tooLarge[0]}×${s.tooLarge[1]}`);
+    else skipped.push(name);
+  }
+  try {
+    reportSkipped(dir, files.length, files.length - header.skipped.length, skipped, tooLarge, maxPixels, options.onWarning);
+  } catch (error) {
+    closeSync(opened.fd);
+    throw error;
+  }
+  return new CachedFolderDataset(dir, { file, built }, opened);
+}
+
+function checkMaxPixels(value: number | undefined): number {
+  const maxPixels = value ?? DEFAULT_MAX_IMAGE_PIXELS;
+  if (!Number.isSafeInteger(maxPixels) || maxPixels < 1) throw new DatasetError(`the image size limit must be a positive integer, got ${String(maxPixels)}`);
+  return maxPixels;
+}
+
+/**
+ * Decodes slots [from, to) of a cache preparation and writes each image at its slot's offset in
+ * `fd`: the work of one chunk, in a worker thread or on this one. Returns why each was skipped (or null).
+ */
+export async function decodeSlots(job: PrepareJob, from: number, to: number, fd: number): Promise<SlotResult[]> {
+  const sharp = job.decoder === 'sharp' ? await loadSharp() : null;
+  if (job.decoder === 'sharp' && sharp === null) throw new DatasetError('the sharp package does not load in this thread');
+  const per = job.channels * job.imageSize * job.imageSize;
+  const buf = Buffer.alloc(per);
+  const out: SlotResult[] = [];
+  for (let slot = from; slot < to; slot++) {
+    try {
+      await loadImageBytesWith(sharp, readFileSync(join(job.dir, job.files[slot]!)), job, buf, 0);
+    } catch (error) {
+      if (error instanceof ImageTooLargeError) out.push({ reason: error.message, tooLarge: [error.width, error.height] });
+      else out.push({ reason: message(error) });
+      continue;
+    }
+    for (let at = 0; at < per; ) at += writeSync(fd, buf, at, per - at, slot * per + at);
+    out.push(null);
+  }
+  return out;
+}
+
+function reportSkipped(dir: string, total: number, kept: number, skipped: readonly string[], tooLarge: readonly string[], maxPixels: number, onWarning?: (message: string) => void): void {
+  const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
+  const reasons: string[] = [];
+  if (skipped.length > 0) reasons.push(`${plural(skipped.length, 'unreadable file')} (${summarise(skipped)})`);
+  if (tooLarge.length > 0) {
+    reasons.push(`${plural(tooLarge.length, 'file')} larger than the limit of ${maxPixels} pixels (${summarise(tooLarge)}; raise it with --max-image-pixels)`);
+  }
+  if (kept === 0) {
+    throw new DatasetError(`no readable images in ${dir}: all ${plural(total, 'image file')} were skipped: ${reasons.join(' and ')}`);
+  }
+  if (reasons.length > 0) onWarning?.(`${dir}: skipped ${reasons.join(' and ')}`);
+}
+
+/** The uncached path: every image decoded on this thread into one array. */
+async function decodeInMemory(dir: string, files: readonly string[], imageSize: number, channels: 1 | 3, options: FolderOpenOptions): Promise<ImageFolderDataset> {
   const perImage = channels * imageSize * imageSize;
   let cache: Uint8Array;
   try {
@@ -373,8 +560,7 @@ export async function openImageFolder(dir: string, options: FolderOpenOptions): 
       `${dir}: ${files.length} images at ${imageSize}×${imageSize}×${channels} need ${gb} GiB of cache, more than can be allocated; use fewer images or a smaller image size`,
     );
   }
-  const maxPixels = options.maxImagePixels ?? DEFAULT_MAX_IMAGE_PIXELS;
-  if (!Number.isSafeInteger(maxPixels) || maxPixels < 1) throw new DatasetError(`the image size limit must be a positive integer, got ${String(maxPixels)}`);
+  const maxPixels = checkMaxPixels(options.maxImagePixels);
   const kept: string[] = [];
   const skipped: string[] = [];
   const tooLarge: string[] = [];
@@ -387,16 +573,7 @@ export async function openImageFolder(dir: string, options: FolderOpenOptions): 
       else skipped.push(file);
     }
   }
-  const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
-  const reasons: string[] = [];
-  if (skipped.length > 0) reasons.push(`${plural(skipped.length, 'unreadable file')} (${summarise(skipped)})`);
-  if (tooLarge.length > 0) {
-    reasons.push(`${plural(tooLarge.length, 'file')} larger than the limit of ${maxPixels} pixels (${summarise(tooLarge)}; raise it with --max-image-pixels)`);
-  }
-  if (kept.length === 0) {
-    throw new DatasetError(`no readable images in ${dir}: all ${plural(files.length, 'image file')} were skipped: ${reasons.join(' and ')}`);
-  }
-  if (reasons.length > 0) options.onWarning?.(`${dir}: skipped ${reasons.join(' and ')}`);
+  reportSkipped(dir, files.length, kept.length, skipped, tooLarge, maxPixels, options.onWarning);
   const compact = kept.length === files.length ? cache : cache.slice(0, kept.length * perImage);
   return new ImageFolderDataset(dir, compact, kept, { imageSize, channels });
 }

@@ -37,6 +37,15 @@ export {
   IMAGE_EXTENSIONS,
   type RgbImage,
   type ImageHeader,
+  type FolderOpenOptions,
 } from './folder.js';
+export {
+  CachedFolderDataset,
+  parseFolderCache,
+  folderCachePath,
+  FOLDER_CACHE_VERSION,
+  type CacheHeader,
+} from './folder-cache.js';
+export { cacheDir } from './cache-dir.js';
 export { SquareResizer, axisPlan, type AxisPlan } from './resize.js';
 export { luma, byteToSigned, MNIST_CLASSES, FASHION_MNIST_CLASSES, CIFAR10_CLASSES } from './common.js';

@@ -11,7 +11,7 @@
  * numbers only compare runs on the same data with the same extractor id.
  */
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { cacheDir } from '../data/cache-dir.js';
 import { join } from 'node:path';
 import { datasetName, hasLabels, openDataset, type ImageDataset } from '../data/index.js';
 import { decodeSafetensors, encodeSafetensors, type TensorToWrite } from '../io/safetensors.js';
@@ -46,14 +46,7 @@ export interface FeatureExtractor {
   readonly caveat: string | null;
 }
 
-/** `$DCGAN_CACHE_DIR`, else `$XDG_CACHE_HOME/dcgan-ts`, else `~/.cache/dcgan-ts`. */
-export function cacheDir(env: Record<string, string | undefined> = process.env): string {
-  const own = env['DCGAN_CACHE_DIR'];
-  if (own) return own;
-  const xdg = env['XDG_CACHE_HOME'];
-  if (xdg) return join(xdg, 'dcgan-ts');
-  return join(homedir(), '.cache', 'dcgan-ts');
-}
+export { cacheDir };
 
 /** How long each data set's classifier trains (epochs over its training split, images per epoch). */
 export const CLASSIFIER_TRAINING: Record<string, TrainClassifierOptions> = {

@@ -1,6 +1,6 @@
 /**
  * One seeded fuzzing harness for every parser of untrusted bytes (safetensors, IDX, CIFAR-10,
- * PNG/JPEG image files, and any parser added later).
+ * PNG/JPEG image files, the image-folder cache file, and any parser added later).
  *
  * HOW TO ADD A PARSER (e.g. a .pth reader): write test/fuzz/<name>.test.ts with
  *
