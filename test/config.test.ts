@@ -35,3 +35,12 @@ describe('the training settings table', () => {
     assert.throws(() => parseSetting('projection', 'dense'), /--projection must be conv or linear, got 'dense'/);
   });
 });
+
+describe('two time-scale updates (--lr-d)', () => {
+  it("gives the discriminator's Adam its own learning rate, and 0 means the same as --lr", async () => {
+    const { discriminatorLr, resolveTrainConfig } = await import('../src/train/index.js');
+    assert.equal(discriminatorLr(resolveTrainConfig({ lr: 1e-4 })), 1e-4);
+    assert.equal(discriminatorLr(resolveTrainConfig({ lr: 1e-4, lrD: 4e-4 })), 4e-4);
+    assert.throws(() => resolveTrainConfig({ lrD: -1 }), /lr-d must be a non-negative number, got -1/);
+  });
+});

@@ -14,8 +14,10 @@ export interface TrainConfig extends DcganConfig {
   /** Image folders: images larger than this many pixels are skipped (read from their headers before decoding). */
   maxImagePixels: number;
   batchSize: number;
-  /** Adam learning rate (both networks). */
+  /** Adam learning rate (both networks, unless lrD is set). */
   lr: number;
+  /** The discriminator's learning rate when it differs from G's (two time-scale update rule); 0: the same as lr. */
+  lrD: number;
   /** Adam β1 (β2 is 0.999). */
   beta1: number;
   beta2: number;
@@ -62,6 +64,7 @@ export const DEFAULT_TRAIN_CONFIG: Readonly<TrainConfig> = Object.freeze({
   maxImagePixels: DEFAULT_MAX_IMAGE_PIXELS,
   batchSize: 64,
   lr: 2e-4,
+  lrD: 0,
   beta1: 0.5,
   beta2: 0.999,
   labelSmoothing: 0.1,
@@ -129,6 +132,14 @@ export const TRAIN_SETTINGS: { readonly [K in SettingKey]: SettingSpec } = {
   },
   batchSize: { label: 'batch size', cli: { value: '<n>', help: 'images per step' }, type: 'int', min: 1, fixedOnResume: true },
   lr: { label: 'learning rate', cli: { value: '<rate>', help: 'Adam learning rate of both networks' }, type: 'number', check: (v) => v > 0, range: 'a positive number', fixedOnResume: true },
+  lrD: {
+    label: 'lr-d',
+    cli: { value: '<rate>', help: "the discriminator's learning rate when it should differ from G's (two time-scale updates, e.g. --lr 1e-4 --lr-d 4e-4); 0: the same as --lr" },
+    type: 'number',
+    check: (v) => v >= 0,
+    range: 'a non-negative number',
+    fixedOnResume: true,
+  },
   beta1: { label: 'beta1', cli: { value: '<b>', help: "Adam's β1" }, type: 'number', check: unit, range: 'in [0, 1)', fixedOnResume: true },
   beta2: { label: 'beta2', cli: null, type: 'number', check: unit, range: 'in [0, 1)', fixedOnResume: true },
   labelSmoothing: {
@@ -265,6 +276,11 @@ export function resolveTrainConfig(partial: Partial<TrainConfig> = {}): TrainCon
 /** A conditional config completed with its data's class names (numClasses follows). */
 export function withClasses(config: TrainConfig, classes: readonly string[]): TrainConfig {
   return resolveTrainConfig({ ...config, numClasses: classes.length, classes: [...classes] });
+}
+
+/** The discriminator's learning rate: lrD where set, otherwise lr. */
+export function discriminatorLr(config: TrainConfig): number {
+  return config.lrD > 0 ? config.lrD : config.lr;
 }
 
 export function modelConfig(config: TrainConfig): DcganConfig {

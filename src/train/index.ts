@@ -8,6 +8,7 @@ export {
   parseSetting,
   settingFlag,
   modelConfig,
+  discriminatorLr,
   configDifferences,
   type TrainConfig,
   type SettingSpec,

@@ -19,7 +19,7 @@ import type { Tensor } from '../tensor/tensor.js';
 import { DcganDiscriminator, DcganGenerator } from '../models/dcgan.js';
 import type { ImageBatch } from '../io/png.js';
 import { restoreCheckpoint, type CheckpointState, type LoadedCheckpoint } from './checkpoint-format.js';
-import { modelConfig, withClasses, type TrainConfig } from './config.js';
+import { discriminatorLr, modelConfig, withClasses, type TrainConfig } from './config.js';
 import { ganStep, type GanStepLosses } from './step.js';
 import { WeightAverage } from './ema.js';
 
@@ -102,7 +102,7 @@ export class GanTrainer {
     const netD = new DcganDiscriminator(model, { generator: rng });
     const betas = [config.beta1, config.beta2] as const;
     const optG = new Adam(netG.parameters(), { lr: config.lr, betas });
-    const optD = new Adam(netD.parameters(), { lr: config.lr, betas });
+    const optD = new Adam(netD.parameters(), { lr: discriminatorLr(config), betas });
     const fixedNoise = keep(randn([config.sampleCount, config.nz, 1, 1], { generator: rng }));
     // A conditional run's grids: image i shows class i mod K (with K per row, a class per column).
     const fixedLabels = config.numClasses === undefined ? null : Array.from({ length: config.sampleCount }, (_, i) => i % config.numClasses!);
@@ -117,7 +117,7 @@ export class GanTrainer {
     restoreCheckpoint(checkpoint, this);
     // This run's settings win over the saved hyperparameters (they are checked to agree on resume).
     for (const opt of [this.optG, this.optD]) {
-      opt.lr = this.config.lr;
+      opt.lr = opt === this.optD ? discriminatorLr(this.config) : this.config.lr;
       opt.beta1 = this.config.beta1;
       opt.beta2 = this.config.beta2;
     }
