@@ -341,6 +341,9 @@ export interface PrepareJob {
   temp: string;
   /** Shared per-slot flags (Int32 each: SLOT_PENDING, SLOT_WRITTEN, SLOT_FAILED), set after a slot's bytes are written. */
   flags?: SharedArrayBuffer;
+  /** For the pool's workers: an Int32Array over it holds the next unclaimed slot; they claim `chunk` slots at a time. */
+  next?: SharedArrayBuffer;
+  chunk?: number;
   /** For the on-demand worker: an Int32Array(2) over it holds [requested slot, request count]. */
   urgent?: SharedArrayBuffer;
   files: readonly string[];
@@ -515,11 +518,16 @@ export function startWorker(job: PrepareJob): Worker {
   return new Worker(code, { eval: true, workerData: job });
 }
 
-/** Hands out chunks of slots to `count` workers until all are done; rejects on the first failure. */
+/**
+ * Runs `count` workers over all slots; rejects on the first failure. The workers claim chunks of
+ * slots themselves from a shared counter (Atomics.add), so that they keep working while this
+ * thread is busy (a lazy data set's training loop need not yield for the cache to fill); each
+ * posts what it skipped per chunk, and a last message when no chunk is left.
+ */
 function runWorkers(job: PrepareJob, count: number, results: SlotResult[], onProgress: ((done: number, total: number) => void) | undefined, control: { aborted: boolean; stop: () => void }): Promise<void> {
   const total = job.files.length;
   const chunk = Math.max(1, Math.min(256, Math.ceil(total / (count * 16))));
-  let next = 0;
+  const claim: PrepareJob = { ...job, next: new SharedArrayBuffer(8), chunk };
   let done = 0;
   let live = count;
   const pool: Worker[] = [];
@@ -532,31 +540,27 @@ function runWorkers(job: PrepareJob, count: number, results: SlotResult[], onPro
       reject(error instanceof Error ? error : new DatasetError(String(error)));
     };
     control.stop = () => failAll(new DatasetError('the image cache preparation was aborted'));
-    const give = (w: Worker): void => {
-      if (next >= total) {
-        void w.terminate();
-        live--;
-        if (live === 0 && !failed) resolvePromise();
-        return;
-      }
-      const from = next;
-      const to = Math.min(total, from + chunk);
-      next = to;
-      w.postMessage({ from, to });
-    };
     for (let i = 0; i < count; i++) {
       let w: Worker;
       try {
-        w = startWorker(job);
+        w = startWorker(claim);
       } catch (error) {
         failAll(error);
         return;
       }
       pool.push(w);
-      w.on('message', (m: { from: number; to: number; results: SlotResult[] } | { error: string }) => {
+      let ended = false;
+      w.on('message', (m: { from: number; to: number; results: SlotResult[] } | { error: string } | { end: true }) => {
         if (failed) return;
         if ('error' in m) {
           failAll(new DatasetError(`preparing the image cache: ${m.error}`));
+          return;
+        }
+        if ('end' in m) {
+          ended = true;
+          void w.terminate();
+          live--;
+          if (live === 0) resolvePromise();
           return;
         }
         m.results.forEach((r, k) => (results[m.from + k] = r));
@@ -565,15 +569,12 @@ function runWorkers(job: PrepareJob, count: number, results: SlotResult[], onPro
           onProgress?.(done, total);
         } catch (error) {
           failAll(error);
-          return;
         }
-        give(w);
       });
       w.on('error', failAll);
       w.on('exit', (code) => {
-        if (!failed && code !== 0 && code !== 1 && next < total) failAll(new DatasetError(`an image decoding worker stopped (exit code ${code})`));
+        if (!failed && !ended) failAll(new DatasetError(`an image decoding worker stopped (exit code ${code})`));
       });
-      give(w);
     }
   });
 }

@@ -1,6 +1,6 @@
 /**
- * A worker thread of the image-folder cache preparation (folder-cache.ts): receives ranges of
- * slots, decodes those files with the same code as the in-thread path (decodeSlots) and writes
+ * A worker thread of the image-folder cache preparation (folder-cache.ts): claims ranges of
+ * slots from a shared counter, decodes those files with the same code as the in-thread path (decodeSlots) and writes
  * each image into the temporary cache file at its slot's offset; answers with what it skipped.
  *
  * Started with `job.urgent` it is instead the on-demand decoder of a lazy data set
@@ -50,17 +50,24 @@ if (job.urgent !== undefined) {
     }
   })();
 } else {
-  // One chunk at a time: the main thread sends the next only after this one's answer.
-  port.on('message', (m: { from: number; to: number }) => {
-    void (async () => {
-      try {
-        fd ??= openSync(job.temp, 'r+');
-        port.postMessage({ from: m.from, to: m.to, results: await decodeSlots(job, m.from, m.to, fd) });
-      } catch (error) {
-        port.postMessage({ error: error instanceof Error ? error.message : String(error) });
+  // Claim chunks from the shared counter until none is left; post each chunk's results, then 'end'.
+  void (async () => {
+    try {
+      const next = new Int32Array(job.next!);
+      const chunk = job.chunk!;
+      const total = job.files.length;
+      fd = openSync(job.temp, 'r+');
+      for (;;) {
+        const from = Atomics.add(next, 0, chunk);
+        if (from >= total) break;
+        const to = Math.min(total, from + chunk);
+        port.postMessage({ from, to, results: await decodeSlots(job, from, to, fd) });
       }
-    })();
-  });
+      port.postMessage({ end: true });
+    } catch (error) {
+      port.postMessage({ error: error instanceof Error ? error.message : String(error) });
+    }
+  })();
 }
 process.on('exit', () => {
   if (fd !== null) closeSync(fd);
