@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { datasetName, DatasetError, openDataset, type ImageDataset } from '../data/index.js';
+import { datasetName, DatasetError, LazyFolderDataset, openDataset, type ImageDataset } from '../data/index.js';
 import type { LoadedCheckpoint } from '../train/checkpoint.js';
 import { ensureDir } from '../io/dirs.js';
 import {
@@ -179,7 +179,9 @@ async function train(flags: TrainFlags, command: Command): Promise<void> {
   }
   const prepared = preparation.stop();
   const cached = (dataset as { cache?: { file: string; built: boolean } }).cache;
-  if (cached?.built && mode !== 'json') reporter.note(`prepared the image cache ${cached.file} in ${formatDuration(prepared)} (reused while the folder is unchanged)`);
+  if (dataset instanceof LazyFolderDataset) {
+    if (mode !== 'json') reporter.note(`preparing the image cache ${cached!.file} in the background; until it is done, images not yet prepared are decoded when a batch needs them`);
+  } else if (cached?.built && mode !== 'json') reporter.note(`prepared the image cache ${cached.file} in ${formatDuration(prepared)} (reused while the folder is unchanged)`);
   if (config.batchSize > dataset.length) {
     throw new UsageError(`--batch-size ${config.batchSize} is larger than the dataset ${dataset.name} (${dataset.length} images)`);
   }
