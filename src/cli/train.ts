@@ -225,6 +225,17 @@ async function train(flags: TrainFlags, command: Command): Promise<void> {
     reporter.stop();
     stopSignals.dispose();
     await server?.close();
+    // A failed run does not stay alive to finish a lazily opened folder's cache (its temporary file is removed).
+    if (result === undefined && dataset instanceof LazyFolderDataset) dataset.close();
+  }
+  if (dataset instanceof LazyFolderDataset && !dataset.complete) {
+    if (result.status === 'completed') {
+      // The workers keep the process alive until the cache is finished anyway: say why it waits.
+      if (mode !== 'json') reporter.note(`finishing the image cache ${dataset.cache.file} for the next runs (Ctrl-C skips it; the next run then prepares it again)`);
+    } else {
+      dataset.close();
+    }
+    await dataset.ready;
   }
 
   const report = join(outDir, RUN_FILES.report);
