@@ -1,12 +1,16 @@
 /**
  * How fast an image folder starts and feeds training: time to the first batch on a cold cache
  * (the first run: the folder is listed, decoded in worker threads and written to a cache file),
- * on a warm cache (a later run: a stat walk and the cache's header), and the loader's images/s
- * reading shuffled batches from the cache, to set against what a training step consumes.
+ * on a first run with lazy decoding (openDataset returns after the stat walk; images are decoded
+ * on demand while the workers fill the cache: time to the first batch, the loader's images/s over
+ * the first epoch while the workers run, and when the cache is complete), on a warm cache (a
+ * later run: a stat walk and the cache's header), and the loader's images/s reading shuffled
+ * batches from the cache, to set against what a training step consumes.
  *
  *   node bench/data/make_folder.mjs --out /tmp/faces --count 200000 --unique 2000
  *   node --import tsx bench/data/loader.ts --data /tmp/faces [--image-size 64] [--channels 3]
  *        [--batch 64] [--batches 300] [--decoder sharp|js] [--workers N] [--cache-dir DIR] [--keep]
+ *        [--phases lazy,warm,cold] [--epoch-batches N]
  *
  * Each phase runs in a process of its own (so "since start" includes Node's start and module
  * loading, as for a `dcgan train` command); the cache goes to a fresh folder under the system
@@ -18,7 +22,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { DataLoader, DEFAULT_MAX_IMAGE_PIXELS, folderCachePath, openDataset } from '../../src/data/index.js';
+import { DataLoader, DEFAULT_MAX_IMAGE_PIXELS, folderCachePath, LazyFolderDataset, openDataset } from '../../src/data/index.js';
 import { defaultDecoder } from '../../src/data/folder.js';
 import { runJson } from '../util.js';
 
@@ -48,6 +52,13 @@ interface PhaseResult {
   batchMs: number | null;
   cacheBytes: number;
   rssMiB: number;
+  /** Lazy phase: loader images/s over the first epoch (or --epoch-batches batches) while the workers fill the cache. */
+  firstEpochImagesPerSec?: number;
+  firstEpochBatches?: number;
+  /** Lazy phase: images decoded on demand (not yet prepared when read), of those read. */
+  onDemand?: number;
+  /** Lazy phase: seconds from openDataset's return to the finished cache file. */
+  cacheCompleteSeconds?: number;
 }
 
 async function phase(f: Record<string, string>): Promise<PhaseResult> {
@@ -61,6 +72,7 @@ async function phase(f: Record<string, string>): Promise<PhaseResult> {
     channels,
     cacheDir: f['cache-dir'],
     decoder: f['decoder'] as 'js' | 'sharp' | undefined,
+    lazy: f['phase'] === 'lazy' ? true : f['phase'] === 'cold' ? false : undefined,
     workers: f['workers'] === undefined ? undefined : Number(f['workers']),
     onWarning: (m) => process.stderr.write(`warning: ${m}\n`),
     onProgress: (done, total) => {
@@ -71,7 +83,10 @@ async function phase(f: Record<string, string>): Promise<PhaseResult> {
       }
     },
   });
-  const openSeconds = (performance.now() - t0) / 1000;
+  const opened = performance.now();
+  const openSeconds = (opened - t0) / 1000;
+  let completeAt = -1;
+  if (dataset instanceof LazyFolderDataset) void dataset.ready.then((ok) => (completeAt = ok ? performance.now() : -1));
   const loader = new DataLoader(dataset, { batchSize, seed: 1 });
   const first = loader.next();
   first.images.dispose();
@@ -79,6 +94,18 @@ async function phase(f: Record<string, string>): Promise<PhaseResult> {
   const cache = (dataset as { cache?: { file: string; built: boolean } }).cache;
   let loaderImagesPerSec: number | null = null;
   let batchMs: number | null = null;
+  const extra: Partial<PhaseResult> = {};
+  const lazy = dataset instanceof LazyFolderDataset ? dataset : null;
+  if (lazy !== null) {
+    const batches = Number(f['epoch-batches'] ?? Math.floor(dataset.length / batchSize));
+    const start = performance.now();
+    for (let b = 1; b < batches; b++) loader.next().images.dispose();
+    extra.firstEpochImagesPerSec = ((batches - 1) * batchSize * 1000) / (performance.now() - start);
+    extra.firstEpochBatches = batches;
+    extra.onDemand = lazy.onDemand;
+    await lazy.ready;
+    extra.cacheCompleteSeconds = completeAt < 0 ? -1 : (completeAt - opened) / 1000;
+  }
   if (f['phase'] === 'warm') {
     const batches = Number(f['batches'] ?? 300);
     const times: number[] = [];
@@ -102,6 +129,7 @@ async function phase(f: Record<string, string>): Promise<PhaseResult> {
     batchMs,
     cacheBytes: cache ? statSync(cache.file).size : 0,
     rssMiB: process.memoryUsage().rss / 2 ** 20,
+    ...extra,
   };
 }
 
@@ -126,10 +154,14 @@ if (f['phase'] !== undefined) {
   try {
     // A cold start: this folder's cache file (for these settings) goes first.
     const decoder = (f['decoder'] as 'js' | 'sharp' | undefined) ?? (await defaultDecoder());
-    rmSync(folderCachePath(cacheDir, f['data'], Number(f['image-size'] ?? 64), Number(f['channels'] ?? 3), DEFAULT_MAX_IMAGE_PIXELS, decoder), { force: true });
-    const cold = run('cold');
-    const warm = run('warm');
-    console.log(JSON.stringify({ data: f['data'], imageSize: Number(f['image-size'] ?? 64), channels: Number(f['channels'] ?? 3), batch: Number(f['batch'] ?? 64), decoder, cold, warm }));
+    const file = folderCachePath(cacheDir, f['data'], Number(f['image-size'] ?? 64), Number(f['channels'] ?? 3), DEFAULT_MAX_IMAGE_PIXELS, decoder);
+    // lazy and cold are first runs (the cache file is deleted before each); warm reuses the cache.
+    const results: Record<string, PhaseResult> = {};
+    for (const name of (f['phases'] ?? 'cold,warm').split(',')) {
+      if (name === 'lazy' || name === 'cold') rmSync(file, { force: true });
+      results[name] = run(name);
+    }
+    console.log(JSON.stringify({ data: f['data'], imageSize: Number(f['image-size'] ?? 64), channels: Number(f['channels'] ?? 3), batch: Number(f['batch'] ?? 64), decoder, ...results }));
   } finally {
     if (own && f['keep'] !== 'true') rmSync(cacheDir, { recursive: true, force: true });
   }

@@ -151,7 +151,7 @@ function summary(result: RunResult): Record<string, unknown> {
 export interface PreparationProgress {
   /** Pass as openDataset's onProgress. */
   onProgress(done: number, total: number): void;
-  /** Ends the bar, if one is shown; returns the seconds since the first report (0 when none came). */
+  /** Ends the bar, if one is shown, and ignores later reports; returns the seconds since the first report (0 when none came). */
   stop(): number;
 }
 
@@ -165,9 +165,13 @@ export function createPreparationProgress(mode: ProgressMode, label = 'preparing
   let start = -1;
   let last = -Infinity;
   let bar: cliProgress.SingleBar | null = null;
+  let stopped = false;
   guardStdio();
   return {
     onProgress(done: number, total: number): void {
+      // After stop(): a lazily opened folder's cache keeps filling while training runs; its
+      // progress is not shown over the training's.
+      if (stopped) return;
       const t = now();
       if (start < 0) start = t;
       const elapsed = (t - start) / 1000;
@@ -199,6 +203,7 @@ export function createPreparationProgress(mode: ProgressMode, label = 'preparing
       else write('stdout', `${label}: ${done}/${total} images (${rate.toFixed(0)} img/s, ETA ${formatDuration(eta)})\n`);
     },
     stop(): number {
+      stopped = true;
       bar?.stop();
       bar = null;
       return start < 0 ? 0 : (now() - start) / 1000;

@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { datasetName, DatasetError, openDataset, type ImageDataset } from '../data/index.js';
+import { datasetName, DatasetError, LazyFolderDataset, openDataset, type ImageDataset } from '../data/index.js';
 import type { LoadedCheckpoint } from '../train/checkpoint.js';
 import { ensureDir } from '../io/dirs.js';
 import {
@@ -179,7 +179,9 @@ async function train(flags: TrainFlags, command: Command): Promise<void> {
   }
   const prepared = preparation.stop();
   const cached = (dataset as { cache?: { file: string; built: boolean } }).cache;
-  if (cached?.built && mode !== 'json') reporter.note(`prepared the image cache ${cached.file} in ${formatDuration(prepared)} (reused while the folder is unchanged)`);
+  if (dataset instanceof LazyFolderDataset) {
+    if (mode !== 'json') reporter.note(`preparing the image cache ${cached!.file} in the background; until it is done, images not yet prepared are decoded when a batch needs them`);
+  } else if (cached?.built && mode !== 'json') reporter.note(`prepared the image cache ${cached.file} in ${formatDuration(prepared)} (reused while the folder is unchanged)`);
   if (config.batchSize > dataset.length) {
     throw new UsageError(`--batch-size ${config.batchSize} is larger than the dataset ${dataset.name} (${dataset.length} images)`);
   }
@@ -223,6 +225,17 @@ async function train(flags: TrainFlags, command: Command): Promise<void> {
     reporter.stop();
     stopSignals.dispose();
     await server?.close();
+    // A failed run does not stay alive to finish a lazily opened folder's cache (its temporary file is removed).
+    if (result === undefined && dataset instanceof LazyFolderDataset) dataset.close();
+  }
+  if (dataset instanceof LazyFolderDataset && !dataset.complete) {
+    if (result.status === 'completed') {
+      // The workers keep the process alive until the cache is finished anyway: say why it waits.
+      if (mode !== 'json') reporter.note(`finishing the image cache ${dataset.cache.file} for the next runs (Ctrl-C skips it; the next run then prepares it again)`);
+    } else {
+      dataset.close();
+    }
+    await dataset.ready;
   }
 
   const report = join(outDir, RUN_FILES.report);

@@ -41,6 +41,11 @@ export interface OpenDatasetOptions {
   decoder?: 'js' | 'sharp';
   /** Image folders: preparation progress (images done, of total). */
   onProgress?: (done: number, total: number) => void;
+  /**
+   * Image folders, first run (no cache yet): return at once and decode images on demand while
+   * worker threads fill the cache (default: for folders of at least LAZY_MIN_IMAGES images; see FolderOpenOptions.lazy).
+   */
+  lazy?: boolean;
 }
 
 /** The `shapes` test split is the images of seed + this offset (independent draws of the same distribution). */
@@ -108,7 +113,7 @@ export async function openDataset(spec: string, options: OpenDatasetOptions): Pr
     throw new DatasetError(`dataset "${spec}" is a file; give an image folder or one of ${DATASET_NAMES.join(', ')}`);
   }
   try {
-    return await openImageFolder(spec, { ...common, maxImagePixels: options.maxImagePixels, cache: options.cache, cacheDir: options.cacheDir, workers: options.workers, decoder: options.decoder, onProgress: options.onProgress });
+    return await openImageFolder(spec, { ...common, maxImagePixels: options.maxImagePixels, cache: options.cache, cacheDir: options.cacheDir, workers: options.workers, decoder: options.decoder, onProgress: options.onProgress, lazy: options.lazy });
   } catch (error) {
     if (error instanceof DatasetError && error.message.startsWith('no images')) {
       const hint = await formatHint(spec);

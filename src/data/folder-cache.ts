@@ -339,6 +339,13 @@ export type SlotResult = null | { reason: string; tooLarge?: [number, number] };
 export interface PrepareJob {
   dir: string;
   temp: string;
+  /** Shared per-slot flags (Int32 each: SLOT_PENDING, SLOT_WRITTEN, SLOT_FAILED), set after a slot's bytes are written. */
+  flags?: SharedArrayBuffer;
+  /** For the pool's workers: an Int32Array over it holds the next unclaimed slot; they claim `chunk` slots at a time. */
+  next?: SharedArrayBuffer;
+  chunk?: number;
+  /** For the on-demand worker: an Int32Array(2) over it holds [requested slot, request count]. */
+  urgent?: SharedArrayBuffer;
   files: readonly string[];
   imageSize: number;
   channels: 1 | 3;
@@ -387,11 +394,37 @@ export function removeStalePreparations(folder: string): string[] {
 
 type SlotWriter = (job: PrepareJob, from: number, to: number, fd: number) => Promise<SlotResult[]>;
 
+/** Per-slot state in a preparation's shared flags (Int32Array over PrepareJob.flags). */
+export const SLOT_PENDING = 0;
+export const SLOT_WRITTEN = 1;
+export const SLOT_FAILED = 2;
+
+/** A preparation under way (startFolderCachePreparation). */
+export interface Preparation {
+  /** The temporary file the slots are written to (renamed to the cache's name when done). */
+  readonly temp: string;
+  /** Int32Array over the shared per-slot flags (SLOT_PENDING / SLOT_WRITTEN / SLOT_FAILED). */
+  readonly flags: Int32Array;
+  /** The finished cache's header, after the rename; rejects (the temporary removed) on failure or abort. */
+  readonly done: Promise<CacheHeader>;
+  /** Stops the workers and removes the temporary file (no cache is left); done then rejects. */
+  abort(): void;
+}
+
 /**
  * Decodes `files` into a new cache file at `file` (temporary file, then rename). `decodeRange`
  * is the in-thread decoder (folder.ts passes it, to keep this module free of the decoders).
  */
-export async function prepareFolderCache(file: string, job: Omit<PrepareJob, 'temp'>, meta: { files: CachedFileEntry[]; dir: string }, decodeRange: SlotWriter, options: PrepareOptions = {}): Promise<CacheHeader> {
+export async function prepareFolderCache(file: string, job: Omit<PrepareJob, 'temp' | 'flags'>, meta: { files: CachedFileEntry[]; dir: string }, decodeRange: SlotWriter, options: PrepareOptions = {}): Promise<CacheHeader> {
+  return startFolderCachePreparation(file, job, meta, decodeRange, options).done;
+}
+
+/**
+ * Starts a preparation and returns at once (the temporary file created and sized): worker
+ * threads (or, with workers 0, this thread between awaits) fill the slots, marking each slot's
+ * flag after its bytes are written, then the header and footer are written and the file renamed.
+ */
+export function startFolderCachePreparation(file: string, job: Omit<PrepareJob, 'temp' | 'flags'>, meta: { files: CachedFileEntry[]; dir: string }, decodeRange: SlotWriter, options: PrepareOptions = {}): Preparation {
   const folder = join(file, '..');
   mkdirSync(folder, { recursive: true });
   removeStalePreparations(folder);
@@ -399,54 +432,77 @@ export async function prepareFolderCache(file: string, job: Omit<PrepareJob, 'te
   const temp = join(folder, `.${base}.${process.pid}.${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}.tmp`);
   const total = job.files.length;
   const per = job.channels * job.imageSize * job.imageSize;
-  const full: PrepareJob = { ...job, temp };
+  const shared = new SharedArrayBuffer(4 * total);
+  const full: PrepareJob = { ...job, temp, flags: shared };
+  const control = { aborted: false, stop: (): void => {} };
   let fd = openSync(temp, 'wx', 0o644);
-  let renamed = false;
   try {
     ftruncateSync(fd, total * per);
-    const results: SlotResult[] = new Array<SlotResult>(total).fill(null);
-    const cores = Math.max(1, availableParallelism());
-    const workers = Math.min(options.workers ?? cores, total);
-    if (workers <= 0) {
-      const chunk = Math.max(1, Math.min(256, Math.ceil(total / 50)));
-      for (let from = 0; from < total; from += chunk) {
-        const to = Math.min(total, from + chunk);
-        (await decodeRange(full, from, to, fd)).forEach((r, k) => (results[from + k] = r));
-        options.onProgress?.(to, total);
-      }
-    } else {
-      await runWorkers(full, workers, results, options.onProgress);
-    }
-    const skipped: SkippedFile[] = [];
-    results.forEach((r, slot) => {
-      if (r !== null) skipped.push({ slot, ...r });
-    });
-    const skippedSlots = new Set(skipped.map((s) => s.slot));
-    const kept = job.files.filter((_, i) => !skippedSlots.has(i));
-    const header: CacheHeader = {
-      format: 'dcgan-folder-cache',
-      version: FOLDER_CACHE_VERSION,
-      dir: meta.dir,
-      imageSize: job.imageSize,
-      channels: job.channels,
-      maxImagePixels: job.maxImagePixels,
-      decoder: job.decoder,
-      files: meta.files,
-      skipped,
-      classes: folderClasses(kept),
-    };
-    const tail = encodeCacheTail(header, total * per);
-    for (let at = 0; at < tail.length; ) at += writeSync(fd, tail, at, tail.length - at, total * per + at);
-    fsyncSync(fd);
+  } catch (error) {
     closeSync(fd);
-    fd = -1;
-    renameSync(temp, file);
-    renamed = true;
-    return header;
-  } finally {
-    if (fd >= 0) closeSync(fd);
-    if (!renamed) rmSync(temp, { force: true });
+    rmSync(temp, { force: true });
+    throw error;
   }
+  const run = async (): Promise<CacheHeader> => {
+    let renamed = false;
+    try {
+      const results: SlotResult[] = new Array<SlotResult>(total).fill(null);
+      const cores = Math.max(1, availableParallelism());
+      const workers = Math.min(options.workers ?? cores, total);
+      if (workers <= 0) {
+        const chunk = Math.max(1, Math.min(256, Math.ceil(total / 50)));
+        for (let from = 0; from < total; from += chunk) {
+          if (control.aborted) throw new DatasetError('the image cache preparation was aborted');
+          const to = Math.min(total, from + chunk);
+          (await decodeRange(full, from, to, fd)).forEach((r, k) => (results[from + k] = r));
+          options.onProgress?.(to, total);
+        }
+      } else {
+        await runWorkers(full, workers, results, options.onProgress, control);
+      }
+      if (control.aborted) throw new DatasetError('the image cache preparation was aborted');
+      const skipped: SkippedFile[] = [];
+      results.forEach((r, slot) => {
+        if (r !== null) skipped.push({ slot, ...r });
+      });
+      const skippedSlots = new Set(skipped.map((s) => s.slot));
+      const kept = job.files.filter((_, i) => !skippedSlots.has(i));
+      const header: CacheHeader = {
+        format: 'dcgan-folder-cache',
+        version: FOLDER_CACHE_VERSION,
+        dir: meta.dir,
+        imageSize: job.imageSize,
+        channels: job.channels,
+        maxImagePixels: job.maxImagePixels,
+        decoder: job.decoder,
+        files: meta.files,
+        skipped,
+        classes: folderClasses(kept),
+      };
+      const tail = encodeCacheTail(header, total * per);
+      for (let at = 0; at < tail.length; ) at += writeSync(fd, tail, at, tail.length - at, total * per + at);
+      fsyncSync(fd);
+      closeSync(fd);
+      fd = -1;
+      if (control.aborted) throw new DatasetError('the image cache preparation was aborted');
+      renameSync(temp, file);
+      renamed = true;
+      return header;
+    } finally {
+      if (fd >= 0) closeSync(fd);
+      if (!renamed) rmSync(temp, { force: true });
+    }
+  };
+  return {
+    temp,
+    flags: new Int32Array(shared),
+    done: run(),
+    abort: () => {
+      if (control.aborted) return;
+      control.aborted = true;
+      control.stop();
+    },
+  };
 }
 
 /**
@@ -454,7 +510,7 @@ export async function prepareFolderCache(file: string, job: Omit<PrepareJob, 'te
  * (tests, `node --import tsx`) through a bootstrap that registers tsx's loader in the worker
  * first, as loader hooks registered on the main thread do not reach workers in Node 20.
  */
-function startWorker(job: PrepareJob): Worker {
+export function startWorker(job: PrepareJob): Worker {
   if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./folder-worker.js', import.meta.url), { workerData: job });
   const worker = new URL('./folder-worker.ts', import.meta.url).href;
   const api = import.meta.resolve('tsx/esm/api');
@@ -462,11 +518,16 @@ function startWorker(job: PrepareJob): Worker {
   return new Worker(code, { eval: true, workerData: job });
 }
 
-/** Hands out chunks of slots to `count` workers until all are done; rejects on the first failure. */
-function runWorkers(job: PrepareJob, count: number, results: SlotResult[], onProgress?: (done: number, total: number) => void): Promise<void> {
+/**
+ * Runs `count` workers over all slots; rejects on the first failure. The workers claim chunks of
+ * slots themselves from a shared counter (Atomics.add), so that they keep working while this
+ * thread is busy (a lazy data set's training loop need not yield for the cache to fill); each
+ * posts what it skipped per chunk, and a last message when no chunk is left.
+ */
+function runWorkers(job: PrepareJob, count: number, results: SlotResult[], onProgress: ((done: number, total: number) => void) | undefined, control: { aborted: boolean; stop: () => void }): Promise<void> {
   const total = job.files.length;
   const chunk = Math.max(1, Math.min(256, Math.ceil(total / (count * 16))));
-  let next = 0;
+  const claim: PrepareJob = { ...job, next: new SharedArrayBuffer(8), chunk };
   let done = 0;
   let live = count;
   const pool: Worker[] = [];
@@ -478,31 +539,28 @@ function runWorkers(job: PrepareJob, count: number, results: SlotResult[], onPro
       for (const w of pool) void w.terminate();
       reject(error instanceof Error ? error : new DatasetError(String(error)));
     };
-    const give = (w: Worker): void => {
-      if (next >= total) {
-        void w.terminate();
-        live--;
-        if (live === 0 && !failed) resolvePromise();
-        return;
-      }
-      const from = next;
-      const to = Math.min(total, from + chunk);
-      next = to;
-      w.postMessage({ from, to });
-    };
+    control.stop = () => failAll(new DatasetError('the image cache preparation was aborted'));
     for (let i = 0; i < count; i++) {
       let w: Worker;
       try {
-        w = startWorker(job);
+        w = startWorker(claim);
       } catch (error) {
         failAll(error);
         return;
       }
       pool.push(w);
-      w.on('message', (m: { from: number; to: number; results: SlotResult[] } | { error: string }) => {
+      let ended = false;
+      w.on('message', (m: { from: number; to: number; results: SlotResult[] } | { error: string } | { end: true }) => {
         if (failed) return;
         if ('error' in m) {
           failAll(new DatasetError(`preparing the image cache: ${m.error}`));
+          return;
+        }
+        if ('end' in m) {
+          ended = true;
+          void w.terminate();
+          live--;
+          if (live === 0) resolvePromise();
           return;
         }
         m.results.forEach((r, k) => (results[m.from + k] = r));
@@ -511,15 +569,12 @@ function runWorkers(job: PrepareJob, count: number, results: SlotResult[], onPro
           onProgress?.(done, total);
         } catch (error) {
           failAll(error);
-          return;
         }
-        give(w);
       });
       w.on('error', failAll);
       w.on('exit', (code) => {
-        if (!failed && code !== 0 && code !== 1 && next < total) failAll(new DatasetError(`an image decoding worker stopped (exit code ${code})`));
+        if (!failed && !ended) failAll(new DatasetError(`an image decoding worker stopped (exit code ${code})`));
       });
-      give(w);
     }
   });
 }

@@ -18,7 +18,8 @@ import { PNG } from 'pngjs';
 import { inflateSync } from 'node:zlib';
 import { checkChannels, checkImageSize, checkRead, DatasetError, DEFAULT_MAX_IMAGE_PIXELS, LUMA_B, LUMA_G, LUMA_R, type ImageDataset } from './common.js';
 import { cacheDir } from './cache-dir.js';
-import { CachedFolderDataset, folderCachePath, folderClasses, folderLabels, openFolderCache, prepareFolderCache, statFiles, type PrepareJob, type SlotResult } from './folder-cache.js';
+import { CachedFolderDataset, folderCachePath, folderClasses, folderLabels, openFolderCache, prepareFolderCache, SLOT_FAILED, SLOT_WRITTEN, startFolderCachePreparation, statFiles, type CacheHeader, type PrepareJob, type SlotResult } from './folder-cache.js';
+import { LazyFolderDataset } from './folder-lazy.js';
 import { SquareResizer } from './resize.js';
 
 export const IMAGE_EXTENSIONS = ['.png', '.jpg', '.jpeg'];
@@ -326,6 +327,12 @@ export interface FolderOpenOptions {
   decoder?: FolderDecoder;
   /** Preparation progress (images done, of total); throwing aborts it, leaving no cache. */
   onProgress?: (done: number, total: number) => void;
+  /**
+   * When the cache must be prepared: return at once a LazyFolderDataset (images decoded on demand
+   * while the workers fill the cache in the background) instead of preparing first. Default:
+   * lazy when the folder holds at least LAZY_MIN_IMAGES images; never with workers 0.
+   */
+  lazy?: boolean;
 }
 
 /**
@@ -449,7 +456,7 @@ function summarise(names: readonly string[], shown = 3): string {
  * (folder-cache.ts), prepared in worker threads when missing or stale and read image by image;
  * with `cache: false` decoded on this thread into an in-memory ImageFolderDataset.
  */
-export async function openImageFolder(dir: string, options: FolderOpenOptions): Promise<ImageFolderDataset | CachedFolderDataset> {
+export async function openImageFolder(dir: string, options: FolderOpenOptions): Promise<ImageFolderDataset | CachedFolderDataset | LazyFolderDataset> {
   const imageSize = checkImageSize(options.imageSize);
   const channels = checkChannels(options.channels);
   let files: string[];
@@ -475,20 +482,67 @@ export async function openImageFolder(dir: string, options: FolderOpenOptions): 
   let opened = openFolderCache(file, expected);
   const built = opened === null;
   if (opened === null) {
-    try {
-      await prepareFolderCache(file, { dir: resolve(dir), files, imageSize, channels, maxImagePixels: maxPixels, decoder }, { files: entries, dir: resolve(dir) }, decodeSlots, { workers: options.workers, onProgress: options.onProgress });
-    } catch (error) {
+    const job = { dir: resolve(dir), files, imageSize, channels, maxImagePixels: maxPixels, decoder };
+    const meta = { files: entries, dir: resolve(dir) };
+    const cannotWrite = (error: unknown): boolean => {
       const code = (error as NodeJS.ErrnoException).code;
       if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) {
         options.onWarning?.(`cannot write the image cache ${file} (${(error as Error).message.split('\n')[0]}); decoding ${dir} into memory instead`);
-        return decodeInMemory(dir, files, imageSize, channels, options);
+        return true;
       }
+      return false;
+    };
+    if ((options.lazy ?? files.length >= LAZY_MIN_IMAGES) && options.workers !== 0) {
+      let preparation;
+      try {
+        preparation = startFolderCachePreparation(file, job, meta, decodeSlots, { workers: options.workers, onProgress: options.onProgress });
+      } catch (error) {
+        if (cannotWrite(error)) return decodeInMemory(dir, files, imageSize, channels, options);
+        throw error;
+      }
+      const report = (header: CacheHeader): void => {
+        try {
+          reportHeaderSkipped(dir, header, maxPixels, options.onWarning);
+        } catch (error) {
+          options.onWarning?.((error as Error).message);
+        }
+      };
+      const lazy = new LazyFolderDataset(dir, file, preparation, job, report, options.onWarning);
+      try {
+        await lazy.started;
+      } catch (error) {
+        lazy.close();
+        await lazy.ready;
+        throw error;
+      }
+      return lazy;
+    }
+    try {
+      await prepareFolderCache(file, job, meta, decodeSlots, { workers: options.workers, onProgress: options.onProgress });
+    } catch (error) {
+      if (cannotWrite(error)) return decodeInMemory(dir, files, imageSize, channels, options);
       throw error;
     }
     opened = openFolderCache(file, expected);
     if (opened === null) throw new DatasetError(`the image cache ${file} was written but does not read back (was the folder changed while it was prepared?)`);
   }
-  const { header } = opened;
+  try {
+    reportHeaderSkipped(dir, opened.header, maxPixels, options.onWarning);
+  } catch (error) {
+    closeSync(opened.fd);
+    throw error;
+  }
+  return new CachedFolderDataset(dir, { file, built }, opened);
+}
+
+/**
+ * Folders with at least this many images are, on the run that prepares their cache, opened lazily
+ * (LazyFolderDataset: training starts at once, images decoded on demand while the workers fill
+ * the cache); smaller ones are prepared fully first, which takes seconds.
+ */
+export const LAZY_MIN_IMAGES = 5000;
+
+function reportHeaderSkipped(dir: string, header: CacheHeader, maxPixels: number, onWarning?: (message: string) => void): void {
   const skipped: string[] = [];
   const tooLarge: string[] = [];
   for (const s of header.skipped) {
@@ -496,13 +550,7 @@ export async function openImageFolder(dir: string, options: FolderOpenOptions): 
     if (s.tooLarge) tooLarge.push(`${name} ${s.tooLarge[0]}×${s.tooLarge[1]}`);
     else skipped.push(name);
   }
-  try {
-    reportSkipped(dir, files.length, files.length - header.skipped.length, skipped, tooLarge, maxPixels, options.onWarning);
-  } catch (error) {
-    closeSync(opened.fd);
-    throw error;
-  }
-  return new CachedFolderDataset(dir, { file, built }, opened);
+  reportSkipped(dir, header.files.length, header.files.length - header.skipped.length, skipped, tooLarge, maxPixels, onWarning);
 }
 
 function checkMaxPixels(value: number | undefined): number {
@@ -521,15 +569,29 @@ export async function decodeSlots(job: PrepareJob, from: number, to: number, fd:
   const per = job.channels * job.imageSize * job.imageSize;
   const buf = Buffer.alloc(per);
   const out: SlotResult[] = [];
+  // With shared flags (a lazy data set reading while this runs): a slot already written (by the
+  // on-demand decoder) is not decoded again; each slot's flag is set after its bytes are written.
+  const flags = job.flags === undefined ? null : new Int32Array(job.flags);
+  const mark = (slot: number, state: number): void => {
+    if (flags === null) return;
+    Atomics.store(flags, slot, state);
+    Atomics.notify(flags, slot);
+  };
   for (let slot = from; slot < to; slot++) {
+    if (flags !== null && Atomics.load(flags, slot) === SLOT_WRITTEN) {
+      out.push(null);
+      continue;
+    }
     try {
       await loadImageBytesWith(sharp, readFileSync(join(job.dir, job.files[slot]!)), job, buf, 0);
     } catch (error) {
       if (error instanceof ImageTooLargeError) out.push({ reason: error.message, tooLarge: [error.width, error.height] });
       else out.push({ reason: message(error) });
+      mark(slot, SLOT_FAILED);
       continue;
     }
     for (let at = 0; at < per; ) at += writeSync(fd, buf, at, per - at, slot * per + at);
+    mark(slot, SLOT_WRITTEN);
     out.push(null);
   }
   return out;

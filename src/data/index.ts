@@ -35,6 +35,7 @@ export {
   ImageTooLargeError,
   DEFAULT_MAX_IMAGE_PIXELS,
   IMAGE_EXTENSIONS,
+  LAZY_MIN_IMAGES,
   type RgbImage,
   type ImageHeader,
   type FolderOpenOptions,
@@ -46,6 +47,7 @@ export {
   FOLDER_CACHE_VERSION,
   type CacheHeader,
 } from './folder-cache.js';
+export { LazyFolderDataset } from './folder-lazy.js';
 export { cacheDir } from './cache-dir.js';
 export { SquareResizer, axisPlan, type AxisPlan } from './resize.js';
 export { luma, byteToSigned, MNIST_CLASSES, FASHION_MNIST_CLASSES, CIFAR10_CLASSES } from './common.js';

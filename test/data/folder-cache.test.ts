@@ -267,6 +267,10 @@ describe('preparation progress (dcgan train)', () => {
         slow.onProgress(done, 30);
       }
       slow.stop();
+      const before = lines.length;
+      clock = 100_000;
+      slow.onProgress(31, 40); // a lazy folder's cache still filling while training runs
+      assert.equal(lines.length, before, 'nothing is shown after stop()');
     } finally {
       process.stdout.write = write;
     }
