@@ -47,7 +47,7 @@ export interface TrainConfig extends DcganConfig {
 
 /**
  * The defaults of `dcgan train` with no options: 32×32 RGB shapes with a small DCGAN
- * (ngf = 32, ndf = 16, batch 64, 2000 steps, one-sided label smoothing 0.1), sized to finish
+ * (ngf = 32, ndf = 16, batch 64, 4000 steps, one-sided label smoothing 0.1), sized to finish
  * in minutes on two cores (the README has the measured times). A generator wider than the
  * discriminator and the smoothed real label keep D from winning outright early (with
  * ngf = ndf = 16 D's loss stayed low and the grid stayed blobs); the edges come from G's width.
@@ -71,7 +71,7 @@ export const DEFAULT_TRAIN_CONFIG: Readonly<TrainConfig> = Object.freeze({
   ema: 0,
   conditional: false,
   seed: 0,
-  steps: 2000,
+  steps: 4000,
   sampleEvery: 200,
   checkpointEvery: 500,
   evalEvery: 0,
