@@ -17,8 +17,9 @@
  * file (removed by the next preparation) and never a file at the cache's name. A cache whose
  * footer, header or size does not add up is rebuilt, never trusted.
  */
+import { removeStaleTemporaries } from '../io/atomic.js';
 import { createHash } from 'node:crypto';
-import { closeSync, fstatSync, fsyncSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmSync, statSync, writeSync, ftruncateSync } from 'node:fs';
+import { closeSync, fstatSync, fsyncSync, mkdirSync, openSync, readSync, renameSync, rmSync, statSync, writeSync, ftruncateSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -360,36 +361,12 @@ export interface PrepareOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
-const TEMP_SUFFIX = /^\.(.+\.bin)\.(\d+)\.([a-z0-9]+)\.tmp$/;
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+/** The temporary names of cache preparations: `.<cache>.bin.<pid>.<random>.tmp`. */
+const PREPARATION_TEMP = /^\..+\.bin\.(?<pid>\d+)\.[a-z0-9]+\.tmp$/;
 
 /** Removes temporary cache files of preparations whose process is gone. */
 export function removeStalePreparations(folder: string): string[] {
-  let names: string[];
-  try {
-    names = readdirSync(folder);
-  } catch {
-    return [];
-  }
-  const removed: string[] = [];
-  for (const name of names) {
-    const m = TEMP_SUFFIX.exec(name);
-    if (m === null) continue;
-    const pid = Number(m[2]);
-    if (pid !== process.pid && processAlive(pid)) continue;
-    if (pid === process.pid) continue; // possibly being written by this process right now
-    rmSync(join(folder, name), { force: true });
-    removed.push(name);
-  }
-  return removed;
+  return removeStaleTemporaries(folder, { pattern: PREPARATION_TEMP, keepOwn: true });
 }
 
 type SlotWriter = (job: PrepareJob, from: number, to: number, fd: number) => Promise<SlotResult[]>;

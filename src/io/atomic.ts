@@ -17,7 +17,7 @@ export interface SizedChunks extends Iterable<Uint8Array> {
 }
 
 /** `.<name>.<pid>.<random>.tmp`: the temporary files writeFileAtomic makes beside their target. */
-const TEMP_PATTERN = /^\..+\.(\d+)\.[a-z0-9]+\.tmp$/;
+const TEMP_PATTERN = /^\..+\.(?<pid>\d+)\.[a-z0-9]+\.tmp$/;
 
 function temporaryName(path: string): string {
   return join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}.tmp`);
@@ -76,12 +76,20 @@ function processAlive(pid: number): boolean {
   }
 }
 
+export interface StaleTemporaryOptions {
+  /** Which names are temporaries; its named group `pid` is the writing process (default: writeFileAtomic's). */
+  pattern?: RegExp;
+  /** Leave this process's own temporaries (it may be writing one right now); default: remove them too. */
+  keepOwn?: boolean;
+}
+
 /**
- * Removes temporary files that writeFileAtomic left in `dir` when its process was killed
- * mid-write (SIGKILL, power loss): those of processes no longer running, and this process's
- * own (none is being written while this runs). Returns the names removed.
+ * Removes temporary files that writeFileAtomic (or another writer naming them by `pattern`) left
+ * in `dir` when its process was killed mid-write (SIGKILL, power loss): those of processes no
+ * longer running, and this process's own unless `keepOwn`. Returns the names removed.
  */
-export function removeStaleTemporaries(dir: string): string[] {
+export function removeStaleTemporaries(dir: string, options: StaleTemporaryOptions = {}): string[] {
+  const pattern = options.pattern ?? TEMP_PATTERN;
   let names: string[];
   try {
     names = readdirSync(dir);
@@ -90,10 +98,9 @@ export function removeStaleTemporaries(dir: string): string[] {
   }
   const removed: string[] = [];
   for (const name of names) {
-    const match = TEMP_PATTERN.exec(name);
-    if (match === null) continue;
-    const pid = Number(match[1]);
-    if (pid !== process.pid && processAlive(pid)) continue;
+    const pid = Number(pattern.exec(name)?.groups?.['pid']);
+    if (!Number.isInteger(pid)) continue;
+    if (pid === process.pid ? options.keepOwn === true : processAlive(pid)) continue;
     rmSync(join(dir, name), { force: true });
     removed.push(name);
   }

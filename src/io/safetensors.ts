@@ -10,11 +10,11 @@
  */
 
 import type { SizedChunks } from './atomic.js';
+import { decodeToFloat32, DTYPE_BYTES, littleEndian, type TensorDtype } from './dtypes.js';
 
-export type SafetensorsDtype = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
+export type SafetensorsDtype = TensorDtype;
 export type WritableDtype = 'F32' | 'I64';
 
-const DTYPE_BYTES: Record<SafetensorsDtype, number> = { F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1 };
 
 /** A tensor as read from or written to a safetensors file. */
 export interface SafetensorsTensor {
@@ -47,7 +47,6 @@ export class SafetensorsError extends Error {
 /** Largest header we accept (the reference implementation's limit is 100 MB). */
 const MAX_HEADER = 100_000_000;
 
-const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 function numel(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
@@ -173,56 +172,6 @@ function isNonNegativeInt(v: unknown): v is number {
   return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 }
 
-function convert(dtype: SafetensorsDtype, bytes: Uint8Array, count: number): Float32Array {
-  const out = new Float32Array(count);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  switch (dtype) {
-    case 'F32':
-      if (littleEndian) new Uint8Array(out.buffer).set(bytes);
-      else for (let i = 0; i < count; i++) out[i] = view.getFloat32(4 * i, true);
-      break;
-    case 'F64':
-      for (let i = 0; i < count; i++) out[i] = view.getFloat64(8 * i, true);
-      break;
-    case 'F16':
-      for (let i = 0; i < count; i++) out[i] = halfToFloat(view.getUint16(2 * i, true));
-      break;
-    case 'BF16': {
-      const f = new DataView(new ArrayBuffer(4));
-      for (let i = 0; i < count; i++) {
-        f.setUint32(0, view.getUint16(2 * i, true) << 16);
-        out[i] = f.getFloat32(0);
-      }
-      break;
-    }
-    case 'I64':
-      for (let i = 0; i < count; i++) out[i] = Number(view.getBigInt64(8 * i, true));
-      break;
-    case 'I32':
-      for (let i = 0; i < count; i++) out[i] = view.getInt32(4 * i, true);
-      break;
-    case 'I16':
-      for (let i = 0; i < count; i++) out[i] = view.getInt16(2 * i, true);
-      break;
-    case 'I8':
-      for (let i = 0; i < count; i++) out[i] = view.getInt8(i);
-      break;
-    case 'U8':
-    case 'BOOL':
-      for (let i = 0; i < count; i++) out[i] = bytes[i]!;
-      break;
-  }
-  return out;
-}
-
-function halfToFloat(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >> 10) & 0x1f;
-  const frac = h & 0x3ff;
-  if (exp === 0) return sign * frac * 2 ** -24;
-  if (exp === 31) return frac === 0 ? sign * Infinity : NaN;
-  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
-}
 
 /**
  * Parses and validates safetensors bytes: header length and JSON, every entry's dtype, shape
@@ -286,7 +235,7 @@ export function decodeSafetensors(bytes: Uint8Array, source = 'the input'): Safe
     tensors.set(e.name, {
       dtype: e.dtype,
       shape: e.shape,
-      data: convert(e.dtype, bytes.subarray(dataStart + e.begin, dataStart + e.end), numel(e.shape)),
+      data: decodeToFloat32(e.dtype, bytes.subarray(dataStart + e.begin, dataStart + e.end), numel(e.shape)),
     });
   }
   return { tensors, metadata };

@@ -14,6 +14,7 @@
  * each key an int64 element count and the storage's bytes.
  */
 import type { SafetensorsDtype, SafetensorsTensor, TensorToWrite } from '../safetensors.js';
+import { decodeToFloat32, littleEndian } from '../dtypes.js';
 import { torchFail, TorchFormatError } from './errors.js';
 import { describe, PickleWriter, PyDict, PyGlobal, PyObject, PyTuple, unpickle, type PyValue } from './pickle.js';
 import { looksLikeZip, readZip, writeZip } from './zip.js';
@@ -124,59 +125,6 @@ function storageLoader(source: string, storages: Map<string, StorageRef>) {
   };
 }
 
-const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-
-function halfToFloat(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >> 10) & 0x1f;
-  const frac = h & 0x3ff;
-  if (exp === 0) return sign * frac * 2 ** -24;
-  if (exp === 31) return frac === 0 ? sign * Infinity : NaN;
-  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
-}
-
-/** Storage bytes (little-endian) → float32 values. */
-function decodeStorage(dtype: SafetensorsDtype, bytes: Uint8Array, count: number): Float32Array {
-  const out = new Float32Array(count);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  switch (dtype) {
-    case 'F32':
-      if (littleEndian) new Uint8Array(out.buffer).set(bytes.subarray(0, 4 * count));
-      else for (let i = 0; i < count; i++) out[i] = view.getFloat32(4 * i, true);
-      break;
-    case 'F64':
-      for (let i = 0; i < count; i++) out[i] = view.getFloat64(8 * i, true);
-      break;
-    case 'F16':
-      for (let i = 0; i < count; i++) out[i] = halfToFloat(view.getUint16(2 * i, true));
-      break;
-    case 'BF16': {
-      const f = new DataView(new ArrayBuffer(4));
-      for (let i = 0; i < count; i++) {
-        f.setUint32(0, view.getUint16(2 * i, true) << 16);
-        out[i] = f.getFloat32(0);
-      }
-      break;
-    }
-    case 'I64':
-      for (let i = 0; i < count; i++) out[i] = Number(view.getBigInt64(8 * i, true));
-      break;
-    case 'I32':
-      for (let i = 0; i < count; i++) out[i] = view.getInt32(4 * i, true);
-      break;
-    case 'I16':
-      for (let i = 0; i < count; i++) out[i] = view.getInt16(2 * i, true);
-      break;
-    case 'I8':
-      for (let i = 0; i < count; i++) out[i] = view.getInt8(i);
-      break;
-    case 'U8':
-    case 'BOOL':
-      for (let i = 0; i < count; i++) out[i] = bytes[i]!;
-      break;
-  }
-  return out;
-}
 
 /** The top-level dict of a state dict (or of `{'state_dict': …}`), entries in file order. */
 function stateDictEntries(source: string, root: PyValue): Array<[string, TensorRef]> {
@@ -225,7 +173,7 @@ function materialize(source: string, entries: Array<[string, TensorRef]>, limit:
       if (bytes.length !== s.numel * s.elementBytes) {
         torchFail(source, `storage '${s.key}' has ${bytes.length} bytes but ${s.numel} ${s.type} elements need ${s.numel * s.elementBytes}`);
       }
-      s.data = decodeStorage(s.dtype, bytes, s.numel);
+      s.data = decodeToFloat32(s.dtype, bytes, s.numel);
     }
     const src = s.data;
     let data: Float32Array;
