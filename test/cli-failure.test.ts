@@ -4,39 +4,27 @@
  * sources (test/dcgan-from-source.ts) on tiny settings.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type StdioOptions } from 'node:child_process';
+import { spawn, type StdioOptions } from 'node:child_process';
 import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, describe, test } from 'node:test';
+import { CLI_ENTRY, CLI_ENV, nonEmptyLines, runCli, TSX, type CliRun } from './cli-run.js';
 import '../src/index.js';
 import { loadCheckpoint } from '../src/train/index.js';
 import { claimingPng, encodePng, pixels } from './data/helpers.js';
 
-const entry = fileURLToPath(new URL('./dcgan-from-source.ts', import.meta.url));
-const tsx = import.meta.resolve('tsx');
+const entry = CLI_ENTRY;
+const tsx = TSX;
 const work = mkdtempSync(join(tmpdir(), 'dcgan-fail-'));
 after(() => rmSync(work, { recursive: true, force: true }));
 
 const TINY = ['--threads', '1', '--image-size', '16', '--ngf', '8', '--ndf', '8', '--nz', '16', '--batch-size', '8', '--sample-every', '0'];
-const env = { ...process.env, DCGAN_DEBUG: '', NO_COLOR: '1' };
+const env = CLI_ENV;
 
-interface Run {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function dcgan(...args: string[]): Run {
-  const result = spawnSync(process.execPath, ['--import', tsx, entry, ...args], { cwd: work, encoding: 'utf8', timeout: 60_000, env });
-  if (result.error) throw result.error;
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
-}
-
-function lines(text: string): string[] {
-  return text.split('\n').filter((l) => l.trim() !== '');
-}
+type Run = CliRun;
+const dcgan = (...args: string[]): Run => runCli(work, args);
+const lines = nonEmptyLines;
 
 function assertOneLineError(run: Run, message: RegExp): void {
   assert.notEqual(run.status, 0, `expected a failure:\n${run.stdout}\n${run.stderr}`);

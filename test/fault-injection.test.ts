@@ -7,22 +7,21 @@
  * (DCGAN_FAULT_SEED, DCGAN_FAULT_TRIES to change them). The commands run from the sources.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, watch, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
+import { assertSameCheckpoint, CLI_ENTRY, CLI_ENV, nonEmptyLines, runCli, TSX, type CliRun } from './cli-run.js';
 import '../src/index.js';
-import { decodeSafetensors } from '../src/io/index.js';
 import { loadCheckpoint } from '../src/train/index.js';
 import { testRandom } from './helpers.js';
 
-const entry = fileURLToPath(new URL('./dcgan-from-source.ts', import.meta.url));
-const tsx = import.meta.resolve('tsx');
+const entry = CLI_ENTRY;
+const tsx = TSX;
 const work = mkdtempSync(join(tmpdir(), 'dcgan-kill-'));
 after(() => rmSync(work, { recursive: true, force: true }));
-const env = { ...process.env, DCGAN_DEBUG: '', NO_COLOR: '1' };
+const env = CLI_ENV;
 
 const SEED = Number(process.env['DCGAN_FAULT_SEED'] ?? 10);
 const TRIES = Number(process.env['DCGAN_FAULT_TRIES'] ?? 5);
@@ -34,21 +33,9 @@ const TINY = ['--threads', '1', '--image-size', '16', '--ngf', '8', '--ndf', '8'
 /** A model whose 18 MB checkpoint takes long enough to write that a kill can land inside the write. */
 const LARGE = ['--threads', '1', '--image-size', '16', '--ngf', '128', '--ndf', '128', '--batch-size', '8', '--checkpoint-every', '2', '--sample-every', '0'];
 
-interface Run {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function dcgan(...args: string[]): Run {
-  const result = spawnSync(process.execPath, ['--import', tsx, entry, ...args], { cwd: work, encoding: 'utf8', timeout: 60_000, env });
-  if (result.error) throw result.error;
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
-}
-
-function lines(text: string): string[] {
-  return text.split('\n').filter((l) => l.trim() !== '');
-}
+type Run = CliRun;
+const dcgan = (...args: string[]): Run => runCli(work, args);
+const lines = nonEmptyLines;
 
 interface Killable {
   kill(signal: NodeJS.Signals): boolean;
@@ -103,24 +90,6 @@ function temporaries(out: string): string[] {
   return found.sort();
 }
 
-/** Bitwise comparison of two checkpoint files: every tensor byte, and the metadata except timing. */
-function assertSameCheckpoint(a: string, b: string): void {
-  const fa = decodeSafetensors(readFileSync(a));
-  const fb = decodeSafetensors(readFileSync(b));
-  assert.deepEqual([...fb.tensors.keys()], [...fa.tensors.keys()]);
-  for (const [name, ta] of fa.tensors) {
-    const tb = fb.tensors.get(name)!;
-    assert.deepEqual(tb.shape, ta.shape, name);
-    const ua = new Uint8Array(ta.data.buffer, ta.data.byteOffset, ta.data.byteLength);
-    const ub = new Uint8Array(tb.data.buffer, tb.data.byteOffset, tb.data.byteLength);
-    assert.equal(ub.length, ua.length, name);
-    const i = ua.findIndex((v, k) => v !== ub[k]);
-    assert.equal(i, -1, `${name}: byte ${i} differs`);
-  }
-  const { elapsed_seconds: _a, ...ma } = fa.metadata;
-  const { elapsed_seconds: _b, ...mb } = fb.metadata;
-  assert.deepEqual(mb, ma);
-}
 
 function metricSteps(out: string): Array<[number, number, number]> {
   return lines(readFileSync(join(out, 'metrics.jsonl'), 'utf8')).map((l) => {

@@ -8,9 +8,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { assertSameCheckpoint } from './cli-run.js';
 import * as kernels from '../src/kernels/index.js';
 import { availableBackends, getBackendName, memory, setBackend } from '../src/index.js';
-import { decodeSafetensors } from '../src/io/index.js';
 import { loadCheckpoint } from '../src/train/index.js';
 import { GanTrainer, resolveTrainConfig, runTraining, TrainConfigError, type StepMetrics, type TrainConfig } from '../src/train/index.js';
 
@@ -32,23 +32,6 @@ function metricLines(dir: string): StepMetrics[] {
     .map((l) => JSON.parse(l) as StepMetrics);
 }
 
-/** Bitwise comparison of two checkpoint files: every tensor byte, and the metadata except timing. */
-function assertSameCheckpoint(a: string, b: string): void {
-  const fa = decodeSafetensors(readFileSync(a));
-  const fb = decodeSafetensors(readFileSync(b));
-  assert.deepEqual([...fa.tensors.keys()], [...fb.tensors.keys()]);
-  for (const [name, ta] of fa.tensors) {
-    const tb = fb.tensors.get(name)!;
-    assert.deepEqual(tb.shape, ta.shape, name);
-    const ua = new Uint32Array(ta.data.buffer, ta.data.byteOffset, ta.data.length);
-    const ub = new Uint32Array(tb.data.buffer, tb.data.byteOffset, tb.data.length);
-    const i = ua.findIndex((v, k) => v !== ub[k]);
-    assert.equal(i, -1, `${name}[${i}] differs: ${ta.data[i]} vs ${tb.data[i]}`);
-  }
-  const { elapsed_seconds: _a, ...ma } = fa.metadata;
-  const { elapsed_seconds: _b, ...mb } = fb.metadata;
-  assert.deepEqual(mb, ma);
-}
 
 const setThreads = (kernels as unknown as Record<string, unknown>)['setThreads'];
 
