@@ -8,7 +8,7 @@ import './kernels/index.js';
 import './autograd/backward.js';
 import './ops/methods.js';
 
-export { Tensor, tidy, keep, memory, Generator, manualSeed, defaultGenerator, type GeneratorState, type MemoryInfo, type Shape } from './tensor/index.js';
+export { Tensor, tidy, keep, memory, resetPeakMemory, Generator, manualSeed, defaultGenerator, type GeneratorState, type MemoryInfo, type Shape } from './tensor/index.js';
 export { noGrad, enableGrad, isGradEnabled, backward, type BackwardOptions } from './autograd/index.js';
 export {
   setBackend, setBackendAsync, getBackend, getBackendName, listBackends, availableBackends, registerBackend, setThreads, getThreads, backendFailure, initWasm,

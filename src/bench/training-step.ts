@@ -9,6 +9,7 @@ import { dcganDiscriminator, dcganGenerator, type DcganConfig } from '../models/
 import { randn, uniform } from '../ops/create.js';
 import { Adam } from '../optim/adam.js';
 import { Generator } from '../tensor/random.js';
+import { memory, resetPeakMemory } from '../tensor/memory.js';
 import { keep, tidy } from '../tensor/scope.js';
 import { ganStep } from '../train/step.js';
 
@@ -35,7 +36,12 @@ export interface StepBenchResult {
   effectiveGflops: number;
   inferenceMs: number;
   inferenceImagesPerSec: number;
+  /** The operating system's peak resident set of the process (getrusage's maxrss). */
   peakRssMiB: number;
+  /** The most tensor data alive at once during the timed steps. */
+  peakTensorMiB: number;
+  /** Memory the backend's allocator holds for tensors (in use or kept for reuse). */
+  tensorHeapMiB: number;
 }
 
 /** The middle value (the mean of the two middle ones for an even count). */
@@ -81,20 +87,20 @@ export function benchmarkTrainingStep(options: StepBenchOptions): StepBenchResul
   const optG = new Adam(netG.parameters(), { lr: 2e-4, betas: [0.5, 0.999] });
   const optD = new Adam(netD.parameters(), { lr: 2e-4, betas: [0.5, 0.999] });
   const real = keep(uniform([batch, channels, imageSize, imageSize], -1, 1, { generator }));
-  let peakRss = process.memoryUsage().rss;
 
   const step = (): void => {
     tidy(() => ganStep({ netG, netD, optG, optD }, real, randn([batch, config.nz, 1, 1], { generator }), { realLabel: 1 }));
   };
 
   for (let i = 0; i < warmup; i++) step();
+  resetPeakMemory();
   const times: number[] = [];
   for (let i = 0; i < steps; i++) {
     const t0 = performance.now();
     step();
     times.push(performance.now() - t0);
-    peakRss = Math.max(peakRss, process.memoryUsage().rss);
   }
+  const peakTensorBytes = memory().peakBytes;
 
   netG.eval();
   const noise = keep(randn([batch, config.nz, 1, 1], { generator }));
@@ -120,6 +126,8 @@ export function benchmarkTrainingStep(options: StepBenchOptions): StepBenchResul
     effectiveGflops: +(trainingStepFlops(config, batch) / stepMs / 1e6).toFixed(1),
     inferenceMs: +inferenceMs.toFixed(1),
     inferenceImagesPerSec: +(batch / (inferenceMs / 1000)).toFixed(1),
-    peakRssMiB: +(peakRss / 2 ** 20).toFixed(1),
+    peakRssMiB: +(process.resourceUsage().maxRSS / 1024).toFixed(1),
+    peakTensorMiB: +(peakTensorBytes / 2 ** 20).toFixed(1),
+    tensorHeapMiB: +((getBackend().allocator.stats?.().heapBytes ?? 0) / 2 ** 20).toFixed(1),
   };
 }

@@ -65,13 +65,36 @@ export function planConv2d(xShape: readonly number[], wShape: readonly number[],
 }
 
 /**
- * Swaps the two leading axes of [a, b, rest] data: NCHW ↔ CNHW. The GEMMs work on the
- * channel-major CNHW layout (batch merged into the columns); with one image it is a no-op.
+ * Column buffers (im2col of part of the batch) are kept at or below this many bytes: the batch
+ * is convolved in chunks of images, so a layer's columns cost a bounded amount of memory
+ * whatever the batch and image size, as PyTorch's per-image loops and oneDNN's direct
+ * convolutions do, while each GEMM still spans several images' columns.
  */
-function swapLeading(data: Tensor, a: number, b: number, rest: number): Tensor {
-  if (a === 1 || b === 1) return data.viewAs([b, a, rest]);
-  const out = empty([b, a, rest]);
-  getBackend().permute(data.data, [a, b, rest], [1, 0, 2], out.data);
+let columnBudgetBytes = 8 * 2 ** 20;
+
+/** Sets the column budget (bytes); returns the previous one. For measurements and tests. */
+export function setConvColumnBudget(bytes: number): number {
+  if (!Number.isFinite(bytes) || bytes < 0) throw new RangeError(`setConvColumnBudget: bytes must be a non-negative number, got ${bytes}`);
+  const previous = columnBudgetBytes;
+  columnBudgetBytes = bytes;
+  return previous;
+}
+
+/** Images per chunk: as many as fit in the column budget, at least one. */
+function imagesPerChunk(g: ConvGeometry, rows: number): number {
+  const perImage = rows * g.outH * g.outW * 4;
+  return Math.max(1, Math.min(g.n, Math.floor(columnBudgetBytes / perImage)));
+}
+
+/**
+ * The column side [n, K, plane] of images n0… as the channel-major matrix [K, n·plane] the
+ * GEMMs take: a view when it is one image, else a copy into `scratch`.
+ */
+function channelMajor(data: Float32Array, n0: number, nc: number, k: number, plane: number, scratch: Float32Array | null): Float32Array {
+  const block = data.subarray(n0 * k * plane, (n0 + nc) * k * plane);
+  if (nc === 1) return block;
+  const out = scratch!.subarray(0, nc * k * plane);
+  getBackend().permute(block, [nc, k, plane], [1, 0, 2], out);
   return out;
 }
 
@@ -81,53 +104,87 @@ function swapLeading(data: Tensor, a: number, b: number, rest: number): Tensor {
  * [Cout, Cin, kH, kW], or convTranspose2d's [Cin, Cout, kH, kW] — the same numbers). conv2d is
  * `convolve` forward and `convolveAdjoint` + `convolveWeightGrad` backward; convTranspose2d is
  * `convolveAdjoint` forward and `convolve` + `convolveWeightGrad` backward: C and Cᵀ swap roles.
+ * Each works through the batch in chunks (imagesPerChunk): im2col/col2im of a chunk, one GEMM
+ * over the chunk's columns.
  */
 
-/** Image [N, C, H, W] → W·im2col(image) as [N, K, outH, outW]; also returns the columns when asked to keep them. */
+/**
+ * Image [N, C, H, W] → W·im2col(image) as [N, K, outH, outW]. When asked, also returns the
+ * columns for the weight gradient — only when one chunk holds the whole batch (else they
+ * are recomputed there, chunk by chunk).
+ */
 function convolve(image: Tensor, weight: Tensor, g: ConvGeometry, k: number, keepColumns: boolean): { out: Tensor; columns: Tensor | null } {
   const rows = g.c * g.kh * g.kw;
   const plane = g.outH * g.outW;
+  const imageSize = g.c * g.h * g.w;
   const backend = getBackend();
-  const columns = empty([rows, g.n * plane]);
-  backend.im2col(image.data, g, columns.data);
-  const outCnhw = empty([k, g.n, plane]);
-  backend.gemm(gemmParams({ m: k, n: g.n * plane, k: rows }), weight.data, columns.data, outCnhw.data);
-  if (!keepColumns) columns.dispose();
-  const flat = swapLeading(outCnhw, k, g.n, plane);
-  outCnhw.dispose();
-  const out = flat.viewAs([g.n, k, g.outH, g.outW]);
-  flat.dispose();
-  return { out, columns: keepColumns ? columns : null };
+  const chunk = imagesPerChunk(g, rows);
+  const out = empty([g.n, k, g.outH, g.outW]);
+  const columns = empty([rows, chunk * plane]);
+  const product = chunk > 1 ? empty([k, chunk * plane]) : null;
+  for (let n0 = 0; n0 < g.n; n0 += chunk) {
+    const nc = Math.min(chunk, g.n - n0);
+    const cols = columns.data.subarray(0, rows * nc * plane);
+    backend.im2col(image.data.subarray(n0 * imageSize, (n0 + nc) * imageSize), { ...g, n: nc }, cols);
+    const target = out.data.subarray(n0 * k * plane, (n0 + nc) * k * plane);
+    // One image's W·columns [K, plane] is already its NCHW slice; several need [K, n, plane] → [n, K, plane].
+    const cnhw = nc === 1 ? target : product!.data.subarray(0, k * nc * plane);
+    backend.gemm(gemmParams({ m: k, n: nc * plane, k: rows }), weight.data, cols, cnhw);
+    if (nc > 1) backend.permute(cnhw, [k, nc, plane], [1, 0, 2], target);
+  }
+  product?.dispose();
+  const keep = keepColumns && chunk === g.n;
+  if (!keep) columns.dispose();
+  return { out, columns: keep ? columns : null };
 }
 
-/** Column-side data in channel-major layout [K, N·outH·outW] → col2im(Wᵀ·y) as the image [N, C, H, W]. */
-function convolveAdjoint(yCnhw: Tensor, weight: Tensor, g: ConvGeometry, k: number): Tensor {
+/** Column-side data [N, K, outH, outW] → col2im(Wᵀ·y) as the image [N, C, H, W]. */
+function convolveAdjoint(y: Tensor, weight: Tensor, g: ConvGeometry, k: number): Tensor {
   const rows = g.c * g.kh * g.kw;
+  const plane = g.outH * g.outW;
+  const imageSize = g.c * g.h * g.w;
   const backend = getBackend();
-  const columns = empty([rows, g.n * g.outH * g.outW]);
-  backend.gemm(gemmParams({ transA: true, m: rows, n: g.n * g.outH * g.outW, k }), weight.data, yCnhw.data, columns.data);
+  const chunk = imagesPerChunk(g, rows);
   const image = empty([g.n, g.c, g.h, g.w]);
-  backend.col2im(columns.data, g, image.data);
+  const columns = empty([rows, chunk * plane]);
+  const scratch = chunk > 1 ? empty([k, chunk * plane]) : null;
+  for (let n0 = 0; n0 < g.n; n0 += chunk) {
+    const nc = Math.min(chunk, g.n - n0);
+    const cols = columns.data.subarray(0, rows * nc * plane);
+    const yc = channelMajor(y.data, n0, nc, k, plane, scratch?.data ?? null);
+    backend.gemm(gemmParams({ transA: true, m: rows, n: nc * plane, k }), weight.data, yc, cols);
+    backend.col2im(cols, { ...g, n: nc }, image.data.subarray(n0 * imageSize, (n0 + nc) * imageSize));
+  }
+  scratch?.dispose();
   columns.dispose();
   return image;
 }
 
 /**
- * The weight gradient y·im2col(image)ᵀ [K, C·kH·kW], shaped `weightShape`, from channel-major
- * column-side data; `columns` (im2col of the image) is used when given and still alive,
- * otherwise recomputed. Disposes the columns it used.
+ * The weight gradient y·im2col(image)ᵀ [K, C·kH·kW], shaped `weightShape`, from column-side
+ * data y [N, K, outH, outW], summed over the batch chunk by chunk; `columns` (im2col of the
+ * whole batch, kept by `convolve`) is used when given and still alive. Disposes the columns.
  */
-function convolveWeightGrad(yCnhw: Tensor, image: Tensor, columns: Tensor | null, g: ConvGeometry, k: number, weightShape: Shape): Tensor {
+function convolveWeightGrad(y: Tensor, image: Tensor, columns: Tensor | null, g: ConvGeometry, k: number, weightShape: Shape): Tensor {
   const rows = g.c * g.kh * g.kw;
+  const plane = g.outH * g.outW;
+  const imageSize = g.c * g.h * g.w;
   const backend = getBackend();
-  let cols = columns;
-  if (cols === null || cols.isDisposed) {
-    cols = empty([rows, g.n * g.outH * g.outW]);
-    backend.im2col(image.data, g, cols.data);
-  }
+  const kept = columns !== null && !columns.isDisposed;
+  const chunk = kept ? g.n : imagesPerChunk(g, rows);
+  const cols = kept ? columns : empty([rows, chunk * plane]);
+  const scratch = chunk > 1 ? empty([k, chunk * plane]) : null;
   const grad = empty(weightShape);
-  backend.gemm(gemmParams({ transB: true, m: k, n: rows, k: g.n * g.outH * g.outW }), yCnhw.data, cols.data, grad.data);
+  for (let n0 = 0; n0 < g.n; n0 += chunk) {
+    const nc = Math.min(chunk, g.n - n0);
+    const c = cols.data.subarray(0, rows * nc * plane);
+    if (!kept) backend.im2col(image.data.subarray(n0 * imageSize, (n0 + nc) * imageSize), { ...g, n: nc }, c);
+    const yc = channelMajor(y.data, n0, nc, k, plane, scratch?.data ?? null);
+    backend.gemm(gemmParams({ transB: true, m: k, n: rows, k: nc * plane, beta: n0 === 0 ? 0 : 1 }), yc, c, grad.data);
+  }
+  scratch?.dispose();
   cols.dispose();
+  columns?.dispose();
   return grad;
 }
 
@@ -138,20 +195,18 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, op
   const { geometry: g, outChannels: cout } = planConv2d(x.shape, weight.shape, options);
   checkBias('conv2d', bias, cout);
   const plane = g.outH * g.outW;
-  // The weight gradient needs the same columns: keeping them until backward saves an im2col
-  // per layer and step for as much memory as one layer's columns.
+  // The weight gradient needs the same columns: where they fit in one chunk, keeping them until
+  // backward saves an im2col per layer and step for at most the column budget.
   const { out, columns } = convolve(x, weight, g, cout, needsGrad(weight));
   if (bias !== null) getBackend().addChannelBias(out.data, g.n, cout, plane, bias.data);
 
   const inputs = bias === null ? [x, weight] : [x, weight, bias];
   return record(out, 'conv2d', inputs, (dy) => {
-    const dyCnhw = swapLeading(dy, g.n, cout, plane);
     // Backward-data is exactly a transposed convolution of dy.
-    const gx = x.requiresGrad ? convolveAdjoint(dyCnhw, weight, g, cout) : null;
-    // Recomputed when a tidy scope released the columns first, or on a second backward with retainGraph.
-    const gw = weight.requiresGrad ? convolveWeightGrad(dyCnhw, x, columns, g, cout, weight.shape) : null;
+    const gx = x.requiresGrad ? convolveAdjoint(dy, weight, g, cout) : null;
+    // Recomputed when they were not kept, a tidy scope released them first, or on a second backward with retainGraph.
+    const gw = weight.requiresGrad ? convolveWeightGrad(dy, x, columns, g, cout, weight.shape) : null;
     columns?.dispose();
-    dyCnhw.dispose();
     let gb: Tensor | null = null;
     if (bias?.requiresGrad) {
       gb = empty(bias.shape);
@@ -217,10 +272,7 @@ export function convTranspose2d(x: Tensor, weight: Tensor, bias: Tensor | null =
   checkRank4('convTranspose2d', 'weight', weight, '[Cin, Cout, kH, kW]');
   const { geometry: g, inChannels: cin } = planConvTranspose2d(x.shape, weight.shape, options);
   checkBias('convTranspose2d', bias, g.c);
-  const plane = g.outH * g.outW; // the input's spatial size
-  const xCnhw = swapLeading(x, g.n, cin, plane);
-  const out = convolveAdjoint(xCnhw, weight, g, cin);
-  xCnhw.dispose();
+  const out = convolveAdjoint(x, weight, g, cin);
   if (bias !== null) getBackend().addChannelBias(out.data, g.n, g.c, g.h * g.w, bias.data);
 
   const inputs = bias === null ? [x, weight] : [x, weight, bias];
@@ -232,11 +284,7 @@ export function convTranspose2d(x: Tensor, weight: Tensor, bias: Tensor | null =
       ({ out: gx, columns } = convolve(dy, weight, g, cin, weight.requiresGrad));
     }
     let gw: Tensor | null = null;
-    if (weight.requiresGrad) {
-      const xc = swapLeading(x, g.n, cin, plane);
-      gw = convolveWeightGrad(xc, dy, columns, g, cin, weight.shape);
-      xc.dispose();
-    }
+    if (weight.requiresGrad) gw = convolveWeightGrad(x, dy, columns, g, cin, weight.shape);
     let gb: Tensor | null = null;
     if (bias?.requiresGrad) {
       gb = empty(bias.shape);

@@ -8,6 +8,8 @@ export interface Allocator {
   readonly name: string;
   alloc(length: number): Float32Array;
   free(data: Float32Array): void;
+  /** heapBytes: memory the allocator holds for tensors, in use or kept for reuse (where it keeps any). */
+  stats?(): { heapBytes: number; liveBlocks: number };
 }
 
 export const heapAllocator: Allocator = {
@@ -19,6 +21,7 @@ export const heapAllocator: Allocator = {
 let current: Allocator = heapAllocator;
 let liveStorages = 0;
 let liveBytes = 0;
+let peakBytes = 0;
 
 export function setAllocator(allocator: Allocator): void {
   current = allocator;
@@ -39,6 +42,7 @@ export class Storage {
     this.allocator = allocator;
     liveStorages++;
     liveBytes += data.byteLength;
+    if (liveBytes > peakBytes) peakBytes = liveBytes;
   }
 
   static allocate(length: number): Storage {
@@ -76,6 +80,8 @@ export interface MemoryInfo {
   numBytes: number;
   /** Tensor objects alive (not yet disposed). */
   numTensors: number;
+  /** The most bytes of tensor data alive at once since the start or the last resetPeakMemory(). */
+  peakBytes: number;
 }
 
 let liveTensors = 0;
@@ -85,5 +91,10 @@ export function trackTensor(delta: 1 | -1): void {
 }
 
 export function memory(): MemoryInfo {
-  return { numStorages: liveStorages, numBytes: liveBytes, numTensors: liveTensors };
+  return { numStorages: liveStorages, numBytes: liveBytes, numTensors: liveTensors, peakBytes };
+}
+
+/** Starts a new peak measurement at what is alive now (e.g. before a phase to be measured). */
+export function resetPeakMemory(): void {
+  peakBytes = liveBytes;
 }

@@ -10,6 +10,7 @@ import { binaryCrossEntropyWithLogits } from '../ops/loss.js';
 import { detach } from '../ops/reshape.js';
 import type { Module } from '../nn/module.js';
 import type { Optimizer } from '../optim/optimizer.js';
+import { tidy } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
 
 /** A network that takes class labels when it is class-conditional (the DCGAN's do). */
@@ -51,30 +52,34 @@ function meanSigmoid(logits: Float32Array): number {
   return s / logits.length;
 }
 
+/** BCE of D's logits against a target, back-propagated; the phase's activations are freed on return. */
+function discriminatorPass(netD: LabelledNet, images: Tensor, labels: readonly number[] | undefined, target: number): { loss: number; meanD: number } {
+  // Its own scope, as PyTorch frees a graph after backward: the activations of this pass are
+  // not needed by the next one, so peak memory is one D pass (plus G's graph), not three.
+  return tidy(() => {
+    const logits = netD.forward(images, labels);
+    const loss = binaryCrossEntropyWithLogits(logits, target);
+    backward(loss);
+    return { loss: loss.item(), meanD: meanSigmoid(logits.data) };
+  });
+}
+
 /** One D update and one G update on a real batch and a batch of noise z [N, nz, 1, 1]. */
 export function ganStep({ netG, netD, optG, optD }: GanModels, real: Tensor, noise: Tensor, options: GanStepOptions): GanStepLosses {
   const { real: realLabels, fake: fakeLabels } = options.labels ?? {};
   optD.zeroGrad();
-  const outReal = netD.forward(real, realLabels);
-  const errDReal = binaryCrossEntropyWithLogits(outReal, options.realLabel);
-  backward(errDReal);
+  const dReal = discriminatorPass(netD, real, realLabels, options.realLabel);
   const fake = netG.forward(noise, fakeLabels);
-  const outFake = netD.forward(detach(fake), fakeLabels);
-  const errDFake = binaryCrossEntropyWithLogits(outFake, 0);
-  backward(errDFake);
-  const lossD = errDReal.item() + errDFake.item();
+  const dFake = discriminatorPass(netD, detach(fake), fakeLabels, 0);
+  const lossD = dReal.loss + dFake.loss;
   options.checkLoss?.('lossD', lossD);
   optD.step();
 
   optG.zeroGrad();
-  const outG = netD.forward(fake, fakeLabels);
-  const errG = binaryCrossEntropyWithLogits(outG, 1);
-  backward(errG);
-  const lossG = errG.item();
-  options.checkLoss?.('lossG', lossG);
+  const g = discriminatorPass(netD, fake, fakeLabels, 1);
+  options.checkLoss?.('lossG', g.loss);
   optG.step();
-  // D's gradients from the G pass are not used; free them now rather than at the next step.
   optD.zeroGrad();
   optG.zeroGrad();
-  return { lossD, lossG, D_x: meanSigmoid(outReal.data), D_G_z1: meanSigmoid(outFake.data), D_G_z2: meanSigmoid(outG.data) };
+  return { lossD, lossG: g.loss, D_x: dReal.meanD, D_G_z1: dFake.meanD, D_G_z2: g.meanD };
 }

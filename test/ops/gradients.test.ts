@@ -8,7 +8,7 @@ import { describe, it } from 'node:test';
 import {
   add, batchNorm2d, binaryCrossEntropy, binaryCrossEntropyWithLogits, conv2d, convTranspose2d, div, flatten, leakyRelu, linear,
   matmul, mean, mseLoss, mul, permute, pow, relu, reshape, rsub, rdiv, sigmoid, sub, sum, tanh, tensor, transpose, exp, log, abs, sqrt,
-  square, neg, expand, tidy, type Tensor,
+  square, neg, expand, tidy, setConvColumnBudget, type Tensor,
 } from '../../src/index.js';
 import { assertClose, forEachBackend, numericGradients, randomValues, testRandom } from '../helpers.js';
 import {
@@ -183,6 +183,42 @@ forEachBackend((backend) => {
           reference: ([x, w]) => convTranspose2dRef(s, x!, w!, null),
         });
       });
+    });
+
+    describe('convolutions in batch chunks (bounded column buffers)', () => {
+      // n = 5 images; per image the columns hold rows·plane floats. Budgets of one image and of
+      // two and a half (chunks 2, 2, 1) exercise the permutes, the last short chunk and the
+      // weight gradient summed over chunks (the kept-columns path is the default above).
+      const s = { n: 5, cin: 3, h: 6, w: 6, cout: 4, kh: 4, kw: 4, stride: 2, padding: 1 };
+      const convBytesPerImage = s.cin * 16 * 3 * 3 * 4;
+      const transposedBytesPerImage = s.cout * 16 * 3 * 3 * 4;
+      for (const images of [1, 2.5]) {
+        it(`conv2d, ${images} image(s) of columns per chunk`, () => {
+          const previous = setConvColumnBudget(images * convBytesPerImage);
+          try {
+            checkOp('conv2d chunked', {
+              inputs: [input([5, 3, 6, 6]), input([4, 3, 4, 4], 0.5), input([4])],
+              ours: ([x, w, b]) => conv2d(x!, w!, b!, { stride: 2, padding: 1 }),
+              reference: ([x, w, b]) => conv2dRef(s, x!, w!, b!),
+            });
+          } finally {
+            setConvColumnBudget(previous);
+          }
+        });
+        it(`convTranspose2d, ${images} image(s) of columns per chunk`, () => {
+          const t = { n: 5, cin: 3, h: 3, w: 3, cout: 4, kh: 4, kw: 4, stride: 2, padding: 1 };
+          const previous = setConvColumnBudget(images * transposedBytesPerImage);
+          try {
+            checkOp('convTranspose2d chunked', {
+              inputs: [input([5, 3, 3, 3]), input([3, 4, 4, 4], 0.5), input([4])],
+              ours: ([x, w, b]) => convTranspose2d(x!, w!, b!, { stride: 2, padding: 1 }),
+              reference: ([x, w, b]) => convTranspose2dRef(t, x!, w!, b!),
+            });
+          } finally {
+            setConvColumnBudget(previous);
+          }
+        });
+      }
     });
 
     describe('batchNorm2d', () => {
