@@ -1,14 +1,20 @@
 /**
- * How the cost of a training step grows with image size, batch and threads: ours (the default
- * backend) and PyTorch side by side, each configuration in a process of its own so that peak
- * RSS is that configuration's. pytorch/examples' widths (ngf = ndf = 64), 3 channels.
+ * How the cost of a training step grows with image size, batch, channels and threads: ours (the
+ * default backend) and PyTorch side by side, each measurement in a process of its own so that
+ * peak RSS is that configuration's. pytorch/examples' widths (ngf = ndf = 64).
  *
- *   npm run bench:scaling [-- --sizes 16,32,64,128,256] [-- --batches 16,64,128] [-- --threads 2] [-- --steps 2] [-- --no-peer]
+ *   npm run bench:scaling -- [--sizes 32,64,128] [--batches 16,64,128] [--channels 3] [--threads 2]
+ *                            [--rounds 3] [--steps 2] [--peer-max-pixels 16384] [--no-peer] [--backend native]
  *
- * Prints one JSON line per measurement and a summary object last.
+ * Every image size is run at every batch (the grid). A round runs ours and the peer back to
+ * back, alternating which goes first, so each round gives one paired ratio measured under the
+ * same machine load; the summary reports the median over rounds of each side's time and of
+ * the paired ratios, and the largest peak RSS seen. The peer is skipped above
+ * --peer-max-pixels (image side², default 128×128): at 256×256 one PyTorch step takes a
+ * minute or more here. Prints one JSON line per round and configuration and a summary last.
  */
 import { getBackend } from '../src/index.js';
-import { parseFlags, peerAvailable, PEER_ENV, runJson } from './util.js';
+import { median, parseFlags, peerAvailable, PEER_ENV, runJson } from './util.js';
 
 interface StepResult {
   stepMs: number;
@@ -18,37 +24,81 @@ interface StepResult {
 
 const flags = parseFlags(process.argv.slice(2));
 const list = (key: string, fallback: string): number[] => (flags[key] ?? fallback).split(',').map(Number);
-const sizes = list('sizes', '16,32,64,128,256');
+const sizes = list('sizes', '32,64,128');
 const batches = list('batches', '16,64,128');
+const channelsList = list('channels', '3');
 const threads = list('threads', '2');
+const rounds = Number(flags['rounds'] ?? 3);
 const steps = Number(flags['steps'] ?? 2);
+const peerMaxPixels = Number(flags['peer-max-pixels'] ?? 128 * 128);
 const backend = flags['backend'] ?? getBackend().name;
 const peer = peerAvailable(flags);
 
-// Image size at batch 64, then batch at 64×64.
-const configs = [...sizes.map((imageSize) => ({ imageSize, batch: 64 })), ...batches.filter((b) => b !== 64).map((batch) => ({ imageSize: 64, batch }))];
-const rows: Array<Record<string, unknown>> = [];
-for (const { imageSize, batch } of configs) {
-  for (const t of threads) {
-    const common = ['--image-size', String(imageSize), '--channels', '3', '--batch', String(batch), '--threads', String(t), '--steps', String(steps)];
-    const row: Record<string, unknown> = { imageSize, batch, threads: t };
-    try {
-      const ours = runJson<StepResult>(process.execPath, ['--import', 'tsx', 'bench/step.ts', '--backend', backend, '--warmup', '1', ...common]);
-      Object.assign(row, { oursStepMs: ours.stepMs, oursInferenceMs: ours.inferenceMs, oursPeakRssMiB: ours.peakRssMiB });
-    } catch (error) {
-      row['oursError'] = error instanceof Error ? error.message.slice(-200) : String(error);
-    }
-    if (peer) {
-      try {
-        const theirs = runJson<StepResult>('/usr/bin/python3', ['bench/peers/pytorch_dcgan.py', '--warmup', '1', ...common], PEER_ENV);
-        Object.assign(row, { pytorchStepMs: theirs.stepMs, pytorchInferenceMs: theirs.inferenceMs, pytorchPeakRssMiB: theirs.peakRssMiB });
-      } catch (error) {
-        row['pytorchError'] = error instanceof Error ? error.message.slice(-200) : String(error);
-      }
-    }
-    if (typeof row['oursStepMs'] === 'number' && typeof row['pytorchStepMs'] === 'number') row['stepRatio'] = +((row['oursStepMs'] as number) / (row['pytorchStepMs'] as number)).toFixed(2);
-    console.log(JSON.stringify(row));
-    rows.push(row);
+interface Config {
+  imageSize: number;
+  batch: number;
+  channels: number;
+  threads: number;
+}
+const configs: Config[] = [];
+for (const channels of channelsList) {
+  for (const imageSize of sizes) {
+    for (const batch of batches) for (const t of threads) configs.push({ imageSize, batch, channels, threads: t });
   }
 }
-console.log(JSON.stringify({ command: `npm run bench:scaling -- ${process.argv.slice(2).join(' ')}`.trim(), backend, steps, rows }));
+
+function measure(side: 'ours' | 'pytorch', c: Config): StepResult | string {
+  const common = ['--image-size', String(c.imageSize), '--channels', String(c.channels), '--batch', String(c.batch), '--threads', String(c.threads), '--steps', String(steps)];
+  try {
+    return side === 'ours'
+      ? runJson<StepResult>(process.execPath, ['--import', 'tsx', 'bench/step.ts', '--backend', backend, '--warmup', '1', ...common])
+      : runJson<StepResult>('/usr/bin/python3', ['bench/peers/pytorch_dcgan.py', '--warmup', '1', ...common], PEER_ENV);
+  } catch (error) {
+    return error instanceof Error ? error.message.slice(-200) : String(error);
+  }
+}
+
+const perConfig = new Map<Config, { ours: StepResult[]; pytorch: StepResult[]; ratios: number[]; errors: string[] }>();
+for (const c of configs) perConfig.set(c, { ours: [], pytorch: [], ratios: [], errors: [] });
+
+for (let round = 0; round < rounds; round++) {
+  for (const c of configs) {
+    const record = perConfig.get(c)!;
+    const withPeer = peer && c.imageSize * c.imageSize <= peerMaxPixels;
+    const order: Array<'ours' | 'pytorch'> = !withPeer ? ['ours'] : round % 2 === 0 ? ['ours', 'pytorch'] : ['pytorch', 'ours'];
+    const got: Partial<Record<'ours' | 'pytorch', StepResult>> = {};
+    for (const side of order) {
+      const r = measure(side, c);
+      if (typeof r === 'string') record.errors.push(`${side}: ${r}`);
+      else {
+        got[side] = r;
+        record[side].push(r);
+      }
+    }
+    const ratio = got.ours && got.pytorch ? got.ours.stepMs / got.pytorch.stepMs : undefined;
+    if (ratio !== undefined) record.ratios.push(ratio);
+    console.log(JSON.stringify({ round, ...c, ours: got.ours, pytorch: got.pytorch, stepRatio: ratio === undefined ? undefined : +ratio.toFixed(3) }));
+  }
+}
+
+const summarise = (runs: StepResult[]): Record<string, number> | undefined =>
+  runs.length === 0
+    ? undefined
+    : {
+        stepMs: +median(runs.map((r) => r.stepMs)).toFixed(1),
+        inferenceMs: +median(runs.map((r) => r.inferenceMs)).toFixed(1),
+        peakRssMiB: Math.max(...runs.map((r) => r.peakRssMiB)),
+      };
+const rows = configs.map((c) => {
+  const r = perConfig.get(c)!;
+  return {
+    ...c,
+    ours: summarise(r.ours),
+    pytorch: summarise(r.pytorch),
+    stepRatioMedian: r.ratios.length ? +median(r.ratios).toFixed(3) : undefined,
+    stepRatioRange: r.ratios.length ? [+Math.min(...r.ratios).toFixed(3), +Math.max(...r.ratios).toFixed(3)] : undefined,
+    rounds: r.ours.length,
+    errors: r.errors.length ? r.errors : undefined,
+  };
+});
+console.log(JSON.stringify({ command: `npm run bench:scaling -- ${process.argv.slice(2).join(' ')}`.trim(), backend, steps, rounds, rows }));

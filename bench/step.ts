@@ -1,14 +1,16 @@
 /**
  * One training-step measurement in a process of its own (so peak RSS is this config's):
- *   node --import tsx bench/step.ts --backend wasm --threads 2 --image-size 64 --channels 3 --batch 64
+ *   node --import tsx bench/step.ts --backend wasm --threads 2 --image-size 64 --channels 3 --batch 64 [--column-budget-mib 8]
  */
-import { setBackend, setThreads } from '../src/index.js';
+import { setBackend, setConvColumnBudget, setThreads } from '../src/index.js';
 import { benchmarkTrainingStep } from '../src/bench/training-step.js';
 import { parseFlags } from './util.js';
 
 const flags = parseFlags(process.argv.slice(2));
 setBackend(flags['backend'] ?? 'wasm');
 setThreads(Number(flags['threads'] ?? 2));
+// For measuring the chunked convolutions' memory/time trade (src/ops/conv.ts): MiB of im2col columns per chunk.
+if (flags['column-budget-mib'] !== undefined) setConvColumnBudget(Number(flags['column-budget-mib']) * 2 ** 20);
 const result = benchmarkTrainingStep({
   imageSize: Number(flags['image-size'] ?? 64),
   channels: Number(flags['channels'] ?? 3) as 1 | 3,
