@@ -11,6 +11,8 @@ import {
   manualSeed,
   defaultGenerator,
   memory,
+  resetPeakMemory,
+  backward,
   nn,
   optim,
   tensor,
@@ -528,4 +530,32 @@ describe('a tiny conv net learns (the README example)', () => {
     // tidy() frees each step's temporaries: the live tensor count stops growing once Adam's state exists.
     assert.equal(liveTensors[19], liveTensors[1], `live tensors per step: ${liveTensors.join(', ')}`);
   });
+});
+
+describe('Sequential fuses BatchNorm → ReLU/LeakyReLU', () => {
+  for (const [name, activation] of [['ReLU', () => new nn.ReLU()], ['LeakyReLU(0.2)', () => new nn.LeakyReLU(0.2)]] as const) {
+    test(`${name}: the same outputs, gradients and running statistics as the layers one by one, with less memory`, () => {
+      const x = tensor(randomValues(4 * 3 * 5 * 5, 11, 2), [4, 3, 5, 5], { requiresGrad: true });
+      const fused = new nn.Sequential(new nn.BatchNorm2d(3), activation());
+      const apart = new nn.Sequential(new nn.BatchNorm2d(3), activation());
+      apart.loadStateDict(fused.stateDict());
+      const run = (net: nn.Sequential, layered: boolean): { y: Float32Array; grads: Float32Array[]; peak: number } => {
+        x.grad = null;
+        const start = memory().numBytes;
+        resetPeakMemory();
+        return tidy(() => {
+          const y = layered ? net.layers[1]!.forward(net.layers[0]!.forward(x)) : net.forward(x);
+          const peak = memory().peakBytes - start;
+          backward(y.mul(y).sum());
+          const bn = net.layers[0] as nn.BatchNorm2d;
+          return { y: y.data.slice(), grads: [x.grad!.data.slice(), bn.weight!.grad!.data.slice(), bn.bias!.grad!.data.slice(), bn.runningMean!.data.slice()], peak };
+        });
+      };
+      const a = run(fused, false);
+      const b = run(apart, true);
+      assert.deepEqual(a.y, b.y);
+      a.grads.forEach((g, i) => assert.deepEqual(g, b.grads[i], `gradient/statistic ${i}`));
+      assert.ok(a.peak < b.peak, `fused forward holds ${a.peak} B, layer by layer ${b.peak} B`);
+    });
+  }
 });

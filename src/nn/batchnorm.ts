@@ -1,4 +1,4 @@
-import { batchNorm2d } from '../ops/batchnorm.js';
+import { batchNorm2d, type FusedActivation } from '../ops/batchnorm.js';
 import { full, zeros } from '../ops/create.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { Module } from './module.js';
@@ -40,12 +40,17 @@ export class BatchNorm2d extends Module {
   }
 
   forward(x: Tensor): Tensor {
+    return this.forwardWithActivation(x);
+  }
+
+  /** The forward pass with a ReLU or LeakyReLU fused in (Sequential uses it for BatchNorm → activation pairs). */
+  forwardWithActivation(x: Tensor, activation?: FusedActivation): Tensor {
     const counting = this.training && this.numBatchesTracked !== null;
     const count = counting ? this.numBatchesTracked!.data[0]! + 1 : 0;
     const momentum = this.momentum ?? (counting ? 1 / count : 0);
     // Without running statistics, eval mode still normalises with the batch's own.
     const useBatchStats = this.training || this.runningMean === null;
-    const out = batchNorm2d(x, this.runningMean, this.runningVar, this.weight, this.bias, { training: useBatchStats, momentum, eps: this.eps });
+    const out = batchNorm2d(x, this.runningMean, this.runningVar, this.weight, this.bias, { training: useBatchStats, momentum, eps: this.eps, activation });
     // Counted only once the input was accepted, so a rejected batch leaves no trace.
     if (counting) this.numBatchesTracked!.data[0] = count;
     return out;

@@ -1,4 +1,7 @@
 import type { Tensor } from '../tensor/tensor.js';
+import type { FusedActivation } from '../ops/batchnorm.js';
+import { LeakyReLU, ReLU } from './activation.js';
+import { BatchNorm2d } from './batchnorm.js';
 import { Module } from './module.js';
 
 /** Runs its children in order; they are named "0", "1", … as in PyTorch (main.0.weight, …). */
@@ -13,7 +16,23 @@ export class Sequential extends Module {
 
   forward(x: Tensor): Tensor {
     let out = x;
-    for (const layer of this.layers) out = layer.forward(out);
+    for (let i = 0; i < this.layers.length; i++) {
+      const layer = this.layers[i]!;
+      const activation = layer instanceof BatchNorm2d ? fusableActivation(this.layers[i + 1]) : undefined;
+      if (activation !== undefined) {
+        // BatchNorm → ReLU/LeakyReLU in one op: the same values, one buffer fewer.
+        out = (layer as BatchNorm2d).forwardWithActivation(out, activation);
+        i++;
+      } else {
+        out = layer.forward(out);
+      }
+    }
     return out;
   }
+}
+
+function fusableActivation(next: Module | undefined): FusedActivation | undefined {
+  if (next instanceof ReLU) return { op: 'relu' };
+  if (next instanceof LeakyReLU && next.negativeSlope >= 0) return { op: 'leakyRelu', negativeSlope: next.negativeSlope };
+  return undefined;
 }

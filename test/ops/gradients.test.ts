@@ -241,6 +241,17 @@ forEachBackend((backend) => {
           reference: ([x, g, b]) => batchNormRef(x!, 2, 2, 9, g!, b!, 1e-5, { mean: Float64Array.from(rm), variance: Float64Array.from(rv) }),
         });
       });
+      for (const activation of [{ op: 'relu' }, { op: 'leakyRelu', negativeSlope: 0.2 }] as const) {
+        it(`training, fused ${activation.op} (what Sequential runs for BatchNorm → activation)`, () => {
+          const slope = activation.op === 'relu' ? 0 : activation.negativeSlope;
+          checkOp(`batchNorm2d+${activation.op}`, {
+            inputs: [input([4, 3, 3, 2], 2), input([3], 0.5), input([3])],
+            ours: ([x, g, b]) => batchNorm2d(x!, null, null, g!, b!, { training: true, eps: 1e-5, activation }),
+            reference: ([x, g, b]) => batchNormRef(x!, 4, 3, 6, g!, b!, 1e-5, null).map((v) => (v > 0 ? v : slope * v)),
+            gradTol: { rtol: 2e-4, atol: 2e-4 },
+          });
+        });
+      }
       it('without affine parameters', () => {
         checkOp('batchNorm2d no affine', {
           inputs: [input([3, 2, 2, 2])],
