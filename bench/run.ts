@@ -5,6 +5,9 @@
  * Every measurement runs in a process of its own, one at a time. This machine is shared and
  * noisy, so the whole comparison is repeated in rounds (ours, then PyTorch, alternately) and
  * the headline ratios are medians over the rounds of ours ÷ PyTorch measured back to back.
+ * Where the native addon is built, the machine's FMA peak is measured first (bench/peak.ts) at
+ * each thread count, and each side's step rate (the convolutions' FLOPs, trainingStepFlops,
+ * per second) is reported as a fraction of the peak at the same thread count.
  * Prints one JSON object.
  *
  *   npm run bench [-- --quick] [-- --no-peer] [-- --rounds 3] [-- --backends native,wasm]
@@ -12,7 +15,8 @@
 import { execFileSync } from 'node:child_process';
 import { cpus } from 'node:os';
 import { availableBackends, getBackend } from '../src/index.js';
-import { median, parseFlags, PEER_ENV, peerAvailable, ROOT as root, runJson as run } from './util.js';
+import { trainingStepFlops } from '../src/bench/training-step.js';
+import { cpuInfo, median, parseFlags, PEER_ENV, peerAvailable, ROOT as root, runJson as run } from './util.js';
 
 const flags = parseFlags(process.argv.slice(2));
 const quick = flags['quick'] === 'true';
@@ -33,12 +37,24 @@ type Row = Record<string, unknown>;
 
 const round2 = (v: number): number => +v.toFixed(2);
 const tsx = ['--import', 'tsx'];
+const cpu = cpuInfo();
 const report: Row = {
-  machine: { cpu: cpus()[0]?.model, cores: cpus().length, node: process.version },
+  machine: { cpu: cpus()[0]?.model, cpuFamily: cpu.family, cpuModel: cpu.modelNumber, isa: cpu.isa, cores: cpus().length, node: process.version },
   command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
   backends,
   rounds,
 };
+// The FMA peak per thread count ('1t', '2t'), measured: the denominator of each step's fraction of peak.
+let peak: Record<string, number> | null = null;
+if (availableBackends().includes('native')) {
+  process.stderr.write('bench: FMA peak…\n');
+  const probe = run<Row>(process.execPath, [...tsx, 'bench/peak.ts', '--threads', threadCounts.join(',')]);
+  peak = probe['gflops'] as Record<string, number>;
+  report['fmaPeak'] = { isa: probe['isa'], gflops: peak, wallGflops: probe['wallGflops'], byIsa1t: probe['byIsa1t'] };
+} else {
+  report['fmaPeak'] = null;
+}
+
 process.stderr.write('bench: GEMM…\n');
 report['gemm'] = run<Row>(process.execPath, [...tsx, 'bench/gemm.ts', '--repeats', String(steps)])['results'];
 
@@ -46,6 +62,7 @@ const withPeer = peerAvailable(flags);
 if (!withPeer) process.stderr.write('bench: PyTorch peer not available (apt-get install python3-torch libopenblas0-openmp); ours only\n');
 const rows: Row[] = [];
 for (const c of configs) {
+  const stepFlops = trainingStepFlops({ imageSize: c.imageSize, channels: c.channels as 1 | 3, nz: 100, ngf: 64, ndf: 64, projection: 'conv' }, c.batch);
   const args = ['--image-size', String(c.imageSize), '--channels', String(c.channels), '--batch', String(c.batch), '--steps', String(steps)];
   const runs: Row[] = [];
   for (let r = 0; r < rounds; r++) {
@@ -66,16 +83,21 @@ for (const c of configs) {
   for (const side of sides) {
     const perThreads = threadCounts.map((threads) => {
       const mine = runs.filter((x) => x['side'] === side && x['threads'] === threads);
+      const stepMs = median(mine.map((x) => x['stepMs'] as number));
+      const effectiveGflops = stepFlops / stepMs / 1e6;
+      const threadPeak = peak?.[`${threads}t`];
       return {
         threads,
-        stepMs: round2(median(mine.map((x) => x['stepMs'] as number))),
+        stepMs: round2(stepMs),
+        effectiveGflops: round2(effectiveGflops),
+        fractionOfPeak: threadPeak ? +(effectiveGflops / threadPeak).toFixed(3) : null,
         inferenceMs: round2(median(mine.map((x) => x['inferenceMs'] as number))),
         peakRssMiB: Math.max(...mine.map((x) => x['peakRssMiB'] as number)),
       };
     });
     const bestStep = perThreads.reduce((a, b) => (b.stepMs < a.stepMs ? b : a));
     const bestInference = perThreads.reduce((a, b) => (b.inferenceMs < a.inferenceMs ? b : a));
-    summary[side] = { perThreads, bestStepMs: bestStep.stepMs, bestStepThreads: bestStep.threads, bestInferenceMs: bestInference.inferenceMs, bestInferenceThreads: bestInference.threads };
+    summary[side] = { perThreads, bestStepMs: bestStep.stepMs, bestStepThreads: bestStep.threads, bestStepFractionOfPeak: bestStep.fractionOfPeak, bestInferenceMs: bestInference.inferenceMs, bestInferenceThreads: bestInference.threads };
   }
   // Ratios from runs made back to back (same round, same thread count): robust to the machine's drift.
   const paired = (backend: string, key: string, threads: number): number | null => {
@@ -99,7 +121,7 @@ for (const c of configs) {
       pairedInferenceRatio: Object.fromEntries(threadCounts.map((t) => [`${t}t`, paired(backend, 'inferenceMs', t)])),
     };
   }
-  rows.push({ config: `${c.imageSize}x${c.imageSize}x${c.channels} batch ${c.batch}`, summary, headline, runs });
+  rows.push({ config: `${c.imageSize}x${c.imageSize}x${c.channels} batch ${c.batch}`, stepGflop: round2(stepFlops / 1e9), summary, headline, runs });
 }
 report['dcgan'] = rows;
 try {

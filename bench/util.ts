@@ -1,6 +1,6 @@
 /** Small helpers shared by the benchmarks. */
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 export { median } from '../src/bench/training-step.js';
@@ -43,4 +43,24 @@ export function parseFlags(argv: readonly string[]): Record<string, string> {
     }
   }
   return out;
+}
+
+/** The vector-ISA flags that matter for float throughput, in the order of their width. */
+const ISA_FLAGS = ['sse4_2', 'avx', 'fma', 'avx2', 'avx512f', 'avx512dq', 'avx512bw', 'avx512vl', 'avx512_vnni', 'avx512_bf16', 'avx512_fp16', 'amx_tile', 'amx_bf16', 'asimd', 'asimdhp', 'sve', 'sve2'];
+
+/** The CPU as /proc/cpuinfo names it (Linux; nulls elsewhere): model, vendor, family/model numbers, vector ISA flags. */
+export function cpuInfo(): { model: string | null; vendor: string | null; family: number | null; modelNumber: number | null; isa: string[] } {
+  let text = '';
+  try {
+    text = readFileSync('/proc/cpuinfo', 'utf8');
+  } catch {
+    // not Linux
+  }
+  const field = (name: string): string | null => new RegExp(`^${name}\\s*:\\s*(.*)$`, 'm').exec(text)?.[1]?.trim() ?? null;
+  const number = (name: string): number | null => {
+    const v = field(name);
+    return v === null ? null : Number(v);
+  };
+  const flags = new Set((field('flags') ?? field('Features') ?? '').split(/\s+/));
+  return { model: field('model name'), vendor: field('vendor_id'), family: number('cpu family'), modelNumber: number('model'), isa: ISA_FLAGS.filter((f) => flags.has(f)) };
 }

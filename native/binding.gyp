@@ -16,7 +16,8 @@
         "src/conv.c",
         "src/elementwise.c",
         "src/batchnorm.c",
-        "src/optim.c"
+        "src/optim.c",
+        "src/peak.c"
       ],
       # No contraction into FMA: the kernels round like the js reference (and PyTorch's Adam).
       "cflags": ["-O3", "-std=gnu11", "-fopenmp", "-march=<(march)", "-ffp-contract=off", "-fno-math-errno", "-Wall", "-Wextra", "-Wno-unused-parameter"],

@@ -6,7 +6,7 @@
 export * from './core.js';
 import './kernels/native/index.js';
 export { createNativeBackend, type NativeBackend } from './kernels/native/index.js';
-export type { NativeLibraryInfo } from './kernels/native/addon.js';
+export type { FmaPeak, NativeLibraryInfo } from './kernels/native/addon.js';
 export * as io from './io/index.js';
 export * as train from './train/index.js';
 export * as evaluation from './eval/index.js';

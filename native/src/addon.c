@@ -280,6 +280,35 @@ static napi_value library_info(napi_env env, napi_callback_info info) {
   return obj;
 }
 
+/* fmaPeak(threads, seconds, trials, isa?): {gflops, wallGflops, isa}, the FMA peak measured (peak.c); null for an unsupported isa. */
+static napi_value fma_peak(napi_env env, napi_callback_info info) {
+  args_t a;
+  if (!unpack(env, info, &a, 3)) return NULL;
+  const int threads = (int)number(&a, 0), trials = (int)number(&a, 2);
+  const double seconds = number(&a, 1);
+  char isa[16] = "";
+  napi_valuetype type = napi_undefined;
+  if (a.argc > 3) napi_typeof(env, a.argv[3], &type);
+  if (type == napi_string && napi_get_value_string_utf8(env, a.argv[3], isa, sizeof isa, NULL) != napi_ok) a.failed = 1;
+  if (a.failed) return NULL;
+  if (threads < 1 || trials < 1 || !(seconds > 0 && seconds <= 10)) {
+    napi_throw_range_error(env, NULL, "dcgan native: fmaPeak needs threads ≥ 1, trials ≥ 1 and 0 < seconds ≤ 10");
+    return NULL;
+  }
+  const char *used = NULL;
+  double gflops = 0, wall_gflops = 0;
+  napi_value result;
+  if (!native_fma_peak(threads, seconds, trials, type == napi_string ? isa : NULL, &used, &gflops, &wall_gflops)) {
+    napi_get_null(env, &result);
+    return result;
+  }
+  napi_create_object(env, &result);
+  set_number(env, result, "gflops", gflops);
+  set_number(env, result, "wallGflops", wall_gflops);
+  set_string(env, result, "isa", used);
+  return result;
+}
+
 #define EXPORT(name, fn) {name, NULL, fn, NULL, NULL, NULL, napi_default, NULL}
 
 static napi_value init(napi_env env, napi_value exports) {
@@ -300,6 +329,7 @@ static napi_value init(napi_env env, napi_value exports) {
       EXPORT("adamUpdate", adam_update),
       EXPORT("setThreads", set_threads),
       EXPORT("info", library_info),
+      EXPORT("fmaPeak", fma_peak),
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   return exports;

@@ -3,23 +3,17 @@
 #include <string.h>
 
 #include "kernels.h"
+#include "vmath.h"
 
 #define PAR _Pragma("omp parallel for simd schedule(static) if (n >= PARALLEL_MIN_ELEMENTS)")
 
-/* Two forms so that exp never overflows (as the reference). */
-static inline float sigmoid(float v) {
-  if (v >= 0) return 1.0f / (1.0f + expf(-v));
-  const float e = expf(v);
-  return e / (1.0f + e);
-}
-
 int native_unary(int op, const float *x, float *out, long n, float alpha) {
   switch (op) {
-    /* As PyTorch: NaN passes through (x <= 0 is false for it). */
+    /* As PyTorch: NaN passes through (x <= 0 is false for it). tanh and sigmoid: vmath.h (vectorised, ≤ 1.5 and 2.5 ulp). */
     case U_RELU: PAR for (long i = 0; i < n; i++) out[i] = x[i] <= 0 ? 0 : x[i]; return 1;
     case U_LEAKY_RELU: PAR for (long i = 0; i < n; i++) out[i] = x[i] > 0 ? x[i] : alpha * x[i]; return 1;
-    case U_TANH: PAR for (long i = 0; i < n; i++) out[i] = tanhf(x[i]); return 1;
-    case U_SIGMOID: PAR for (long i = 0; i < n; i++) out[i] = sigmoid(x[i]); return 1;
+    case U_TANH: PAR for (long i = 0; i < n; i++) out[i] = vm_tanh(x[i]); return 1;
+    case U_SIGMOID: PAR for (long i = 0; i < n; i++) out[i] = vm_sigmoid(x[i]); return 1;
     case U_NEG: PAR for (long i = 0; i < n; i++) out[i] = -x[i]; return 1;
     case U_EXP: PAR for (long i = 0; i < n; i++) out[i] = expf(x[i]); return 1;
     case U_LOG: PAR for (long i = 0; i < n; i++) out[i] = logf(x[i]); return 1;

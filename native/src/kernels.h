@@ -63,4 +63,8 @@ typedef struct {
 
 void native_adam_update(float *param, const float *grad, float *m, float *v, long n, const adam_hyper *h);
 
+/* GFLOP/s of `threads` threads of independent FMA chains (peak.c); returns 0 when `isa` is not supported. */
+int native_fma_peak(int threads, double seconds, int trials, const char *isa, const char **isa_name, double *gflops,
+                    double *wall_gflops);
+
 #endif

@@ -1,5 +1,7 @@
 import { Command } from 'commander';
 import { benchmarkTrainingStep, type StepBenchResult } from '../bench/training-step.js';
+import { getBackend } from '../kernels/index.js';
+import type { NativeBackend } from '../kernels/native/index.js';
 import { choiceOption, engineOptions, setupEngine } from './options.js';
 import { intOption, UsageError } from './errors.js';
 
@@ -38,15 +40,21 @@ export function benchCommand(): Command {
         if (error instanceof RangeError) throw new UsageError(error.message);
         throw error;
       }
+      // The machine's FMA peak at the step's thread count (about 0.3 s; the probe is in the native addon).
+      const backend = getBackend();
+      const peak = backend.name === 'native' ? (backend as NativeBackend).fmaPeak({ threads: result.threads }) : null;
+      const fraction = peak ? result.effectiveGflops / peak.gflops : null;
       if (flags.json) {
-        console.log(JSON.stringify(result));
+        console.log(JSON.stringify(peak ? { ...result, fmaPeakGflops: +peak.gflops.toFixed(1), fmaPeakIsa: peak.isa, fractionOfPeak: +fraction!.toFixed(3) } : result));
         return;
       }
+      const threads = `${result.threads} thread${result.threads > 1 ? 's' : ''}`;
       console.log(
         [
           `training step      ${result.stepMs} ms  (${result.imagesPerSec} images/s, ≈${result.effectiveGflops} GFLOP/s in the convolutions)`,
           `generator forward  ${result.inferenceMs} ms  (${result.inferenceImagesPerSec} images/s)`,
           `peak memory        ${result.peakRssMiB} MiB resident`,
+          ...(peak ? [`FMA peak           ${peak.gflops.toFixed(0)} GFLOP/s measured (${threads}, ${peak.isa}): the step's convolutions run at ${(100 * fraction!).toFixed(0)}% of it`] : []),
         ].join('\n'),
       );
       if (engine.backend === 'js') console.log('note: the js reference backend is slow; the wasm backend needs WebAssembly SIMD and threads (Node ≥ 20 has both)');

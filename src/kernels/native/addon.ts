@@ -21,6 +21,19 @@ export interface NativeLibraryInfo {
 
 type Floats = Float32Array | null;
 
+/** The single-precision FMA peak measured on this machine (native/src/peak.c). */
+export interface FmaPeak {
+  /**
+   * GFLOP/s of all the threads together (2 flops per FMA lane), each thread's over its own CPU
+   * time: what the cores do while they run, not lowered by other work time-slicing them.
+   */
+  gflops: number;
+  /** The same FLOPs over the wall-clock time of the run. */
+  wallGflops: number;
+  /** The vector ISA it ran: avx512, avx2 or sse (x86-64), neon (arm64), scalar. */
+  isa: string;
+}
+
 /** The addon's exports; argument order as in native/src/addon.c. */
 export interface NativeAddon {
   gemm(transA: number, transB: number, m: number, n: number, k: number, alpha: number, beta: number, batch: number,
@@ -44,6 +57,8 @@ export interface NativeAddon {
     oneMinusBeta1: number, oneMinusBeta2: number, eps: number, weightDecay: number, stepSize: number, biasCorrection2Sqrt: number): void;
   setThreads(n: number): void;
   info(): NativeLibraryInfo;
+  /** null when `isa` is not supported here. */
+  fmaPeak(threads: number, seconds: number, trials: number, isa?: string): FmaPeak | null;
 }
 
 /** The package root: this file is src/kernels/native/addon.ts or dist/kernels/native/addon.js. */

@@ -3,7 +3,7 @@ import type { Backend, ConvGeometry } from '../backend.js';
 import { BufferPool } from '../heap.js';
 import { registerBackend } from '../registry.js';
 import { compiledBackend, type CompiledKernels } from '../shared.js';
-import { loadAddon, type NativeLibraryInfo } from './addon.js';
+import { loadAddon, type FmaPeak, type NativeLibraryInfo } from './addon.js';
 
 export interface NativeBackend extends Backend {
   readonly threads: number;
@@ -12,6 +12,12 @@ export interface NativeBackend extends Backend {
   readonly heap: BufferPool;
   /** OpenBLAS's build, kernel family and threading, as the addon reports them. */
   readonly library: NativeLibraryInfo;
+  /**
+   * The machine's single-precision FMA peak, measured: `threads` threads at once (default: the
+   * backend's count) run independent FMA chains at the widest vector ISA the CPU has (or `isa`)
+   * for about `seconds` each, best of `trials`. null when `isa` is not supported here.
+   */
+  fmaPeak(options?: { threads?: number; seconds?: number; trials?: number; isa?: string }): FmaPeak | null;
 }
 
 /**
@@ -68,6 +74,7 @@ export function createNativeBackend(threads?: number): NativeBackend {
     get library() {
       return addon.info();
     },
+    fmaPeak: ({ threads = threadCount, seconds = 0.1, trials = 3, isa } = {}) => addon.fmaPeak(threads, seconds, trials, isa),
     ...compiledBackend('native', kernels),
   };
 }
