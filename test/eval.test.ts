@@ -674,6 +674,36 @@ describe('dcgan eval and dcgan sample on a tiny checkpoint', () => {
     assert.match(badData.stderr, /nodata/);
   });
 
+  test('a PyTorch netG.pth and a weights file (dcgan export / import of the run) score exactly as the checkpoint; they need --data', () => {
+    const pth = join(work, 'netG.pth');
+    const weights = join(work, 'weights.safetensors');
+    const exported = dcgan(['export', '--checkpoint', run, '--format', 'pytorch', '--out', pth]);
+    assert.equal(exported.status, 0, exported.stderr);
+    const imported = dcgan(['import', pth, '--out', weights]);
+    assert.equal(imported.status, 0, imported.stderr);
+    const result = (checkpoint: string): Record<string, unknown> => {
+      const r = dcgan(['eval', '--checkpoint', checkpoint, '--data', 'shapes', '--n', '40', '--batch-size', '16', '--seed', '3', '--threads', '1', '--json'], { DCGAN_CACHE_DIR: cache });
+      assert.equal(r.status, 0, r.stderr);
+      const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+      return events.find((e) => e['event'] === 'result')!;
+    };
+    const metrics = (r: Record<string, unknown>) => ({ fid: r['fid_local'], kid: r['kid_local'], p: r['precision_local'], rec: r['recall_local'], hist: r['class_histogram'] });
+    const fromCheckpoint = result(run);
+    assert.equal(fromCheckpoint['source'], 'checkpoint');
+    assert.equal(fromCheckpoint['step'], 4);
+    for (const file of [pth, weights]) {
+      const r = result(file);
+      assert.equal(r['source'], file === pth ? 'pytorch' : 'weights');
+      assert.equal(r['step'], null);
+      assert.equal(r['weights'], 'raw');
+      assert.deepEqual(metrics(r), metrics(fromCheckpoint), file);
+    }
+    const noData = dcgan(['eval', '--checkpoint', pth, '--n', '10'], { DCGAN_CACHE_DIR: cache });
+    assert.notEqual(noData.status, 0);
+    assert.equal(noData.stderr.trim().split('\n').length, 1, noData.stderr);
+    assert.match(noData.stderr, /--data is required.*netG\.pth/);
+  });
+
   test('dcgan sample --n 3000 generates in batches: the grid and every individual image', () => {
     const grid = join(work, 'grid.png');
     const dir = join(work, 'individual');

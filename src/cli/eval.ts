@@ -1,5 +1,6 @@
 /**
- * `dcgan eval`: sample quality of a checkpoint's generator against its data set, in the
+ * `dcgan eval`: sample quality of a generator (a checkpoint's, or one from a weights file or a
+ * PyTorch netG.pth, through model-source.ts as `dcgan sample` reads them) against a data set, in the
  * feature space of a local classifier (fid_local, kid_local, precision_local, recall_local,
  * classifier score, class histogram). Samples are generated and embedded --batch-size at a
  * time, so memory stays bounded for any --n.
@@ -10,14 +11,13 @@ import { resolve } from 'node:path';
 import { DatasetError, openDataset } from '../data/index.js';
 import { loadFeatureExtractor, type FeatureExtractor } from '../eval/extractor.js';
 import { evaluateGenerator, extractorInfo, type EvalPhase, type EvalReport } from '../eval/evaluate.js';
-import { CheckpointError, loadSamplingGenerator } from '../train/checkpoint.js';
-import { DcganGenerator } from '../models/dcgan.js';
 import { randn } from '../ops/create.js';
 import { Generator } from '../tensor/random.js';
 import { tidy } from '../tensor/scope.js';
 import { generate } from '../train/trainer.js';
 import { intOption, UsageError } from './errors.js';
-import { engineOptions, openCheckpoint, setupEngine } from './options.js';
+import { openModelSource, samplingGenerator } from './model-source.js';
+import { checkpointPath, engineOptions, setupEngine } from './options.js';
 import { createPreparationProgress } from './progress.js';
 
 interface EvalFlags {
@@ -118,9 +118,9 @@ function printReport(report: EvalReport, extractor: FeatureExtractor): void {
 
 export function evalCommand(): Command {
   return engineOptions(new Command('eval'))
-    .description("sample quality of a checkpoint's generator: FID, KID, precision/recall in a locally trained classifier's feature space")
-    .requiredOption('--checkpoint <file|dir>', 'a checkpoint.safetensors (or the run folder holding it)')
-    .option('--data <name|dir>', "the real images: shapes, mnist, fashion-mnist, cifar10 or an image folder (default: the checkpoint's)")
+    .description("sample quality of a generator (a checkpoint's, a weights file's or a PyTorch netG.pth): FID, KID, precision/recall in a locally trained classifier's feature space")
+    .requiredOption('--checkpoint <file|dir>', 'a checkpoint.safetensors (or the run folder holding it), a weights file from dcgan import, or a PyTorch netG.pth (these need --data)')
+    .option('--data <name|dir>', "the real images: shapes, mnist, fashion-mnist, cifar10 or an image folder (default: the checkpoint's; required for weights and .pth files)")
     .option('--data-root <dir>', 'where the mnist / fashion-mnist / cifar10 files are (default: the checkpoint\'s, or their usual place)')
     .option('--n <count>', 'generated images, and real images (capped at the data set size)', intOption('--n', 2), 10000)
     .option('--batch-size <n>', 'images generated and embedded at a time', intOption('--batch-size', 1), 250)
@@ -129,23 +129,21 @@ export function evalCommand(): Command {
     .option('--raw-weights', "evaluate G's trained weights even where the checkpoint keeps a generator average (--ema)")
     .action(async (flags: EvalFlags) => {
       const engine = setupEngine(flags.backend, flags.threads);
-      const checkpoint = openCheckpoint(flags.checkpoint);
-      const { nz, imageSize, channels } = checkpoint.model;
-      const config = checkpoint.config;
+      const source = openModelSource(flags.checkpoint);
+      const path = source.kind === 'checkpoint' ? checkpointPath(flags.checkpoint) : flags.checkpoint;
+      const { nz, imageSize, channels } = source.config;
+      const config = source.training ?? {};
       const data = flags.data ?? (typeof config['data'] === 'string' ? config['data'] : undefined);
-      if (data === undefined) throw new UsageError(`--data is required: ${checkpoint.path} does not name its data set`);
+      if (data === undefined) {
+        throw new UsageError(
+          source.kind === 'checkpoint' ? `--data is required: ${path} does not name its data set` : `--data is required with a ${source.kind === 'pytorch' ? 'PyTorch .pth' : 'weights'} file (${path}): it does not name its data set`,
+        );
+      }
       const savedRoot = typeof config['dataRoot'] === 'string' && flags.data === undefined ? config['dataRoot'] : undefined;
       const root = flags.dataRoot !== undefined ? resolve(flags.dataRoot) : savedRoot;
-      const netG = new DcganGenerator(checkpoint.model);
-      let weights: 'average' | 'raw';
-      try {
-        weights = loadSamplingGenerator(checkpoint, netG, { raw: flags.rawWeights });
-      } catch (error) {
-        if (error instanceof CheckpointError) throw new UsageError(error.message);
-        throw error;
-      }
+      const { netG, weights } = samplingGenerator(source, flags.rawWeights);
       const ui = progress(flags.json === true);
-      if (flags.json) console.log(JSON.stringify({ event: 'start', checkpoint: checkpoint.path, step: checkpoint.step, data, n: flags.n, batch_size: flags.batchSize, seed: flags.seed, backend: engine.backend, threads: engine.threads }));
+      if (flags.json) console.log(JSON.stringify({ event: 'start', checkpoint: path, source: source.kind, step: source.step, data, n: flags.n, batch_size: flags.batchSize, seed: flags.seed, backend: engine.backend, threads: engine.threads }));
       const warn = (message: string) => ui.note(`dcgan: warning: ${message}`);
       try {
         const preparation = createPreparationProgress(flags.json ? 'json' : process.stderr.isTTY ? 'bar' : 'plain');
@@ -170,7 +168,7 @@ export function evalCommand(): Command {
         if (flags.n > real.length) ui.note(`dcgan: note: ${data} has ${real.length} images; comparing ${flags.n} samples with all of them`);
         const rng = new Generator(flags.seed);
         // A conditional generator is asked for every class in turn (image i: class i mod K).
-        const numClasses = checkpoint.model.numClasses ?? 0;
+        const numClasses = source.config.numClasses ?? 0;
         const labels = numClasses > 0 ? Array.from({ length: flags.n }, (_, i) => i % numClasses) : undefined;
         const report = evaluateGenerator(extractor, real, {
           labels,
@@ -185,7 +183,7 @@ export function evalCommand(): Command {
           onProgress: (phase, done, total) => ui.update(phase, done, total),
         });
         ui.stop();
-        if (flags.json) console.log(JSON.stringify({ event: 'result', checkpoint: checkpoint.path, step: checkpoint.step, data, seed: flags.seed, weights, ...report }));
+        if (flags.json) console.log(JSON.stringify({ event: 'result', checkpoint: path, source: source.kind, step: source.step, data, seed: flags.seed, weights, ...report }));
         else printReport(report, extractor);
       } catch (error) {
         ui.stop();

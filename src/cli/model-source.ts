@@ -2,13 +2,13 @@
  * Where a command's G (and D) weights come from: a training checkpoint (file or run folder),
  * a weights-only file from `dcgan import`, or PyTorch .pth state dicts. One call gives the
  * model config and the state dicts, with every problem as a one-line UsageError — for
- * `dcgan export`, `sample` and `interpolate` (so `--checkpoint netG.pth` works everywhere).
+ * `dcgan export`, `sample`, `interpolate` and `eval` (so `--checkpoint netG.pth` works everywhere).
  */
 import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { decodeSafetensors } from '../io/safetensors.js';
 import { looksLikeZip } from '../io/torch/zip.js';
 import { loadWeights, WEIGHTS_FORMAT, WeightsError, type WeightsDict } from '../io/weights.js';
-import type { DcganConfig } from '../models/dcgan.js';
+import { DcganGenerator, type DcganConfig } from '../models/dcgan.js';
 import { UsageError } from './errors.js';
 import { inferFromFiles, readTorchFile } from './import.js';
 import { checkpointPath, openCheckpoint } from './options.js';
@@ -92,4 +92,16 @@ export function openModelSource(pathOrDir: string, netDPath?: string): ModelSour
     netGEma: c.netGEma === null ? null : toMap(c.netGEma),
     classes: classesOf(c.model, c.config),
   };
+}
+
+/** The generator to sample with: the source's generator average unless `raw` (or it has none). */
+export function samplingGenerator(source: ModelSource, raw: boolean | undefined): { netG: DcganGenerator; weights: 'average' | 'raw' } {
+  const netG = new DcganGenerator(source.config);
+  const average = source.netGEma !== null && raw !== true;
+  try {
+    netG.loadStateDict(average ? source.netGEma! : source.netG);
+  } catch (error) {
+    throw new UsageError(`the ${average ? 'generator average' : 'generator'} does not fit the model its file describes (${error instanceof Error ? error.message : String(error)})`);
+  }
+  return { netG, weights: average ? 'average' : 'raw' };
 }

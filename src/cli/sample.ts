@@ -4,12 +4,11 @@ import { dirname, join } from 'node:path';
 import { Generator } from '../tensor/random.js';
 import { ensureDir } from '../io/dirs.js';
 import { saveImage, saveImageGrid } from '../io/png.js';
-import { DcganGenerator } from '../models/dcgan.js';
 import { latentWalks } from '../models/latent.js';
 import { generateFromLatents, generateInBatches } from '../train/trainer.js';
 import { intOption, UsageError } from './errors.js';
 import { setupEngine, engineOptions } from './options.js';
-import { openModelSource, type ModelSource } from './model-source.js';
+import { openModelSource, samplingGenerator, type ModelSource } from './model-source.js';
 
 interface EngineFlags {
   backend?: string;
@@ -40,18 +39,6 @@ interface InterpolateFlags extends EngineFlags {
   out: string;
   json?: boolean;
   class?: string;
-}
-
-/** The generator to sample with: the checkpoint's generator average unless --raw-weights (or it has none). */
-function generatorFrom(source: ModelSource, raw: boolean | undefined): { netG: DcganGenerator; weights: 'average' | 'raw' } {
-  const netG = new DcganGenerator(source.config);
-  const average = source.netGEma !== null && raw !== true;
-  try {
-    netG.loadStateDict(average ? source.netGEma! : source.netG);
-  } catch (error) {
-    throw new UsageError(`the ${average ? 'generator average' : 'generator'} does not fit the model its file describes (${error instanceof Error ? error.message : String(error)})`);
-  }
-  return { netG, weights: average ? 'average' : 'raw' };
 }
 
 /** --class as a class index: a name (any case) or an index; an error names the choices. */
@@ -112,7 +99,7 @@ export function sampleCommand(): Command {
       const source = openModelSource(flags.checkpoint);
       const seed = pickSeed(flags.seed);
       const { imageSize, channels } = source.config;
-      const { netG, weights } = generatorFrom(source, flags.rawWeights);
+      const { netG, weights } = samplingGenerator(source, flags.rawWeights);
       const { labels, n, perRow } = sampleLabels(source, flags.n, flags.class);
       const files: string[] = [];
       const images = generateInBatches(netG, n, flags.batchSize, new Generator(seed), labels ?? undefined);
@@ -154,7 +141,7 @@ export function interpolateCommand(): Command {
       const source = openModelSource(flags.checkpoint);
       const seed = pickSeed(flags.seed);
       const { nz, numClasses = 0 } = source.config;
-      const { netG } = generatorFrom(source, flags.rawWeights);
+      const { netG } = samplingGenerator(source, flags.rawWeights);
       const chosen = classIndex(source, flags.class);
       const ends = new Float32Array(2 * flags.rows * nz);
       new Generator(seed).fillNormal(ends);
