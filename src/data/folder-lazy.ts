@@ -106,7 +106,9 @@ export class LazyFolderDataset implements ImageDataset {
         this.urgentError = error.message;
         rejectStarted(error);
       });
-      worker.on('exit', () => rejectStarted(new DatasetError('the on-demand image decoder stopped')));
+      // A small folder can be prepared before the on-demand decoder has even started; its
+      // stop is then no failure: every image is in the cache, nothing is decoded on demand.
+      worker.on('exit', () => (this.finished ? resolveStarted() : rejectStarted(new DatasetError('the on-demand image decoder stopped'))));
     });
     this.ready = preparation.done.then(
       (header) => {
