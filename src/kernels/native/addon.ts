@@ -105,6 +105,18 @@ function limitBlasSpinning(): void {
   if (process.env.OPENBLAS_THREAD_TIMEOUT === undefined) process.env.OPENBLAS_THREAD_TIMEOUT = '4';
 }
 
+/**
+ * libgomp's threads spin at every barrier before they sleep (300 000 spins by default). On a
+ * machine whose cores another process also uses, a spinning thread holds a core its partner
+ * needs to reach that barrier, and a step full of short parallel regions slows to a crawl.
+ * 10 000 spins keep the quiet machine's speed and recover most of the busy machine's
+ * (BENCHMARKS.md has both). Read once when the addon loads; a user's own OMP_WAIT_POLICY or
+ * GOMP_SPINCOUNT wins.
+ */
+function spinBriefly(): void {
+  if (process.env.OMP_WAIT_POLICY === undefined && process.env.GOMP_SPINCOUNT === undefined) process.env.GOMP_SPINCOUNT = '10000';
+}
+
 let addon: NativeAddon | null = null;
 
 export function loadAddon(): NativeAddon {
@@ -114,6 +126,7 @@ export function loadAddon(): NativeAddon {
   if (!existsSync(ADDON)) throw new Error(`${missingReason()}; for the native backend, ${NATIVE_HOW_TO}`);
   chooseCoreType();
   limitBlasSpinning();
+  spinBriefly();
   const require = createRequire(import.meta.url);
   try {
     addon = require(ADDON) as NativeAddon;
