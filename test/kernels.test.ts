@@ -9,6 +9,7 @@ import { createJsBackend, getBackend, setBackend, setThreads, type Backend } fro
 import type { ConvGeometry, GemmParams, UnaryOp } from '../src/kernels/index.js';
 import { availableBackends } from '../src/index.js';
 import { assertClose, randomValues, testRandom } from './helpers.js';
+import { BufferPool } from '../src/kernels/heap.js';
 
 const reference = createJsBackend();
 
@@ -242,5 +243,30 @@ describe('native kernels check sizes before C runs (an error, never a crash)', {
     assert.throws(() => backend.unary('relu', x, new Float32Array(5), 0), /native unary: out has 5 elements/);
     const m = new Float32Array(4);
     assert.throws(() => backend.adamUpdate(new Float32Array(4), new Float32Array(4), m, new Float32Array(3), { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, step: 1 }), /native adamUpdate: v has 3 elements/);
+  });
+});
+
+describe('BufferPool (native tensor memory)', () => {
+  it('reuses a free buffer of the same size, else the smallest one up to 2× as large, never a larger one', () => {
+    const pool = new BufferPool('test');
+    const big = pool.alloc(1000);
+    const bigger = pool.alloc(1400);
+    pool.free(bigger);
+    pool.free(big);
+    const held = pool.stats().heapBytes;
+    const a = pool.alloc(900); // 3648 B: the 4032 B buffer (1.1×) is the smallest that fits, not the 5632 B one
+    assert.equal(a.buffer, big.buffer);
+    assert.equal(a.length, 900);
+    const b = pool.alloc(1300); // the 5632 B buffer is 1.08× as large
+    assert.equal(b.buffer, bigger.buffer);
+    assert.equal(pool.stats().heapBytes, held, 'nothing new allocated');
+    pool.free(a);
+    const c = pool.alloc(400); // 1600 B: the free 4032 B buffer is 2.5× as large, too wasteful
+    assert.notEqual(c.buffer, big.buffer);
+    assert.ok(pool.stats().heapBytes > held);
+    pool.free(b);
+    const d = pool.alloc(1400); // its own size class is back
+    assert.equal(d.buffer, bigger.buffer);
+    assert.equal(d.length, 1400);
   });
 });

@@ -3,6 +3,8 @@ import type { Allocator } from '../tensor/memory.js';
 const PAGE = 65536;
 /** Block alignment (a cache line; SIMD loads never straddle one block's start). */
 const ALIGN = 64;
+/** How much larger than asked a free buffer may be and still be handed out (BufferPool). */
+const REUSE_SLACK = 2;
 
 /**
  * Tensor memory inside one shared WebAssembly.Memory, used by the compiled backends (wasm
@@ -93,8 +95,9 @@ export class SharedHeap implements Allocator {
 /**
  * Tensor memory of the native backend: each tensor its own ArrayBuffer, so the machine's
  * memory is the limit (not one 32-bit WebAssembly memory's 4 GiB). Freed buffers are kept by
- * size (rounded up to 64 bytes) and reused first, as SharedHeap does: a training step
- * allocates the same sizes every time, so after the first step nothing new is allocated.
+ * size (rounded up to 64 bytes) and reused first — one of the same size, else the smallest up
+ * to 2× as large: a training step allocates the same sizes every time, so after the first
+ * step nothing new is allocated.
  */
 export class BufferPool implements Allocator {
   private readonly freeBySize = new Map<number, ArrayBuffer[]>();
@@ -106,7 +109,7 @@ export class BufferPool implements Allocator {
 
   alloc(length: number): Float32Array {
     const bytes = Math.max(ALIGN, Math.ceil((length * 4) / ALIGN) * ALIGN);
-    let buffer = this.freeBySize.get(bytes)?.pop();
+    let buffer = this.freeBySize.get(bytes)?.pop() ?? this.takeLarger(bytes);
     if (buffer === undefined) {
       try {
         buffer = new ArrayBuffer(bytes);
@@ -120,6 +123,19 @@ export class BufferPool implements Allocator {
     }
     this.liveBlocks++;
     return new Float32Array(buffer, 0, length);
+  }
+
+  /**
+   * The smallest free buffer of up to REUSE_SLACK × `bytes` (null if none). Sizes whose peaks
+   * fall at different moments of a step (G's, D's, the gradients') then share buffers instead
+   * of each keeping its own (BENCHMARKS.md has what exact-size reuse alone held).
+   */
+  private takeLarger(bytes: number): ArrayBuffer | undefined {
+    let best: number | null = null;
+    for (const [size, list] of this.freeBySize) {
+      if (list.length > 0 && size > bytes && size <= bytes * REUSE_SLACK && (best === null || size < best)) best = size;
+    }
+    return best === null ? undefined : this.freeBySize.get(best)!.pop();
   }
 
   free(data: Float32Array): void {
