@@ -532,6 +532,32 @@ describe('a tiny conv net learns (the README example)', () => {
   });
 });
 
+describe('Sequential fuses Conv2d → LeakyReLU (D\'s first block)', () => {
+  test('the same outputs and gradients as the layers one by one, with less memory', () => {
+    const x = tensor(randomValues(4 * 3 * 8 * 8, 12, 1), [4, 3, 8, 8], { requiresGrad: true });
+    const make = (): nn.Sequential => new nn.Sequential(new nn.Conv2d(3, 5, 4, { stride: 2, padding: 1 }), new nn.LeakyReLU(0.2));
+    const fused = make();
+    const apart = make();
+    apart.loadStateDict(fused.stateDict());
+    const run = (net: nn.Sequential, layered: boolean): { y: Float32Array; grads: Float32Array[]; peak: number } => {
+      x.grad = null;
+      const start = memory().numBytes;
+      return tidy(() => {
+        const y = layered ? net.layers[1]!.forward(net.layers[0]!.forward(x)) : net.forward(x);
+        const peak = memory().numBytes - start; // what the forward leaves alive for backward
+        backward(y.mul(y).sum());
+        const conv = net.layers[0] as nn.Conv2d;
+        return { y: y.data.slice(), grads: [x.grad!.data.slice(), conv.weight.grad!.data.slice(), conv.bias!.grad!.data.slice()], peak };
+      });
+    };
+    const a = run(fused, false);
+    const b = run(apart, true);
+    assert.deepEqual(a.y, b.y);
+    a.grads.forEach((g, i) => assert.deepEqual(g, b.grads[i], `gradient ${i}`));
+    assert.ok(a.peak < b.peak, `the fused forward leaves ${a.peak} B alive, layer by layer ${b.peak} B`);
+  });
+});
+
 describe('Sequential fuses BatchNorm → ReLU/LeakyReLU', () => {
   for (const [name, activation] of [['ReLU', () => new nn.ReLU()], ['LeakyReLU(0.2)', () => new nn.LeakyReLU(0.2)]] as const) {
     test(`${name}: the same outputs, gradients and running statistics as the layers one by one, with less memory`, () => {

@@ -44,8 +44,15 @@ test('2000 steps with checkpoints and grids every 25: tensors, file descriptors 
   const secondHalf = samples.filter((s) => s.step >= steps / 2);
   const last = secondHalf.pop()!;
   const outside = (s: SoakSample): number => s.rssMiB - s.heapTotalMiB;
+  // V8 can shrink heapTotal (giving heap pages back) while RSS stays level, which raises
+  // RSS − heapTotal with nothing leaked (seen once in CI: RSS 136.5–137.9 MiB throughout, the
+  // difference up 9 MiB); a native leak raises both, so both must grow for the check to fail.
   const peak = Math.max(...secondHalf.map(outside));
-  assert.ok(outside(last) - peak < 8, `RSS − heapTotal: ${outside(last).toFixed(2)} MiB at step ${last.step}, at most ${peak.toFixed(2)} MiB from step ${steps / 2} before`);
+  const rssPeak = Math.max(...secondHalf.map((s) => s.rssMiB));
+  assert.ok(
+    outside(last) - peak < 8 || last.rssMiB - rssPeak < 8,
+    `RSS − heapTotal: ${outside(last).toFixed(2)} MiB at step ${last.step}, at most ${peak.toFixed(2)} MiB from step ${steps / 2} before; RSS ${last.rssMiB.toFixed(2)} against at most ${rssPeak.toFixed(2)} MiB`,
+  );
   const js = (s: SoakSample): number => s.heapUsedMiB + s.externalMiB;
   assert.ok(js(last) - js(secondHalf[0]!) < 2, `V8 heap + external grew from ${js(secondHalf[0]!).toFixed(2)} MiB to ${js(last).toFixed(2)} MiB`);
 });

@@ -1,4 +1,5 @@
-import { batchNorm2d, type FusedActivation } from '../ops/batchnorm.js';
+import type { FusedActivation } from '../ops/activation.js';
+import { batchNorm2d } from '../ops/batchnorm.js';
 import { full, zeros } from '../ops/create.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { Module } from './module.js';

@@ -1,7 +1,8 @@
 import type { Tensor } from '../tensor/tensor.js';
-import type { FusedActivation } from '../ops/batchnorm.js';
+import type { FusedActivation } from '../ops/activation.js';
 import { LeakyReLU, ReLU } from './activation.js';
 import { BatchNorm2d } from './batchnorm.js';
+import { Conv2d } from './conv.js';
 import { Module } from './module.js';
 
 /** Runs its children in order; they are named "0", "1", … as in PyTorch (main.0.weight, …). */
@@ -18,10 +19,10 @@ export class Sequential extends Module {
     let out = x;
     for (let i = 0; i < this.layers.length; i++) {
       const layer = this.layers[i]!;
-      const activation = layer instanceof BatchNorm2d ? fusableActivation(this.layers[i + 1]) : undefined;
+      const activation = layer instanceof BatchNorm2d || layer instanceof Conv2d ? fusableActivation(this.layers[i + 1]) : undefined;
       if (activation !== undefined) {
-        // BatchNorm → ReLU/LeakyReLU in one op: the same values, one buffer fewer.
-        out = (layer as BatchNorm2d).forwardWithActivation(out, activation);
+        // BatchNorm or Conv2d → ReLU/LeakyReLU in one op: the same values, one buffer fewer.
+        out = (layer as BatchNorm2d | Conv2d).forwardWithActivation(out, activation);
         i++;
       } else {
         out = layer.forward(out);

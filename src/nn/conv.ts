@@ -1,3 +1,4 @@
+import type { FusedActivation } from '../ops/activation.js';
 import { conv2d, convTranspose2d, type Pair } from '../ops/conv.js';
 import { empty } from '../ops/create.js';
 import { Module } from './module.js';
@@ -57,6 +58,11 @@ export class Conv2d extends ConvLayer<ConvOptions> {
 
   forward(x: Tensor): Tensor {
     return conv2d(x, this.weight, this.bias, this.options);
+  }
+
+  /** The forward pass with a ReLU or LeakyReLU fused in (Sequential uses it for Conv2d → activation pairs). */
+  forwardWithActivation(x: Tensor, activation: FusedActivation): Tensor {
+    return conv2d(x, this.weight, this.bias, { ...this.options, activation });
   }
 }
 

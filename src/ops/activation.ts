@@ -4,6 +4,33 @@ import { getBackend } from '../kernels/registry.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { empty } from './create.js';
 
+/**
+ * An activation an op applies to its own output buffer (convolution or BatchNorm followed by
+ * ReLU/LeakyReLU, as every DCGAN block is): one activation-sized buffer fewer, and the backward
+ * reads the activation's derivative from that output. Only ReLU and LeakyReLU with a slope
+ * ≥ 0, whose output is positive exactly where their input is.
+ */
+export type FusedActivation = { op: 'relu' } | { op: 'leakyRelu'; negativeSlope: number };
+
+function fusedSlope(opName: string, activation: FusedActivation): number {
+  const slope = activation.op === 'leakyRelu' ? activation.negativeSlope : 0;
+  if (!(slope >= 0)) throw new RangeError(`${opName}: a fused leakyRelu needs a slope ≥ 0, got ${slope}`);
+  return slope;
+}
+
+/** Applies `activation` (if any) to `out` in place; checks it first. */
+export function activateInPlace(opName: string, activation: FusedActivation | undefined, out: Tensor): void {
+  if (activation !== undefined) getBackend().unary(activation.op, out.data, out.data, fusedSlope(opName, activation));
+}
+
+/** dy through the fused activation, from the op's (activated) output; dy itself when there is none. */
+export function throughActivation(activation: FusedActivation | undefined, out: Tensor, dy: Tensor): Tensor {
+  if (activation === undefined) return dy;
+  const dz = empty(out.shape);
+  getBackend().unaryBackward(activation.op, out.data, out.data, dy.data, dz.data, fusedSlope('backward', activation));
+  return dz;
+}
+
 function unaryOp(op: UnaryOp, x: Tensor, alpha = 0): Tensor {
   const out = empty(x.shape);
   getBackend().unary(op, x.data, out.data, alpha);

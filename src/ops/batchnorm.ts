@@ -2,6 +2,7 @@ import { record } from '../autograd/record.js';
 import { getBackend } from '../kernels/registry.js';
 import { shapeToString } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
+import { activateInPlace, throughActivation, type FusedActivation } from './activation.js';
 import { empty } from './create.js';
 
 export interface BatchNormOptions {
@@ -10,16 +11,9 @@ export interface BatchNormOptions {
   /** Weight of the new batch in the running averages (PyTorch's default 0.1). */
   momentum?: number;
   eps?: number;
-  /**
-   * An activation applied to the normalised values in the same tensor (BatchNorm + ReLU, as
-   * every DCGAN block has): one activation-sized buffer fewer per layer, and its backward
-   * reads only the output. Only ReLU and LeakyReLU with a slope ≥ 0, whose output is positive
-   * exactly where their input is.
-   */
+  /** A ReLU or LeakyReLU applied in the output buffer (see FusedActivation). */
   activation?: FusedActivation;
 }
-
-export type FusedActivation = { op: 'relu' } | { op: 'leakyRelu'; negativeSlope: number };
 
 function checkChannelVector(name: string, t: Tensor | null, c: number, xShape: readonly number[]): void {
   if (t !== null && (t.ndim !== 1 || t.shape[0] !== c)) {
@@ -72,23 +66,16 @@ export function batchNorm2d(
     for (let ch = 0; ch < c; ch++) invStd[ch] = 1 / Math.sqrt(runningVar!.data[ch]! + eps);
   }
   const activation = options.activation;
-  const slope = activation?.op === 'leakyRelu' ? activation.negativeSlope : 0;
-  if (!(slope >= 0)) throw new RangeError(`batchNorm2d: a fused leakyRelu needs a slope ≥ 0, got ${slope}`);
   const out = empty(x.shape);
   backend.batchNormApply(x.data, n, c, hw, mean, invStd, weight?.data ?? null, bias?.data ?? null, out.data);
-  if (activation !== undefined) backend.unary(activation.op, out.data, out.data, slope);
+  activateInPlace('batchNorm2d', activation, out);
 
   const inputs = [x, weight, bias].filter((t): t is Tensor => t !== null);
   return record(out, activation === undefined ? 'batchNorm2d' : `batchNorm2d+${activation.op}`, inputs, (dy) => {
     const gx = x.requiresGrad ? empty(x.shape) : null;
     const gw = weight?.requiresGrad ? empty(weight.shape) : null;
     const gb = bias?.requiresGrad ? empty(bias.shape) : null;
-    let dNormalised = dy;
-    if (activation !== undefined) {
-      // The activation's derivative from its output: out > 0 exactly where its input was.
-      dNormalised = empty(x.shape);
-      getBackend().unaryBackward(activation.op, out.data, out.data, dy.data, dNormalised.data, slope);
-    }
+    const dNormalised = throughActivation(activation, out, dy);
     getBackend().batchNormBackward(x.data, dNormalised.data, n, c, hw, mean, invStd, weight?.data ?? null, training, gx?.data ?? null, gw?.data ?? null, gb?.data ?? null);
     if (dNormalised !== dy) dNormalised.dispose();
     const grads: Array<Tensor | null> = [gx];

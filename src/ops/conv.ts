@@ -3,6 +3,7 @@ import { gemmParams, type ConvGeometry } from '../kernels/backend.js';
 import { getBackend } from '../kernels/registry.js';
 import { shapeToString, type Shape } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
+import { activateInPlace, throughActivation, type FusedActivation } from './activation.js';
 import { empty } from './create.js';
 
 /** A size given once for both spatial axes, or as [height, width]. */
@@ -11,6 +12,11 @@ export type Pair = number | readonly [number, number];
 export interface Conv2dOptions {
   stride?: Pair;
   padding?: Pair;
+}
+
+export interface Conv2dFusedOptions extends Conv2dOptions {
+  /** A ReLU or LeakyReLU applied in the output buffer (conv2d only; see FusedActivation). */
+  activation?: FusedActivation;
 }
 
 export interface ConvTranspose2dOptions extends Conv2dOptions {
@@ -189,7 +195,7 @@ function convolveWeightGrad(y: Tensor, image: Tensor, columns: Tensor | null, g:
 }
 
 /** 2-D convolution (cross-correlation, as every framework) of x [N, Cin, H, W] with weight [Cout, Cin, kH, kW]. */
-export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, options: Conv2dOptions = {}): Tensor {
+export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, options: Conv2dFusedOptions = {}): Tensor {
   checkRank4('conv2d', 'input', x, '[N, C, H, W]');
   checkRank4('conv2d', 'weight', weight, '[Cout, Cin, kH, kW]');
   const { geometry: g, outChannels: cout } = planConv2d(x.shape, weight.shape, options);
@@ -199,9 +205,12 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, op
   // backward saves an im2col per layer and step for at most the column budget.
   const { out, columns } = convolve(x, weight, g, cout, needsGrad(weight));
   if (bias !== null) getBackend().addChannelBias(out.data, g.n, cout, plane, bias.data);
+  const activation = options.activation;
+  activateInPlace('conv2d', activation, out);
 
   const inputs = bias === null ? [x, weight] : [x, weight, bias];
-  return record(out, 'conv2d', inputs, (dy) => {
+  return record(out, activation === undefined ? 'conv2d' : `conv2d+${activation.op}`, inputs, (dOut) => {
+    const dy = throughActivation(activation, out, dOut);
     // Backward-data is exactly a transposed convolution of dy.
     const gx = x.requiresGrad ? convolveAdjoint(dy, weight, g, cout) : null;
     // Recomputed when they were not kept, a tidy scope released them first, or on a second backward with retainGraph.
@@ -212,6 +221,7 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, op
       gb = empty(bias.shape);
       getBackend().channelSum(dy.data, g.n, cout, plane, gb.data);
     }
+    if (dy !== dOut) dy.dispose();
     return bias === null ? [gx, gw] : [gx, gw, gb];
   });
 }

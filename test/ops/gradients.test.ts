@@ -124,6 +124,17 @@ forEachBackend((backend) => {
           });
         });
       }
+      for (const activation of [{ op: 'relu' }, { op: 'leakyRelu', negativeSlope: 0.2 }] as const) {
+        it(`fused ${activation.op} (what Sequential runs for Conv2d → activation), +bias`, () => {
+          const s = { n: 3, cin: 3, h: 6, w: 6, cout: 4, kh: 4, kw: 4, stride: 2, padding: 1 };
+          const slope = activation.op === 'relu' ? 0 : activation.negativeSlope;
+          checkOp(`conv2d+${activation.op}`, {
+            inputs: [input([3, 3, 6, 6]), input([4, 3, 4, 4], 0.5), input([4])],
+            ours: ([x, w, b]) => conv2d(x!, w!, b!, { stride: 2, padding: 1, activation }),
+            reference: ([x, w, b]) => conv2dRef(s, x!, w!, b!).map((v) => (v > 0 ? v : slope * v)),
+          });
+        });
+      }
       it('rectangular stride and padding pairs', () => {
         const s = { n: 2, cin: 2, h: 6, w: 7, cout: 2, kh: 3, kw: 2 };
         checkOp('conv2d pairs', {
