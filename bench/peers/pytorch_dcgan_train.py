@@ -43,6 +43,10 @@ import torch.nn as nn
 
 from pytorch_dcgan import discriminator, generator
 
+# pytorch/examples' weights_init, kept once beside the example models.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "examples", "pytorch"))
+from dcgan_models import weights_init  # noqa: E402
+
 
 class Net(nn.Module):
     """pytorch/examples' Generator / Discriminator: one Sequential called `main`."""
@@ -53,16 +57,6 @@ class Net(nn.Module):
 
     def forward(self, x):
         return self.main(x)
-
-
-def weights_init(m):
-    """pytorch/examples' weights_init."""
-    classname = m.__class__.__name__
-    if classname.find("Conv") != -1:
-        nn.init.normal_(m.weight, 0.0, 0.02)
-    elif classname.find("BatchNorm") != -1:
-        nn.init.normal_(m.weight, 1.0, 0.02)
-        nn.init.zeros_(m.bias)
 
 
 def load_images(args):

@@ -169,7 +169,7 @@ function convolveAdjoint(y: Tensor, weight: Tensor, g: ConvGeometry, k: number):
 /**
  * The weight gradient y·im2col(image)ᵀ [K, C·kH·kW], shaped `weightShape`, from column-side
  * data y [N, K, outH, outW], summed over the batch chunk by chunk; `columns` (im2col of the
- * whole batch, kept by `convolve`) is used when given and still alive. Disposes the columns.
+ * whole batch, kept by `convolve`) is used when given and still alive. Disposes the columns it used.
  */
 function convolveWeightGrad(y: Tensor, image: Tensor, columns: Tensor | null, g: ConvGeometry, k: number, weightShape: Shape): Tensor {
   const rows = g.c * g.kh * g.kw;
@@ -190,7 +190,6 @@ function convolveWeightGrad(y: Tensor, image: Tensor, columns: Tensor | null, g:
   }
   scratch?.dispose();
   cols.dispose();
-  columns?.dispose();
   return grad;
 }
 
