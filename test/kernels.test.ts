@@ -9,7 +9,7 @@ import { createJsBackend, getBackend, setBackend, setThreads, type Backend } fro
 import type { ConvGeometry, GemmParams, UnaryOp } from '../src/kernels/index.js';
 import { availableBackends } from '../src/index.js';
 import { assertClose, randomValues, testRandom } from './helpers.js';
-import { BufferPool } from '../src/kernels/heap.js';
+import { ChunkedHeap, RangeAllocator, SharedHeap } from '../src/kernels/heap.js';
 
 const reference = createJsBackend();
 
@@ -246,27 +246,108 @@ describe('native kernels check sizes before C runs (an error, never a crash)', {
   });
 });
 
-describe('BufferPool (native tensor memory)', () => {
-  it('reuses a free buffer of the same size, else the smallest one up to 2× as large, never a larger one', () => {
-    const pool = new BufferPool('test');
-    const big = pool.alloc(1000);
-    const bigger = pool.alloc(1400);
-    pool.free(bigger);
-    pool.free(big);
-    const held = pool.stats().heapBytes;
-    const a = pool.alloc(900); // 3648 B: the 4032 B buffer (1.1×) is the smallest that fits, not the 5632 B one
-    assert.equal(a.buffer, big.buffer);
-    assert.equal(a.length, 900);
-    const b = pool.alloc(1300); // the 5632 B buffer is 1.08× as large
-    assert.equal(b.buffer, bigger.buffer);
-    assert.equal(pool.stats().heapBytes, held, 'nothing new allocated');
-    pool.free(a);
-    const c = pool.alloc(400); // 1600 B: the free 4032 B buffer is 2.5× as large, too wasteful
-    assert.notEqual(c.buffer, big.buffer);
-    assert.ok(pool.stats().heapBytes > held);
-    pool.free(b);
-    const d = pool.alloc(1400); // its own size class is back
-    assert.equal(d.buffer, bigger.buffer);
-    assert.equal(d.length, 1400);
+describe('RangeAllocator (where tensors go in a heap)', () => {
+  it('takes the lowest free range that fits, splits it, and raises the top only when none fits', () => {
+    const range = new RangeAllocator(1000);
+    assert.equal(range.alloc(100), 0);
+    assert.equal(range.alloc(200), 100);
+    assert.equal(range.alloc(300), 300);
+    range.free(100, 200);
+    assert.equal(range.alloc(50), 100, 'the freed range, not the top');
+    assert.deepEqual(range.freeRanges(), [{ offset: 150, bytes: 150 }]);
+    assert.equal(range.alloc(160), 600, 'too large for the hole: from the top');
+    assert.equal(range.top, 760);
+    assert.equal(range.alloc(300), null, 'past the limit');
+    assert.equal(range.alloc(240), 760, 'exactly up to the limit');
+  });
+
+  it('merges a freed range with its free neighbours, so memory freed in one size serves another', () => {
+    const range = new RangeAllocator(1 << 20);
+    const offsets = [64, 64, 64, 64].map((bytes) => range.alloc(bytes)!);
+    range.alloc(64); // keeps the top above them
+    range.free(offsets[0]!, 64);
+    range.free(offsets[2]!, 64);
+    assert.equal(range.freeRanges().length, 2);
+    range.free(offsets[1]!, 64); // joins both neighbours
+    assert.deepEqual(range.freeRanges(), [{ offset: 0, bytes: 192 }]);
+    assert.equal(range.alloc(192), 0, 'three small blocks become one larger');
+    assert.equal(range.peak, 320);
+  });
+
+  it('brings the top down when the highest range is freed, and keeps the peak', () => {
+    const range = new RangeAllocator(1 << 20);
+    const a = range.alloc(128)!;
+    const b = range.alloc(256)!;
+    const c = range.alloc(512)!;
+    range.free(b, 256);
+    range.free(c, 512); // merges with b's range, and that range touched the top
+    assert.equal(range.top, 128);
+    assert.deepEqual(range.freeRanges(), []);
+    assert.equal(range.peak, 896);
+    range.free(a, 128);
+    assert.equal(range.top, 0);
+    assert.equal(range.alloc(1024), 0);
+  });
+
+  it('stays consistent under random allocations and frees (no overlaps, everything free at the end)', () => {
+    const range = new RangeAllocator(1 << 24);
+    let seed = 7;
+    const random = (): number => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+    const live: Array<[number, number]> = [];
+    for (let i = 0; i < 3000; i++) {
+      if (live.length > 0 && random() < 0.45) {
+        const [offset, bytes] = live.splice(Math.floor(random() * live.length), 1)[0]!;
+        range.free(offset, bytes);
+      } else {
+        const bytes = 64 * (1 + Math.floor(random() * 100));
+        const offset = range.alloc(bytes)!;
+        for (const [o, b] of live) assert.ok(offset + bytes <= o || o + b <= offset, 'no two live ranges overlap');
+        live.push([offset, bytes]);
+      }
+      for (const f of range.freeRanges()) for (const [o, b] of live) assert.ok(f.offset + f.bytes <= o || o + b <= f.offset, 'no free range overlaps a live one');
+    }
+    for (const [offset, bytes] of live) range.free(offset, bytes);
+    assert.equal(range.top, 0);
+    assert.deepEqual(range.freeRanges(), []);
+  });
+});
+
+describe('SharedHeap (wasm tensor memory)', () => {
+  it('grows its memory with the top, reuses freed space for other sizes, and names the backend and the way out when full', () => {
+    const memory = new WebAssembly.Memory({ initial: 1, maximum: 4, shared: true });
+    const heap = new SharedHeap('wasm', memory, 100);
+    const a = heap.alloc(16 * 1024); // 64 KiB: past the first page
+    assert.equal(a.byteOffset, 128, 'above the base, 64-byte aligned');
+    assert.ok(memory.buffer.byteLength >= 128 + 65536 + 64);
+    heap.free(a);
+    const b = heap.alloc(1000);
+    const c = heap.alloc(1000);
+    assert.equal(b.byteOffset, 128);
+    assert.equal(c.byteOffset, 128 + 4032, 'the second block in what the first tensor freed');
+    assert.throws(() => heap.alloc(100_000), /wasm backend: out of memory \(tensors need \d+ MiB.*at most 4 GiB.*native backend/);
+  });
+});
+
+describe('ChunkedHeap (native tensor memory)', () => {
+  it('reuses freed memory for other sizes and adds a chunk only when none has room', () => {
+    const heap = new ChunkedHeap('test', 4096);
+    const a = heap.alloc(256); // 1024 B
+    const b = heap.alloc(256);
+    assert.equal(a.buffer, b.buffer);
+    assert.equal(b.byteOffset, 1024);
+    heap.free(a);
+    const c = heap.alloc(128); // into a's place
+    assert.equal(c.buffer, a.buffer);
+    assert.equal(c.byteOffset, 0);
+    assert.equal(heap.stats().chunks, 1);
+    const d = heap.alloc(1000); // 4000 B: does not fit the first chunk's 2048 B left
+    assert.notEqual(d.buffer, a.buffer);
+    assert.equal(heap.stats().chunks, 2);
+    const huge = heap.alloc(5000); // larger than a chunk: a chunk of its own size
+    assert.equal(huge.length, 5000);
+    assert.equal(heap.stats().chunks, 3);
+    for (const x of [b, c, d, huge]) heap.free(x);
+    assert.equal(heap.stats().liveBlocks, 0);
+    assert.equal(heap.alloc(256).byteOffset, 0, 'everything merged back');
   });
 });

@@ -3,19 +3,104 @@ import type { Allocator } from '../tensor/memory.js';
 const PAGE = 65536;
 /** Block alignment (a cache line; SIMD loads never straddle one block's start). */
 const ALIGN = 64;
-/** How much larger than asked a free buffer may be and still be handed out (BufferPool). */
-const REUSE_SLACK = 2;
+/** A tensor's bytes, rounded up to whole aligned blocks. */
+const blockBytes = (length: number): number => Math.max(ALIGN, Math.ceil((length * 4) / ALIGN) * ALIGN);
 
 /**
- * Tensor memory inside one shared WebAssembly.Memory, used by the compiled backends (wasm
- * kernels address it by offset; the native addon reads the same arrays in place). Blocks are
- * 64-byte aligned; freed blocks are kept by exact size and reused first — a training step
- * allocates the same sizes every time, so after the first step the heap stops growing. Views
- * stay valid when the memory grows because a shared buffer is never detached.
+ * Offsets within one address range of at most `limit` bytes: the lowest free range that fits
+ * is used (address-ordered first fit), a freed range merges with its free neighbours, and the
+ * top rises only when no free range fits. Unlike free lists kept per size, memory freed by
+ * tensors of one size serves tensors of any other: a training step's G, D and gradient
+ * activations peak at different moments and share one space (BENCHMARKS.md has what this
+ * saves). Free ranges are few (tens), so a linear scan is cheap next to any kernel.
+ */
+export class RangeAllocator {
+  /** Free ranges below the top, in address order. */
+  private readonly freeOffsets: number[] = [];
+  private readonly freeSizes: number[] = [];
+  private end = 0;
+  private highWater = 0;
+
+  constructor(readonly limit: number) {}
+
+  /** The end of the highest range in use. */
+  get top(): number {
+    return this.end;
+  }
+
+  /** The highest the top has been: the bytes ever touched. */
+  get peak(): number {
+    return this.highWater;
+  }
+
+  /** The offset of `bytes` free bytes, or null when they do not fit below the limit. */
+  alloc(bytes: number): number | null {
+    for (let i = 0; i < this.freeSizes.length; i++) {
+      const size = this.freeSizes[i]!;
+      if (size < bytes) continue;
+      const offset = this.freeOffsets[i]!;
+      if (size === bytes) {
+        this.freeOffsets.splice(i, 1);
+        this.freeSizes.splice(i, 1);
+      } else {
+        this.freeOffsets[i] = offset + bytes;
+        this.freeSizes[i] = size - bytes;
+      }
+      return offset;
+    }
+    if (this.end + bytes > this.limit) return null;
+    const offset = this.end;
+    this.end += bytes;
+    if (this.end > this.highWater) this.highWater = this.end;
+    return offset;
+  }
+
+  free(offset: number, bytes: number): void {
+    // The first free range above `offset` (binary search).
+    let lo = 0;
+    let hi = this.freeOffsets.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.freeOffsets[mid]! < offset) lo = mid + 1;
+      else hi = mid;
+    }
+    let start = offset;
+    let size = bytes;
+    let at = lo;
+    if (at > 0 && this.freeOffsets[at - 1]! + this.freeSizes[at - 1]! === start) {
+      at--;
+      start = this.freeOffsets[at]!;
+      size += this.freeSizes[at]!;
+      this.freeOffsets.splice(at, 1);
+      this.freeSizes.splice(at, 1);
+    }
+    if (at < this.freeOffsets.length && this.freeOffsets[at] === start + size) {
+      size += this.freeSizes[at]!;
+      this.freeOffsets.splice(at, 1);
+      this.freeSizes.splice(at, 1);
+    }
+    if (start + size === this.end) {
+      this.end = start; // the top comes down instead of keeping a free range at the top
+      return;
+    }
+    this.freeOffsets.splice(at, 0, start);
+    this.freeSizes.splice(at, 0, size);
+  }
+
+  /** Free ranges below the top (for tests and stats). */
+  freeRanges(): Array<{ offset: number; bytes: number }> {
+    return this.freeOffsets.map((offset, i) => ({ offset, bytes: this.freeSizes[i]! }));
+  }
+}
+
+/**
+ * Tensor memory inside one shared WebAssembly.Memory, used by the wasm backend (its kernels
+ * address it by offset). Blocks are 64-byte aligned and placed by a RangeAllocator; the memory
+ * grows with the allocator's top. Views stay valid when the memory grows because a shared
+ * buffer is never detached.
  */
 export class SharedHeap implements Allocator {
-  private top: number;
-  private readonly freeBySize = new Map<number, number[]>();
+  private readonly range: RangeAllocator;
   private readonly buffers = new WeakSet<ArrayBufferLike>();
   private liveBlocks = 0;
 
@@ -23,17 +108,33 @@ export class SharedHeap implements Allocator {
    * `name` is the backend's, for messages; `base` is the first byte the heap may use (below it:
    * the wasm module's static data).
    */
+  private readonly base: number;
+
   constructor(readonly name: string, readonly memory: WebAssembly.Memory, base: number) {
-    this.top = Math.ceil(base / ALIGN) * ALIGN;
+    this.base = Math.ceil(base / ALIGN) * ALIGN;
+    // 4 GiB is a 32-bit WebAssembly memory's most; one block is kept spare past the top.
+    this.range = new RangeAllocator(2 ** 32 - this.base - ALIGN);
     this.buffers.add(memory.buffer);
   }
 
   /** Reserves raw bytes (never freed): per-thread scratch. */
   reserve(bytes: number): number {
-    const offset = this.top;
-    this.top += Math.ceil(bytes / ALIGN) * ALIGN;
-    this.ensure(this.top);
-    return offset;
+    return this.place(Math.ceil(bytes / ALIGN) * ALIGN);
+  }
+
+  private place(bytes: number): number {
+    const offset = this.range.alloc(bytes);
+    if (offset === null) throw this.outOfMemory(this.range.top + bytes);
+    // One spare block past the top: SIMD kernels may read (never use) a few bytes past an array's end.
+    this.ensure(this.base + this.range.top + ALIGN);
+    return this.base + offset;
+  }
+
+  private outOfMemory(needed: number): RangeError {
+    const inUse = (this.memory.buffer.byteLength / 2 ** 30).toFixed(1);
+    return new RangeError(
+      `${this.name} backend: out of memory (tensors need ${(needed / 2 ** 20).toFixed(0)} MiB; its shared WebAssembly memory holds at most 4 GiB, ${inUse} GiB in use) — use a smaller batch or model, or the native backend in Node (--backend native), which has no such limit`,
+    );
   }
 
   private ensure(end: number): void {
@@ -47,38 +148,21 @@ export class SharedHeap implements Allocator {
       try {
         this.memory.grow(pages);
       } catch {
-        const limit = (this.memory.buffer.byteLength / 2 ** 30).toFixed(1);
-        throw new RangeError(
-          `${this.name} backend: out of memory (tensors need ${(end / 2 ** 20).toFixed(0)} MiB; its shared WebAssembly memory holds at most 4 GiB, ${limit} GiB in use) — use a smaller batch or model`,
-        );
+        throw this.outOfMemory(end - this.base);
       }
     }
     this.buffers.add(this.memory.buffer);
   }
 
   alloc(length: number): Float32Array {
-    const bytes = Math.max(ALIGN, Math.ceil((length * 4) / ALIGN) * ALIGN);
-    const reuse = this.freeBySize.get(bytes);
-    let offset = reuse?.pop();
-    if (offset === undefined) {
-      offset = this.top;
-      this.top += bytes;
-      // One spare block past the top: SIMD kernels may read (never use) a few bytes past an array's end.
-      this.ensure(this.top + ALIGN);
-    }
+    const offset = this.place(blockBytes(length));
     this.liveBlocks++;
     return new Float32Array(this.memory.buffer, offset, length);
   }
 
   free(data: Float32Array): void {
     if (!this.owns(data)) return;
-    const bytes = Math.max(ALIGN, Math.ceil((data.length * 4) / ALIGN) * ALIGN);
-    let list = this.freeBySize.get(bytes);
-    if (list === undefined) {
-      list = [];
-      this.freeBySize.set(bytes, list);
-    }
-    list.push(data.byteOffset);
+    this.range.free(data.byteOffset - this.base, blockBytes(data.length));
     this.liveBlocks--;
   }
 
@@ -88,70 +172,68 @@ export class SharedHeap implements Allocator {
   }
 
   stats(): { heapBytes: number; liveBlocks: number } {
-    return { heapBytes: this.top, liveBlocks: this.liveBlocks };
+    return { heapBytes: this.range.peak, liveBlocks: this.liveBlocks };
   }
 }
 
-/**
- * Tensor memory of the native backend: each tensor its own ArrayBuffer, so the machine's
- * memory is the limit (not one 32-bit WebAssembly memory's 4 GiB). Freed buffers are kept by
- * size (rounded up to 64 bytes) and reused first — one of the same size, else the smallest up
- * to 2× as large: a training step allocates the same sizes every time, so after the first
- * step nothing new is allocated.
- */
-export class BufferPool implements Allocator {
-  private readonly freeBySize = new Map<number, ArrayBuffer[]>();
-  private readonly buffers = new WeakSet<ArrayBufferLike>();
-  private liveBlocks = 0;
-  private pooledBytes = 0;
+/** The most bytes one chunk of a ChunkedHeap spans (typed arrays and Node's buffers stop at 4 GiB). */
+const CHUNK_BYTES = 2 ** 32;
 
-  constructor(readonly name: string) {}
+/**
+ * Tensor memory of the native backend: tensors are views into large ArrayBuffers ("chunks",
+ * up to 4 GiB each), placed by a RangeAllocator per chunk; when no chunk has room, a new one
+ * is added, so the machine's memory is the limit, not one 32-bit WebAssembly memory. A chunk
+ * costs address space only: the system zero-fills its pages on first touch, so resident
+ * memory is what the allocators' tops have reached (BENCHMARKS.md compares it with PyTorch's).
+ */
+export class ChunkedHeap implements Allocator {
+  private readonly chunks: Array<{ buffer: ArrayBuffer; range: RangeAllocator }> = [];
+  private liveBlocks = 0;
+
+  /** `chunkBytes`: the span of each chunk (smaller in tests). */
+  constructor(readonly name: string, private readonly chunkBytes = CHUNK_BYTES) {}
 
   alloc(length: number): Float32Array {
-    const bytes = Math.max(ALIGN, Math.ceil((length * 4) / ALIGN) * ALIGN);
-    let buffer = this.freeBySize.get(bytes)?.pop() ?? this.takeLarger(bytes);
-    if (buffer === undefined) {
-      try {
-        buffer = new ArrayBuffer(bytes);
-      } catch {
-        throw new RangeError(
-          `${this.name} backend: out of memory (a tensor of ${(bytes / 2 ** 20).toFixed(0)} MiB could not be allocated; ${(this.pooledBytes / 2 ** 20).toFixed(0)} MiB of tensors in use) — use a smaller batch or model`,
-        );
-      }
-      this.buffers.add(buffer);
-      this.pooledBytes += bytes;
+    const bytes = blockBytes(length);
+    for (const chunk of this.chunks) {
+      const offset = chunk.range.alloc(bytes);
+      if (offset !== null) return this.view(chunk.buffer, offset, length);
     }
-    this.liveBlocks++;
-    return new Float32Array(buffer, 0, length);
+    const chunk = this.addChunk(bytes);
+    return this.view(chunk.buffer, chunk.range.alloc(bytes)!, length);
   }
 
-  /**
-   * The smallest free buffer of up to REUSE_SLACK × `bytes` (null if none). Sizes whose peaks
-   * fall at different moments of a step (G's, D's, the gradients') then share buffers instead
-   * of each keeping its own (BENCHMARKS.md has what exact-size reuse alone held).
-   */
-  private takeLarger(bytes: number): ArrayBuffer | undefined {
-    let best: number | null = null;
-    for (const [size, list] of this.freeBySize) {
-      if (list.length > 0 && size > bytes && size <= bytes * REUSE_SLACK && (best === null || size < best)) best = size;
+  private view(buffer: ArrayBuffer, offset: number, length: number): Float32Array {
+    this.liveBlocks++;
+    return new Float32Array(buffer, offset, length);
+  }
+
+  /** A new chunk of the usual span (or less, where the system will not reserve that much), at least `bytes`. */
+  private addChunk(bytes: number): { buffer: ArrayBuffer; range: RangeAllocator } {
+    for (let span = Math.max(this.chunkBytes, bytes); span >= bytes; span = Math.max(bytes, Math.floor(span / 2 / ALIGN) * ALIGN)) {
+      try {
+        const chunk = { buffer: new ArrayBuffer(span), range: new RangeAllocator(span) };
+        this.chunks.push(chunk);
+        return chunk;
+      } catch {
+        if (span === bytes) break;
+      }
     }
-    return best === null ? undefined : this.freeBySize.get(best)!.pop();
+    const held = this.stats().heapBytes / 2 ** 20;
+    throw new RangeError(
+      `${this.name} backend: out of memory (a tensor of ${(bytes / 2 ** 20).toFixed(0)} MiB could not be allocated; ${held.toFixed(0)} MiB of tensor memory in use) — use a smaller batch or model`,
+    );
   }
 
   free(data: Float32Array): void {
-    const buffer = data.buffer;
-    if (!this.buffers.has(buffer)) return;
-    let list = this.freeBySize.get(buffer.byteLength);
-    if (list === undefined) {
-      list = [];
-      this.freeBySize.set(buffer.byteLength, list);
-    }
-    list.push(buffer as ArrayBuffer);
+    const chunk = this.chunks.find((c) => c.buffer === data.buffer);
+    if (chunk === undefined) return;
+    chunk.range.free(data.byteOffset, blockBytes(data.length));
     this.liveBlocks--;
   }
 
-  /** heapBytes: every buffer the pool holds, in use or free (it never gives memory back). */
-  stats(): { heapBytes: number; liveBlocks: number } {
-    return { heapBytes: this.pooledBytes, liveBlocks: this.liveBlocks };
+  /** heapBytes: the memory the chunks have touched (their allocators' highest tops). */
+  stats(): { heapBytes: number; liveBlocks: number; chunks: number } {
+    return { heapBytes: this.chunks.reduce((sum, c) => sum + c.range.peak, 0), liveBlocks: this.liveBlocks, chunks: this.chunks.length };
   }
 }

@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import type { Backend, ConvGeometry } from '../backend.js';
-import { BufferPool } from '../heap.js';
+import { ChunkedHeap } from '../heap.js';
 import { registerBackend } from '../registry.js';
 import { compiledBackend, type CompiledKernels } from '../shared.js';
 import { loadAddon, type FmaPeak, type NativeLibraryInfo } from './addon.js';
@@ -9,7 +9,7 @@ export interface NativeBackend extends Backend {
   readonly threads: number;
   setThreads(n: number): void;
   /** Where its tensors live. */
-  readonly heap: BufferPool;
+  readonly heap: ChunkedHeap;
   /** OpenBLAS's build, kernel family and threading, as the addon reports them. */
   readonly library: NativeLibraryInfo;
   /**
@@ -23,13 +23,14 @@ export interface NativeBackend extends Backend {
 /**
  * The native backend (Node only): OpenBLAS sgemm for every GEMM and our own OpenMP kernels
  * (native/src) for the rest, on one OpenMP thread pool when OpenBLAS is the OpenMP build.
- * Tensors live in a BufferPool (an ArrayBuffer each, reused by size, so training does not
- * allocate after its first step and only the machine's memory limits a model), and the addon
+ * Tensors live in a ChunkedHeap (views into large lazily-committed ArrayBuffers, placed by first
+ * fit, so training does not allocate after its first step and only the machine's memory limits
+ * a model), and the addon
  * reads any Float32Array in place, so no kernel copies.
  */
 export function createNativeBackend(threads?: number): NativeBackend {
   const addon = loadAddon();
-  const heap = new BufferPool('native');
+  const heap = new ChunkedHeap('native');
   let threadCount = 1;
   const setThreads = (n: number): void => {
     if (!Number.isInteger(n) || n < 1) throw new RangeError(`setThreads: the thread count must be an integer ≥ 1, got ${n}`);
