@@ -89,6 +89,19 @@ describe('checkpoint validation', () => {
     rejects(path, /non-finite values in netG\.main\.0\.weight \(NaN at index 5\), netD\.main\.0\.weight \(Infinity at index 0\)/);
   });
 
+  it('resuming copies the tensors into the model and releases them from the loaded checkpoint (no second copy while training)', async () => {
+    const dataset = await openDataset('shapes', { imageSize: 16, channels: 3, length: 8 });
+    const loaded = loadCheckpoint(good);
+    const weight = Array.from(loaded.netG['main.0.weight']!.data);
+    const trainer = await GanTrainer.create(config, { resume: loaded, dataset });
+    assert.deepEqual(Array.from(trainer.netG.stateDict()['main.0.weight']!.data), weight, 'restored');
+    assert.equal(loaded.released, true);
+    assert.deepEqual(Object.keys(loaded.netG), []);
+    assert.equal(loaded.fixedNoise.data.length, 0);
+    assert.equal(loaded.step, 2, 'the metadata stays');
+    await assert.rejects(GanTrainer.create(config, { resume: loaded, dataset }), /tensors were released when it was restored; load it again/);
+  });
+
   it('a resumed run removes the temporaries a killed write left behind, and keeps other files', async () => {
     const stale = join(runDir, '.checkpoint.safetensors.999999.abc123.tmp');
     const other = join(runDir, 'notes.txt');

@@ -4,8 +4,8 @@
  * model config and the state dicts, with every problem as a one-line UsageError — for
  * `dcgan export`, `sample`, `interpolate` and `eval` (so `--checkpoint netG.pth` works everywhere).
  */
-import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
-import { decodeSafetensors } from '../io/safetensors.js';
+import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
+import { readSafetensorsLayout } from '../io/safetensors-file.js';
 import { looksLikeZip } from '../io/torch/zip.js';
 import { loadWeights, WEIGHTS_FORMAT, WeightsError, type WeightsDict } from '../io/weights.js';
 import { DcganGenerator, type DcganConfig } from '../models/dcgan.js';
@@ -66,7 +66,7 @@ export function openModelSource(pathOrDir: string, netDPath?: string): ModelSour
     }
     let format: string | undefined;
     try {
-      format = decodeSafetensors(readFileSync(path), path).metadata['format'];
+      format = readSafetensorsLayout(path).metadata['format']; // the header only
     } catch {
       format = undefined; // openCheckpoint reports the problem
     }

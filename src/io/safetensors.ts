@@ -173,30 +173,54 @@ function isNonNegativeInt(v: unknown): v is number {
 }
 
 
+/** One tensor's place in a safetensors file: byte offsets relative to the data section. */
+export interface SafetensorsEntry {
+  name: string;
+  dtype: SafetensorsDtype;
+  shape: number[];
+  begin: number;
+  end: number;
+}
+
+/** A safetensors file's header, checked against the file's length: where each tensor lies. */
+export interface SafetensorsLayout {
+  metadata: Record<string, string>;
+  entries: SafetensorsEntry[];
+  /** The file offset of the data section (8 + the header's length). */
+  dataStart: number;
+}
+
 /**
- * Parses and validates safetensors bytes: header length and JSON, every entry's dtype, shape
- * and offsets (in bounds, sized for the shape, contiguous and non-overlapping, covering the
- * data exactly). `source` names the file in error messages.
+ * The header length in a file's first 8 bytes, checked against the file's length
+ * (`fileLength`) and the largest header we accept.
  */
-export function decodeSafetensors(bytes: Uint8Array, source = 'the input'): SafetensorsFile {
-  if (bytes.length < 8) fail(source, `it is ${bytes.length} bytes long, shorter than the 8-byte header length`);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const headerLength = view.getBigUint64(0, true);
-  if (headerLength > BigInt(Math.min(MAX_HEADER, bytes.length - 8))) {
-    fail(source, `the header claims ${headerLength} bytes but the file holds ${bytes.length - 8} after the length (truncated or not safetensors)`);
+export function safetensorsHeaderLength(first8: Uint8Array, fileLength: number, source = 'the input'): number {
+  if (fileLength < 8 || first8.length < 8) fail(source, `it is ${fileLength} bytes long, shorter than the 8-byte header length`);
+  const headerLength = new DataView(first8.buffer, first8.byteOffset, 8).getBigUint64(0, true);
+  if (headerLength > BigInt(Math.min(MAX_HEADER, fileLength - 8))) {
+    fail(source, `the header claims ${headerLength} bytes but the file holds ${fileLength - 8} after the length (truncated or not safetensors)`);
   }
-  const n = Number(headerLength);
+  return Number(headerLength);
+}
+
+/**
+ * Parses and validates a safetensors header (the JSON bytes after the length) for a file of
+ * `fileLength` bytes: every entry's dtype, shape and offsets (in bounds, sized for the shape,
+ * contiguous and non-overlapping, covering the data exactly).
+ */
+export function parseSafetensorsHeader(headerBytes: Uint8Array, fileLength: number, source = 'the input'): SafetensorsLayout {
+  const n = headerBytes.length;
   let header: unknown;
   try {
-    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + n)));
+    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(headerBytes));
   } catch (error) {
     fail(source, `the header is not valid JSON (${oneLine(error instanceof Error ? error.message : String(error), 120)})`);
   }
   if (header === null || typeof header !== 'object' || Array.isArray(header)) fail(source, 'the header is not a JSON object');
   const dataStart = 8 + n;
-  const dataLength = bytes.length - dataStart;
+  const dataLength = fileLength - dataStart;
   const metadata: Record<string, string> = {};
-  const entries: Array<{ name: string; dtype: SafetensorsDtype; shape: number[]; begin: number; end: number }> = [];
+  const entries: SafetensorsEntry[] = [];
   for (const [name, value] of Object.entries(header as Record<string, unknown>)) {
     if (name === '__metadata__') {
       if (value === null || typeof value !== 'object' || Array.isArray(value)) fail(source, '__metadata__ is not a map of strings');
@@ -230,6 +254,17 @@ export function decodeSafetensors(bytes: Uint8Array, source = 'the input'): Safe
     cursor = e.end;
   }
   if (cursor !== dataLength) fail(source, `${dataLength - cursor} bytes follow the last tensor (data must end where the tensors end)`);
+  return { metadata, entries, dataStart };
+}
+
+/**
+ * Parses and validates safetensors bytes (see parseSafetensorsHeader). `source` names the file
+ * in error messages. Files too large to hold twice in memory are better read with
+ * readSafetensorsFile (Node), which reads tensor by tensor.
+ */
+export function decodeSafetensors(bytes: Uint8Array, source = 'the input'): SafetensorsFile {
+  const n = safetensorsHeaderLength(bytes.subarray(0, 8), bytes.length, source);
+  const { metadata, entries, dataStart } = parseSafetensorsHeader(bytes.subarray(8, 8 + n), bytes.length, source);
   const tensors = new Map<string, SafetensorsTensor>();
   for (const e of entries) {
     tensors.set(e.name, {

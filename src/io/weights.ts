@@ -6,11 +6,12 @@
  *   metadata: format "dcgan-ts-weights", version "1", config (JSON DcganConfig),
  *             sources (JSON {netG, netD}: where the weights came from)
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { inferDcganConfig } from '../models/infer.js';
 import { resolveDcganConfig, type DcganConfig } from '../models/dcgan.js';
 import { writeFileAtomic } from './atomic.js';
-import { decodeSafetensors, encodeSafetensors, SafetensorsError, type SafetensorsTensor, type TensorToWrite } from './safetensors.js';
+import { readSafetensorsFile } from './safetensors-file.js';
+import { encodeSafetensors, SafetensorsError, type SafetensorsTensor, type TensorToWrite } from './safetensors.js';
 
 export const WEIGHTS_FORMAT = 'dcgan-ts-weights';
 export const WEIGHTS_VERSION = '1';
@@ -69,7 +70,7 @@ export function loadWeights(path: string): Weights {
   if (statSync(path).isDirectory()) throw new WeightsError(`${path} is a folder, not a weights file`);
   let file;
   try {
-    file = decodeSafetensors(readFileSync(path), path);
+    file = readSafetensorsFile(path);
   } catch (error) {
     if (error instanceof SafetensorsError) throw new WeightsError(error.message);
     throw error;

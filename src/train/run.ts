@@ -66,7 +66,7 @@ export interface RunResult {
 export interface RunOptions {
   config: TrainConfig;
   outDir: string;
-  /** Continue this checkpoint's run (in `outDir`, its folder). */
+  /** Continue this checkpoint's run (in `outDir`, its folder); its tensor data is released once restored. */
   resume?: LoadedCheckpoint;
   /** Stop after the current step (then checkpoint, report, and return 'interrupted'). */
   signal?: AbortSignal;

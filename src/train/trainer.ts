@@ -49,7 +49,10 @@ export class DivergenceError extends Error {
 export interface TrainerOptions {
   /** The training images: `config.data` opened (runTraining does it), or any ImageDataset (tests, embedding, browsers). */
   dataset: ImageDataset;
-  /** Continue from this checkpoint (its config must describe the same model). */
+  /**
+   * Continue from this checkpoint (its config must describe the same model). Its tensor data
+   * is released once restored (its metadata stays), so a long run does not keep a second copy.
+   */
   resume?: LoadedCheckpoint;
   onWarning?: (message: string) => void;
 }
@@ -114,7 +117,7 @@ export class GanTrainer {
 
   /** Loads the whole training state of a checkpoint. */
   private restore(checkpoint: LoadedCheckpoint): void {
-    restoreCheckpoint(checkpoint, this);
+    restoreCheckpoint(checkpoint, this, { release: true });
     // This run's settings win over the saved hyperparameters (they are checked to agree on resume).
     for (const opt of [this.optG, this.optD]) {
       opt.lr = opt === this.optD ? discriminatorLr(this.config) : this.config.lr;

@@ -1,5 +1,9 @@
-/** Fuzzing decodeSafetensors (checkpoints and PyTorch exports): see harness.ts. */
+/** Fuzzing decodeSafetensors (checkpoints and PyTorch exports) and the file reader beside it: see harness.ts. */
 import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { readSafetensorsFile } from '../../src/io/safetensors-file.js';
 import { decodeSafetensors, encodeSafetensors, SafetensorsError, type SafetensorsFile } from '../../src/io/safetensors.js';
 import { fuzzTest, type FuzzRandom, type Mutator } from './harness.js';
 
@@ -134,4 +138,37 @@ fuzzTest<SafetensorsFile>({
   },
   mutators: [headerMutator, headerMutator, headerMutator],
   iterations: 1000,
+});
+
+// The streaming file reader against decodeSafetensors on the same mutated bytes: both accept
+// with the same tensors and metadata, or both reject with the same message.
+const scratch = join(mkdtempSync(join(tmpdir(), 'dcgan-fuzz-')), 'fuzz.safetensors');
+fuzzTest<SafetensorsFile>({
+  name: 'safetensors file reader (same verdict as decodeSafetensors)',
+  seeds,
+  parse: (bytes) => {
+    writeFileSync(scratch, bytes);
+    let expected: SafetensorsFile | Error;
+    try {
+      expected = decodeSafetensors(bytes, 'fuzz.safetensors');
+    } catch (error) {
+      expected = error as Error;
+    }
+    let got: SafetensorsFile;
+    try {
+      got = readSafetensorsFile(scratch, 'fuzz.safetensors');
+    } catch (error) {
+      if (!(expected instanceof Error)) throw new Error(`the file reader rejected what decodeSafetensors accepts: ${(error as Error).message}`, { cause: error });
+      assert.equal((error as Error).message, expected.message);
+      throw error;
+    }
+    if (expected instanceof Error) throw new Error(`the file reader accepted what decodeSafetensors rejects (${expected.message})`);
+    assert.deepEqual(got, expected);
+    return got;
+  },
+  allowedErrors: [SafetensorsError],
+  check: () => {},
+  fields: () => [{ offset: 0, size: 8, littleEndian: true }],
+  mutators: [headerMutator],
+  iterations: 300,
 });
