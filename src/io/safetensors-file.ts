@@ -1,7 +1,7 @@
 /**
  * Reading safetensors files piece by piece (Node): the header first, then each tensor straight
  * into its own array, so a file is never held whole in memory next to its tensors — a
- * 256×256 run's checkpoint is 1.5 GB.
+ * 256×256 run's checkpoint (pytorch/examples' widths) is 1.1 GB.
  */
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { decodeToFloat32, DTYPE_BYTES, littleEndian } from './dtypes.js';

@@ -372,7 +372,7 @@ export interface RestoreTargets {
  * Restores networks, optimizer states and fixed noise, after checking every one of them
  * against the live objects: on any mismatch nothing is changed and the error lists them all.
  * With `release`, the checkpoint's tensor data is dropped once copied (its metadata stays):
- * a resumed run then does not hold a second copy of its whole state — 1.5 GB at 256×256 —
+ * a resumed run then does not hold a second copy of its whole state — 1.1 GB at 256×256 —
  * for as long as it trains.
  */
 export function restoreCheckpoint(checkpoint: LoadedCheckpoint, targets: RestoreTargets, options: { release?: boolean } = {}): void {
