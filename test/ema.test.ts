@@ -38,6 +38,10 @@ describe('the generator average', () => {
     const raw = a.tensors.get('netG.main.0.weight')!.data;
     const avg = a.tensors.get('netG_ema.main.0.weight')!.data;
     assert.ok(raw.some((v, i) => v !== avg[i]));
+    // Its BatchNorm statistics are its own, recomputed over 1024 noise images for its weights, not G's.
+    const meanKey = averaged.find((k) => k.endsWith('.running_mean'))!;
+    assert.notDeepEqual(a.tensors.get(meanKey)!.data, a.tensors.get(meanKey.replace('netG_ema.', 'netG.'))!.data);
+    assert.equal(a.tensors.get(meanKey.replace('running_mean', 'num_batches_tracked'))!.data[0], 1024 / config.batchSize);
 
     const checkpoint = loadCheckpoint(join(straight, 'checkpoint.safetensors'));
     const g = new DcganGenerator(checkpoint.model);

@@ -285,6 +285,24 @@ describe('BatchNorm2d running statistics', () => {
     // Biased variance of the output is v/(v + eps) ≈ 1.
     assertAllClose(unbiasedVar.map((v) => (v * (count - 1)) / count), [1, 1, 1], 1e-3, 'variance');
   });
+
+  test('recomputeBatchNormStatistics: the plain average over the given batches, from scratch, with modes and momenta restored', () => {
+    const net = new nn.Sequential(new nn.BatchNorm2d(c), new nn.ReLU(), new nn.BatchNorm2d(c, { momentum: 0.3 }));
+    net.forward(batch(20, 4)); // stale statistics that must not survive
+    net.eval();
+    const first = net.layers[0] as nn.BatchNorm2d;
+    const inputs = [batch(21, 1), batch(22, -2), batch(23, 0.5)];
+    nn.recomputeBatchNormStatistics(net, inputs.length, (i) => tidy(() => void net.forward(inputs[i]!)));
+    const stats = inputs.map((x) => channelStats(x.data, n, c, hw));
+    const meanOf = (pick: (s: (typeof stats)[number]) => number[]): number[] => Array.from({ length: c }, (_, ch) => stats.reduce((sum, s) => sum + pick(s)[ch]!, 0) / stats.length);
+    assertAllClose(first.runningMean!.data, meanOf((s) => s.mean), 1e-5, 'running_mean');
+    assertAllClose(first.runningVar!.data, meanOf((s) => s.unbiasedVar), 1e-5, 'running_var');
+    assert.equal(first.numBatchesTracked!.item(), 3);
+    assert.equal(net.training, false, 'eval mode restored');
+    assert.equal(first.training, false);
+    assert.equal(first.momentum, 0.1);
+    assert.equal((net.layers[2] as nn.BatchNorm2d).momentum, 0.3);
+  });
 });
 
 describe('loadStateDict', () => {

@@ -2,6 +2,7 @@ import type { FusedActivation } from '../ops/activation.js';
 import { batchNorm2d } from '../ops/batchnorm.js';
 import { full, zeros } from '../ops/create.js';
 import type { Tensor } from '../tensor/tensor.js';
+import { noGrad } from '../autograd/mode.js';
 import { Module } from './module.js';
 
 export interface BatchNormLayerOptions {
@@ -20,7 +21,8 @@ export interface BatchNormLayerOptions {
  */
 export class BatchNorm2d extends Module {
   readonly eps: number;
-  readonly momentum: number | null;
+  /** Running-average weight of each new batch; null: a cumulative average (PyTorch's momentum=None). */
+  momentum: number | null;
   readonly weight: Tensor | null;
   readonly bias: Tensor | null;
   readonly runningMean: Tensor | null;
@@ -44,6 +46,13 @@ export class BatchNorm2d extends Module {
     return this.forwardWithActivation(x);
   }
 
+  /** Running mean 0, variance 1, no batches counted (PyTorch's reset_running_stats). */
+  resetRunningStats(): void {
+    this.runningMean?.data.fill(0);
+    this.runningVar?.data.fill(1);
+    this.numBatchesTracked?.data.fill(0);
+  }
+
   /** The forward pass with a ReLU or LeakyReLU fused in (Sequential uses it for BatchNorm → activation pairs). */
   forwardWithActivation(x: Tensor, activation?: FusedActivation): Tensor {
     const counting = this.training && this.numBatchesTracked !== null;
@@ -55,5 +64,33 @@ export class BatchNorm2d extends Module {
     // Counted only once the input was accepted, so a rejected batch leaves no trace.
     if (counting) this.numBatchesTracked!.data[0] = count;
     return out;
+  }
+}
+
+/**
+ * Recomputes the running statistics of every BatchNorm2d in `module` as the plain average over
+ * `batches` forward passes (`forward(i)` runs batch i), in train mode and without gradients;
+ * the modules' modes and momenta are restored after. Weights averaged over training (a
+ * generator average) need statistics of their own: the trained weights' running statistics
+ * describe other activations, and eval-mode samples normalised by them are worse (BENCHMARKS.md
+ * has the FIDs).
+ */
+export function recomputeBatchNormStatistics(module: Module, batches: number, forward: (batch: number) => void): void {
+  const norms = [...module.namedModules()].map(([, m]) => m).filter((m): m is BatchNorm2d => m instanceof BatchNorm2d && m.runningMean !== null);
+  if (norms.length === 0) return;
+  const modes = [...module.namedModules()].map(([, m]) => [m, m.training] as const);
+  const momenta = norms.map((m) => m.momentum);
+  try {
+    for (const m of norms) {
+      m.resetRunningStats();
+      m.momentum = null;
+    }
+    module.train(true);
+    noGrad(() => {
+      for (let i = 0; i < batches; i++) forward(i);
+    });
+  } finally {
+    norms.forEach((m, i) => (m.momentum = momenta[i]!));
+    for (const [m, training] of modes) m.training = training;
   }
 }

@@ -1,8 +1,9 @@
 /**
  * The generator average (Yazıcı et al. 2019): an exponential moving average of G's weights,
  * θ̄ ← β·θ̄ + (1 − β)·θ after every G update, which samples better than the raw G that
- * oscillates with the adversarial game. BatchNorm's running statistics are copied, not
- * averaged (they describe the raw G's activations). The first steps use a smaller β
+ * oscillates with the adversarial game. BatchNorm's running statistics are neither averaged nor
+ * copied: the raw G's describe other activations than the average's, so the trainer recomputes
+ * the average's own before it samples or checkpoints (recomputeBatchNormStatistics). The first steps use a smaller β
  * (min(β, (1 + t)/(10 + t))), so the average does not remember the random initial weights.
  *
  * Updated in float32 on the host, element by element in a fixed order: the same numbers on
@@ -36,7 +37,5 @@ export class WeightAverage {
       const x = p.data;
       for (let i = 0; i < a.length; i++) a[i] = f(f(decay * a[i]!) + f(rest * x[i]!));
     }
-    const buffers = new Map(this.average.namedBuffers());
-    for (const [name, b] of this.source.namedBuffers()) buffers.get(name)!.data.set(b.data);
   }
 }

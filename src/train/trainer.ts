@@ -22,6 +22,10 @@ import { restoreCheckpoint, type CheckpointState, type LoadedCheckpoint } from '
 import { discriminatorLr, modelConfig, withClasses, type TrainConfig } from './config.js';
 import { ganStep, type GanStepLosses } from './step.js';
 import { WeightAverage } from './ema.js';
+import { recomputeBatchNormStatistics } from '../nn/batchnorm.js';
+
+/** Noise images whose activations give the generator average its BatchNorm statistics. */
+export const AVERAGE_STATISTICS_IMAGES = 1024;
 
 /** What one step measured: the losses and D's outputs (GanStepLosses), and where and how fast. */
 export interface StepMetrics extends GanStepLosses {
@@ -87,6 +91,29 @@ export class GanTrainer {
     return (this.average?.average as DcganGenerator | undefined) ?? null;
   }
 
+  /** The step whose averaged weights the average's BatchNorm statistics were computed for. */
+  private averageStatisticsStep = -1;
+
+  /**
+   * The generator to sample from: the average (when the run keeps one), its BatchNorm running
+   * statistics recomputed for its current weights — over AVERAGE_STATISTICS_IMAGES noise images
+   * in batches of the training batch size, drawn from a generator seeded by the run's seed and
+   * the step, so a resumed run computes the same numbers — else G.
+   */
+  samplingGenerator(): DcganGenerator {
+    const average = this.netGEma;
+    if (average === null) return this.netG;
+    if (this.averageStatisticsStep !== this.step) {
+      const { batchSize, nz, seed, numClasses } = this.config;
+      const rng = new Generator((this.step % 2 ** 20) * 2 ** 32 + (seed >>> 0));
+      const labels = numClasses === undefined ? undefined : Array.from({ length: batchSize }, (_, i) => i % numClasses);
+      const batches = Math.max(1, Math.ceil(AVERAGE_STATISTICS_IMAGES / batchSize));
+      recomputeBatchNormStatistics(average, batches, () => tidy(() => void average.forward(randn([batchSize, nz, 1, 1], { generator: rng }), labels)));
+      this.averageStatisticsStep = this.step;
+    }
+    return average;
+  }
+
   static async create(config: TrainConfig, options: TrainerOptions): Promise<GanTrainer> {
     const { dataset } = options;
     if (config.conditional) {
@@ -129,6 +156,8 @@ export class GanTrainer {
     this.step = checkpoint.step;
     this.epoch = checkpoint.epoch;
     this.previousSeconds = checkpoint.elapsedSeconds;
+    // The checkpoint's average holds statistics computed for its weights at this step.
+    this.averageStatisticsStep = this.step;
   }
 
   /** Training seconds so far, over every session of this run. */
@@ -191,7 +220,7 @@ export class GanTrainer {
    * keeps one. The caller disposes.
    */
   sample(noise: Tensor = this.fixedNoise, labels: readonly number[] | undefined = noise === this.fixedNoise ? (this.fixedLabels ?? undefined) : undefined): Tensor {
-    return generate(this.netGEma ?? this.netG, noise, labels);
+    return generate(this.samplingGenerator(), noise, labels);
   }
 
   /** A real batch straight from the dataset (images 0…n−1), without moving the loader. */
@@ -204,8 +233,9 @@ export class GanTrainer {
     return tensor(data, [count, channels, imageSize, imageSize]);
   }
 
-  /** The state a checkpoint stores. */
+  /** The state a checkpoint stores (the generator average with statistics for its weights). */
   checkpointState(): CheckpointState {
+    this.samplingGenerator();
     return {
       config: { ...this.config },
       netG: this.netG,
