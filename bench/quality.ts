@@ -30,8 +30,9 @@
  * Equal wall time, per seed: T = the faster side's training clock; the slower side is scored
  * as it was after T seconds of its own training (the first step at which its clock reached T).
  * The peer is trained after ours with --save-at-seconds T_ours, so when PyTorch is the slower
- * side its snapshot is saved during the run. Otherwise (ours slower, or the peer ran before
- * ours) the slower side is trained again to that step count, same seed, in a folder of its own:
+ * side its snapshot is saved during the run (a snapshot taken against an earlier run of ours
+ * whose clock was within 2% is reused). Otherwise (ours slower, or the peer ran before ours)
+ * the slower side is trained again to that step count, same seed, in a folder of its own:
  * our training is deterministic (bitwise, run to run), so that is the same trajectory's state at
  * that step; PyTorch promises no bitwise reproducibility on CPU, though two 20-step runs here
  * gave the same losses to the last digit.
@@ -286,7 +287,10 @@ async function equalTime(ours: TrainRun, peer: TrainRun): Promise<EqualTime> {
   const seconds = Math.min(ours.train_seconds, peer.train_seconds);
   if (peer.train_seconds > ours.train_seconds) {
     const clock = clockOf(peer);
-    const snapshot = peer.save_at && Math.abs(peer.save_at.seconds - seconds) < 1e-3 ? peer.save_at : null;
+    // A snapshot taken at another run of ours' clock within 2% of this one (the peer trained
+    // against an earlier run of ours) stands in for training PyTorch again; the model's
+    // train_seconds says when it was taken.
+    const snapshot = peer.save_at && Math.abs(peer.save_at.seconds - seconds) <= 0.02 * seconds ? peer.save_at : null;
     const k = snapshot?.step ?? stepAt(clock, seconds);
     const model = { config: 'pytorch@ours_time', seed: peer.seed, raw: false, steps: k, train_seconds: clock[k - 1]!, process_seconds: null };
     const base = { seed: peer.seed, seconds, faster: 'ours' as const, slower_step: k, slower_full_steps: peer.steps };
