@@ -603,3 +603,34 @@ describe('Sequential fuses BatchNorm → ReLU/LeakyReLU', () => {
     });
   }
 });
+
+describe("a Sequential's activations between layers are freed by backward", () => {
+  const build = (): { net: nn.Sequential; x: Tensor } => {
+    manualSeed(5);
+    const net = new nn.Sequential(
+      new nn.Conv2d(2, 4, 3, { padding: 1, bias: false }), new nn.BatchNorm2d(4), new nn.ReLU(),
+      new nn.Conv2d(4, 3, 3, { padding: 1 }), new nn.Tanh(),
+    );
+    return { net, x: tensor(randomValues(2 * 2 * 6 * 6, 9, 1), [2, 2, 6, 6], { requiresGrad: true }) };
+  };
+
+  test('as backward passes them (same gradients as when the graph is retained); the input and output stay', () => {
+    const grads = (retainGraph: boolean): { grads: number[][]; freed: number } =>
+      tidy(() => {
+        const { net, x } = build();
+        const y = net.forward(x);
+        const loss = F.mseLoss(y, zeros(y.shape));
+        const before = memory().numTensors;
+        loss.backward(undefined, { retainGraph });
+        const freed = before - memory().numTensors + [...net.parameters(), x].filter((p) => p.grad !== null).length;
+        assert.ok(!x.isDisposed && !y.isDisposed, 'what the caller holds survives');
+        assert.ok(y.data.every(Number.isFinite));
+        return { grads: [...net.parameters(), x].map((p) => Array.from(p.grad!.data)), freed };
+      });
+    const retained = grads(true);
+    const freed = grads(false);
+    assert.deepEqual(freed.grads, retained.grads);
+    // conv → BatchNorm+ReLU (fused) → conv → Tanh: the three activations between them.
+    assert.equal(freed.freed - retained.freed, 3);
+  });
+});

@@ -153,7 +153,11 @@ export function backward(root: Tensor, gradient?: Tensor, options: BackwardOptio
         accumulate(input, gi);
       });
       drop(node);
-      if (!options.retainGraph) node.gradFn = freedGradFn(fn.name);
+      if (!options.retainGraph) {
+        node.gradFn = freedGradFn(fn.name);
+        // Reverse topological order: every node that reads `node` has run by now.
+        if (node.graphOnly) node.dispose();
+      }
     }
   });
   if (seed !== gradient) seed.dispose();

@@ -27,6 +27,8 @@ export class Sequential extends Module {
       } else {
         out = layer.forward(out);
       }
+      // Made here and read only by the next layer: backward may free it early (not the input, which a layer may pass on).
+      if (i < this.layers.length - 1 && out !== x && out.gradFn !== null) out.graphOnly = true;
     }
     return out;
   }

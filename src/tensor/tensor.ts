@@ -28,6 +28,13 @@ export class Tensor implements Disposable {
   requiresGrad: boolean;
   grad: Tensor | null = null;
   gradFn: GradFn | null = null;
+  /**
+   * Only the graph uses this tensor (a Sequential's activation between two layers, which no
+   * caller sees): a backward that does not retain the graph disposes it once every node that
+   * reads it has run, as PyTorch frees saved activations during backward, instead of holding
+   * it to the end of the tidy scope.
+   */
+  graphOnly = false;
   private storage: Storage | null;
   private readonly token: { storage: Storage; counted: boolean };
 
