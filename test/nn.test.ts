@@ -17,6 +17,7 @@ import {
   optim,
   tensor,
   tidy,
+  noGrad,
   zeros,
   type Tensor,
 } from '../src/index.js';
@@ -632,5 +633,25 @@ describe("a Sequential's activations between layers are freed by backward", () =
     assert.deepEqual(freed.grads, retained.grads);
     // conv → BatchNorm+ReLU (fused) → conv → Tanh: the three activations between them.
     assert.equal(freed.freed - retained.freed, 3);
+  });
+});
+
+describe('a Sequential without a graph (inference) frees each activation once the next layer has read it', () => {
+  test('only the output is left, with the same values as with a graph', () => {
+    manualSeed(6);
+    const net = new nn.Sequential(new nn.Conv2d(2, 4, 3, { padding: 1 }), new nn.BatchNorm2d(4), new nn.ReLU(), new nn.Conv2d(4, 3, 3, { padding: 1 }), new nn.Tanh());
+    net.eval();
+    const x = tensor(randomValues(2 * 2 * 6 * 6, 10, 1), [2, 2, 6, 6]);
+    tidy(() => {
+      const before = memory().numTensors;
+      const withGraph = net.forward(x);
+      const kept = memory().numTensors - before;
+      const start = memory().numTensors;
+      const inference = noGrad(() => net.forward(x));
+      assert.equal(memory().numTensors - start, 1, 'just the output');
+      assert.ok(kept > 1);
+      assert.deepEqual(Array.from(inference.data), Array.from(withGraph.data));
+      assert.ok(!x.isDisposed, 'the input stays');
+    });
   });
 });

@@ -1,3 +1,4 @@
+import { isGradEnabled } from '../autograd/mode.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { FusedActivation } from '../ops/activation.js';
 import { LeakyReLU, ReLU } from './activation.js';
@@ -16,10 +17,12 @@ export class Sequential extends Module {
   }
 
   forward(x: Tensor): Tensor {
+    const recording = isGradEnabled();
     let out = x;
     for (let i = 0; i < this.layers.length; i++) {
       const layer = this.layers[i]!;
       const activation = layer instanceof BatchNorm2d || layer instanceof Conv2d ? fusableActivation(this.layers[i + 1]) : undefined;
+      const input = out;
       if (activation !== undefined) {
         // BatchNorm or Conv2d → ReLU/LeakyReLU in one op: the same values, one buffer fewer.
         out = (layer as BatchNorm2d | Conv2d).forwardWithActivation(out, activation);
@@ -27,8 +30,13 @@ export class Sequential extends Module {
       } else {
         out = layer.forward(out);
       }
-      // Made here and read only by the next layer: backward may free it early (not the input, which a layer may pass on).
-      if (i < this.layers.length - 1 && out !== x && out.gradFn !== null) out.graphOnly = true;
+      // An activation made here is read only by the next layer (never the input, which a layer
+      // may pass on): without a graph it can go at once; with one, backward frees it early.
+      if (!recording) {
+        if (input !== x && input !== out) input.dispose();
+      } else if (i < this.layers.length - 1 && out !== x && out.gradFn !== null) {
+        out.graphOnly = true;
+      }
     }
     return out;
   }
