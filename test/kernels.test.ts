@@ -350,4 +350,19 @@ describe('ChunkedHeap (native tensor memory)', () => {
     assert.equal(heap.stats().liveBlocks, 0);
     assert.equal(heap.alloc(256).byteOffset, 0, 'everything merged back');
   });
+
+  it('keeps blocks under 1 MiB apart from larger ones, so small ones do not pin holes between activations', () => {
+    const heap = new ChunkedHeap('test', 8 * 2 ** 20);
+    const small = heap.alloc(1000);
+    const large = heap.alloc(2 ** 18); // exactly 1 MiB
+    const small2 = heap.alloc(1000);
+    assert.notEqual(large.buffer, small.buffer);
+    assert.equal(small2.buffer, small.buffer);
+    assert.equal(small2.byteOffset, 4032, 'right after the first small block');
+    assert.equal(large.byteOffset, 0);
+    heap.free(large);
+    heap.free(small);
+    heap.free(small2);
+    assert.equal(heap.stats().liveBlocks, 0);
+  });
 });

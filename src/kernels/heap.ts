@@ -178,6 +178,13 @@ export class SharedHeap implements Allocator {
 
 /** The most bytes one chunk of a ChunkedHeap spans (typed arrays and Node's buffers stop at 4 GiB). */
 const CHUNK_BYTES = 2 ** 32;
+/** Blocks below this many bytes live in chunks of their own (see ChunkedHeap). */
+const SMALL_BLOCK = 2 ** 20;
+
+interface Chunk {
+  buffer: ArrayBuffer;
+  range: RangeAllocator;
+}
 
 /**
  * Tensor memory of the native backend: tensors are views into large ArrayBuffers ("chunks",
@@ -185,9 +192,13 @@ const CHUNK_BYTES = 2 ** 32;
  * is added, so the machine's memory is the limit, not one 32-bit WebAssembly memory. A chunk
  * costs address space only: the system zero-fills its pages on first touch, so resident
  * memory is what the allocators' tops have reached (BENCHMARKS.md compares it with PyTorch's).
+ * Blocks under 1 MiB (parameters, statistics, scalars) get chunks of their own: mixed with the
+ * activations they would pin small islands between large freed ranges (at 256×256 this kept
+ * 6% more memory).
  */
 export class ChunkedHeap implements Allocator {
-  private readonly chunks: Array<{ buffer: ArrayBuffer; range: RangeAllocator }> = [];
+  private readonly small: Chunk[] = [];
+  private readonly large: Chunk[] = [];
   private liveBlocks = 0;
 
   /** `chunkBytes`: the span of each chunk (smaller in tests). */
@@ -195,11 +206,12 @@ export class ChunkedHeap implements Allocator {
 
   alloc(length: number): Float32Array {
     const bytes = blockBytes(length);
-    for (const chunk of this.chunks) {
+    const chunks = bytes < SMALL_BLOCK ? this.small : this.large;
+    for (const chunk of chunks) {
       const offset = chunk.range.alloc(bytes);
       if (offset !== null) return this.view(chunk.buffer, offset, length);
     }
-    const chunk = this.addChunk(bytes);
+    const chunk = this.addChunk(chunks, bytes);
     return this.view(chunk.buffer, chunk.range.alloc(bytes)!, length);
   }
 
@@ -209,11 +221,11 @@ export class ChunkedHeap implements Allocator {
   }
 
   /** A new chunk of the usual span (or less, where the system will not reserve that much), at least `bytes`. */
-  private addChunk(bytes: number): { buffer: ArrayBuffer; range: RangeAllocator } {
+  private addChunk(chunks: Chunk[], bytes: number): Chunk {
     for (let span = Math.max(this.chunkBytes, bytes); span >= bytes; span = Math.max(bytes, Math.floor(span / 2 / ALIGN) * ALIGN)) {
       try {
         const chunk = { buffer: new ArrayBuffer(span), range: new RangeAllocator(span) };
-        this.chunks.push(chunk);
+        chunks.push(chunk);
         return chunk;
       } catch {
         if (span === bytes) break;
@@ -226,7 +238,7 @@ export class ChunkedHeap implements Allocator {
   }
 
   free(data: Float32Array): void {
-    const chunk = this.chunks.find((c) => c.buffer === data.buffer);
+    const chunk = this.large.find((c) => c.buffer === data.buffer) ?? this.small.find((c) => c.buffer === data.buffer);
     if (chunk === undefined) return;
     chunk.range.free(data.byteOffset, blockBytes(data.length));
     this.liveBlocks--;
@@ -234,6 +246,7 @@ export class ChunkedHeap implements Allocator {
 
   /** heapBytes: the memory the chunks have touched (their allocators' highest tops). */
   stats(): { heapBytes: number; liveBlocks: number; chunks: number } {
-    return { heapBytes: this.chunks.reduce((sum, c) => sum + c.range.peak, 0), liveBlocks: this.liveBlocks, chunks: this.chunks.length };
+    const chunks = [...this.small, ...this.large];
+    return { heapBytes: chunks.reduce((sum, c) => sum + c.range.peak, 0), liveBlocks: this.liveBlocks, chunks: chunks.length };
   }
 }
