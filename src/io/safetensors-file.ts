@@ -4,6 +4,7 @@
  * 256×256 run's checkpoint (pytorch/examples' widths) is 1.1 GB.
  */
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { sizeOf } from '../tensor/shape.js';
 import { decodeToFloat32, DTYPE_BYTES, littleEndian } from './dtypes.js';
 import { parseSafetensorsHeader, safetensorsHeaderLength, SafetensorsError, type SafetensorsFile, type SafetensorsLayout, type SafetensorsTensor } from './safetensors.js';
 
@@ -18,7 +19,7 @@ function readFully(fd: number, target: Uint8Array, position: number, source: str
   }
 }
 
-function withFile<T>(path: string, source: string, use: (fd: number, length: number) => T): T {
+function withFile<T>(path: string, use: (fd: number, length: number) => T): T {
   const fd = openSync(path, 'r');
   try {
     return use(fd, fstatSync(fd).size);
@@ -38,7 +39,7 @@ function readLayout(fd: number, length: number, source: string): SafetensorsLayo
 
 /** A safetensors file's metadata and layout, reading its header only. */
 export function readSafetensorsLayout(path: string, source = path): SafetensorsLayout {
-  return withFile(path, source, (fd, length) => readLayout(fd, length, source));
+  return withFile(path, (fd, length) => readLayout(fd, length, source));
 }
 
 /**
@@ -46,11 +47,11 @@ export function readSafetensorsLayout(path: string, source = path): SafetensorsL
  * data is read straight into its array, other dtypes through one tensor's bytes at a time.
  */
 export function readSafetensorsFile(path: string, source = path): SafetensorsFile {
-  return withFile(path, source, (fd, length) => {
+  return withFile(path, (fd, length) => {
     const { metadata, entries, dataStart } = readLayout(fd, length, source);
     const tensors = new Map<string, SafetensorsTensor>();
     for (const e of entries) {
-      const count = e.shape.reduce((a, b) => a * b, 1);
+      const count = sizeOf(e.shape);
       let data: Float32Array;
       if (e.dtype === 'F32' && littleEndian) {
         data = new Float32Array(count);
