@@ -9,7 +9,7 @@ import { createJsBackend, getBackend, setBackend, setThreads, type Backend } fro
 import type { ConvGeometry, GemmParams, UnaryOp } from '../src/kernels/index.js';
 import { availableBackends } from '../src/index.js';
 import { assertClose, randomValues, testRandom } from './helpers.js';
-import { ChunkedHeap, RangeAllocator, SharedHeap } from '../src/kernels/heap.js';
+import { ChunkedHeap, RangeAllocator, SharedHeap, StepLayout, planOffsets } from '../src/kernels/heap.js';
 
 const reference = createJsBackend();
 
@@ -312,6 +312,106 @@ describe('RangeAllocator (where tensors go in a heap)', () => {
   });
 });
 
+describe('StepLayout (a training step laid out by the last one)', () => {
+  type Op = [id: number, bytes: number]; // id > 0: allocate bytes; id < 0: free that block
+  /** Runs one step's allocations; returns the highest top and checks that no two live blocks overlap. */
+  const runStep = (layout: StepLayout, range: RangeAllocator, ops: readonly Op[]): number => {
+    const live = new Map<number, [number, number]>();
+    let top = 0;
+    for (const [id, bytes] of ops) {
+      if (id < 0) {
+        const [offset, size] = live.get(-id)!;
+        live.delete(-id);
+        layout.free(offset, size);
+        continue;
+      }
+      const offset = layout.alloc(bytes)!;
+      for (const [o, b] of live.values()) assert.ok(offset + bytes <= o || o + b <= offset, `block ${id} overlaps a live block`);
+      live.set(id, [offset, bytes]);
+      top = Math.max(top, range.top);
+    }
+    return top;
+  };
+  // First fit puts 3 (128 B) above 2, since 1's hole is too small: the top reaches 256 where 192 are ever live.
+  const step: Op[] = [[1, 64], [2, 64], [-1, 0], [3, 128], [-2, 0], [-3, 0]];
+
+  it('places a repeated step at its live peak where first fit leaves a hole', () => {
+    const range = new RangeAllocator(1 << 20);
+    const layout = new StepLayout(range);
+    assert.equal(runStep(layout, range, step), 256, 'before any beginStep: first fit');
+    layout.beginStep();
+    assert.equal(runStep(layout, range, step), 256, 'the first step is recorded, placed by first fit');
+    layout.beginStep();
+    assert.equal(runStep(layout, range, step), 192, 'planned');
+    layout.beginStep();
+    assert.equal(runStep(layout, range, step), 192, 'and again');
+    assert.equal(range.top, 0);
+  });
+
+  it('plans around blocks that stay in use, and skips allocations that only the recorded step made', () => {
+    const range = new RangeAllocator(1 << 20);
+    const layout = new StepLayout(range);
+    const weights = range.alloc(64)!; // in use all along, at 0
+    layout.beginStep();
+    // The first step also creates state that lives on (as Adam's moments do).
+    const first = runStep(layout, range, [[9, 32], ...step]);
+    layout.beginStep();
+    assert.ok(runStep(layout, range, step) <= first);
+    layout.beginStep();
+    const top = runStep(layout, range, step);
+    assert.equal(top, 64 + 32 + 192, 'weights, the state, and the step at its live peak');
+    assert.equal(weights, 0);
+  });
+
+  it('falls back to first fit, without overlaps, when a step differs from the plan, and plans from it next time', () => {
+    const range = new RangeAllocator(1 << 24);
+    const layout = new StepLayout(range);
+    let seed = 11;
+    const random = (): number => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+    const randomStep = (): Op[] => {
+      const ops: Op[] = [];
+      const live: number[] = [];
+      for (let id = 1; id <= 40; id++) {
+        ops.push([id, 64 * (1 + Math.floor(random() * 8))]);
+        live.push(id);
+        if (random() < 0.5) ops.push([-live.splice(Math.floor(random() * live.length), 1)[0]!, 0]);
+      }
+      for (const id of live) ops.push([-id, 0]);
+      return ops;
+    };
+    const steps = [randomStep(), randomStep()];
+    for (let i = 0; i < 30; i++) {
+      layout.beginStep();
+      runStep(layout, range, steps[i % 7 === 3 ? 1 : 0]!); // now and then a different step
+    }
+    assert.equal(range.top, 0, 'every block freed');
+    assert.deepEqual(range.freeRanges(), []);
+  });
+
+  it('planOffsets keeps blocks that live at the same time apart, and clear of obstacles', () => {
+    const blocks = [
+      { bytes: 64, born: 1, died: 4 },
+      { bytes: 128, born: 2, died: 6 },
+      { bytes: 64, born: 5, died: 7 },
+    ];
+    const offsets = planOffsets(blocks, [[0, 32]]);
+    assert.deepEqual(offsets, [160, 32, 160], 'the largest first, above the obstacle; the third reuses the first one\'s place');
+  });
+
+  it('allocAt takes a free range or the space above the top, and refuses anything in use', () => {
+    const range = new RangeAllocator(1024);
+    assert.ok(range.allocAt(128, 64), 'above the top: the gap becomes a free range');
+    assert.deepEqual(range.freeRanges(), [{ offset: 0, bytes: 128 }]);
+    assert.equal(range.top, 192);
+    assert.ok(!range.allocAt(160, 64), 'overlaps a block in use');
+    assert.ok(!range.allocAt(100, 64), 'runs past a free range into a block');
+    assert.ok(range.allocAt(32, 32));
+    assert.deepEqual(range.freeRanges(), [{ offset: 0, bytes: 32 }, { offset: 64, bytes: 64 }]);
+    assert.deepEqual(range.usedRanges(), [[32, 64], [128, 192]]);
+    assert.ok(!range.allocAt(1000, 64), 'past the limit');
+  });
+});
+
 describe('SharedHeap (wasm tensor memory)', () => {
   it('grows its memory with the top, reuses freed space for other sizes, and names the backend and the way out when full', () => {
     const memory = new WebAssembly.Memory({ initial: 1, maximum: 4, shared: true });
@@ -363,6 +463,34 @@ describe('ChunkedHeap (native tensor memory)', () => {
     heap.free(large);
     heap.free(small);
     heap.free(small2);
+    assert.equal(heap.stats().liveBlocks, 0);
+  });
+
+  it('keeps long-lived blocks apart, plans training steps, and gives pages back only in the unplanned first step', () => {
+    const released: number[] = [];
+    const MiB = 2 ** 18; // floats
+    const heap = new ChunkedHeap('test', 64 * 2 ** 20, (view) => released.push(view.length));
+    const weights = heap.alloc(MiB);
+    const step = (): void => {
+      const a = heap.alloc(MiB);
+      const b = heap.alloc(MiB);
+      heap.free(a);
+      const c = heap.alloc(2 * MiB); // first fit: above b, a's hole is too small
+      heap.free(b);
+      heap.free(c);
+    };
+    heap.beginStep();
+    step();
+    const state = heap.alloc(MiB, true); // created in the first step, kept for good (an optimizer's moments)
+    assert.notEqual(state.buffer, weights.buffer, 'long-lived: not among the activations');
+    assert.deepEqual(released, [MiB, MiB, 2 * MiB], 'the unplanned step gives its freed pages back');
+    for (let i = 0; i < 3; i++) {
+      heap.beginStep();
+      step();
+    }
+    assert.equal(released.length, 3, 'planned steps keep their pages');
+    heap.free(weights);
+    heap.free(state);
     assert.equal(heap.stats().liveBlocks, 0);
   });
 });

@@ -22,6 +22,7 @@ import {
   type Tensor,
 } from '../src/index.js';
 import { randomValues } from './helpers.js';
+import { getAllocator, setAllocator } from '../src/tensor/memory.js';
 
 /** A module with a `main` Sequential child, as pytorch/examples' DCGAN Generator is written. */
 class TinyGenerator extends nn.Module {
@@ -461,6 +462,21 @@ describe('optimizer state dicts', () => {
     ['Adam', (ps) => new optim.Adam(ps, { lr: 0.01, betas: [0.5, 0.999], weightDecay: 0.01 }), (ps) => new optim.Adam(ps)],
     ['SGD', (ps) => new optim.SGD(ps, { lr: 0.01, momentum: 0.9, nesterov: true }), (ps) => new optim.SGD(ps, { lr: 0.5 })],
   ];
+
+  test('optimizer state is allocated as long-lived (the native heap keeps it apart from activations)', () => {
+    const previous = getAllocator();
+    const lengths: number[] = [];
+    setAllocator({ name: 'counting', alloc: (length, longLived) => (longLived === true && lengths.push(length), new Float32Array(length)), free: () => {} });
+    try {
+      for (const [, make] of optimizers) {
+        const params = makeParams();
+        step(make(params), params);
+      }
+    } finally {
+      setAllocator(previous);
+    }
+    assert.deepEqual(lengths, [6, 6, 4, 4, 6, 4], "Adam's two moments per parameter, SGD's momentum buffer");
+  });
 
   for (const [name, make, makeFresh] of optimizers) {
     test(`${name}: loading a state dict into a fresh optimizer over cloned params continues identically`, () => {

@@ -7,7 +7,10 @@
 #include <node_api.h>
 #include <omp.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "kernels.h"
 
@@ -309,6 +312,29 @@ static napi_value fma_peak(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/*
+ * releasePages(view): gives the whole pages inside a Float32Array back to the system
+ * (MADV_DONTNEED: they read as zeros when touched again). The heap calls it for freed tensor
+ * memory while a training step's layout is not yet planned, so resident memory follows the
+ * live tensors instead of first fit's highest top.
+ */
+static napi_value release_pages(napi_env env, napi_callback_info info) {
+  args_t a;
+  if (!unpack(env, info, &a, 1)) return NULL;
+  napi_typedarray_type kind;
+  size_t length;
+  void *data = NULL;
+  if (napi_get_typedarray_info(env, a.argv[0], &kind, &length, &data, NULL, NULL) != napi_ok || kind != napi_float32_array) {
+    napi_throw_type_error(env, NULL, "dcgan native: expected a Float32Array");
+    return NULL;
+  }
+  const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+  const uintptr_t start = ((uintptr_t)data + page - 1) & ~(page - 1);
+  const uintptr_t end = ((uintptr_t)data + length * sizeof(float)) & ~(page - 1);
+  if (end > start) madvise((void *)start, end - start, MADV_DONTNEED);
+  return NULL;
+}
+
 #define EXPORT(name, fn) {name, NULL, fn, NULL, NULL, NULL, napi_default, NULL}
 
 static napi_value init(napi_env env, napi_value exports) {
@@ -330,6 +356,7 @@ static napi_value init(napi_env env, napi_value exports) {
       EXPORT("setThreads", set_threads),
       EXPORT("info", library_info),
       EXPORT("fmaPeak", fma_peak),
+      EXPORT("releasePages", release_pages),
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   return exports;

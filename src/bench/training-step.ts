@@ -9,7 +9,7 @@ import { dcganDiscriminator, dcganGenerator, type DcganConfig } from '../models/
 import { randn, uniform } from '../ops/create.js';
 import { Adam } from '../optim/adam.js';
 import { Generator } from '../tensor/random.js';
-import { memory, resetPeakMemory } from '../tensor/memory.js';
+import { beginStep, memory, resetPeakMemory } from '../tensor/memory.js';
 import { keep, tidy } from '../tensor/scope.js';
 import { ganStep } from '../train/step.js';
 
@@ -89,6 +89,7 @@ export function benchmarkTrainingStep(options: StepBenchOptions): StepBenchResul
   const real = keep(uniform([batch, channels, imageSize, imageSize], -1, 1, { generator }));
 
   const step = (): void => {
+    beginStep();
     tidy(() => ganStep({ netG, netD, optG, optD }, real, randn([batch, config.nz, 1, 1], { generator }), { realLabel: 1 }));
   };
 

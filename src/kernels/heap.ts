@@ -87,9 +87,202 @@ export class RangeAllocator {
     this.freeSizes.splice(at, 0, size);
   }
 
+  /**
+   * Takes exactly [offset, offset + bytes) when it is free (inside one free range, or at or
+   * above the top); whether it did. For layouts planned ahead (StepLayout).
+   */
+  allocAt(offset: number, bytes: number): boolean {
+    if (offset < 0 || offset + bytes > this.limit) return false;
+    if (offset >= this.end) {
+      // Free ranges never touch the top, so the gap below `offset` is a range of its own.
+      if (offset > this.end) {
+        this.freeOffsets.push(this.end);
+        this.freeSizes.push(offset - this.end);
+      }
+      this.end = offset + bytes;
+      if (this.end > this.highWater) this.highWater = this.end;
+      return true;
+    }
+    // The last free range starting at or below `offset` (binary search).
+    let lo = 0;
+    let hi = this.freeOffsets.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.freeOffsets[mid]! <= offset) lo = mid + 1;
+      else hi = mid;
+    }
+    const at = lo - 1;
+    if (at < 0) return false;
+    const start = this.freeOffsets[at]!;
+    const size = this.freeSizes[at]!;
+    if (offset + bytes > start + size) return false;
+    const below = offset - start;
+    const above = start + size - (offset + bytes);
+    const offsets: number[] = [];
+    const sizes: number[] = [];
+    if (below > 0) {
+      offsets.push(start);
+      sizes.push(below);
+    }
+    if (above > 0) {
+      offsets.push(offset + bytes);
+      sizes.push(above);
+    }
+    this.freeOffsets.splice(at, 1, ...offsets);
+    this.freeSizes.splice(at, 1, ...sizes);
+    return true;
+  }
+
+  /** Ranges in use, in address order, as [start, end) pairs. */
+  usedRanges(): Array<[number, number]> {
+    const used: Array<[number, number]> = [];
+    let from = 0;
+    for (let i = 0; i < this.freeOffsets.length; i++) {
+      if (this.freeOffsets[i]! > from) used.push([from, this.freeOffsets[i]!]);
+      from = this.freeOffsets[i]! + this.freeSizes[i]!;
+    }
+    if (this.end > from) used.push([from, this.end]);
+    return used;
+  }
+
   /** Free ranges below the top (for tests and stats). */
   freeRanges(): Array<{ offset: number; bytes: number }> {
     return this.freeOffsets.map((offset, i) => ({ offset, bytes: this.freeSizes[i]! }));
+  }
+}
+
+/** One allocation of a recorded step: its size, and when (in the step's allocation events) it lived. */
+interface StepBlock {
+  bytes: number;
+  born: number;
+  /** When it was freed; -1 while alive (blocks that outlive the step are never planned). */
+  died: number;
+}
+
+/** A planned allocation: its size and offset, or offset -1 where first fit places it. */
+interface PlannedBlock {
+  bytes: number;
+  offset: number;
+}
+
+/** How far ahead in the plan an allocation looks for its size (steps may skip a few, e.g. the first step's optimizer state). */
+const PLAN_WINDOW = 64;
+/** Steps with more allocations than this are not planned (the plan costs O(n²) to make). */
+const PLAN_MAX_BLOCKS = 4096;
+
+/**
+ * Offsets for blocks whose lifetimes are known, around `obstacles` (ranges in use all along):
+ * the largest block first, each at the lowest offset clear of every block it lives alongside
+ * ("greedy by size", as ahead-of-time memory planners do). For a training step this reaches
+ * the live peak, where first fit (which cannot know lifetimes) leaves holes (BENCHMARKS.md).
+ */
+export function planOffsets(blocks: readonly StepBlock[], obstacles: ReadonlyArray<readonly [number, number]>): number[] {
+  const order = blocks.map((_, i) => i).sort((a, b) => blocks[b]!.bytes - blocks[a]!.bytes || blocks[a]!.born - blocks[b]!.born);
+  const offsets = new Array<number>(blocks.length).fill(-1);
+  const placed: number[] = [];
+  for (const i of order) {
+    const block = blocks[i]!;
+    const busy: Array<readonly [number, number]> = [...obstacles];
+    for (const j of placed) {
+      const other = blocks[j]!;
+      if (other.born < block.died && block.born < other.died) busy.push([offsets[j]!, offsets[j]! + other.bytes]);
+    }
+    busy.sort((a, b) => a[0] - b[0]);
+    let offset = 0;
+    for (const [start, end] of busy) {
+      if (start >= offset + block.bytes) break;
+      if (end > offset) offset = end;
+    }
+    offsets[i] = offset;
+    placed.push(i);
+  }
+  return offsets;
+}
+
+/**
+ * Lays out a repeated computation's memory in one RangeAllocator. A training step allocates
+ * the same sequence of blocks every time, and first fit, placing each block without knowing
+ * when it dies, leaves holes that raise the top above the live peak. So each step's
+ * allocations are recorded (size, birth, death) and, where the last step did not follow the
+ * plan, a new plan is made from it (planOffsets) at the next beginStep(); later steps place
+ * each allocation at its planned offset when the size matches and the range is free, else by
+ * first fit (and the step is re-planned). Nothing is planned until beginStep() is called.
+ */
+export class StepLayout {
+  private plan: PlannedBlock[] = [];
+  private cursor = 0;
+  private recording = false;
+  private offPlan = false;
+  private blocks: StepBlock[] = [];
+  /** This step's recorded blocks still alive, by offset. */
+  private readonly alive = new Map<number, StepBlock>();
+  private clock = 0;
+
+  constructor(private readonly range: RangeAllocator) {}
+
+  beginStep(): void {
+    if (this.recording && this.offPlan && this.blocks.length <= PLAN_MAX_BLOCKS) {
+      // Blocks that outlived the step are in use now (obstacles); next time first fit places them.
+      const inStep = this.blocks.filter((b) => b.died >= 0);
+      const offsets = planOffsets(inStep, this.range.usedRanges());
+      const planned = new Map(inStep.map((b, i) => [b, offsets[i]!]));
+      this.plan = this.blocks.map((b) => ({ bytes: b.bytes, offset: planned.get(b) ?? -1 }));
+    }
+    this.recording = true;
+    this.offPlan = false;
+    this.cursor = 0;
+    this.blocks = [];
+    this.alive.clear();
+    this.clock = 0;
+  }
+
+  /** Whether this is a step being recorded with no plan to follow yet (the first one). */
+  get unplanned(): boolean {
+    return this.recording && this.plan.length === 0;
+  }
+
+  /** The planned offset for the next allocation when it matches the plan and is free; else first fit (or null: no room). */
+  alloc(bytes: number): number | null {
+    let offset: number | null = null;
+    if (this.recording) {
+      const k = this.nextPlanned(bytes);
+      if (k < 0) this.offPlan = true;
+      else {
+        this.cursor = k + 1;
+        const planned = this.plan[k]!.offset;
+        if (planned >= 0) {
+          if (this.range.allocAt(planned, bytes)) offset = planned;
+          else this.offPlan = true;
+        }
+      }
+    }
+    offset ??= this.range.alloc(bytes);
+    if (offset !== null && this.recording) this.record(offset, bytes);
+    return offset;
+  }
+
+  free(offset: number, bytes: number): void {
+    this.range.free(offset, bytes);
+    if (!this.recording) return;
+    this.clock++;
+    const block = this.alive.get(offset);
+    if (block === undefined) return;
+    block.died = this.clock;
+    this.alive.delete(offset);
+  }
+
+  private nextPlanned(bytes: number): number {
+    const end = Math.min(this.plan.length, this.cursor + PLAN_WINDOW);
+    for (let k = this.cursor; k < end; k++) if (this.plan[k]!.bytes === bytes) return k;
+    return -1;
+  }
+
+  private record(offset: number, bytes: number): void {
+    this.clock++;
+    if (this.blocks.length > PLAN_MAX_BLOCKS) return;
+    const block = { bytes, born: this.clock, died: -1 };
+    this.blocks.push(block);
+    this.alive.set(offset, block);
   }
 }
 
@@ -101,6 +294,7 @@ export class RangeAllocator {
  */
 export class SharedHeap implements Allocator {
   private readonly range: RangeAllocator;
+  private readonly layout: StepLayout;
   private readonly buffers = new WeakSet<ArrayBufferLike>();
   private liveBlocks = 0;
 
@@ -114,16 +308,17 @@ export class SharedHeap implements Allocator {
     this.base = Math.ceil(base / ALIGN) * ALIGN;
     // 4 GiB is a 32-bit WebAssembly memory's most; one block is kept spare past the top.
     this.range = new RangeAllocator(2 ** 32 - this.base - ALIGN);
+    this.layout = new StepLayout(this.range);
     this.buffers.add(memory.buffer);
   }
 
   /** Reserves raw bytes (never freed): per-thread scratch. */
   reserve(bytes: number): number {
-    return this.place(Math.ceil(bytes / ALIGN) * ALIGN);
+    return this.place(Math.ceil(bytes / ALIGN) * ALIGN, false);
   }
 
-  private place(bytes: number): number {
-    const offset = this.range.alloc(bytes);
+  private place(bytes: number, planned: boolean): number {
+    const offset = planned ? this.layout.alloc(bytes) : this.range.alloc(bytes);
     if (offset === null) throw this.outOfMemory(this.range.top + bytes);
     // One spare block past the top: SIMD kernels may read (never use) a few bytes past an array's end.
     this.ensure(this.base + this.range.top + ALIGN);
@@ -155,15 +350,19 @@ export class SharedHeap implements Allocator {
   }
 
   alloc(length: number): Float32Array {
-    const offset = this.place(blockBytes(length));
+    const offset = this.place(blockBytes(length), true);
     this.liveBlocks++;
     return new Float32Array(this.memory.buffer, offset, length);
   }
 
   free(data: Float32Array): void {
     if (!this.owns(data)) return;
-    this.range.free(data.byteOffset - this.base, blockBytes(data.length));
+    this.layout.free(data.byteOffset - this.base, blockBytes(data.length));
     this.liveBlocks--;
+  }
+
+  beginStep(): void {
+    this.layout.beginStep();
   }
 
   /** Whether an array is a view into this memory (so its byteOffset is a pointer). */
@@ -184,6 +383,8 @@ const SMALL_BLOCK = 2 ** 20;
 interface Chunk {
   buffer: ArrayBuffer;
   range: RangeAllocator;
+  /** Only the first chunk of large blocks: where training steps' activations go, laid out by plan. */
+  layout?: StepLayout;
 }
 
 /**
@@ -192,27 +393,35 @@ interface Chunk {
  * is added, so the machine's memory is the limit, not one 32-bit WebAssembly memory. A chunk
  * costs address space only: the system zero-fills its pages on first touch, so resident
  * memory is what the allocators' tops have reached (BENCHMARKS.md compares it with PyTorch's).
- * Blocks under 1 MiB (parameters, statistics, scalars) get chunks of their own: mixed with the
- * activations they would pin small islands between large freed ranges (at 256×256 this kept
- * 6% more memory).
+ * Blocks under 1 MiB (parameters, statistics, scalars) and long-lived ones (optimizer state,
+ * created during the first step) get chunks of their own: mixed with the activations they
+ * would pin islands between large freed ranges (at 256×256 this kept 6% more memory). The
+ * first chunk of large blocks lays training steps out by plan (StepLayout).
  */
 export class ChunkedHeap implements Allocator {
-  private readonly small: Chunk[] = [];
+  private readonly apart: Chunk[] = [];
   private readonly large: Chunk[] = [];
   private liveBlocks = 0;
 
-  /** `chunkBytes`: the span of each chunk (smaller in tests). */
-  constructor(readonly name: string, private readonly chunkBytes = CHUNK_BYTES) {}
+  /**
+   * `chunkBytes`: the span of each chunk (smaller in tests). `releasePages`: gives a freed
+   * block's pages back to the system; used only while a training step is not yet planned.
+   */
+  constructor(
+    readonly name: string,
+    private readonly chunkBytes = CHUNK_BYTES,
+    private readonly releasePages?: (view: Float32Array) => void,
+  ) {}
 
-  alloc(length: number): Float32Array {
+  alloc(length: number, longLived = false): Float32Array {
     const bytes = blockBytes(length);
-    const chunks = bytes < SMALL_BLOCK ? this.small : this.large;
+    const chunks = bytes < SMALL_BLOCK || longLived ? this.apart : this.large;
     for (const chunk of chunks) {
-      const offset = chunk.range.alloc(bytes);
+      const offset = chunk.layout !== undefined ? chunk.layout.alloc(bytes) : chunk.range.alloc(bytes);
       if (offset !== null) return this.view(chunk.buffer, offset, length);
     }
     const chunk = this.addChunk(chunks, bytes);
-    return this.view(chunk.buffer, chunk.range.alloc(bytes)!, length);
+    return this.view(chunk.buffer, (chunk.layout?.alloc(bytes) ?? chunk.range.alloc(bytes))!, length);
   }
 
   private view(buffer: ArrayBuffer, offset: number, length: number): Float32Array {
@@ -224,7 +433,9 @@ export class ChunkedHeap implements Allocator {
   private addChunk(chunks: Chunk[], bytes: number): Chunk {
     for (let span = Math.max(this.chunkBytes, bytes); span >= bytes; span = Math.max(bytes, Math.floor(span / 2 / ALIGN) * ALIGN)) {
       try {
-        const chunk = { buffer: new ArrayBuffer(span), range: new RangeAllocator(span) };
+        const range = new RangeAllocator(span);
+        const chunk: Chunk = { buffer: new ArrayBuffer(span), range };
+        if (chunks === this.large && chunks.length === 0) chunk.layout = new StepLayout(range);
         chunks.push(chunk);
         return chunk;
       } catch {
@@ -238,15 +449,28 @@ export class ChunkedHeap implements Allocator {
   }
 
   free(data: Float32Array): void {
-    const chunk = this.large.find((c) => c.buffer === data.buffer) ?? this.small.find((c) => c.buffer === data.buffer);
+    const chunk = this.large.find((c) => c.buffer === data.buffer) ?? this.apart.find((c) => c.buffer === data.buffer);
     if (chunk === undefined) return;
-    chunk.range.free(data.byteOffset, blockBytes(data.length));
+    if (chunk.layout !== undefined) {
+      // The first step has no plan yet, so first fit leaves holes; their pages go back to the
+      // system then, or resident memory would keep that step's highest top for the whole run.
+      // (Later steps keep their pages: giving them back on every step costs page faults.)
+      if (chunk.layout.unplanned) this.releasePages?.(data);
+      chunk.layout.free(data.byteOffset, blockBytes(data.length));
+    } else chunk.range.free(data.byteOffset, blockBytes(data.length));
     this.liveBlocks--;
   }
 
-  /** heapBytes: the memory the chunks have touched (their allocators' highest tops). */
+  beginStep(): void {
+    this.large[0]?.layout?.beginStep();
+  }
+
+  /**
+   * heapBytes: the chunks' highest tops — the memory they have touched, less what the first
+   * step gave back (resident memory can be lower).
+   */
   stats(): { heapBytes: number; liveBlocks: number; chunks: number } {
-    const chunks = [...this.small, ...this.large];
+    const chunks = [...this.apart, ...this.large];
     return { heapBytes: chunks.reduce((sum, c) => sum + c.range.peak, 0), liveBlocks: this.liveBlocks, chunks: chunks.length };
   }
 }

@@ -1,5 +1,6 @@
 import type { TensorLike } from '../nn/module.js';
 import { keep } from '../tensor/scope.js';
+import { longLived } from '../tensor/memory.js';
 import { sameShape, shapeToString } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
 import { zeros } from '../ops/create.js';
@@ -56,7 +57,7 @@ export abstract class Optimizer {
 
   /** A persistent zero tensor for optimizer state (outside any tidy scope). */
   protected stateTensor(like: Tensor): Tensor {
-    return keep(zeros(like.shape));
+    return keep(longLived(() => zeros(like.shape)));
   }
 
   /**

@@ -6,10 +6,13 @@
 
 export interface Allocator {
   readonly name: string;
-  alloc(length: number): Float32Array;
+  /** `longLived`: the tensor will outlive many steps (optimizer state); an allocator may keep it apart. */
+  alloc(length: number, longLived?: boolean): Float32Array;
   free(data: Float32Array): void;
   /** heapBytes: memory the allocator holds for tensors, in use or kept for reuse (where it keeps any). */
   stats?(): { heapBytes: number; liveBlocks: number };
+  /** A repeated computation's next round begins (see beginStep). */
+  beginStep?(): void;
 }
 
 export const heapAllocator: Allocator = {
@@ -19,6 +22,7 @@ export const heapAllocator: Allocator = {
 };
 
 let current: Allocator = heapAllocator;
+let allocatingLongLived = false;
 let liveStorages = 0;
 let liveBytes = 0;
 let peakBytes = 0;
@@ -29,6 +33,30 @@ export function setAllocator(allocator: Allocator): void {
 
 export function getAllocator(): Allocator {
   return current;
+}
+
+/**
+ * Marks the start of one round of a computation that repeats the same allocations (a training
+ * step). Allocators that plan their layout (the wasm and native heaps) place the next round's
+ * tensors as the last round's lifetimes allow, so memory does not fragment; others ignore it.
+ */
+export function beginStep(): void {
+  current.beginStep?.();
+}
+
+/**
+ * Runs `fn` with its tensors allocated as long-lived: state created in the middle of a step
+ * that lives on for the whole run (an optimizer's moments). The native heap keeps such blocks
+ * apart from the step's activations, where they would pin holes for good.
+ */
+export function longLived<T>(fn: () => T): T {
+  const previous = allocatingLongLived;
+  allocatingLongLived = true;
+  try {
+    return fn();
+  } finally {
+    allocatingLongLived = previous;
+  }
 }
 
 /** Reference-counted tensor data; views (reshape, detach) share one Storage. */
@@ -46,7 +74,7 @@ export class Storage {
   }
 
   static allocate(length: number): Storage {
-    return new Storage(current.alloc(length), current);
+    return new Storage(current.alloc(length, allocatingLongLived), current);
   }
 
   get data(): Float32Array {

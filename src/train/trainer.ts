@@ -14,6 +14,7 @@ import { noGrad } from '../autograd/mode.js';
 import { randn, tensor } from '../ops/create.js';
 import { Adam } from '../optim/adam.js';
 import { keep, tidy } from '../tensor/scope.js';
+import { beginStep } from '../tensor/memory.js';
 import { Generator } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { DcganDiscriminator, DcganGenerator } from '../models/dcgan.js';
@@ -177,6 +178,7 @@ export class GanTrainer {
     const started = performance.now();
     const { rng, config } = this;
     const stepNumber = this.step + 1;
+    beginStep();
     const result = tidy(() => {
       const { images: real, epoch, indices } = this.loader.next();
       const batch = real.shape[0]!;

@@ -59,6 +59,8 @@ export interface NativeAddon {
   info(): NativeLibraryInfo;
   /** null when `isa` is not supported here. */
   fmaPeak(threads: number, seconds: number, trials: number, isa?: string): FmaPeak | null;
+  /** Gives the whole pages inside `view` back to the system (absent in addons built before it existed). */
+  releasePages?(view: Float32Array): void;
 }
 
 /** The package root: this file is src/kernels/native/addon.ts or dist/kernels/native/addon.js. */

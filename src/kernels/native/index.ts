@@ -24,13 +24,13 @@ export interface NativeBackend extends Backend {
  * The native backend (Node only): OpenBLAS sgemm for every GEMM and our own OpenMP kernels
  * (native/src) for the rest, on one OpenMP thread pool when OpenBLAS is the OpenMP build.
  * Tensors live in a ChunkedHeap (views into large lazily-committed ArrayBuffers, placed by first
- * fit, so training does not allocate after its first step and only the machine's memory limits
- * a model), and the addon
+ * fit and, in training steps, by the plan of the step before, so training does not allocate
+ * after its first step and only the machine's memory limits a model), and the addon
  * reads any Float32Array in place, so no kernel copies.
  */
 export function createNativeBackend(threads?: number): NativeBackend {
   const addon = loadAddon();
-  const heap = new ChunkedHeap('native');
+  const heap = new ChunkedHeap('native', undefined, addon.releasePages?.bind(addon));
   let threadCount = 1;
   const setThreads = (n: number): void => {
     if (!Number.isInteger(n) || n < 1) throw new RangeError(`setThreads: the thread count must be an integer ≥ 1, got ${n}`);
