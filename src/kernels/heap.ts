@@ -375,7 +375,7 @@ export class SharedHeap implements Allocator {
   }
 }
 
-/** The most bytes one chunk of a ChunkedHeap spans (typed arrays and Node's buffers stop at 4 GiB). */
+/** The bytes one chunk of a ChunkedHeap spans unless told otherwise (the native backend asks for the machine's memory). */
 const CHUNK_BYTES = 2 ** 32;
 /** Blocks below this many bytes live in chunks of their own (see ChunkedHeap). */
 const SMALL_BLOCK = 2 ** 20;
@@ -389,8 +389,9 @@ interface Chunk {
 
 /**
  * Tensor memory of the native backend: tensors are views into large ArrayBuffers ("chunks",
- * up to 4 GiB each), placed by a RangeAllocator per chunk; when no chunk has room, a new one
- * is added, so the machine's memory is the limit, not one 32-bit WebAssembly memory. A chunk
+ * as large as the system lets one be reserved, up to the span asked for), placed by a
+ * RangeAllocator per chunk; when no chunk has room, a new one is added, so the machine's
+ * memory is the limit, not one 32-bit WebAssembly memory. A chunk
  * costs address space only: the system zero-fills its pages on first touch, so resident
  * memory is what the allocators' tops have reached (BENCHMARKS.md compares it with PyTorch's).
  * Blocks under 1 MiB (parameters, statistics, scalars) and long-lived ones (optimizer state,
@@ -404,7 +405,8 @@ export class ChunkedHeap implements Allocator {
   private liveBlocks = 0;
 
   /**
-   * `chunkBytes`: the span of each chunk (smaller in tests). `releasePages`: gives a freed
+   * `chunkBytes`: the span of each chunk (a chunk as large as the machine's memory keeps a
+   * training step's activations in the one planned range). `releasePages`: gives a freed
    * block's pages back to the system; used only while a training step is not yet planned.
    */
   constructor(

@@ -1,4 +1,4 @@
-import { availableParallelism } from 'node:os';
+import { availableParallelism, totalmem } from 'node:os';
 import type { Backend, ConvGeometry } from '../backend.js';
 import { ChunkedHeap } from '../heap.js';
 import { registerBackend } from '../registry.js';
@@ -30,7 +30,10 @@ export interface NativeBackend extends Backend {
  */
 export function createNativeBackend(threads?: number): NativeBackend {
   const addon = loadAddon();
-  const heap = new ChunkedHeap('native', undefined, addon.releasePages?.bind(addon));
+  // A chunk can span all of the machine's memory (Node's ArrayBuffers may pass 4 GiB; the system
+  // commits pages only when touched), so a step's activations stay in one planned range.
+  const chunkBytes = Math.max(2 ** 32, 2 ** Math.ceil(Math.log2(totalmem())));
+  const heap = new ChunkedHeap('native', chunkBytes, addon.releasePages?.bind(addon));
   let threadCount = 1;
   const setThreads = (n: number): void => {
     if (!Number.isInteger(n) || n < 1) throw new RangeError(`setThreads: the thread count must be an integer ≥ 1, got ${n}`);
