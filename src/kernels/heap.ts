@@ -387,6 +387,9 @@ interface Chunk {
   layout?: StepLayout;
 }
 
+/** Where a chunk's blocks are placed: its layout where it has one, else its range (same calls). */
+const placer = (chunk: Chunk): RangeAllocator | StepLayout => chunk.layout ?? chunk.range;
+
 /**
  * Tensor memory of the native backend: tensors are views into large ArrayBuffers ("chunks",
  * as large as the system lets one be reserved, up to the span asked for), placed by a
@@ -419,11 +422,11 @@ export class ChunkedHeap implements Allocator {
     const bytes = blockBytes(length);
     const chunks = bytes < SMALL_BLOCK || longLived ? this.apart : this.large;
     for (const chunk of chunks) {
-      const offset = chunk.layout !== undefined ? chunk.layout.alloc(bytes) : chunk.range.alloc(bytes);
+      const offset = placer(chunk).alloc(bytes);
       if (offset !== null) return this.view(chunk.buffer, offset, length);
     }
     const chunk = this.addChunk(chunks, bytes);
-    return this.view(chunk.buffer, (chunk.layout?.alloc(bytes) ?? chunk.range.alloc(bytes))!, length);
+    return this.view(chunk.buffer, placer(chunk).alloc(bytes)!, length);
   }
 
   private view(buffer: ArrayBuffer, offset: number, length: number): Float32Array {
@@ -453,13 +456,11 @@ export class ChunkedHeap implements Allocator {
   free(data: Float32Array): void {
     const chunk = this.large.find((c) => c.buffer === data.buffer) ?? this.apart.find((c) => c.buffer === data.buffer);
     if (chunk === undefined) return;
-    if (chunk.layout !== undefined) {
-      // The first step has no plan yet, so first fit leaves holes; their pages go back to the
-      // system then, or resident memory would keep that step's highest top for the whole run.
-      // (Later steps keep their pages: giving them back on every step costs page faults.)
-      if (chunk.layout.unplanned) this.releasePages?.(data);
-      chunk.layout.free(data.byteOffset, blockBytes(data.length));
-    } else chunk.range.free(data.byteOffset, blockBytes(data.length));
+    // The first step has no plan yet, so first fit leaves holes; their pages go back to the
+    // system then, or resident memory would keep that step's highest top for the whole run.
+    // (Later steps keep their pages: giving them back on every step costs page faults.)
+    if (chunk.layout?.unplanned === true) this.releasePages?.(data);
+    placer(chunk).free(data.byteOffset, blockBytes(data.length));
     this.liveBlocks--;
   }
 
