@@ -7,11 +7,17 @@
  *   npm run bench:quality                                  # 3 seeds, 3 epochs, n 10 000 (hours)
  *   npm run bench:quality -- --quick                       # seed 1, 20 steps, n 500: a smoke test
  *   npm run bench:quality -- --seeds 1,2 --threads 2 --ema 0.999 --n 10000 --only ours|peer --work DIR
+ *   npm run bench:quality -- --lr 0.0004 [--lr-d 0.0002] [--peer-lr 0.0004] [--no-equal-time]  # other learning rates
  *
  * The model and hyperparameters are pytorch/examples' (dcgan/main.py): ngf = ndf = 64, nz 100,
  * a transposed-convolution projection of z, BatchNorm, no biases, weights N(0, 0.02) (BatchNorm
  * γ N(1, 0.02)), Adam lr 2e-4 β1 0.5 β2 0.999 on both networks, BCE with real label 1 (so
- * `--label-smoothing 0`: our default smooths it to 0.9), batch 64, 3 epochs.
+ * `--label-smoothing 0`: our default smooths it to 0.9), batch 64, 3 epochs. `--lr` / `--lr-d` train
+ * ours with other learning rates (G's and D's), `--peer-lr` the peer (both networks; default
+ * pytorch/examples' 2e-4): the same model and data at the same cost per step, so our best
+ * configuration can be set against PyTorch's example as it is and against PyTorch given the
+ * same learning rate. Such runs get names and result files of their own.
+ * `--no-equal-time` skips the equal-wall-time models (each can cost a training run).
  *
  * The same training images on both sides: this script writes the 60 000 Fashion-MNIST training
  * images as our loader yields them (IDX bytes, our bilinear resize 28 → 32, v / 127.5 − 1) to
@@ -63,6 +69,11 @@ const epochs = Number(flags['epochs'] ?? 3);
 const steps = flags['steps'] !== undefined ? Number(flags['steps']) : quick ? 20 : null;
 const threads = Number(flags['threads'] ?? 2);
 const ema = Number(flags['ema'] ?? 0.999);
+const PAPER_LR = 0.0002;
+const lr = Number(flags['lr'] ?? PAPER_LR);
+const lrD = Number(flags['lr-d'] ?? 0);
+const peerLr = Number(flags['peer-lr'] ?? PAPER_LR);
+const equalWallTime = flags['no-equal-time'] !== 'true';
 const n = Number(flags['n'] ?? (quick ? 500 : 10000));
 const evalSeed = Number(flags['eval-seed'] ?? 0);
 const gridSeed = Number(flags['grid-seed'] ?? 0);
@@ -78,14 +89,20 @@ for (const [name, v] of Object.entries({ epochs, threads, n, evalSeed, gridSeed,
 }
 if (seeds.some((s) => !Number.isInteger(s) || s < 0)) throw new Error(`--seeds must be non-negative integers, got ${flags['seeds']}`);
 if (!(ema > 0 && ema < 1)) throw new Error(`--ema must be in (0, 1), got ${ema}`);
+if (!(lr > 0) || !(lrD >= 0) || !(peerLr > 0)) throw new Error(`--lr and --peer-lr must be > 0 and --lr-d ≥ 0, got ${lr}, ${peerLr} and ${lrD}`);
 const runOurs = only !== 'peer';
 const runPeer = only !== 'ours';
 if (runPeer && !peerAvailable(flags)) throw new Error('the PyTorch peer is not available (apt-get install python3-torch libopenblas0-openmp), or pass --only ours');
 
 /** The training length in run names and arguments. */
 const lengthTag = steps !== null ? `k${steps}` : `e${epochs}`;
-const oursTag = `${lengthTag}-ema${ema}-t${threads}`;
-const peerTag = `${lengthTag}-t${threads}`;
+/** Learning rates other than the paper's, in run names and result files ('' for pytorch/examples' own). */
+const lrTag = lr === PAPER_LR && lrD === 0 ? '' : `-lr${lr}${lrD === 0 ? '' : `-lrd${lrD}`}`;
+const peerLrTag = peerLr === PAPER_LR ? '' : `-lr${peerLr}`;
+const oursTag = `${lengthTag}${lrTag}-ema${ema}-t${threads}`;
+const peerTag = `${lengthTag}${peerLrTag}-t${threads}`;
+/** Result files of runs at other learning rates carry them in their names. */
+const resultTag = lrTag === '' && peerLrTag === '' ? '' : `${lrTag === '' ? '' : `-ours${lrTag}`}${peerLrTag === '' ? '' : `-peer${peerLrTag}`}`;
 
 mkdirSync(work, { recursive: true });
 const log = (message: string): void => void process.stderr.write(`${message}\n`);
@@ -195,7 +212,7 @@ async function trainOurs(seed: number, stopAt?: number): Promise<TrainRun> {
   const args = [
     ...CLI, 'train', '--data', 'fashion-mnist', ...(dataRoot === undefined ? [] : ['--data-root', dataRoot]),
     '--image-size', '32', '--channels', '1', '--nz', '100', '--ngf', '64', '--ndf', '64', '--projection', 'conv',
-    '--batch-size', '64', '--lr', '0.0002', '--lr-d', '0', '--beta1', '0.5', '--label-smoothing', '0', '--ema', String(ema),
+    '--batch-size', '64', '--lr', String(lr), '--lr-d', String(lrD), '--beta1', '0.5', '--label-smoothing', '0', '--ema', String(ema),
     '--seed', String(seed), ...length, '--sample-every', '0', '--checkpoint-every', '0', '--eval-every', '0',
     '--threads', String(threads), '--json', '--log-every', '100', '--out', dir,
   ];
@@ -222,7 +239,7 @@ async function trainPeer(seed: number, options: { saveAtSeconds?: number; stopAt
   const maxSteps = options.stopAt ?? steps;
   const args = [
     join(ROOT, 'bench', 'peers', 'pytorch_dcgan_train.py'), '--data-file', dataFile,
-    ...(maxSteps !== null ? ['--max-steps', String(maxSteps)] : ['--epochs', String(epochs)]), '--seed', String(seed), '--threads', String(threads), '--out', dir, '--log-every', '500',
+    ...(maxSteps !== null ? ['--max-steps', String(maxSteps)] : ['--epochs', String(epochs)]), '--seed', String(seed), '--threads', String(threads), '--lr', String(peerLr), '--out', dir, '--log-every', '500',
     ...(options.saveAtSeconds === undefined ? [] : ['--save-at-seconds', String(options.saveAtSeconds)]),
   ];
   log(`pytorch seed ${seed}: ${PYTHON} ${args.map((a) => relative(ROOT, a) || a).join(' ')}`);
@@ -431,7 +448,7 @@ for (const seed of seeds) {
     emit({ kind: 'train', ...run, dir: relative(ROOT, run.dir) });
   }
   const models = [...(ours ? modelsOf(ours) : []), ...(peer ? modelsOf(peer) : [])];
-  if (ours && peer) {
+  if (ours && peer && equalWallTime) {
     const e = await equalTime(ours, peer);
     equal.push(e);
     emit({ kind: 'equal_wall_time', ...e, models: e.models.map((m) => m.config) });
@@ -478,8 +495,9 @@ const summaryRows = configs.map((config) => {
 
 const date = new Date().toISOString().slice(0, 10);
 const resultsDir = quick ? work : join(ROOT, 'bench', 'results');
-const resultFile = join(resultsDir, `${date}-quality${only === undefined ? '' : `-${only}`}.json`);
-const gridFile = join(resultsDir, `${date}-quality${only === undefined ? '' : `-${only}`}-grids.png`);
+const resultName = `${date}-quality${resultTag}${only === undefined ? '' : `-${only}`}`;
+const resultFile = join(resultsDir, `${resultName}.json`);
+const gridFile = join(resultsDir, `${resultName}-grids.png`);
 await writeGrids(gridRows, gridFile);
 const commit = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).stdout.trim();
 const summary = {
@@ -488,7 +506,7 @@ const summary = {
   date,
   commit,
   machine: { cpu: cpus()[0]?.model, cores: cpus().length, node: process.version },
-  settings: { data: 'fashion-mnist 32×32×1', seeds, epochs: steps === null ? epochs : null, steps, batch: 64, ngf: 64, ndf: 64, nz: 100, lr: 2e-4, beta1: 0.5, ema, threads, n, eval_seed: evalSeed, grid_seed: gridSeed, data_file: meta === null ? null : relative(ROOT, dataFile), work: relative(ROOT, work) || work },
+  settings: { data: 'fashion-mnist 32×32×1', seeds, epochs: steps === null ? epochs : null, steps, batch: 64, ngf: 64, ndf: 64, nz: 100, lr: { ours: lr, ours_d: lrD === 0 ? lr : lrD, pytorch: peerLr }, beta1: 0.5, ema, threads, n, eval_seed: evalSeed, grid_seed: gridSeed, data_file: meta === null ? null : relative(ROOT, dataFile), work: relative(ROOT, work) || work },
   pytorch: trainRuns.find((r) => r.side === 'pytorch')?.version ?? null,
   engine: trainRuns.find((r) => r.side === 'ours')?.engine ?? null,
   summary: summaryRows,
@@ -499,7 +517,7 @@ const summary = {
   bench_seconds: (performance.now() - started) / 1000,
 };
 writeJson(resultFile, summary);
-if (existsSync(gridFile) && !quick) copyFileSync(gridFile, join(work, `grids-seed${gridSeed}.png`));
+if (existsSync(gridFile) && !quick) copyFileSync(gridFile, join(work, `grids${resultTag}-seed${gridSeed}.png`));
 emit(summary);
 
 // The table: median [min – max] over the seeds.
