@@ -1,0 +1,74 @@
+"""PyTorch's side of bench/paired-steps.ts: pytorch/examples' DCGAN step (BCE with logits, D on
+real then on the detached fake, G through the updated D, Adam beta1 0.5), from the weights,
+real batches and noise our trainer wrote into WORK/inputs.{f32,json}. Prints the losses and
+D's mean outputs per step as one JSON array."""
+import json
+import os
+import sys
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from pytorch_dcgan import discriminator, generator  # noqa: E402
+
+
+class Net(nn.Module):
+    def __init__(self, main):
+        super().__init__()
+        self.main = main
+
+    def forward(self, x):
+        return self.main(x)
+
+
+def main():
+    work = sys.argv[1]
+    torch.set_num_threads(2)
+    meta = json.load(open(os.path.join(work, "inputs.json")))
+    data = np.fromfile(os.path.join(work, "inputs.f32"), dtype=np.float32)
+
+    def get(name):
+        entry = meta["index"][name]
+        n = int(np.prod(entry["shape"])) if entry["shape"] else 1
+        return torch.from_numpy(data[entry["offset"]:entry["offset"] + n].copy()).reshape(entry["shape"])
+
+    net_g = Net(generator(meta["size"], meta["channels"], meta["nz"], meta["ngf"]))
+    net_d = Net(discriminator(meta["size"], meta["channels"], meta["ndf"]))
+    with torch.no_grad():
+        for prefix, net in (("G.", net_g), ("D.", net_d)):
+            for name, t in net.state_dict().items():
+                t.copy_(get(prefix + name).to(t.dtype).reshape(t.shape))
+    criterion = nn.BCEWithLogitsLoss()
+    opt_d = torch.optim.Adam(net_d.parameters(), lr=meta["lr"], betas=(0.5, 0.999))
+    opt_g = torch.optim.Adam(net_g.parameters(), lr=meta["lr"], betas=(0.5, 0.999))
+    out = []
+    for i in range(meta["steps"]):
+        real, noise = get(f"real.{i}"), get(f"noise.{i}")
+        label = torch.full((real.size(0),), 1.0)
+        net_d.zero_grad()
+        output = net_d(real).view(-1)
+        err_real = criterion(output, label)
+        err_real.backward()
+        d_x = torch.sigmoid(output).mean().item()
+        fake = net_g(noise)
+        label.fill_(0.0)
+        output = net_d(fake.detach()).view(-1)
+        err_fake = criterion(output, label)
+        err_fake.backward()
+        d_g_z1 = torch.sigmoid(output).mean().item()
+        opt_d.step()
+        net_g.zero_grad()
+        label.fill_(1.0)
+        output = net_d(fake).view(-1)
+        err_g = criterion(output, label)
+        err_g.backward()
+        d_g_z2 = torch.sigmoid(output).mean().item()
+        opt_g.step()
+        out.append([(err_real + err_fake).item(), err_g.item(), d_x, d_g_z1, d_g_z2])
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
