@@ -10,8 +10,8 @@
  *
  *   node --import tsx bench/paired-steps.ts [--steps 20] [--lr 0.0002] [--seed 1] [--work DIR]
  *
- * Our side runs in a child process of its own: a process that holds the native backend's heap
- * (a large reservation) cannot spawn Python here (spawnSync fails with ENOMEM).
+ * Our side runs in a child process of its own, so its memory and threads are gone when PyTorch
+ * runs.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';

@@ -4,12 +4,14 @@
  * and beta, batches, sizes large enough to use every thread), and the other kernels.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { createJsBackend, getBackend, setBackend, setThreads, type Backend } from '../src/kernels/index.js';
 import type { ConvGeometry, GemmParams, UnaryOp } from '../src/kernels/index.js';
 import { availableBackends } from '../src/index.js';
 import { assertClose, randomValues, testRandom } from './helpers.js';
 import { ChunkedHeap, RangeAllocator, SharedHeap, StepLayout, planOffsets } from '../src/kernels/heap.js';
+import { getAllocator } from '../src/tensor/memory.js';
 
 const reference = createJsBackend();
 
@@ -429,6 +431,23 @@ describe('SharedHeap (wasm tensor memory)', () => {
 });
 
 describe('ChunkedHeap (native tensor memory)', () => {
+  it('with the native backend holding activations, small blocks and long-lived state, the process can still start a child', { skip: !availableBackends().includes('native') }, () => {
+    // The system charges each reserved span to the process: with two chunks the size of memory
+    // (activations, and small or long-lived blocks) spawn failed with ENOMEM after a training step.
+    const previous = getBackend().name;
+    setBackend('native');
+    try {
+      const heap = getAllocator();
+      const blocks = [heap.alloc(2 ** 20), heap.alloc(16), heap.alloc(2 ** 20, true)];
+      const child = spawnSync(process.execPath, ['-e', '0']);
+      for (const b of blocks) heap.free(b);
+      assert.equal(child.error?.message ?? null, null);
+      assert.equal(child.status, 0);
+    } finally {
+      setBackend(previous);
+    }
+  });
+
   it('reuses freed memory for other sizes and adds a chunk only when none has room', () => {
     const heap = new ChunkedHeap('test', 4096);
     const a = heap.alloc(256); // 1024 B

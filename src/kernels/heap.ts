@@ -379,6 +379,8 @@ export class SharedHeap implements Allocator {
 const CHUNK_BYTES = 2 ** 32;
 /** Blocks below this many bytes live in chunks of their own (see ChunkedHeap). */
 const SMALL_BLOCK = 2 ** 20;
+/** The span of a chunk for small and long-lived blocks (a larger block gets a chunk of its size). */
+const APART_CHUNK_BYTES = 2 ** 28;
 
 interface Chunk {
   buffer: ArrayBuffer;
@@ -425,7 +427,10 @@ export class ChunkedHeap implements Allocator {
       const offset = placer(chunk).alloc(bytes);
       if (offset !== null) return this.view(chunk.buffer, offset, length);
     }
-    const chunk = this.addChunk(chunks, bytes);
+    // Only the activations' chunk needs the large span. The system charges every reserved span
+    // to the process, and a process holding two spans the size of memory could not start a
+    // child process (spawn failed with ENOMEM after a training step).
+    const chunk = this.addChunk(chunks, bytes, chunks === this.apart ? Math.min(APART_CHUNK_BYTES, this.chunkBytes) : this.chunkBytes);
     return this.view(chunk.buffer, placer(chunk).alloc(bytes)!, length);
   }
 
@@ -434,9 +439,9 @@ export class ChunkedHeap implements Allocator {
     return new Float32Array(buffer, offset, length);
   }
 
-  /** A new chunk of the usual span (or less, where the system will not reserve that much), at least `bytes`. */
-  private addChunk(chunks: Chunk[], bytes: number): Chunk {
-    for (let span = Math.max(this.chunkBytes, bytes); span >= bytes; span = Math.max(bytes, Math.floor(span / 2 / ALIGN) * ALIGN)) {
+  /** A new chunk of `spanBytes` (or less, where the system will not reserve that much), at least `bytes`. */
+  private addChunk(chunks: Chunk[], bytes: number, spanBytes: number): Chunk {
+    for (let span = Math.max(spanBytes, bytes); span >= bytes; span = Math.max(bytes, Math.floor(span / 2 / ALIGN) * ALIGN)) {
       try {
         const range = new RangeAllocator(span);
         const chunk: Chunk = { buffer: new ArrayBuffer(span), range };
