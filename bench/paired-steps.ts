@@ -89,5 +89,7 @@ const theirs = JSON.parse(peer.stdout) as number[][];
 const names = ['lossD', 'lossG', 'D_x', 'D_G_z1', 'D_G_z2'];
 const rows = ours.map((o, i) => ({ step: i + 1, ...Object.fromEntries(names.flatMap((n, k) => [[`${n}_ours`, o[k]], [`${n}_pytorch`, theirs[i]![k]]])) }));
 for (const row of rows) console.log(JSON.stringify(row));
-const maxRel = (k: number): number => Math.max(...ours.map((o, i) => Math.abs(o[k]! - theirs[i]![k]!) / Math.max(1e-12, Math.abs(theirs[i]![k]!))));
-console.log(JSON.stringify({ kind: 'summary', steps, lr, seed, step1_max_rel: Math.max(...names.map((_, k) => Math.abs(ours[0]![k]! - theirs[0]![k]!) / Math.abs(theirs[0]![k]!))), max_rel: Object.fromEntries(names.map((n, k) => [n, maxRel(k)])) }));
+/** The relative difference of quantity k after step i + 1. */
+const rel = (i: number, k: number): number => Math.abs(ours[i]![k]! - theirs[i]![k]!) / Math.max(1e-12, Math.abs(theirs[i]![k]!));
+const maxRel = (k: number): number => Math.max(...ours.map((_, i) => rel(i, k)));
+console.log(JSON.stringify({ kind: 'summary', steps, lr, seed, step1_max_rel: Math.max(...names.map((_, k) => rel(0, k))), max_rel: Object.fromEntries(names.map((n, k) => [n, maxRel(k)])) }));

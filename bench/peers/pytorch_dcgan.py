@@ -39,6 +39,45 @@ def discriminator(image_size, channels, ndf):
     return nn.Sequential(*layers)
 
 
+class Net(nn.Module):
+    """pytorch/examples' Generator / Discriminator: one Sequential called `main`."""
+
+    def __init__(self, main):
+        super().__init__()
+        self.main = main
+
+    def forward(self, x):
+        return self.main(x)
+
+
+def examples_step(net_g, net_d, opt_g, opt_d, criterion, real, noise):
+    """One step of pytorch/examples' dcgan loop: D on the real batch, G(z), D on fake.detach(),
+    optD.step(); then D(fake) with real labels through the updated D, optG.step(). Returns the
+    losses and D's mean outputs, as main.py logs them."""
+    net_d.zero_grad()
+    label = torch.full((real.size(0),), 1.0, dtype=real.dtype)
+    output = net_d(real).view(-1)
+    err_d_real = criterion(output, label)
+    err_d_real.backward()
+    d_x = torch.sigmoid(output).mean().item()
+    fake = net_g(noise)
+    label.fill_(0.0)
+    output = net_d(fake.detach()).view(-1)
+    err_d_fake = criterion(output, label)
+    err_d_fake.backward()
+    d_g_z1 = torch.sigmoid(output).mean().item()
+    err_d = err_d_real + err_d_fake
+    opt_d.step()
+    net_g.zero_grad()
+    label.fill_(1.0)
+    output = net_d(fake).view(-1)
+    err_g = criterion(output, label)
+    err_g.backward()
+    d_g_z2 = torch.sigmoid(output).mean().item()
+    opt_g.step()
+    return {"lossD": err_d.item(), "lossG": err_g.item(), "D_x": d_x, "D_G_z1": d_g_z1, "D_G_z2": d_g_z2}
+
+
 def make_step(args, net_g, net_d):
     """One training step of pytorch/examples' dcgan loop (D on real, D on detached fake, G), with its optimizers."""
     opt_g = torch.optim.Adam(net_g.parameters(), lr=2e-4, betas=(0.5, 0.999))

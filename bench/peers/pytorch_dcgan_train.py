@@ -41,22 +41,11 @@ import time
 import torch
 import torch.nn as nn
 
-from pytorch_dcgan import discriminator, generator
+from pytorch_dcgan import Net, discriminator, examples_step, generator
 
 # pytorch/examples' weights_init, kept once beside the example models.
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "examples", "pytorch"))
 from dcgan_models import weights_init  # noqa: E402
-
-
-class Net(nn.Module):
-    """pytorch/examples' Generator / Discriminator: one Sequential called `main`."""
-
-    def __init__(self, main):
-        super().__init__()
-        self.main = main
-
-    def forward(self, x):
-        return self.main(x)
 
 
 def load_images(args):
@@ -114,7 +103,6 @@ def main():
     criterion = nn.BCEWithLogitsLoss()
     opt_d = torch.optim.Adam(net_d.parameters(), lr=args.lr, betas=(args.beta1, 0.999))
     opt_g = torch.optim.Adam(net_g.parameters(), lr=args.lr, betas=(args.beta1, 0.999))
-    real_label, fake_label = 1.0, 0.0
     order = torch.Generator().manual_seed(args.seed)
 
     batches_per_epoch = math.ceil(n / args.batch)
@@ -135,32 +123,8 @@ def main():
                 break
             t0 = time.perf_counter()
             real = images[perm[i * args.batch:(i + 1) * args.batch]]
-            batch_size = real.size(0)
-            # (1) Update D: maximize log(D(x)) + log(1 - D(G(z)))
-            net_d.zero_grad()
-            label = torch.full((batch_size,), real_label, dtype=real.dtype)
-            output = net_d(real).view(-1)
-            err_d_real = criterion(output, label)
-            err_d_real.backward()
-            d_x = torch.sigmoid(output).mean().item()
-            noise = torch.randn(batch_size, args.nz, 1, 1)
-            fake = net_g(noise)
-            label.fill_(fake_label)
-            output = net_d(fake.detach()).view(-1)
-            err_d_fake = criterion(output, label)
-            err_d_fake.backward()
-            d_g_z1 = torch.sigmoid(output).mean().item()
-            err_d = err_d_real + err_d_fake
-            opt_d.step()
-            # (2) Update G: maximize log(D(G(z)))
-            net_g.zero_grad()
-            label.fill_(real_label)
-            output = net_d(fake).view(-1)
-            err_g = criterion(output, label)
-            err_g.backward()
-            d_g_z2 = torch.sigmoid(output).mean().item()
-            opt_g.step()
-            last = {"epoch": epoch, "lossD": err_d.item(), "lossG": err_g.item(), "D_x": d_x, "D_G_z1": d_g_z1, "D_G_z2": d_g_z2}
+            noise = torch.randn(real.size(0), args.nz, 1, 1)
+            last = {"epoch": epoch, **examples_step(net_g, net_d, opt_g, opt_d, criterion, real, noise)}
             train_seconds += time.perf_counter() - t0
             step += 1
             times.append(round(train_seconds, 4))

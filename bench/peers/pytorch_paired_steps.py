@@ -11,16 +11,7 @@ import torch
 import torch.nn as nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pytorch_dcgan import discriminator, generator  # noqa: E402
-
-
-class Net(nn.Module):
-    def __init__(self, main):
-        super().__init__()
-        self.main = main
-
-    def forward(self, x):
-        return self.main(x)
+from pytorch_dcgan import Net, discriminator, examples_step, generator  # noqa: E402
 
 
 def main():
@@ -43,30 +34,11 @@ def main():
     criterion = nn.BCEWithLogitsLoss()
     opt_d = torch.optim.Adam(net_d.parameters(), lr=meta["lr"], betas=(0.5, 0.999))
     opt_g = torch.optim.Adam(net_g.parameters(), lr=meta["lr"], betas=(0.5, 0.999))
+    keys = ("lossD", "lossG", "D_x", "D_G_z1", "D_G_z2")
     out = []
     for i in range(meta["steps"]):
-        real, noise = get(f"real.{i}"), get(f"noise.{i}")
-        label = torch.full((real.size(0),), 1.0)
-        net_d.zero_grad()
-        output = net_d(real).view(-1)
-        err_real = criterion(output, label)
-        err_real.backward()
-        d_x = torch.sigmoid(output).mean().item()
-        fake = net_g(noise)
-        label.fill_(0.0)
-        output = net_d(fake.detach()).view(-1)
-        err_fake = criterion(output, label)
-        err_fake.backward()
-        d_g_z1 = torch.sigmoid(output).mean().item()
-        opt_d.step()
-        net_g.zero_grad()
-        label.fill_(1.0)
-        output = net_d(fake).view(-1)
-        err_g = criterion(output, label)
-        err_g.backward()
-        d_g_z2 = torch.sigmoid(output).mean().item()
-        opt_g.step()
-        out.append([(err_real + err_fake).item(), err_g.item(), d_x, d_g_z1, d_g_z2])
+        r = examples_step(net_g, net_d, opt_g, opt_d, criterion, get(f"real.{i}"), get(f"noise.{i}"))
+        out.append([r[k] for k in keys])
     print(json.dumps(out))
 
 
