@@ -21,6 +21,8 @@ export class WeightAverage {
     readonly source: Module,
     readonly average: Module,
     readonly beta: number,
+    /** The decay after update `step`; the default is the warm-up above (a benchmark compares other horizons). */
+    private readonly decayAt: (step: number) => number = (step) => emaDecay(beta, step),
   ) {
     average.loadStateDict(source.stateDict());
     average.eval();
@@ -28,7 +30,7 @@ export class WeightAverage {
 
   /** One averaging step, after G's update number `step` (1-based). */
   update(step: number): void {
-    const decay = Math.fround(emaDecay(this.beta, step));
+    const decay = Math.fround(this.decayAt(step));
     const rest = Math.fround(1 - decay);
     const f = Math.fround;
     const own = new Map(this.average.namedParameters());
