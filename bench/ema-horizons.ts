@@ -4,7 +4,7 @@
  * its stored and recomputed statistics too. The built-in average is the trainer's (--ema 0.999,
  * warm-up k = 10); each other decays as min(cap, (1+t)/(k+t)), so it reaches ≈ t/(k−1) steps back.
  * Prints one JSON line per generator (raw lines of a run: bench/results/*-ema-horizons-*.jsonl).
- *   node --import tsx bench/ema-horizons.ts --seed 1 --lr 0.0008 --threads 2 [--steps N]
+ *   node --import tsx bench/ema-horizons.ts --seed 1 --lr 0.0008 [--lr-d 0.0004] --threads 2 [--steps N]
  */
 import { setBackend, setThreads } from '../src/index.js';
 import { openDataset } from '../src/data/index.js';
@@ -55,7 +55,7 @@ const score = (name: string, g: DcganGenerator): void => {
   const rng = new Generator(0);
   const sample = (count: number): Float32Array => tidy(() => Float32Array.from(generate(g, randn([count, 100, 1, 1], { generator: rng })).data));
   const r = evaluateGenerator(extractor, real, { n: Number(flags['n'] ?? 10000), batchSize: 250, seed: 0, sample });
-  console.log(JSON.stringify({ seed, lr, variant: name, fid_local: r.fid_local, kid_local: r.kid_local.mean, precision: r.precision_local, recall: r.recall_local }));
+  console.log(JSON.stringify({ seed, lr, lr_d: config.lrD, variant: name, fid_local: r.fid_local, kid_local: r.kid_local.mean, precision: r.precision_local, recall: r.recall_local }));
 };
 const recompute = (g: DcganGenerator): void => {
   const rng = new Generator(12345 + seed);
