@@ -16,6 +16,8 @@ import {
   Generator, type Pair, type Tensor,
 } from '../src/index.js';
 import { benchmarkTrainingStep } from '../src/bench/training-step.js';
+import type { ConvGeometry, DirectConvPass } from '../src/kernels/backend.js';
+import { planConv2d, planConvTranspose2d } from '../src/ops/conv.js';
 import { dcganDiscriminator, dcganGenerator, type DcganConfig } from '../src/models/dcgan.js';
 import { median, parseFlags } from './util.js';
 
@@ -40,6 +42,8 @@ export interface LayerProfile {
   perStep: PassTimes;
   /** PyTorch's JSON only: the aten kernel of its forward (e.g. aten::mkldnn_convolution). */
   implementation?: string;
+  /** Native backend with oneDNN: the direct implementation oneDNN has for the forward and backward-data passes (null: none). */
+  direct?: { forward: string | null; backwardData: string | null };
 }
 
 export interface ProfileReport {
@@ -47,6 +51,8 @@ export interface ProfileReport {
   /** PyTorch's JSON only. */
   version?: string;
   threads: number;
+  /** Native backend: when oneDNN's direct convolutions replace im2col + GEMM (DCGAN_DIRECT_CONV), and oneDNN's version. */
+  directConv?: { mode: string; library: string | null };
   config: { imageSize: number; channels: number; batch: number; nz: number; ngf: number; ndf: number; projection: 'conv'; repeats: number; stepWarmup: number };
   layers: LayerProfile[];
   /** Median of a whole training step (D real + D fake + G, Adam on both). */
@@ -192,6 +198,20 @@ function profileSite(site: ConvSite, repeats: number, generator: Generator): Lay
       });
     }
 
+    // Which direct implementation oneDNN offers for the two passes it can take (conv: forward = C·x;
+    // transposed conv: forward = Cᵀ·x), where the backend has one.
+    const backend = getBackend() as { directConvImpl?: (pass: DirectConvPass, g: ConvGeometry, k: number) => string | null };
+    let direct: LayerProfile['direct'];
+    if (backend.directConvImpl !== undefined) {
+      const options = { stride, padding };
+      const [g, k] = isTransposed
+        ? (({ geometry, inChannels }) => [geometry, inChannels] as const)(planConvTranspose2d(site.inShape, conv.weight.shape, options))
+        : (({ geometry, outChannels }) => [geometry, outChannels] as const)(planConv2d(site.inShape, conv.weight.shape, options));
+      const forwardPass: DirectConvPass = isTransposed ? 'adjoint' : 'convolve';
+      const dataPass: DirectConvPass = isTransposed ? 'convolve' : 'adjoint';
+      direct = { forward: backend.directConvImpl(forwardPass, g, k), backwardData: backend.directConvImpl(dataPass, g, k) };
+    }
+
     return {
       net: site.net,
       index: site.index,
@@ -204,6 +224,7 @@ function profileSite(site: ConvSite, repeats: number, generator: Generator): Lay
       post: postLabel(site.post),
       passes,
       perStep: perStepCounts(site.net, site.position, site.post.length > 0),
+      ...(direct === undefined ? {} : { direct }),
     };
   });
 }
@@ -247,6 +268,7 @@ function main(): void {
   const report: ProfileReport = {
     backend: getBackendName(),
     threads: getBackend().threads ?? 1,
+    ...directConvReport(),
     config: { imageSize, channels, batch, nz: config.nz, ngf: config.ngf, ndf: config.ndf, projection: 'conv', repeats, stepWarmup },
     layers,
     stepMs: step.stepMs,
@@ -259,6 +281,12 @@ function main(): void {
       'stepEstimateMs = sum of perStep x ms; the step also has losses, Adam, graph bookkeeping and the G noise draw.',
   };
   console.log(JSON.stringify(report));
+}
+
+/** The native backend's direct-convolution mode and oneDNN's version, where it has them. */
+function directConvReport(): Pick<ProfileReport, 'directConv'> {
+  const backend = getBackend() as { directConv?: string; library?: { directConv?: string } };
+  return backend.directConv === undefined ? {} : { directConv: { mode: backend.directConv, library: backend.library?.directConv ?? null } };
 }
 
 main();

@@ -4,12 +4,16 @@
     "openblas_lib%": "-lopenblas",
     "openblas_dir%": "",
     "openblas_include%": "/usr/include",
-    "march%": "native"
+    "march%": "native",
+    "dnnl%": "0",
+    "dnnl_lib%": "-ldnnl",
+    "dnnl_include%": "/usr/include",
+    "dnnl_dir%": ""
   },
   "targets": [
     {
       "target_name": "dcgan_native",
-      "include_dirs": ["<(openblas_include)"],
+      "include_dirs": ["<(openblas_include)", "<(dnnl_include)"],
       "sources": [
         "src/addon.c",
         "src/gemm.c",
@@ -17,12 +21,21 @@
         "src/elementwise.c",
         "src/batchnorm.c",
         "src/optim.c",
-        "src/peak.c"
+        "src/peak.c",
+        "src/direct_conv.c"
       ],
       # No contraction into FMA: the kernels round like the js reference (and PyTorch's Adam).
       "cflags": ["-O3", "-std=gnu11", "-fopenmp", "-march=<(march)", "-ffp-contract=off", "-fno-math-errno", "-Wall", "-Wextra", "-Wno-unused-parameter"],
       "ldflags": ["-fopenmp", "-Wl,-rpath,<(openblas_dir)"],
-      "libraries": ["<(openblas_lib)", "-lm"]
+      "libraries": ["<(openblas_lib)", "-lm"],
+      # oneDNN's direct convolutions, where the build script found libdnnl (direct_conv.c).
+      "conditions": [
+        ["dnnl==1", {
+          "defines": ["DCGAN_DNNL"],
+          "libraries": ["<(dnnl_lib)"],
+          "ldflags": ["-Wl,-rpath,<(dnnl_dir)"]
+        }]
+      ]
     }
   ]
 }

@@ -6,7 +6,9 @@
  * Prefers OpenBLAS built for OpenMP (libopenblas0-openmp), so that its threads and our
  * kernels' OpenMP threads are one pool. DCGAN_NATIVE=0 skips the build; DCGAN_NATIVE_MARCH sets
  * -march (default native: the addon is built on the machine that runs it); DCGAN_OPENBLAS_LIB
- * names the OpenBLAS library file to link.
+ * names the OpenBLAS library file to link. oneDNN (`apt-get install libdnnl-dev`) is optional: where
+ * it is found, its direct convolutions are compiled in (DCGAN_DNNL=0 leaves them out), and
+ * where the build with it fails, the addon is built without it.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -86,12 +88,30 @@ if (spawnSync('node-gyp', ['--version'], { stdio: 'ignore' }).status !== 0) {
 const localHeaders = join(dirname(process.execPath), '..');
 const nodedir = process.env.npm_config_nodedir || (existsSync(join(localHeaders, 'include', 'node', 'node_api.h')) ? localHeaders : null);
 const march = process.env.DCGAN_NATIVE_MARCH ?? 'native';
+// oneDNN, optional: its headers and library, or one line saying what is missing.
+let dnnl = null;
+let dnnlNote = '';
+if (process.env.DCGAN_DNNL === '0') dnnlNote = 'oneDNN left out (DCGAN_DNNL=0)';
+else {
+  const dnnlHeader = headerDirs.find((d) => existsSync(join(d, 'dnnl.h')) || existsSync(join(d, 'oneapi', 'dnnl', 'dnnl.h')));
+  const dnnlDir = libDirs.find((d) => existsSync(join(d, 'libdnnl.so')));
+  if (dnnlHeader === undefined || dnnlDir === undefined) dnnlNote = `no oneDNN (${dnnlHeader === undefined ? 'dnnl.h' : 'libdnnl.so'} not found; apt-get install libdnnl-dev for its direct convolutions)`;
+  else dnnl = { file: join(dnnlDir, 'libdnnl.so'), dir: dnnlDir, include: dnnlHeader };
+}
 const args = ['rebuild', `--directory=${nativeDir}`, ...(nodedir ? [`--nodedir=${nodedir}`] : []), `--openblas_include=${header}`, `--openblas_lib=${lib.file}`, `--openblas_dir=${lib.dir}`, `--march=${march}`];
-const result = spawnSync(gyp[0], [...gyp.slice(1), ...args], { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
+const dnnlArgs = dnnl === null ? [] : ['--dnnl=1', `--dnnl_lib=${dnnl.file}`, `--dnnl_dir=${dnnl.dir}`, `--dnnl_include=${dnnl.include}`];
 const addon = join(nativeDir, 'build', 'Release', 'dcgan_native.node');
+const gypRun = (extra) => spawnSync(gyp[0], [...gyp.slice(1), ...args, ...extra], { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
+let result = gypRun(dnnlArgs);
+if (dnnl !== null && (result.status !== 0 || !existsSync(addon))) {
+  dnnlNote = 'oneDNN found but the build with it failed, built without it';
+  dnnl = null;
+  result = gypRun([]);
+}
+if (dnnl !== null) dnnlNote = `oneDNN from ${dnnl.file}`;
 if (result.status !== 0 || !existsSync(addon)) {
   rmSync(addon, { force: true });
   const log = `${result.stdout ?? ''}${result.stderr ?? ''}`.trim().split('\n').filter((l) => /error/i.test(l)).slice(0, 3).join(' | ');
   finish(false, `node-gyp failed${log ? `: ${log}` : result.error ? `: ${result.error.message}` : ''}`);
 }
-finish(true, `${lib.threading} from ${lib.file}, -march=${march}`);
+finish(true, `${lib.threading} from ${lib.file}, ${dnnlNote}, -march=${march}`);

@@ -56,6 +56,19 @@ describe('building the native addon at install', () => {
     assert.equal(existsSync(join(dir, 'native', 'build', 'Release', 'dcgan_native.node')), false);
   });
 
+  const hasDnnl = existsSync('/usr/include/oneapi/dnnl/dnnl.h') || existsSync('/usr/include/dnnl.h');
+  test('a oneDNN the addon cannot be built with: built without it, and the line says so', { skip: existsSync(join(root, 'native', 'build', 'Release', 'dcgan_native.node')) && hasDnnl ? false : 'no native toolchain or no oneDNN here' }, () => {
+    const dir = packageCopy();
+    const source = join(dir, 'native', 'src', 'direct_conv.c');
+    writeFileSync(source, `#ifdef DCGAN_DNNL\n#error a oneDNN that does not compile\n#endif\n${readFileSync(source, 'utf8')}`);
+    const run = build(dir, {});
+    assert.equal(run.status, 0, run.stderr);
+    assert.equal(run.stdout.trim().split('\n').length, 1);
+    assert.match(run.stdout, /native backend built \(.*oneDNN found but the build with it failed, built without it/);
+    assert.equal(status(dir).built, true);
+    assert.equal(existsSync(join(dir, 'native', 'build', 'Release', 'dcgan_native.node')), true);
+  });
+
   test('DCGAN_NATIVE=0 skips the build and leaves an earlier one alone', () => {
     const dir = packageCopy();
     const run = build(dir, { DCGAN_NATIVE: '0' });

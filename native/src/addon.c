@@ -14,7 +14,7 @@
 
 #include "kernels.h"
 
-#define MAX_ARGS 16
+#define MAX_ARGS 20
 
 typedef struct {
   napi_env env;
@@ -104,6 +104,34 @@ static napi_value col2im(napi_env env, napi_callback_info info) {
   float *x = floats(&a, 13);
   if (geometry(&a, 1, &g) && !a.failed) native_col2im(cols, &g, x);
   return NULL;
+}
+
+/* directConv(pass, input, weights, output, k, n, c, h, w, kh, kw, sh, sw, ph, pw, outH, outW): true when done, false when declined. */
+static napi_value direct_conv(napi_env env, napi_callback_info info) {
+  args_t a;
+  if (!unpack(env, info, &a, 17)) return NULL;
+  conv_geometry g;
+  const int pass = (int)number(&a, 0), k = (int)number(&a, 4);
+  const float *input = floats(&a, 1), *weights = floats(&a, 2);
+  float *output = floats(&a, 3);
+  if (!geometry(&a, 5, &g) || a.failed) return NULL;
+  napi_value result;
+  napi_get_boolean(env, native_direct_conv(pass, &g, k, input, weights, output) != 0, &result);
+  return result;
+}
+
+/* directConvImpl(pass, k, n, c, h, w, kh, kw, sh, sw, ph, pw, outH, outW): oneDNN's implementation name, or null. */
+static napi_value direct_conv_impl(napi_env env, napi_callback_info info) {
+  args_t a;
+  if (!unpack(env, info, &a, 14)) return NULL;
+  conv_geometry g;
+  const int pass = (int)number(&a, 0), k = (int)number(&a, 1);
+  if (!geometry(&a, 2, &g) || a.failed) return NULL;
+  const char *impl = native_direct_conv_impl(pass, &g, k);
+  napi_value result;
+  if (impl == NULL) napi_get_null(env, &result);
+  else napi_create_string_utf8(env, impl, NAPI_AUTO_LENGTH, &result);
+  return result;
 }
 
 /* unary(op, x, out, n, alpha) */
@@ -280,6 +308,8 @@ static napi_value library_info(napi_env env, napi_callback_info info) {
   set_number(env, obj, "blasThreads", openblas_get_num_threads());
   set_number(env, obj, "threads", omp_get_max_threads());
   set_number(env, obj, "cores", omp_get_num_procs());
+  const char *direct = native_direct_conv_library();
+  if (direct != NULL) set_string(env, obj, "directConv", direct);
   return obj;
 }
 
@@ -341,6 +371,8 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       EXPORT("gemm", gemm),
       EXPORT("im2col", im2col),
+      EXPORT("directConv", direct_conv),
+      EXPORT("directConvImpl", direct_conv_impl),
       EXPORT("col2im", col2im),
       EXPORT("unary", unary),
       EXPORT("unaryBackward", unary_backward),

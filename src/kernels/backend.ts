@@ -35,6 +35,9 @@ export function gemmParams(p: Partial<GemmParams> & Pick<GemmParams, 'm' | 'n' |
   return { transA: false, transB: false, alpha: 1, beta: 0, batch: 1, strideA: 0, strideB: 0, strideC: 0, ...p };
 }
 
+/** The two passes a direct convolution serves: C·x (conv forward) and Cᵀ·y (its backward-data, a transposed conv's forward). */
+export type DirectConvPass = 'convolve' | 'adjoint';
+
 /** A 2-D convolution's geometry, shared by im2col and col2im. */
 export interface ConvGeometry {
   /** Images in the batch. */
@@ -94,6 +97,14 @@ export interface Backend {
   im2col(x: Float32Array, g: ConvGeometry, cols: Float32Array): void;
   /** The adjoint of im2col: cols [c·kh·kw, n·outH·outW] are summed into x [n, c, h, w] (overwritten). */
   col2im(cols: Float32Array, g: ConvGeometry, x: Float32Array): void;
+  /**
+   * A convolution without a column buffer, for backends that have one (the native backend
+   * with oneDNN) and where they judge it faster than im2col + GEMM: 'convolve' maps the image
+   * [n, c, h, w] to the column side [n, k, outH, outW] (W·im2col(x)), 'adjoint' the column side
+   * to the image (col2im(Wᵀ·y)), with weights W [k, c, kh, kw]. Returns false, writing nothing,
+   * when it declines; the caller then takes the im2col + GEMM path.
+   */
+  directConvolution?(pass: DirectConvPass, input: Float32Array, weights: Float32Array, g: ConvGeometry, k: number, output: Float32Array): boolean;
 
   unary(op: UnaryOp, x: Float32Array, out: Float32Array, alpha: number): void;
   /** dx = dy · f'(x); `y` = f(x) is passed because several derivatives are cheaper from it. */

@@ -111,7 +111,8 @@ function channelMajor(data: Float32Array, n0: number, nc: number, k: number, pla
  * `convolve` forward and `convolveAdjoint` + `convolveWeightGrad` backward; convTranspose2d is
  * `convolveAdjoint` forward and `convolve` + `convolveWeightGrad` backward: C and Cᵀ swap roles.
  * Each works through the batch in chunks (imagesPerChunk): im2col/col2im of a chunk, one GEMM
- * over the chunk's columns.
+ * over the chunk's columns — unless the backend offers a direct convolution for the pass and
+ * layer (Backend.directConvolution), which then does the whole batch without columns.
  */
 
 /**
@@ -124,8 +125,10 @@ function convolve(image: Tensor, weight: Tensor, g: ConvGeometry, k: number, kee
   const plane = g.outH * g.outW;
   const imageSize = g.c * g.h * g.w;
   const backend = getBackend();
-  const chunk = imagesPerChunk(g, rows);
   const out = empty([g.n, k, g.outH, g.outW]);
+  // A backend's direct convolution, where it has one and judges it faster: no columns to keep.
+  if (backend.directConvolution?.('convolve', image.data, weight.data, g, k, out.data) === true) return { out, columns: null };
+  const chunk = imagesPerChunk(g, rows);
   const columns = empty([rows, chunk * plane]);
   const product = chunk > 1 ? empty([k, chunk * plane]) : null;
   for (let n0 = 0; n0 < g.n; n0 += chunk) {
@@ -150,8 +153,9 @@ function convolveAdjoint(y: Tensor, weight: Tensor, g: ConvGeometry, k: number):
   const plane = g.outH * g.outW;
   const imageSize = g.c * g.h * g.w;
   const backend = getBackend();
-  const chunk = imagesPerChunk(g, rows);
   const image = empty([g.n, g.c, g.h, g.w]);
+  if (backend.directConvolution?.('adjoint', y.data, weight.data, g, k, image.data) === true) return image;
+  const chunk = imagesPerChunk(g, rows);
   const columns = empty([rows, chunk * plane]);
   const scratch = chunk > 1 ? empty([k, chunk * plane]) : null;
   for (let n0 = 0; n0 < g.n; n0 += chunk) {

@@ -17,6 +17,8 @@ export interface NativeLibraryInfo {
   blasThreads: number;
   threads: number;
   cores: number;
+  /** "oneDNN 2.6.3" when the addon was built with oneDNN's direct convolutions. */
+  directConv?: string;
 }
 
 type Floats = Float32Array | null;
@@ -42,6 +44,12 @@ export interface NativeAddon {
     ph: number, pw: number, outH: number, outW: number, cols: Float32Array): void;
   col2im(cols: Float32Array, n: number, c: number, h: number, w: number, kh: number, kw: number, sh: number, sw: number,
     ph: number, pw: number, outH: number, outW: number, x: Float32Array): void;
+  /** pass 0: image → column side, 1: column side → image; false when declined (absent in addons built before it existed). */
+  directConv?(pass: number, input: Float32Array, weights: Float32Array, output: Float32Array, k: number, n: number, c: number, h: number,
+    w: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, outH: number, outW: number): boolean;
+  /** oneDNN's implementation for that geometry and pass (e.g. "jit:avx512_core"), or null. */
+  directConvImpl?(pass: number, k: number, n: number, c: number, h: number, w: number, kh: number, kw: number, sh: number, sw: number,
+    ph: number, pw: number, outH: number, outW: number): string | null;
   unary(op: number, x: Float32Array, out: Float32Array, n: number, alpha: number): void;
   unaryBackward(op: number, x: Float32Array, y: Float32Array, dy: Float32Array, dx: Float32Array, n: number, alpha: number): void;
   binary(op: number, a: Float32Array, b: Float32Array, out: Float32Array, n: number, bScalar: number): void;

@@ -1,5 +1,5 @@
 import { availableParallelism, totalmem } from 'node:os';
-import type { Backend, ConvGeometry } from '../backend.js';
+import type { Backend, ConvGeometry, DirectConvPass } from '../backend.js';
 import { ChunkedHeap } from '../heap.js';
 import { registerBackend } from '../registry.js';
 import { compiledBackend, type CompiledKernels } from '../shared.js';
@@ -18,6 +18,25 @@ export interface NativeBackend extends Backend {
    * for about `seconds` each, best of `trials`. null when `isa` is not supported here.
    */
   fmaPeak(options?: { threads?: number; seconds?: number; trials?: number; isa?: string }): FmaPeak | null;
+  /**
+   * When oneDNN's direct convolutions replace im2col + GEMM (addons built with oneDNN only):
+   * 'auto' where they are faster on this kind of layer, 'on' wherever oneDNN can, 'off' never.
+   * Starts from DCGAN_DIRECT_CONV (default auto); returns the previous mode.
+   */
+  setDirectConv(mode: DirectConvMode): DirectConvMode;
+  readonly directConv: DirectConvMode;
+  /** oneDNN's implementation for a layer's pass (e.g. "jit:avx512_core"), null without oneDNN or where it cannot. */
+  directConvImpl(pass: DirectConvPass, g: ConvGeometry, k: number): string | null;
+}
+
+export type DirectConvMode = 'auto' | 'on' | 'off';
+const DIRECT_CONV_MODES: readonly DirectConvMode[] = ['auto', 'on', 'off'];
+
+function directConvFromEnv(): DirectConvMode {
+  const value = process.env.DCGAN_DIRECT_CONV;
+  if (value === undefined || value === '') return 'auto';
+  if (!(DIRECT_CONV_MODES as readonly string[]).includes(value)) throw new Error(`DCGAN_DIRECT_CONV must be one of ${DIRECT_CONV_MODES.join(', ')}, got ${value}`);
+  return value as DirectConvMode;
 }
 
 /**
@@ -46,6 +65,25 @@ export function createNativeBackend(threads?: number): NativeBackend {
   const description = `${version} (${info.blasCore} kernels${info.blasThreading === 'openmp' ? ', one OpenMP pool' : `, ${info.blasThreading}`}) + our OpenMP kernels`;
 
   const conv = (g: ConvGeometry) => [g.n, g.c, g.h, g.w, g.kh, g.kw, g.strideH, g.strideW, g.padH, g.padW, g.outH, g.outW] as const;
+  const passCode = (pass: DirectConvPass): number => (pass === 'convolve' ? 0 : 1);
+  let directMode = directConvFromEnv();
+  const hasDirect = info.directConv !== undefined && addon.directConv !== undefined;
+  const directConvImpl = (pass: DirectConvPass, g: ConvGeometry, k: number): string | null =>
+    hasDirect ? (addon.directConvImpl?.(passCode(pass), k, ...conv(g)) ?? null) : null;
+  const directConvolution = (pass: DirectConvPass, input: Float32Array, weights: Float32Array, g: ConvGeometry, k: number, output: Float32Array): boolean => {
+    if (!hasDirect || directMode === 'off') return false;
+    if (directMode === 'auto' && !directWins(pass, g, () => directConvImpl(pass, g, k))) return false;
+    const image = g.n * g.c * g.h * g.w;
+    const columns = g.n * k * g.outH * g.outW;
+    for (const [what, array, needed] of [
+      ['input', input, pass === 'convolve' ? image : columns],
+      ['weights', weights, k * g.c * g.kh * g.kw],
+      ['output', output, pass === 'convolve' ? columns : image],
+    ] as const) {
+      if (!(array.length >= needed)) throw new RangeError(`native directConvolution: ${what} has ${array.length} elements but the call reaches ${needed}`);
+    }
+    return addon.directConv!(passCode(pass), input, weights, output, k, ...conv(g));
+  };
   const kernels: CompiledKernels = {
     gemm: (p, a, b, c) =>
       addon.gemm(p.transA ? 1 : 0, p.transB ? 1 : 0, p.m, p.n, p.k, p.alpha, p.beta, p.batch, a, p.strideA, b, p.strideB, c, p.strideC),
@@ -79,8 +117,35 @@ export function createNativeBackend(threads?: number): NativeBackend {
       return addon.info();
     },
     fmaPeak: ({ threads = threadCount, seconds = 0.1, trials = 3, isa } = {}) => addon.fmaPeak(threads, seconds, trials, isa),
+    get directConv() {
+      return directMode;
+    },
+    setDirectConv(mode) {
+      if (!DIRECT_CONV_MODES.includes(mode)) throw new RangeError(`setDirectConv: the mode must be one of ${DIRECT_CONV_MODES.join(', ')}, got ${String(mode)}`);
+      const previous = directMode;
+      directMode = mode;
+      return previous;
+    },
+    directConvImpl,
     ...compiledBackend('native', kernels),
+    directConvolution,
   };
+}
+
+/**
+ * Where oneDNN's direct convolution beats our im2col + GEMM ('auto'), by the per-layer profile
+ * of both on the DCGAN layers (BENCHMARKS.md): everywhere its JIT kernels run, except
+ * - a column side of one position (G's 1×1 → 4×4 projection, D's last 4×4 → 1×1): there
+ *   im2col is a transpose and the GEMM is all there is, and not keeping the columns costs the
+ *   weight gradient an im2col;
+ * - the adjoint pass onto an image of few channels (G's last layer, D's first layer's dx), whose
+ *   blocked layout pads 1 or 3 channels to 8 or 16.
+ */
+function directWins(pass: DirectConvPass, g: ConvGeometry, impl: () => string | null): boolean {
+  if (g.outH * g.outW <= 1) return false;
+  if (pass === 'adjoint' && g.c < 16) return false;
+  const name = impl();
+  return name !== null && (name.startsWith('jit') || name.startsWith('brg'));
 }
 
 // Ahead of wasm (10) and js (0): the default in Node wherever the addon was built.

@@ -1,0 +1,149 @@
+/**
+ * The native backend's direct convolutions (oneDNN, where the addon was built with it) against
+ * the js reference's im2col + GEMM: both passes on DCGAN's geometries and random small ones, a
+ * declined geometry writes nothing, sizes are checked before C runs, and conv2d /
+ * convTranspose2d with their gradients give the same numbers whichever path runs.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { availableBackends } from '../src/index.js';
+import { gemmParams } from '../src/kernels/backend.js';
+import { createJsBackend, setBackend, type ConvGeometry } from '../src/kernels/index.js';
+import type { NativeBackend } from '../src/kernels/native/index.js';
+import { conv2d, convTranspose2d } from '../src/ops/conv.js';
+import { tensor } from '../src/ops/create.js';
+import { assertClose, randomValues, testRandom } from './helpers.js';
+
+const reference = createJsBackend();
+
+function geometry(n: number, c: number, h: number, w: number, kh: number, kw: number, stride: number, pad: number): ConvGeometry {
+  return {
+    n, c, h, w, kh, kw, strideH: stride, strideW: stride, padH: pad, padW: pad,
+    outH: Math.floor((h + 2 * pad - kh) / stride) + 1, outW: Math.floor((w + 2 * pad - kw) / stride) + 1,
+  };
+}
+
+/** W·im2col(x) as [n, k, outH, outW], by the reference kernels. */
+function referenceConvolve(x: Float32Array, w: Float32Array, g: ConvGeometry, k: number): Float32Array {
+  const rows = g.c * g.kh * g.kw;
+  const plane = g.outH * g.outW;
+  const cols = new Float32Array(rows * g.n * plane);
+  reference.im2col(x, g, cols);
+  const cnhw = new Float32Array(k * g.n * plane);
+  reference.gemm(gemmParams({ m: k, n: g.n * plane, k: rows }), w, cols, cnhw);
+  const out = new Float32Array(cnhw.length);
+  reference.permute(cnhw, [k, g.n, plane], [1, 0, 2], out);
+  return out;
+}
+
+/** col2im(Wᵀ·y) as the image [n, c, h, w], by the reference kernels. */
+function referenceAdjoint(y: Float32Array, w: Float32Array, g: ConvGeometry, k: number): Float32Array {
+  const rows = g.c * g.kh * g.kw;
+  const plane = g.outH * g.outW;
+  const channelMajor = new Float32Array(y.length);
+  reference.permute(y, [g.n, k, plane], [1, 0, 2], channelMajor);
+  const cols = new Float32Array(rows * g.n * plane);
+  reference.gemm(gemmParams({ transA: true, m: rows, n: g.n * plane, k }), w, channelMajor, cols);
+  const image = new Float32Array(g.n * g.c * g.h * g.w);
+  reference.col2im(cols, g, image);
+  return image;
+}
+
+function nativeWithDirect(): NativeBackend | null {
+  if (!availableBackends().includes('native')) return null;
+  const backend = setBackend('native') as NativeBackend;
+  return backend.library.directConv === undefined ? null : backend;
+}
+
+const backend = nativeWithDirect();
+const skip = backend === null ? 'the native backend was built without oneDNN here' : false;
+
+describe('native direct convolutions (oneDNN) against the js reference', { skip }, () => {
+  const native = backend!;
+
+  it('both passes on DCGAN geometries and random small ones; a declined geometry writes nothing', () => {
+    const previous = native.setDirectConv('on');
+    try {
+      const rand = testRandom(21);
+      const pick = (lo: number, hi: number): number => lo + Math.floor(rand() * (hi - lo + 1));
+      // D's middle layers (k4 s2 p1), G's, D's last (the kernel covers the image), then random ones.
+      const cases: [ConvGeometry, number][] = [
+        [geometry(8, 64, 32, 32, 4, 4, 2, 1), 128], [geometry(8, 128, 8, 8, 4, 4, 2, 1), 256],
+        [geometry(4, 256, 4, 4, 4, 4, 1, 0), 512], [geometry(3, 40, 4, 4, 4, 4, 1, 0), 1],
+      ];
+      for (let i = 0; i < 24; i++) {
+        const kh = pick(1, 5), kw = pick(1, 5), stride = pick(1, 3), pad = pick(0, 2);
+        const h = pick(Math.max(1, kh - 2 * pad), 12), w = pick(Math.max(1, kw - 2 * pad), 12);
+        cases.push([geometry(pick(1, 3), pick(1, 9), h, w, kh, kw, stride, pad), pick(1, 9)]);
+      }
+      let declined = 0;
+      for (const [i, [g, k]] of cases.entries()) {
+        const image = randomValues(g.n * g.c * g.h * g.w, 200 + i);
+        const columns = randomValues(g.n * k * g.outH * g.outW, 300 + i);
+        const w = randomValues(k * g.c * g.kh * g.kw, 400 + i);
+        const depth = Math.max(g.c * g.kh * g.kw, k * g.kh * g.kw);
+        const tol = { rtol: 1e-5, atol: 4e-6 * Math.sqrt(depth) };
+        for (const pass of ['convolve', 'adjoint'] as const) {
+          const [input, expected] = pass === 'convolve' ? [image, referenceConvolve(image, w, g, k)] : [columns, referenceAdjoint(columns, w, g, k)];
+          const garbage = randomValues(expected.length, 5);
+          const out = garbage.slice();
+          const done = native.directConvolution!(pass, input, w, g, k, out);
+          if (done) assertClose(out, expected, tol, `${pass} ${JSON.stringify(g)} k ${k}`);
+          else {
+            assert.deepEqual(out, garbage, `a declined ${pass} leaves its output alone`);
+            declined++;
+          }
+        }
+      }
+      // The DCGAN geometries are never declined; some random ones may be (oneDNN's padding rules).
+      assert.ok(declined < cases.length, `${declined} of ${cases.length * 2} passes declined`);
+    } finally {
+      native.setDirectConv(previous);
+    }
+  });
+
+  it("'off' declines everything; sizes are checked before C runs; a bad mode is an error", () => {
+    const g = geometry(2, 8, 8, 8, 4, 4, 2, 1);
+    const previous = native.setDirectConv('off');
+    try {
+      assert.equal(native.directConvolution!('convolve', new Float32Array(2 * 8 * 64), new Float32Array(16 * 8 * 16), g, 16, new Float32Array(2 * 16 * 16)), false);
+      native.setDirectConv('on');
+      assert.throws(
+        () => native.directConvolution!('convolve', new Float32Array(2 * 8 * 64), new Float32Array(16 * 8 * 16), g, 16, new Float32Array(2 * 16 * 16 - 1)),
+        /native directConvolution: output has 511 elements but the call reaches 512/,
+      );
+      assert.throws(() => native.directConvolution!('adjoint', new Float32Array(10), new Float32Array(16 * 8 * 16), g, 16, new Float32Array(2 * 8 * 64)), /input has 10 elements/);
+      assert.throws(() => native.setDirectConv('sometimes' as 'on'), /setDirectConv: the mode must be one of auto, on, off, got sometimes/);
+    } finally {
+      native.setDirectConv(previous);
+    }
+  });
+
+  it('conv2d and convTranspose2d, forward and both gradients, agree with the direct path on and off', () => {
+    const previous = native.directConv;
+    try {
+      const x = randomValues(4 * 32 * 16 * 16, 7);
+      const w = randomValues(64 * 32 * 4 * 4, 8, 0.1);
+      const dy = randomValues(4 * 64 * 8 * 8, 9);
+      const run = (mode: 'on' | 'off'): Float32Array[] => {
+        native.setDirectConv(mode);
+        const results: Float32Array[] = [];
+        for (const transposed of [false, true]) {
+          const input = transposed ? tensor(dy, [4, 64, 8, 8]) : tensor(x, [4, 32, 16, 16]);
+          const weight = tensor(w, [64, 32, 4, 4]);
+          input.requiresGrad = true;
+          weight.requiresGrad = true;
+          const out = transposed ? convTranspose2d(input, weight, null, { stride: 2, padding: 1 }) : conv2d(input, weight, null, { stride: 2, padding: 1 });
+          out.backward(tensor(transposed ? x : dy, out.shape));
+          results.push(Float32Array.from(out.data), Float32Array.from(input.grad!.data), Float32Array.from(weight.grad!.data));
+        }
+        return results;
+      };
+      const off = run('off');
+      const on = run('on');
+      for (const [i, values] of on.entries()) assertClose(values, off[i]!, { rtol: 1e-4, atol: 1e-4 }, ['conv y', 'conv dx', 'conv dW', 'convT y', 'convT dx', 'convT dW'][i]);
+    } finally {
+      native.setDirectConv(previous);
+    }
+  });
+});
