@@ -119,6 +119,26 @@ describe('native direct convolutions (oneDNN) against the js reference', { skip 
     }
   });
 
+  it('a batch of large images goes through in chunks (the blocked copies stay within 64 MiB) with the same numbers', () => {
+    const previous = native.directConv;
+    try {
+      // 7 images of 16 × 384 × 384: about 12 MiB of blocked input and output each, so chunks of 5 and 2.
+      const x = tensor(randomValues(7 * 16 * 384 * 384, 31), [7, 16, 384, 384]);
+      const y = tensor(randomValues(7 * 16 * 192 * 192, 32), [7, 16, 192, 192]);
+      const w = tensor(randomValues(16 * 16 * 4 * 4, 33, 0.1), [16, 16, 4, 4]);
+      const run = (mode: 'on' | 'off'): Float32Array[] => {
+        native.setDirectConv(mode);
+        return [conv2d(x, w, null, { stride: 2, padding: 1 }), convTranspose2d(y, w, null, { stride: 2, padding: 1 })].map((t) => Float32Array.from(t.data));
+      };
+      const off = run('off');
+      const on = run('on');
+      assertClose(on[0]!, off[0]!, { rtol: 1e-4, atol: 1e-4 }, 'conv2d');
+      assertClose(on[1]!, off[1]!, { rtol: 1e-4, atol: 1e-4 }, 'convTranspose2d');
+    } finally {
+      native.setDirectConv(previous);
+    }
+  });
+
   it('conv2d and convTranspose2d, forward and both gradients, agree with the direct path on and off', () => {
     const previous = native.directConv;
     try {

@@ -8,7 +8,8 @@
  *   DIRECT_ADJOINT   column side → image: its backward-data (a transposed convolution).
  * The caller's tensors are plain NCHW / OIHW. oneDNN picks its own layouts (blocked by 8 or 16
  * channels for its direct kernels), so each call reorders in and out of them; the blocked
- * copies live in one scratch arena shared by every geometry, since calls never overlap.
+ * copies live in one scratch arena shared by every geometry, since calls never overlap, and
+ * a batch whose copies would pass ARENA_BUDGET is convolved a chunk of images at a time.
  * Primitives are made once per geometry and thread count and kept.
  */
 #include <stdio.h>
@@ -196,10 +197,8 @@ static int run(dnnl_primitive_t p, int n, const dnnl_exec_arg_t *args) {
   return dnnl_primitive_execute(p, stream, n, args) == dnnl_success;
 }
 
-int native_direct_conv(int pass, const conv_geometry *g, int k, const float *input, const float *weights, float *output) {
-  if ((pass != DIRECT_CONVOLVE && pass != DIRECT_ADJOINT) || !ensure_engine()) return 0;
-  cached_conv *e = lookup(pass, g, k);
-  if (e == NULL || !e->ok || !grow_arena(e->input_bytes + e->weights_bytes + e->output_bytes)) return 0;
+/* One entry's pass over its images: reorders in, the convolution, the reorder out. */
+static int execute(cached_conv *e, const float *input, const float *weights, float *output) {
   char *room = arena;
   int ok = dnnl_memory_set_data_handle(e->user_input, (void *)input) == dnnl_success &&
            dnnl_memory_set_data_handle(e->user_weights, (void *)weights) == dnnl_success &&
@@ -210,7 +209,7 @@ int native_direct_conv(int pass, const conv_geometry *g, int k, const float *inp
   if (ok && e->to_input != NULL) ok = run(e->to_input, 2, (dnnl_exec_arg_t[]){{DNNL_ARG_FROM, e->user_input}, {DNNL_ARG_TO, e->input}});
   if (ok && e->to_weights != NULL) ok = run(e->to_weights, 2, (dnnl_exec_arg_t[]){{DNNL_ARG_FROM, e->user_weights}, {DNNL_ARG_TO, e->weights}});
   if (ok) {
-    const int forward = pass == DIRECT_CONVOLVE;
+    const int forward = e->pass == DIRECT_CONVOLVE;
     const dnnl_exec_arg_t args[3] = {{forward ? DNNL_ARG_SRC : DNNL_ARG_DIFF_DST, e->input},
                                      {DNNL_ARG_WEIGHTS, e->weights},
                                      {forward ? DNNL_ARG_DST : DNNL_ARG_DIFF_SRC, e->output}};
@@ -220,9 +219,55 @@ int native_direct_conv(int pass, const conv_geometry *g, int k, const float *inp
   return ok && dnnl_stream_wait(stream) == dnnl_success;
 }
 
+/*
+ * The blocked copies of one chunk of images stay within this many bytes, so the arena is
+ * bounded whatever the batch and image size (as the im2col path's column budget bounds its
+ * columns): large images are convolved a few at a time.
+ */
+#define ARENA_BUDGET (64L << 20)
+
+static int images_per_chunk(const conv_geometry *g, int k) {
+  /* One image's blocked input and output at most: channels rounded up to blocks of 16. */
+  const long image = (long)((g->c + 15) / 16 * 16) * g->h * g->w;
+  const long columns = (long)((k + 15) / 16 * 16) * g->out_h * g->out_w;
+  const long chunk = ARENA_BUDGET / ((image + columns) * (long)sizeof(float));
+  return chunk < 1 ? 1 : chunk < g->n ? (int)chunk : g->n;
+}
+
+static size_t arena_need(const cached_conv *e) { return e == NULL ? 0 : e->input_bytes + e->weights_bytes + e->output_bytes; }
+
+int native_direct_conv(int pass, const conv_geometry *g, int k, const float *input, const float *weights, float *output) {
+  if ((pass != DIRECT_CONVOLVE && pass != DIRECT_ADJOINT) || !ensure_engine()) return 0;
+  /* Every entry is made (or found) before anything runs, so a declined call writes nothing. */
+  conv_geometry part = *g;
+  part.n = images_per_chunk(g, k);
+  cached_conv *whole = lookup(pass, &part, k);
+  cached_conv *last = NULL;
+  const int remainder = g->n % part.n;
+  if (remainder != 0) {
+    conv_geometry tail = *g;
+    tail.n = remainder;
+    last = lookup(pass, &tail, k);
+    if (last == NULL || !last->ok) return 0;
+  }
+  if (whole == NULL || !whole->ok) return 0;
+  const size_t need = arena_need(whole) > arena_need(last) ? arena_need(whole) : arena_need(last);
+  if (!grow_arena(need)) return 0;
+  const long image = (long)g->c * g->h * g->w, columns = (long)k * g->out_h * g->out_w;
+  const long in_size = pass == DIRECT_CONVOLVE ? image : columns, out_size = pass == DIRECT_CONVOLVE ? columns : image;
+  int ok = 1;
+  for (int n0 = 0; ok && n0 < g->n; n0 += part.n) {
+    cached_conv *e = g->n - n0 >= part.n ? whole : last;
+    ok = execute(e, input + n0 * in_size, weights, output + n0 * out_size);
+  }
+  return ok;
+}
+
 const char *native_direct_conv_impl(int pass, const conv_geometry *g, int k) {
   if (!ensure_engine()) return NULL;
-  cached_conv *e = lookup(pass, g, k);
+  conv_geometry part = *g;
+  part.n = images_per_chunk(g, k);
+  cached_conv *e = lookup(pass, &part, k);
   return e != NULL && e->ok ? e->impl : NULL;
 }
 
