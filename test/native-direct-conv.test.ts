@@ -1,6 +1,6 @@
 /**
  * The native backend's direct convolutions (oneDNN, where the addon was built with it) against
- * the js reference's im2col + GEMM: both passes on DCGAN's geometries and random small ones, a
+ * the js reference's im2col + GEMM: the three passes on DCGAN's geometries and random small ones, a
  * declined geometry writes nothing, sizes are checked before C runs, and conv2d /
  * convTranspose2d with their gradients give the same numbers whichever path runs.
  */
@@ -49,6 +49,19 @@ function referenceAdjoint(y: Float32Array, w: Float32Array, g: ConvGeometry, k: 
   return image;
 }
 
+/** The weight gradient y·im2col(x)ᵀ as [k, c, kh, kw], by the reference kernels. */
+function referenceWeights(x: Float32Array, y: Float32Array, g: ConvGeometry, k: number): Float32Array {
+  const rows = g.c * g.kh * g.kw;
+  const plane = g.outH * g.outW;
+  const cols = new Float32Array(rows * g.n * plane);
+  reference.im2col(x, g, cols);
+  const channelMajor = new Float32Array(y.length);
+  reference.permute(y, [g.n, k, plane], [1, 0, 2], channelMajor);
+  const grad = new Float32Array(k * rows);
+  reference.gemm(gemmParams({ transB: true, m: k, n: rows, k: g.n * plane }), channelMajor, cols, grad);
+  return grad;
+}
+
 function nativeWithDirect(): NativeBackend | null {
   if (!availableBackends().includes('native')) return null;
   const backend = setBackend('native') as NativeBackend;
@@ -61,7 +74,7 @@ const skip = backend === null ? 'the native backend was built without oneDNN her
 describe('native direct convolutions (oneDNN) against the js reference', { skip }, () => {
   const native = backend!;
 
-  it('both passes on DCGAN geometries and random small ones; a declined geometry writes nothing', () => {
+  it('the three passes on DCGAN geometries and random small ones; a declined geometry writes nothing', () => {
     const previous = native.setDirectConv('on');
     try {
       const rand = testRandom(21);
@@ -81,13 +94,16 @@ describe('native direct convolutions (oneDNN) against the js reference', { skip 
         const image = randomValues(g.n * g.c * g.h * g.w, 200 + i);
         const columns = randomValues(g.n * k * g.outH * g.outW, 300 + i);
         const w = randomValues(k * g.c * g.kh * g.kw, 400 + i);
-        const depth = Math.max(g.c * g.kh * g.kw, k * g.kh * g.kw);
+        const depth = Math.max(g.c * g.kh * g.kw, k * g.kh * g.kw, g.n * g.outH * g.outW);
         const tol = { rtol: 1e-5, atol: 4e-6 * Math.sqrt(depth) };
-        for (const pass of ['convolve', 'adjoint'] as const) {
-          const [input, expected] = pass === 'convolve' ? [image, referenceConvolve(image, w, g, k)] : [columns, referenceAdjoint(columns, w, g, k)];
+        for (const pass of ['convolve', 'adjoint', 'weights'] as const) {
+          const [input, second, expected] =
+            pass === 'convolve' ? [image, w, referenceConvolve(image, w, g, k)]
+            : pass === 'adjoint' ? [columns, w, referenceAdjoint(columns, w, g, k)]
+            : [image, columns, referenceWeights(image, columns, g, k)];
           const garbage = randomValues(expected.length, 5);
           const out = garbage.slice();
-          const done = native.directConvolution!(pass, input, w, g, k, out);
+          const done = native.directConvolution!(pass, input, second, g, k, out);
           if (done) assertClose(out, expected, tol, `${pass} ${JSON.stringify(g)} k ${k}`);
           else {
             assert.deepEqual(out, garbage, `a declined ${pass} leaves its output alone`);
@@ -96,7 +112,7 @@ describe('native direct convolutions (oneDNN) against the js reference', { skip 
         }
       }
       // The DCGAN geometries are never declined; some random ones may be (oneDNN's padding rules).
-      assert.ok(declined < cases.length, `${declined} of ${cases.length * 2} passes declined`);
+      assert.ok(declined < cases.length, `${declined} of ${cases.length * 3} passes declined`);
     } finally {
       native.setDirectConv(previous);
     }
@@ -113,6 +129,7 @@ describe('native direct convolutions (oneDNN) against the js reference', { skip 
         /native directConvolution: output has 511 elements but the call reaches 512/,
       );
       assert.throws(() => native.directConvolution!('adjoint', new Float32Array(10), new Float32Array(16 * 8 * 16), g, 16, new Float32Array(2 * 8 * 64)), /input has 10 elements/);
+      assert.throws(() => native.directConvolution!('weights', new Float32Array(2 * 8 * 64), new Float32Array(2 * 16 * 16 - 2), g, 16, new Float32Array(16 * 8 * 16)), /second has 510 elements but the call reaches 512/);
       assert.throws(() => native.setDirectConv('sometimes' as 'on'), /setDirectConv: the mode must be one of auto, on, off, got sometimes/);
     } finally {
       native.setDirectConv(previous);

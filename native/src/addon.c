@@ -106,17 +106,17 @@ static napi_value col2im(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* directConv(pass, input, weights, output, k, n, c, h, w, kh, kw, sh, sw, ph, pw, outH, outW): true when done, false when declined. */
+/* directConv(pass, input, second, output, k, n, c, h, w, kh, kw, sh, sw, ph, pw, outH, outW): true when done, false when declined (kernels.h). */
 static napi_value direct_conv(napi_env env, napi_callback_info info) {
   args_t a;
   if (!unpack(env, info, &a, 17)) return NULL;
   conv_geometry g;
   const int pass = (int)number(&a, 0), k = (int)number(&a, 4);
-  const float *input = floats(&a, 1), *weights = floats(&a, 2);
+  const float *input = floats(&a, 1), *second = floats(&a, 2);
   float *output = floats(&a, 3);
   if (!geometry(&a, 5, &g) || a.failed) return NULL;
   napi_value result;
-  napi_get_boolean(env, native_direct_conv(pass, &g, k, input, weights, output) != 0, &result);
+  napi_get_boolean(env, native_direct_conv(pass, &g, k, input, second, output) != 0, &result);
   return result;
 }
 

@@ -2,14 +2,16 @@
  * Direct convolutions through oneDNN (optional: compiled only when scripts/build-native.mjs
  * finds libdnnl; otherwise every entry point declines and the im2col + GEMM path runs).
  *
- * Two passes over the geometry of conv.c (an image side [n, c, h, w], a column side
+ * Three passes over the geometry of conv.c (an image side [n, c, h, w], a column side
  * [n, k, out_h, out_w], weights [k, c, kh, kw]):
  *   DIRECT_CONVOLVE  image → column side: oneDNN's convolution forward;
- *   DIRECT_ADJOINT   column side → image: its backward-data (a transposed convolution).
+ *   DIRECT_ADJOINT   column side → image: its backward-data (a transposed convolution);
+ *   DIRECT_WEIGHTS   image and column side → the weight gradient: its backward-weights.
  * The caller's tensors are plain NCHW / OIHW. oneDNN picks its own layouts (blocked by 8 or 16
  * channels for its direct kernels), so each call reorders in and out of them; the blocked
  * copies live in one scratch arena shared by every geometry, since calls never overlap, and
- * a batch whose copies would pass ARENA_BUDGET is convolved a chunk of images at a time.
+ * a batch whose copies would pass ARENA_BUDGET is convolved a chunk of images at a time (the
+ * weight gradient, a sum over the batch, is left to im2col + GEMM there).
  * Primitives are made once per geometry and thread count and kept.
  */
 #include <stdio.h>
@@ -27,12 +29,14 @@ typedef struct cached_conv {
   conv_geometry g;
   int ok;
   dnnl_primitive_t conv;
-  /* Reorders of the input, the weights and the output; NULL where the layouts already agree. */
-  dnnl_primitive_t to_input, to_weights, from_output;
+  /* Reorders of the two inputs and the output; NULL where the layouts already agree. */
+  dnnl_primitive_t to_input, to_second, from_output;
   /* The caller's buffers (handles set per call) and the blocked copies (handles into the arena). */
-  dnnl_memory_t user_input, user_weights, user_output;
-  dnnl_memory_t input, weights, output;
-  size_t input_bytes, weights_bytes, output_bytes;
+  dnnl_memory_t user_input, user_second, user_output;
+  dnnl_memory_t input, second, output;
+  size_t input_bytes, second_bytes, output_bytes;
+  /* The argument names of the two inputs and the output for this pass (DNNL_ARG_SRC, …). */
+  int input_arg, second_arg, output_arg;
   char impl[64];
   struct cached_conv *next;
 } cached_conv;
@@ -97,38 +101,55 @@ static int build(cached_conv *e) {
   if (dnnl_primitive_desc_create(&forward_pd, &forward_desc, NULL, engine, NULL) != dnnl_success) return 0;
 
   dnnl_primitive_desc_t pd = forward_pd;
-  if (e->pass == DIRECT_ADJOINT) {
+  if (e->pass != DIRECT_CONVOLVE) {
     dnnl_convolution_desc_t backward_desc;
-    if (dnnl_convolution_backward_data_desc_init(&backward_desc, dnnl_convolution_direct, &image_any, &weight_any, &column_any, strides,
-                                                 pad_l, pad_r) != dnnl_success ||
-        dnnl_primitive_desc_create(&pd, &backward_desc, NULL, engine, forward_pd) != dnnl_success) {
+    const dnnl_status_t made =
+        e->pass == DIRECT_ADJOINT
+            ? dnnl_convolution_backward_data_desc_init(&backward_desc, dnnl_convolution_direct, &image_any, &weight_any, &column_any, strides, pad_l,
+                                                       pad_r)
+            : dnnl_convolution_backward_weights_desc_init(&backward_desc, dnnl_convolution_direct, &image_any, &weight_any, NULL, &column_any,
+                                                          strides, pad_l, pad_r);
+    if (made != dnnl_success || dnnl_primitive_desc_create(&pd, &backward_desc, NULL, engine, forward_pd) != dnnl_success) {
       dnnl_primitive_desc_destroy(forward_pd);
       return 0;
     }
   }
-  const int forward = e->pass == DIRECT_CONVOLVE;
-  const dnnl_memory_desc_t *input_md = dnnl_primitive_desc_query_md(pd, forward ? dnnl_query_src_md : dnnl_query_diff_dst_md, 0);
-  const dnnl_memory_desc_t *weights_md = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
-  const dnnl_memory_desc_t *output_md = dnnl_primitive_desc_query_md(pd, forward ? dnnl_query_dst_md : dnnl_query_diff_src_md, 0);
-  const dnnl_memory_desc_t *input_plain = forward ? &image_plain : &column_plain;
-  const dnnl_memory_desc_t *output_plain = forward ? &column_plain : &image_plain;
+  /* Each pass's two inputs and output: oneDNN's layout, ours, and the argument's name. */
+  dnnl_query_t input_q, second_q, output_q;
+  const dnnl_memory_desc_t *input_plain, *second_plain, *output_plain;
+  if (e->pass == DIRECT_CONVOLVE) {
+    input_q = dnnl_query_src_md, input_plain = &image_plain, e->input_arg = DNNL_ARG_SRC;
+    second_q = dnnl_query_weights_md, second_plain = &weight_plain, e->second_arg = DNNL_ARG_WEIGHTS;
+    output_q = dnnl_query_dst_md, output_plain = &column_plain, e->output_arg = DNNL_ARG_DST;
+  } else if (e->pass == DIRECT_ADJOINT) {
+    input_q = dnnl_query_diff_dst_md, input_plain = &column_plain, e->input_arg = DNNL_ARG_DIFF_DST;
+    second_q = dnnl_query_weights_md, second_plain = &weight_plain, e->second_arg = DNNL_ARG_WEIGHTS;
+    output_q = dnnl_query_diff_src_md, output_plain = &image_plain, e->output_arg = DNNL_ARG_DIFF_SRC;
+  } else {
+    input_q = dnnl_query_src_md, input_plain = &image_plain, e->input_arg = DNNL_ARG_SRC;
+    second_q = dnnl_query_diff_dst_md, second_plain = &column_plain, e->second_arg = DNNL_ARG_DIFF_DST;
+    output_q = dnnl_query_diff_weights_md, output_plain = &weight_plain, e->output_arg = DNNL_ARG_DIFF_WEIGHTS;
+  }
+  const dnnl_memory_desc_t *input_md = dnnl_primitive_desc_query_md(pd, input_q, 0);
+  const dnnl_memory_desc_t *second_md = dnnl_primitive_desc_query_md(pd, second_q, 0);
+  const dnnl_memory_desc_t *output_md = dnnl_primitive_desc_query_md(pd, output_q, 0);
   const char *impl = NULL;
   dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl);
   strncpy(e->impl, impl != NULL ? impl : "?", sizeof e->impl - 1);
 
-  int ok = input_md != NULL && weights_md != NULL && output_md != NULL && dnnl_primitive_create(&e->conv, pd) == dnnl_success &&
-           make_reorder(input_plain, input_md, &e->to_input) && make_reorder(&weight_plain, weights_md, &e->to_weights) &&
+  int ok = input_md != NULL && second_md != NULL && output_md != NULL && dnnl_primitive_create(&e->conv, pd) == dnnl_success &&
+           make_reorder(input_plain, input_md, &e->to_input) && make_reorder(second_plain, second_md, &e->to_second) &&
            make_reorder(output_md, output_plain, &e->from_output) &&
            dnnl_memory_create(&e->user_input, input_plain, engine, DNNL_MEMORY_NONE) == dnnl_success &&
-           dnnl_memory_create(&e->user_weights, &weight_plain, engine, DNNL_MEMORY_NONE) == dnnl_success &&
+           dnnl_memory_create(&e->user_second, second_plain, engine, DNNL_MEMORY_NONE) == dnnl_success &&
            dnnl_memory_create(&e->user_output, output_plain, engine, DNNL_MEMORY_NONE) == dnnl_success &&
            dnnl_memory_create(&e->input, input_md, engine, DNNL_MEMORY_NONE) == dnnl_success &&
-           dnnl_memory_create(&e->weights, weights_md, engine, DNNL_MEMORY_NONE) == dnnl_success &&
+           dnnl_memory_create(&e->second, second_md, engine, DNNL_MEMORY_NONE) == dnnl_success &&
            dnnl_memory_create(&e->output, output_md, engine, DNNL_MEMORY_NONE) == dnnl_success;
   if (ok) {
     /* Only the reordered copies take arena room, each rounded to a cache line. */
     e->input_bytes = e->to_input != NULL ? (dnnl_memory_desc_get_size(input_md) + 63) & ~(size_t)63 : 0;
-    e->weights_bytes = e->to_weights != NULL ? (dnnl_memory_desc_get_size(weights_md) + 63) & ~(size_t)63 : 0;
+    e->second_bytes = e->to_second != NULL ? (dnnl_memory_desc_get_size(second_md) + 63) & ~(size_t)63 : 0;
     e->output_bytes = e->from_output != NULL ? (dnnl_memory_desc_get_size(output_md) + 63) & ~(size_t)63 : 0;
   }
   if (pd != forward_pd) dnnl_primitive_desc_destroy(pd);
@@ -137,11 +158,11 @@ static int build(cached_conv *e) {
 }
 
 static void destroy(cached_conv *e) {
-  dnnl_primitive_t primitives[] = {e->conv, e->to_input, e->to_weights, e->from_output};
+  dnnl_primitive_t primitives[] = {e->conv, e->to_input, e->to_second, e->from_output};
   for (size_t i = 0; i < sizeof primitives / sizeof primitives[0]; i++) {
     if (primitives[i] != NULL) dnnl_primitive_destroy(primitives[i]);
   }
-  dnnl_memory_t memories[] = {e->user_input, e->user_weights, e->user_output, e->input, e->weights, e->output};
+  dnnl_memory_t memories[] = {e->user_input, e->user_second, e->user_output, e->input, e->second, e->output};
   for (size_t i = 0; i < sizeof memories / sizeof memories[0]; i++) {
     if (memories[i] != NULL) dnnl_memory_destroy(memories[i]);
   }
@@ -198,21 +219,18 @@ static int run(dnnl_primitive_t p, int n, const dnnl_exec_arg_t *args) {
 }
 
 /* One entry's pass over its images: reorders in, the convolution, the reorder out. */
-static int execute(cached_conv *e, const float *input, const float *weights, float *output) {
+static int execute(cached_conv *e, const float *input, const float *second, float *output) {
   char *room = arena;
   int ok = dnnl_memory_set_data_handle(e->user_input, (void *)input) == dnnl_success &&
-           dnnl_memory_set_data_handle(e->user_weights, (void *)weights) == dnnl_success &&
+           dnnl_memory_set_data_handle(e->user_second, (void *)second) == dnnl_success &&
            dnnl_memory_set_data_handle(e->user_output, output) == dnnl_success &&
            dnnl_memory_set_data_handle(e->input, e->to_input != NULL ? (void *)room : (void *)input) == dnnl_success &&
-           dnnl_memory_set_data_handle(e->weights, e->to_weights != NULL ? (void *)(room + e->input_bytes) : (void *)weights) == dnnl_success &&
-           dnnl_memory_set_data_handle(e->output, e->from_output != NULL ? (void *)(room + e->input_bytes + e->weights_bytes) : (void *)output) == dnnl_success;
+           dnnl_memory_set_data_handle(e->second, e->to_second != NULL ? (void *)(room + e->input_bytes) : (void *)second) == dnnl_success &&
+           dnnl_memory_set_data_handle(e->output, e->from_output != NULL ? (void *)(room + e->input_bytes + e->second_bytes) : (void *)output) == dnnl_success;
   if (ok && e->to_input != NULL) ok = run(e->to_input, 2, (dnnl_exec_arg_t[]){{DNNL_ARG_FROM, e->user_input}, {DNNL_ARG_TO, e->input}});
-  if (ok && e->to_weights != NULL) ok = run(e->to_weights, 2, (dnnl_exec_arg_t[]){{DNNL_ARG_FROM, e->user_weights}, {DNNL_ARG_TO, e->weights}});
+  if (ok && e->to_second != NULL) ok = run(e->to_second, 2, (dnnl_exec_arg_t[]){{DNNL_ARG_FROM, e->user_second}, {DNNL_ARG_TO, e->second}});
   if (ok) {
-    const int forward = e->pass == DIRECT_CONVOLVE;
-    const dnnl_exec_arg_t args[3] = {{forward ? DNNL_ARG_SRC : DNNL_ARG_DIFF_DST, e->input},
-                                     {DNNL_ARG_WEIGHTS, e->weights},
-                                     {forward ? DNNL_ARG_DST : DNNL_ARG_DIFF_SRC, e->output}};
+    const dnnl_exec_arg_t args[3] = {{e->input_arg, e->input}, {e->second_arg, e->second}, {e->output_arg, e->output}};
     ok = run(e->conv, 3, args);
   }
   if (ok && e->from_output != NULL) ok = run(e->from_output, 2, (dnnl_exec_arg_t[]){{DNNL_ARG_FROM, e->output}, {DNNL_ARG_TO, e->user_output}});
@@ -234,10 +252,16 @@ static int images_per_chunk(const conv_geometry *g, int k) {
   return chunk < 1 ? 1 : chunk < g->n ? (int)chunk : g->n;
 }
 
-static size_t arena_need(const cached_conv *e) { return e == NULL ? 0 : e->input_bytes + e->weights_bytes + e->output_bytes; }
+static size_t arena_need(const cached_conv *e) { return e == NULL ? 0 : e->input_bytes + e->second_bytes + e->output_bytes; }
 
-int native_direct_conv(int pass, const conv_geometry *g, int k, const float *input, const float *weights, float *output) {
-  if ((pass != DIRECT_CONVOLVE && pass != DIRECT_ADJOINT) || !ensure_engine()) return 0;
+int native_direct_conv(int pass, const conv_geometry *g, int k, const float *input, const float *second, float *output) {
+  if ((pass != DIRECT_CONVOLVE && pass != DIRECT_ADJOINT && pass != DIRECT_WEIGHTS) || !ensure_engine()) return 0;
+  if (pass == DIRECT_WEIGHTS) {
+    /* One call sums over the whole batch; where its copies would pass the budget, im2col + GEMM does it. */
+    cached_conv *e = lookup(pass, g, k);
+    if (e == NULL || !e->ok || arena_need(e) > (size_t)ARENA_BUDGET || !grow_arena(arena_need(e))) return 0;
+    return execute(e, input, second, output);
+  }
   /* Every entry is made (or found) before anything runs, so a declined call writes nothing. */
   conv_geometry part = *g;
   part.n = images_per_chunk(g, k);
@@ -258,7 +282,7 @@ int native_direct_conv(int pass, const conv_geometry *g, int k, const float *inp
   int ok = 1;
   for (int n0 = 0; ok && n0 < g->n; n0 += part.n) {
     cached_conv *e = g->n - n0 >= part.n ? whole : last;
-    ok = execute(e, input + n0 * in_size, weights, output + n0 * out_size);
+    ok = execute(e, input + n0 * in_size, second, output + n0 * out_size);
   }
   return ok;
 }
@@ -266,7 +290,7 @@ int native_direct_conv(int pass, const conv_geometry *g, int k, const float *inp
 const char *native_direct_conv_impl(int pass, const conv_geometry *g, int k) {
   if (!ensure_engine()) return NULL;
   conv_geometry part = *g;
-  part.n = images_per_chunk(g, k);
+  if (pass != DIRECT_WEIGHTS) part.n = images_per_chunk(g, k);
   cached_conv *e = lookup(pass, &part, k);
   return e != NULL && e->ok ? e->impl : NULL;
 }
@@ -280,7 +304,7 @@ const char *native_direct_conv_library(void) {
 
 #else
 
-int native_direct_conv(int pass, const conv_geometry *g, int k, const float *input, const float *weights, float *output) { return 0; }
+int native_direct_conv(int pass, const conv_geometry *g, int k, const float *input, const float *second, float *output) { return 0; }
 const char *native_direct_conv_impl(int pass, const conv_geometry *g, int k) { return NULL; }
 const char *native_direct_conv_library(void) { return NULL; }
 

@@ -25,13 +25,17 @@ typedef struct {
 void native_gemm(const gemm_params *p, const float *a, const float *b, float *c);
 /*
  * A direct convolution (direct_conv.c, through oneDNN where it was found at build time) over the
- * geometry above with weights [k, c, kh, kw]: DIRECT_CONVOLVE maps the image [n, c, h, w] to the
- * column side [n, k, out_h, out_w] (W·im2col), DIRECT_ADJOINT the column side back to the image
- * (col2im(Wᵀ·y)). Returns 0, touching nothing, when it cannot do this geometry.
+ * geometry above, weights [k, c, kh, kw], the image [n, c, h, w] and the column side
+ * [n, k, out_h, out_w]:
+ *   DIRECT_CONVOLVE  input image, second weights → output column side (W·im2col);
+ *   DIRECT_ADJOINT   input column side, second weights → output image (col2im(Wᵀ·y));
+ *   DIRECT_WEIGHTS   input image, second column side → output weight gradient (y·im2col(x)ᵀ).
+ * Returns 0, touching nothing, when it cannot do this geometry.
  */
 #define DIRECT_CONVOLVE 0
 #define DIRECT_ADJOINT 1
-int native_direct_conv(int pass, const conv_geometry *g, int k, const float *input, const float *weights, float *output);
+#define DIRECT_WEIGHTS 2
+int native_direct_conv(int pass, const conv_geometry *g, int k, const float *input, const float *second, float *output);
 /* The implementation oneDNN chose for this geometry and pass (e.g. "jit:avx512_core"), or NULL. */
 const char *native_direct_conv_impl(int pass, const conv_geometry *g, int k);
 /* "oneDNN x.y.z", or NULL when the addon was built without it. */

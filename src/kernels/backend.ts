@@ -35,8 +35,11 @@ export function gemmParams(p: Partial<GemmParams> & Pick<GemmParams, 'm' | 'n' |
   return { transA: false, transB: false, alpha: 1, beta: 0, batch: 1, strideA: 0, strideB: 0, strideC: 0, ...p };
 }
 
-/** The two passes a direct convolution serves: C·x (conv forward) and Cᵀ·y (its backward-data, a transposed conv's forward). */
-export type DirectConvPass = 'convolve' | 'adjoint';
+/**
+ * The passes a direct convolution serves: C·x (conv forward), Cᵀ·y (its backward-data, a
+ * transposed conv's forward) and the weight gradient y·im2col(x)ᵀ.
+ */
+export type DirectConvPass = 'convolve' | 'adjoint' | 'weights';
 
 /** A 2-D convolution's geometry, shared by im2col and col2im. */
 export interface ConvGeometry {
@@ -99,12 +102,14 @@ export interface Backend {
   col2im(cols: Float32Array, g: ConvGeometry, x: Float32Array): void;
   /**
    * A convolution without a column buffer, for backends that have one (the native backend
-   * with oneDNN) and where they judge it faster than im2col + GEMM: 'convolve' maps the image
-   * [n, c, h, w] to the column side [n, k, outH, outW] (W·im2col(x)), 'adjoint' the column side
-   * to the image (col2im(Wᵀ·y)), with weights W [k, c, kh, kw]. Returns false, writing nothing,
-   * when it declines; the caller then takes the im2col + GEMM path.
+   * with oneDNN) and where they judge it faster than im2col + GEMM, with weights W
+   * [k, c, kh, kw], the image [n, c, h, w] and the column side [n, k, outH, outW]:
+   * 'convolve': input the image, second W → output the column side (W·im2col(x));
+   * 'adjoint': input the column side, second W → output the image (col2im(Wᵀ·y));
+   * 'weights': input the image, second the column side → output the gradient of W (y·im2col(x)ᵀ).
+   * Returns false, writing nothing, when it declines; the caller then takes im2col + GEMM.
    */
-  directConvolution?(pass: DirectConvPass, input: Float32Array, weights: Float32Array, g: ConvGeometry, k: number, output: Float32Array): boolean;
+  directConvolution?(pass: DirectConvPass, input: Float32Array, second: Float32Array, g: ConvGeometry, k: number, output: Float32Array): boolean;
 
   unary(op: UnaryOp, x: Float32Array, out: Float32Array, alpha: number): void;
   /** dx = dy · f'(x); `y` = f(x) is passed because several derivatives are cheaper from it. */

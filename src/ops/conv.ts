@@ -181,10 +181,12 @@ function convolveWeightGrad(y: Tensor, image: Tensor, columns: Tensor | null, g:
   const imageSize = g.c * g.h * g.w;
   const backend = getBackend();
   const kept = columns !== null && !columns.isDisposed;
+  const grad = empty(weightShape);
+  // With the columns kept this is one GEMM; without them, a direct convolution may be cheaper than recomputing them.
+  if (!kept && backend.directConvolution?.('weights', image.data, y.data, g, k, grad.data) === true) return grad;
   const chunk = kept ? g.n : imagesPerChunk(g, rows);
   const cols = kept ? columns : empty([rows, chunk * plane]);
   const scratch = chunk > 1 ? empty([k, chunk * plane]) : null;
-  const grad = empty(weightShape);
   for (let n0 = 0; n0 < g.n; n0 += chunk) {
     const nc = Math.min(chunk, g.n - n0);
     const c = cols.data.subarray(0, rows * nc * plane);

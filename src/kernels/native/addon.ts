@@ -44,8 +44,8 @@ export interface NativeAddon {
     ph: number, pw: number, outH: number, outW: number, cols: Float32Array): void;
   col2im(cols: Float32Array, n: number, c: number, h: number, w: number, kh: number, kw: number, sh: number, sw: number,
     ph: number, pw: number, outH: number, outW: number, x: Float32Array): void;
-  /** pass 0: image → column side, 1: column side → image; false when declined (absent in addons built before it existed). */
-  directConv?(pass: number, input: Float32Array, weights: Float32Array, output: Float32Array, k: number, n: number, c: number, h: number,
+  /** pass 0: convolve, 1: adjoint, 2: weights (Backend.directConvolution); false when declined (absent in addons built before it existed). */
+  directConv?(pass: number, input: Float32Array, second: Float32Array, output: Float32Array, k: number, n: number, c: number, h: number,
     w: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, outH: number, outW: number): boolean;
   /** oneDNN's implementation for that geometry and pass (e.g. "jit:avx512_core"), or null. */
   directConvImpl?(pass: number, k: number, n: number, c: number, h: number, w: number, kh: number, kw: number, sh: number, sw: number,

@@ -65,24 +65,22 @@ export function createNativeBackend(threads?: number): NativeBackend {
   const description = `${version} (${info.blasCore} kernels${info.blasThreading === 'openmp' ? ', one OpenMP pool' : `, ${info.blasThreading}`}) + our OpenMP kernels`;
 
   const conv = (g: ConvGeometry) => [g.n, g.c, g.h, g.w, g.kh, g.kw, g.strideH, g.strideW, g.padH, g.padW, g.outH, g.outW] as const;
-  const passCode = (pass: DirectConvPass): number => (pass === 'convolve' ? 0 : 1);
+  const passCode = (pass: DirectConvPass): number => (pass === 'convolve' ? 0 : pass === 'adjoint' ? 1 : 2);
   let directMode = directConvFromEnv();
   const hasDirect = info.directConv !== undefined && addon.directConv !== undefined;
   const directConvImpl = (pass: DirectConvPass, g: ConvGeometry, k: number): string | null =>
     hasDirect ? (addon.directConvImpl?.(passCode(pass), k, ...conv(g)) ?? null) : null;
-  const directConvolution = (pass: DirectConvPass, input: Float32Array, weights: Float32Array, g: ConvGeometry, k: number, output: Float32Array): boolean => {
+  const directConvolution = (pass: DirectConvPass, input: Float32Array, second: Float32Array, g: ConvGeometry, k: number, output: Float32Array): boolean => {
     if (!hasDirect || directMode === 'off') return false;
     if (directMode === 'auto' && !directWins(pass, g, () => directConvImpl(pass, g, k))) return false;
     const image = g.n * g.c * g.h * g.w;
     const columns = g.n * k * g.outH * g.outW;
-    for (const [what, array, needed] of [
-      ['input', input, pass === 'convolve' ? image : columns],
-      ['weights', weights, k * g.c * g.kh * g.kw],
-      ['output', output, pass === 'convolve' ? columns : image],
-    ] as const) {
-      if (!(array.length >= needed)) throw new RangeError(`native directConvolution: ${what} has ${array.length} elements but the call reaches ${needed}`);
+    const weights = k * g.c * g.kh * g.kw;
+    const sizes = { convolve: [image, weights, columns], adjoint: [columns, weights, image], weights: [image, columns, weights] }[pass];
+    for (const [i, [what, array]] of ([['input', input], ['second', second], ['output', output]] as const).entries()) {
+      if (!(array.length >= sizes[i]!)) throw new RangeError(`native directConvolution: ${what} has ${array.length} elements but the call reaches ${sizes[i]!}`);
     }
-    return addon.directConv!(passCode(pass), input, weights, output, k, ...conv(g));
+    return addon.directConv!(passCode(pass), input, second, output, k, ...conv(g));
   };
   const kernels: CompiledKernels = {
     gemm: (p, a, b, c) =>
@@ -136,10 +134,10 @@ export function createNativeBackend(threads?: number): NativeBackend {
  * Where oneDNN's direct convolution beats our im2col + GEMM ('auto'), by the per-layer profile
  * of both on the DCGAN layers (BENCHMARKS.md): everywhere its JIT kernels run, except
  * - a column side of one position (G's 1×1 → 4×4 projection, D's last 4×4 → 1×1): there
- *   im2col is a transpose and the GEMM is all there is, and not keeping the columns costs the
- *   weight gradient an im2col;
+ *   im2col is a transpose and the GEMM is all there is;
  * - the adjoint pass onto an image of few channels (G's last layer, D's first layer's dx), whose
  *   blocked layout pads 1 or 3 channels to 8 or 16.
+ * (The weight gradient is asked for only when no columns were kept: with them it is one GEMM.)
  */
 function directWins(pass: DirectConvPass, g: ConvGeometry, impl: () => string | null): boolean {
   if (g.outH * g.outW <= 1) return false;
