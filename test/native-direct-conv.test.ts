@@ -118,6 +118,29 @@ describe('native direct convolutions (oneDNN) against the js reference', { skip 
     }
   });
 
+  it("'auto' takes the middle layers and leaves 1×1 column sides and few-channel images to im2col + GEMM", () => {
+    const previous = native.setDirectConv('auto');
+    try {
+      const call = (pass: 'convolve' | 'adjoint' | 'weights', g: ConvGeometry, k: number): boolean => {
+        const image = new Float32Array(g.n * g.c * g.h * g.w), columns = new Float32Array(g.n * k * g.outH * g.outW), w = new Float32Array(k * g.c * g.kh * g.kw);
+        return pass === 'convolve' ? native.directConvolution!(pass, image, w, g, k, columns)
+          : pass === 'adjoint' ? native.directConvolution!(pass, columns, w, g, k, image)
+          : native.directConvolution!(pass, image, columns, g, k, w);
+      };
+      const middle = geometry(2, 64, 16, 16, 4, 4, 2, 1);
+      const jit = native.directConvImpl('convolve', middle, 128)?.startsWith('jit') === true;
+      for (const pass of ['convolve', 'adjoint', 'weights'] as const) {
+        // Only where oneDNN has a JIT kernel for this CPU does auto take it.
+        if (jit) assert.equal(call(pass, middle, 128), true, `${pass} of a middle layer`);
+        assert.equal(call(pass, geometry(2, 512, 4, 4, 4, 4, 1, 0), 1), false, `${pass} with a 1×1 column side`);
+      }
+      assert.equal(call('adjoint', geometry(2, 3, 16, 16, 4, 4, 2, 1), 64), false, 'the adjoint onto a 3-channel image');
+      if (jit) assert.equal(call('convolve', geometry(2, 3, 16, 16, 4, 4, 2, 1), 64), true, 'the forward from a 3-channel image');
+    } finally {
+      native.setDirectConv(previous);
+    }
+  });
+
   it("'off' declines everything; sizes are checked before C runs; a bad mode is an error", () => {
     const g = geometry(2, 8, 8, 8, 4, 4, 2, 1);
     const previous = native.setDirectConv('off');
