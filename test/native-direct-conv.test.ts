@@ -154,6 +154,11 @@ describe('native direct convolutions (oneDNN) against the js reference', { skip 
       assert.throws(() => native.directConvolution!('adjoint', new Float32Array(10), new Float32Array(16 * 8 * 16), g, 16, new Float32Array(2 * 8 * 64)), /input has 10 elements/);
       assert.throws(() => native.directConvolution!('weights', new Float32Array(2 * 8 * 64), new Float32Array(2 * 16 * 16 - 2), g, 16, new Float32Array(16 * 8 * 16)), /second has 510 elements but the call reaches 512/);
       assert.throws(() => native.setDirectConv('sometimes' as 'on'), /setDirectConv: the mode must be one of auto, on, off, got sometimes/);
+      // What the CLI prints as the engine says whether oneDNN takes part.
+      native.setDirectConv('off');
+      assert.doesNotMatch(native.description!, /oneDNN/);
+      native.setDirectConv('auto');
+      assert.match(native.description!, /\+ oneDNN \d+\.\d+\.\d+ convolutions where faster$/);
     } finally {
       native.setDirectConv(previous);
     }

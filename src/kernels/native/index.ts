@@ -62,7 +62,7 @@ export function createNativeBackend(threads?: number): NativeBackend {
   setThreads(threads ?? availableParallelism());
   const info = addon.info();
   const version = /OpenBLAS\s+[\d.]+/.exec(info.blasConfig)?.[0] ?? 'OpenBLAS';
-  const description = `${version} (${info.blasCore} kernels${info.blasThreading === 'openmp' ? ', one OpenMP pool' : `, ${info.blasThreading}`}) + our OpenMP kernels`;
+  const blasDescription = `${version} (${info.blasCore} kernels${info.blasThreading === 'openmp' ? ', one OpenMP pool' : `, ${info.blasThreading}`}) + our OpenMP kernels`;
 
   const conv = (g: ConvGeometry) => [g.n, g.c, g.h, g.w, g.kh, g.kw, g.strideH, g.strideW, g.padH, g.padW, g.outH, g.outW] as const;
   const passCode = (pass: DirectConvPass): number => (pass === 'convolve' ? 0 : pass === 'adjoint' ? 1 : 2);
@@ -104,7 +104,11 @@ export function createNativeBackend(threads?: number): NativeBackend {
 
   return {
     name: 'native',
-    description,
+    // Says whether oneDNN's convolutions take part, as the mode is now.
+    get description() {
+      if (!hasDirect || directMode === 'off') return blasDescription;
+      return `${blasDescription} + ${info.directConv} convolutions${directMode === 'auto' ? ' where faster' : ''}`;
+    },
     allocator: heap,
     heap,
     get threads() {
