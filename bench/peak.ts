@@ -1,7 +1,8 @@
 /**
  * The machine's single-precision FMA peak (native/src/peak.c: independent FMA chains at the
  * widest vector ISA the CPU has) for each thread count, the threads running the chains at once
- * (ask for at most as many threads as cores), and on one thread for each ISA the CPU supports;
+ * (ask for at most as many threads as cores), and on one thread for each ISA the CPU supports
+ * (fma128, FMA on 128-bit vectors, is the ceiling of WebAssembly SIMD);
  * with the CPU's model and ISA flags. Needs the native addon. Prints one JSON object.
  *   node --import tsx bench/peak.ts [--threads 1,2] [--seconds 0.2] [--trials 5]
  */
@@ -26,7 +27,7 @@ for (const threads of threadCounts) {
   isa = peak.isa;
 }
 const byIsa1t: Record<string, number> = {};
-for (const name of ['avx512', 'avx2', 'sse', 'neon', 'scalar']) {
+for (const name of ['avx512', 'avx2', 'fma128', 'sse', 'neon', 'scalar']) {
   const peak = backend.fmaPeak({ threads: 1, seconds, trials, isa: name });
   if (peak !== null) byIsa1t[name] = round1(peak.gflops);
 }

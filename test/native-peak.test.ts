@@ -1,6 +1,6 @@
 /**
  * The FMA-peak probe of the native addon (native/src/peak.c): the ISA it picks at run time is
- * the widest /proc/cpuinfo lists, the rates are positive and finite, an ISA the CPU lacks gives
+ * the widest /proc/cpuinfo lists, 128-bit FMA is there where the CPU has FMA, the rates are positive and finite, an ISA the CPU lacks gives
  * null, bad arguments are range errors.
  */
 import assert from 'node:assert/strict';
@@ -20,9 +20,12 @@ describe('native FMA-peak probe', { skip: availableBackends().includes('native')
     }
     if (process.arch === 'x64' && existsSync('/proc/cpuinfo')) {
       const flags = new Set(/^flags\s*:\s*(.*)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1]?.split(/\s+/) ?? []);
-      const widest = flags.has('avx512f') ? 'avx512' : flags.has('avx2') && flags.has('fma') ? 'avx2' : 'sse';
+      const fma = flags.has('fma');
+      const widest = flags.has('avx512f') ? 'avx512' : flags.has('avx2') && fma ? 'avx2' : fma ? 'fma128' : 'sse';
       assert.equal(one!.isa, widest);
       assert.equal(backend.fmaPeak({ threads: 1, seconds: 0.01, trials: 1, isa: 'sse' })?.isa, 'sse');
+      // FMA on 128-bit vectors (the wasm backend's ceiling) exactly where the CPU has FMA.
+      assert.equal(backend.fmaPeak({ threads: 1, seconds: 0.01, trials: 1, isa: 'fma128' })?.isa, fma ? 'fma128' : undefined);
     }
   });
 

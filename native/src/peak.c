@@ -9,8 +9,10 @@
  *
  * The width is chosen at run time (__builtin_cpu_supports; each loop compiled for its ISA with
  * a target attribute), so the addon runs on any x86-64 whatever -march it was built with.
- * 2 flops per FMA lane. SSE has no FMA: a multiply and an add per lane, whose longer chain
- * latency 12 chains do not quite cover (a fallback for CPUs without AVX2, a little under its peak).
+ * 2 flops per FMA lane. "fma128" is FMA on 128-bit vectors: the widest WebAssembly SIMD has
+ * (relaxed SIMD's madd becomes this instruction), so the wasm backend's ceiling. SSE has no FMA:
+ * a multiply and an add per lane, whose longer chain latency 12 chains do not quite cover (a
+ * fallback for CPUs without FMA, a little under its peak).
  */
 #include <math.h>
 #include <omp.h>
@@ -56,6 +58,10 @@ __attribute__((target("avx2,fma"))) static void chains_avx2(long iters) {
   CHAIN_LOOP(__m256, _mm256_set1_ps, _mm256_fmadd_ps, _mm256_add_ps, _mm256_cvtss_f32)
 }
 
+__attribute__((target("fma"))) static void chains_fma128(long iters) {
+  CHAIN_LOOP(__m128, _mm_set1_ps, _mm_fmadd_ps, _mm_add_ps, _mm_cvtss_f32)
+}
+
 static inline __m128 sse_mul_add(__m128 a, __m128 b, __m128 c) { return _mm_add_ps(_mm_mul_ps(a, b), c); }
 static void chains_sse(long iters) { CHAIN_LOOP(__m128, _mm_set1_ps, sse_mul_add, _mm_add_ps, _mm_cvtss_f32) }
 #elif defined(__aarch64__)
@@ -76,13 +82,15 @@ typedef struct {
   void (*run)(long iters);
 } fma_isa;
 
-/* The widest the CPU (and OS) supports, or the one asked for ("avx512", "avx2", "sse"; NULL: widest). */
+/* The widest the CPU (and OS) supports, or the one asked for ("avx512", "avx2", "fma128", "sse"; NULL: widest). */
 static int pick_isa(const char *wanted, fma_isa *out) {
 #if defined(__x86_64__)
   __builtin_cpu_init();
-  const fma_isa isas[] = {{"avx512", 16, chains_avx512}, {"avx2", 8, chains_avx2}, {"sse", 4, chains_sse}};
-  const int supported[] = {__builtin_cpu_supports("avx512f"), __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"), 1};
-  for (int i = 0; i < 3; i++) {
+  const fma_isa isas[] = {
+      {"avx512", 16, chains_avx512}, {"avx2", 8, chains_avx2}, {"fma128", 4, chains_fma128}, {"sse", 4, chains_sse}};
+  const int supported[] = {__builtin_cpu_supports("avx512f"), __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"),
+                           __builtin_cpu_supports("fma"), 1};
+  for (int i = 0; i < 4; i++) {
     if (!supported[i]) continue;
     if (wanted == NULL || strcmp(wanted, isas[i].name) == 0) {
       *out = isas[i];

@@ -14,7 +14,8 @@ export interface NativeBackend extends Backend {
   readonly library: NativeLibraryInfo;
   /**
    * The machine's single-precision FMA peak, measured: `threads` threads at once (default: the
-   * backend's count) run independent FMA chains at the widest vector ISA the CPU has (or `isa`)
+   * backend's count) run independent FMA chains at the widest vector ISA the CPU has (or `isa`:
+   * 'avx512', 'avx2', 'fma128' (128-bit, WebAssembly SIMD's width) or 'sse' on x86-64)
    * for about `seconds` each, best of `trials`. null when `isa` is not supported here.
    */
   fmaPeak(options?: { threads?: number; seconds?: number; trials?: number; isa?: string }): FmaPeak | null;
