@@ -3,6 +3,9 @@
  * with a generator average gives "ours EMA" and, with --raw-weights, "ours raw") and by
  * PyTorch (bench/peers/pytorch_dcgan_train.py), every generator scored by the same
  * `dcgan eval` (same real images, same noise seed, same local classifier), several seeds.
+ * The classifier is trained on first use and cached per machine; its training rounds
+ * differently on another CPU or backend, so each result names its id (`feature_extractors`),
+ * and results compare only under the same id: run both sides on one machine.
  *
  *   npm run bench:quality                                  # 3 seeds, 3 epochs, n 10 000 (hours)
  *   npm run bench:quality -- --quick                       # seed 1, 20 steps, n 500: a smoke test
@@ -422,6 +425,8 @@ interface Row {
   min_class_share: number | null;
   min_class_share_real: number | null;
   checkpoint: string;
+  /** The classifier whose features scored it: numbers compare only under the same id. */
+  feature_extractor: string;
 }
 
 function minShare(histogram: Record<string, number> | null): number | null {
@@ -471,9 +476,10 @@ for (const seed of seeds) {
       min_class_share: minShare(r.class_histogram),
       min_class_share_real: minShare(r.class_histogram_real),
       checkpoint: relative(ROOT, model.checkpoint),
+      feature_extractor: r.feature_extractor.id,
     };
     rows.push(row);
-    emit({ kind: 'eval', ...row, feature_extractor: r.feature_extractor.id, eval_seconds: r.seconds });
+    emit({ kind: 'eval', ...row, eval_seconds: r.seconds });
   }
   const cells: Array<{ label: string; file: string | null }> = [];
   if (ours) cells.push({ label: 'real', file: join(ours.dir, 'real_samples.png') });
@@ -509,6 +515,8 @@ const summary = {
   settings: { data: 'fashion-mnist 32×32×1', seeds, epochs: steps === null ? epochs : null, steps, batch: 64, ngf: 64, ndf: 64, nz: 100, lr: { ours: lr, ours_d: lrD === 0 ? lr : lrD, pytorch: peerLr }, beta1: 0.5, ema, threads, n, eval_seed: evalSeed, grid_seed: gridSeed, data_file: meta === null ? null : relative(ROOT, dataFile), work: relative(ROOT, work) || work },
   pytorch: trainRuns.find((r) => r.side === 'pytorch')?.version ?? null,
   engine: trainRuns.find((r) => r.side === 'ours')?.engine ?? null,
+  // The local classifier is trained on first use, per machine: FIDs of another run compare with these only under the same id.
+  feature_extractors: [...new Set(rows.map((r) => r.feature_extractor))],
   summary: summaryRows,
   equal_wall_time: equal.map((e) => ({ ...e, models: e.models.map((m) => m.config) })),
   runs: rows,
@@ -531,4 +539,5 @@ for (const s of summaryRows) {
   log(`| ${s.config} | ${s.seeds.length} | ${cell(g('fid_local'), 2)} | ${cell(g('kid_local'), 4)} | ${cell(g('precision_local'), 3)} | ${cell(g('recall_local'), 3)} | ${cell(g('classes_covered'), 0)} | ${cell(g('min_class_share'), 3)} | ${cell(g('train_seconds'), 0)} | ${cell(g('steps'), 0)} |`);
 }
 for (const e of equal) log(`equal wall time, seed ${e.seed}: ${e.seconds.toFixed(1)} s (${e.faster === 'ours' ? "ours' full run" : "PyTorch's full run"}); the slower side at step ${e.slower_step} of ${e.slower_full_steps} (${e.how})`);
+log(`feature extractor${summary.feature_extractors.length === 1 ? '' : 's'}: ${summary.feature_extractors.join(', ')} (numbers compare only under the same id)`);
 log(`results: ${relative(ROOT, resultFile)}${existsSync(gridFile) ? `, grids: ${relative(ROOT, gridFile)}` : ''}`);
