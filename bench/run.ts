@@ -46,11 +46,19 @@ const report: Row = {
 };
 // The FMA peak per thread count ('1t', '2t'), measured: the denominator of each step's fraction of peak.
 let peak: Record<string, number> | null = null;
+// WebAssembly SIMD is 128 bits wide: its ceiling is the 128-bit FMA peak (one thread, scaled to more by the widest ISA's own scaling).
+let peak128: Record<string, number> | null = null;
 if (availableBackends().includes('native')) {
   process.stderr.write('bench: FMA peak…\n');
   const probe = run<Row>(process.execPath, [...tsx, 'bench/peak.ts', '--threads', threadCounts.join(',')]);
   peak = probe['gflops'] as Record<string, number>;
   report['fmaPeak'] = { isa: probe['isa'], gflops: peak, wallGflops: probe['wallGflops'], byIsa1t: probe['byIsa1t'] };
+  const fma128 = (probe['byIsa1t'] as Record<string, number>)['fma128'];
+  if (fma128 !== undefined && peak['1t'] !== undefined) {
+    const widest = peak;
+    peak128 = Object.fromEntries(threadCounts.map((t) => [`${t}t`, round2((fma128 * (widest[`${t}t`] ?? t * widest['1t']!)) / widest['1t']!)]));
+    report['fmaPeak128'] = peak128;
+  }
 } else {
   report['fmaPeak'] = null;
 }
@@ -91,6 +99,7 @@ for (const c of configs) {
         stepMs: round2(stepMs),
         effectiveGflops: round2(effectiveGflops),
         fractionOfPeak: threadPeak ? +(effectiveGflops / threadPeak).toFixed(3) : null,
+        ...(side === 'wasm' && peak128 ? { fractionOf128BitPeak: +(effectiveGflops / peak128[`${threads}t`]!).toFixed(3) } : {}),
         inferenceMs: round2(median(mine.map((x) => x['inferenceMs'] as number))),
         peakRssMiB: Math.max(...mine.map((x) => x['peakRssMiB'] as number)),
       };
