@@ -8,8 +8,7 @@
  *
  * Other environment (ONEDNN_MAX_CPU_ISA=AVX2, say) passes through to every run.
  */
-import { execFileSync } from 'node:child_process';
-import { median, parseFlags, ROOT, runJson } from './util.js';
+import { gitCommit, median, parseFlags, runJson } from './util.js';
 
 interface StepResult {
   stepMs: number;
@@ -64,10 +63,5 @@ const summary = configs.map(({ imageSize, channels }) => {
   };
 });
 
-let commit = 'unknown';
-try {
-  commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
-} catch {
-  // not a git checkout
-}
+const commit = gitCommit() ?? 'unknown';
 console.log(JSON.stringify({ command: `node --import tsx bench/direct-conv.ts ${process.argv.slice(2).join(' ')}`.trim(), commit, mode, threads, batch, rounds, summary, runs }));

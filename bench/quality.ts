@@ -57,13 +57,13 @@
  * side (rows: seeds; columns: real images, each configuration; the same noise for every model)
  * to <date>-quality-grids.png next to it, and a Markdown table to stderr.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { openDataset } from '../src/data/index.js';
 import { svgToPng } from '../src/io/plot.js';
-import { median, parseFlags, peerAvailable, PEER_ENV, ROOT } from './util.js';
+import { gitCommit, median, parseFlags, peerAvailable, PEER_ENV, ROOT } from './util.js';
 
 const flags = parseFlags(process.argv.slice(2));
 const quick = flags['quick'] === 'true';
@@ -505,7 +505,7 @@ const resultName = `${date}-quality${resultTag}${only === undefined ? '' : `-${o
 const resultFile = join(resultsDir, `${resultName}.json`);
 const gridFile = join(resultsDir, `${resultName}-grids.png`);
 await writeGrids(gridRows, gridFile);
-const commit = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).stdout.trim();
+const commit = gitCommit() ?? '';
 const summary = {
   kind: 'summary',
   command: `npm run bench:quality -- ${process.argv.slice(2).join(' ')}`.trim(),

@@ -12,11 +12,10 @@
  *
  *   npm run bench [-- --quick] [-- --no-peer] [-- --rounds 3] [-- --backends native,wasm]
  */
-import { execFileSync } from 'node:child_process';
 import { cpus } from 'node:os';
 import { availableBackends, getBackend } from '../src/index.js';
 import { trainingStepFlops } from '../src/bench/training-step.js';
-import { cpuInfo, median, parseFlags, PEER_ENV, peerAvailable, ROOT as root, runJson as run } from './util.js';
+import { cpuInfo, gitCommit, median, parseFlags, PEER_ENV, peerAvailable, runJson as run } from './util.js';
 
 const flags = parseFlags(process.argv.slice(2));
 const quick = flags['quick'] === 'true';
@@ -133,9 +132,6 @@ for (const c of configs) {
   rows.push({ config: `${c.imageSize}x${c.imageSize}x${c.channels} batch ${c.batch}`, stepGflop: round2(stepFlops / 1e9), summary, headline, runs });
 }
 report['dcgan'] = rows;
-try {
-  report['commit'] = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim();
-} catch {
-  // not a git checkout
-}
+const commit = gitCommit();
+if (commit !== null) report['commit'] = commit;
 console.log(JSON.stringify(report, null, 2));
