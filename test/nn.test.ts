@@ -367,6 +367,31 @@ describe('gradients', () => {
   });
 });
 
+describe('freezing parameters', () => {
+  test('requiresGrad_ and withFrozenParameters: backward skips frozen weights but still reaches the input; flags come back as they were', () => {
+    const net = new nn.Sequential(new nn.Conv2d(1, 2, 3), new nn.BatchNorm2d(2), new nn.LeakyReLU(0.2));
+    const [convWeight, convBias, bnWeight, bnBias] = net.parameters() as [Tensor, Tensor, Tensor, Tensor];
+    bnBias.requiresGrad = false; // frozen by the caller before: must stay frozen afterwards
+    const x = tensor(randomValues(2 * 16, 5), [2, 1, 4, 4]);
+    x.requiresGrad = true;
+    const inside = nn.withFrozenParameters(net, () => {
+      assert.deepEqual(net.parameters().map((p) => p.requiresGrad), [false, false, false, false]);
+      net.forward(x).sum().backward();
+      return 'result';
+    });
+    assert.equal(inside, 'result');
+    for (const p of net.parameters()) assert.equal(p.grad, null);
+    assert.notEqual(x.grad, null, 'the input still gets its gradient through frozen layers');
+    assert.deepEqual([convWeight, convBias, bnWeight, bnBias].map((p) => p.requiresGrad), [true, true, true, false]);
+    assert.throws(() => nn.withFrozenParameters(net, () => { throw new Error('inside'); }), /inside/);
+    assert.deepEqual(net.parameters().map((p) => p.requiresGrad), [true, true, true, false], 'restored after a throw');
+    assert.equal(net.requiresGrad_(false), net);
+    assert.ok(net.parameters().every((p) => !p.requiresGrad));
+    net.requiresGrad_();
+    assert.ok(net.parameters().every((p) => p.requiresGrad));
+  });
+});
+
 describe('nn.init', () => {
   const count = 20000;
   function stats(data: ArrayLike<number>): { mean: number; std: number } {

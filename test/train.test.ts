@@ -10,7 +10,11 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { assertSameCheckpoint } from './cli-run.js';
 import * as kernels from '../src/kernels/index.js';
-import { availableBackends, getBackendName, memory, setBackend } from '../src/index.js';
+import {
+  availableBackends, backward, detach, functional as F, Generator, getBackendName, keep, memory, optim, randn, setBackend, tidy, uniform,
+} from '../src/index.js';
+import { dcganDiscriminator, dcganGenerator } from '../src/models/dcgan.js';
+import { ganStep } from '../src/train/step.js';
 import { loadCheckpoint } from '../src/train/index.js';
 import { GanTrainer, resolveTrainConfig, runTraining, TrainConfigError, type StepMetrics, type TrainConfig } from '../src/train/index.js';
 
@@ -92,6 +96,68 @@ for (const backend of availableBackends()) {
     });
   });
 }
+
+describe('the GAN step', () => {
+  it("freezes D for G's backward: the same weights and Adam moments as pytorch/examples' order, which computes D's gradients there and discards them", () => {
+    const config = { imageSize: 16, channels: 3 as const, nz: 8, ngf: 4, ndf: 4 };
+    const build = () => {
+      const generator = new Generator(7);
+      const netG = dcganGenerator(config, { generator });
+      const netD = dcganDiscriminator(config, { generator });
+      return { netG, netD, optG: new optim.Adam(netG.parameters(), { lr: 2e-4, betas: [0.5, 0.999] }), optD: new optim.Adam(netD.parameters(), { lr: 2e-4, betas: [0.5, 0.999] }) };
+    };
+    const inputs = new Generator(8);
+    const real = keep(uniform([4, 3, 16, 16], -1, 1, { generator: inputs }));
+    const noises = [0, 1].map(() => keep(randn([4, 8, 1, 1], { generator: inputs })));
+    const frozen = build();
+    const reference = build();
+    const dWeightPasses: number[] = [];
+    const firstDifference = (a: Float32Array, b: Float32Array): number => (a.length !== b.length ? 0 : a.findIndex((v, i) => !Object.is(v, b[i])));
+    for (const noise of noises) {
+      // D's gradients when its loss is checked (before its step) must be the same when G's is: nothing added to them in between.
+      let dGrads: Float32Array[] = [];
+      const checkLoss = (name: 'lossD' | 'lossG'): void => {
+        const now = frozen.netD.parameters().map((p) => p.grad!.data.slice());
+        if (name === 'lossD') dGrads = now;
+        else now.forEach((g, i) => assert.equal(firstDifference(g, dGrads[i]!), -1, `D parameter ${i} got a gradient in the G pass`));
+      };
+      tidy(() => ganStep(frozen, real, noise, { realLabel: 1, checkLoss }));
+      // The reference: pytorch/examples' step, D's parameters left trainable during G's backward.
+      tidy(() => {
+        const { netG, netD, optG, optD } = reference;
+        optD.zeroGrad();
+        backward(F.binaryCrossEntropyWithLogits(netD.forward(real), 1));
+        const fake = netG.forward(noise);
+        backward(F.binaryCrossEntropyWithLogits(netD.forward(detach(fake)), 0));
+        optD.step();
+        optD.zeroGrad();
+        optG.zeroGrad();
+        backward(F.binaryCrossEntropyWithLogits(netD.forward(fake), 1));
+        dWeightPasses.push(netD.parameters().filter((p) => p.grad !== null).length);
+        optG.step();
+      });
+    }
+    assert.ok(dWeightPasses.every((n) => n > 0), 'the reference does compute D gradients in the G pass');
+    for (const net of ['netG', 'netD'] as const) {
+      const a = frozen[net].stateDict();
+      const b = reference[net].stateDict();
+      for (const key of Object.keys(b)) assert.equal(firstDifference(a[key]!.data, b[key]!.data), -1, `${net}.${key} differs`);
+      assert.ok(frozen[net].parameters().every((p) => p.requiresGrad), `${net} is trainable again after the step`);
+    }
+    for (const opt of ['optG', 'optD'] as const) {
+      const a = frozen[opt].stateDict({ copy: false }).state;
+      const b = reference[opt].stateDict({ copy: false }).state;
+      b.forEach((entry, i) => {
+        for (const [name, value] of Object.entries(entry ?? {})) {
+          const other = a[i]?.[name];
+          if (typeof value === 'number') assert.equal(other, value, `${opt} ${i}.${name}`);
+          else assert.equal(firstDifference((other as typeof value).data, value.data), -1, `${opt} state ${i}.${name} differs`);
+        }
+      });
+    }
+    for (const t of [real, ...noises]) t.dispose();
+  });
+});
 
 async function openTinyShapes(length: number) {
   const { openDataset } = await import('../src/data/index.js');

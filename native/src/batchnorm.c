@@ -45,30 +45,36 @@ void native_batch_norm_backward(const float *x, const float *dy, int n, int c, l
 #pragma omp parallel for schedule(static) if (total >= PARALLEL_MIN_ELEMENTS)
   for (int ch = 0; ch < c; ch++) {
     const float mu = mean[ch];
-    const float is = inv_std[ch];
-    double sum_dy = 0, sum_dy_xhat = 0;
+    const double is = inv_std[ch];
+    /* Σ dy and Σ dy·(x − μ) in double lanes; x̂ = (x − μ)·σ⁻¹ factors out of the second sum. */
+    double sum_dy = 0, sum_dy_centered = 0;
     for (int img = 0; img < n; img++) {
-      const long base = ((long)img * c + ch) * hw;
-#pragma omp simd reduction(+ : sum_dy, sum_dy_xhat)
+      const float *xp = x + ((long)img * c + ch) * hw;
+      const float *gp = dy + ((long)img * c + ch) * hw;
+#pragma omp simd reduction(+ : sum_dy, sum_dy_centered)
       for (long i = 0; i < hw; i++) {
-        const double g = dy[base + i];
+        const double g = gp[i];
         sum_dy += g;
-        sum_dy_xhat += g * ((double)x[base + i] - mu) * is;
+        sum_dy_centered += g * ((double)xp[i] - mu);
       }
     }
+    const double sum_dy_xhat = sum_dy_centered * is;
     if (dgamma) dgamma[ch] = (float)sum_dy_xhat;
     if (dbeta) dbeta[ch] = (float)sum_dy;
     if (!dx) continue;
-    const double k = (double)is * (gamma ? gamma[ch] : 1.0f);
-    /* Training: the batch mean and variance depend on x, which adds the two correction terms. */
-    const double mean_dy = batch_stats ? sum_dy / count : 0;
-    const double mean_dy_xhat = batch_stats ? sum_dy_xhat / count : 0;
+    const double k = is * (gamma ? gamma[ch] : 1.0f);
+    /* Training: the batch mean and variance depend on x, which adds the two correction terms.
+       dx = k·(dy − mean(dy)) − (x − μ)·k·σ⁻¹·mean(dy·x̂), in float lanes (x − μ kept apart: no cancellation). */
+    const float scale = (float)k;
+    const float shift = batch_stats ? (float)(k * (sum_dy / count)) : 0.0f;
+    const float slope = batch_stats ? (float)(k * is * (sum_dy_xhat / count)) : 0.0f;
     for (int img = 0; img < n; img++) {
       const long base = ((long)img * c + ch) * hw;
-      for (long i = 0; i < hw; i++) {
-        const double xhat = ((double)x[base + i] - mu) * is;
-        dx[base + i] = (float)(k * (dy[base + i] - mean_dy - xhat * mean_dy_xhat));
-      }
+      const float *restrict xp = x + base;
+      const float *restrict gp = dy + base;
+      float *restrict out = dx + base;
+#pragma omp simd
+      for (long i = 0; i < hw; i++) out[i] = (scale * gp[i] - shift) - (xp[i] - mu) * slope;
     }
   }
 }

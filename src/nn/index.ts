@@ -1,4 +1,4 @@
-export { Module, type StateDict, type StateDictLike, type TensorLike, type LoadStateDictOptions, type LoadStateDictResult } from './module.js';
+export { Module, withFrozenParameters, type StateDict, type StateDictLike, type TensorLike, type LoadStateDictOptions, type LoadStateDictResult } from './module.js';
 export { stateDictTensors, withoutPrefix, nonFiniteTensors, isCounter, type NamedTensor, type StateDtype } from './state.js';
 export { Sequential } from './container.js';
 export { Conv2d, ConvTranspose2d, type ConvOptions, type ConvTransposeOptions } from './conv.js';

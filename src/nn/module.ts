@@ -93,6 +93,12 @@ export abstract class Module {
     return this.train(false);
   }
 
+  /** Sets requiresGrad on every parameter (PyTorch's requires_grad_): false freezes the module. */
+  requiresGrad_(requiresGrad = true): this {
+    for (const p of this.parameters()) p.requiresGrad = requiresGrad;
+    return this;
+  }
+
   /** Clears gradients (PyTorch's zero_grad with set_to_none=True). */
   zeroGrad(): void {
     for (const p of this.parameters()) {
@@ -138,5 +144,20 @@ export abstract class Module {
       if (source !== undefined) target.data.set(source.data);
     }
     return { missingKeys, unexpectedKeys };
+  }
+}
+
+/**
+ * Runs `fn` with every parameter of `module` frozen (requiresGrad false), then gives each back
+ * the flag it had, also when `fn` throws. Backward then computes no gradient for them: the
+ * GAN step freezes D while G's loss is back-propagated through it, whose D gradients it would discard.
+ */
+export function withFrozenParameters<T>(module: Module, fn: () => T): T {
+  const trainable = module.parameters().filter((p) => p.requiresGrad);
+  for (const p of trainable) p.requiresGrad = false;
+  try {
+    return fn();
+  } finally {
+    for (const p of trainable) p.requiresGrad = true;
   }
 }

@@ -3,12 +3,15 @@
  * call it), in the order a reader expects:
  *   1. D: BCE(D(x), realLabel) on a real batch, then BCE(D(G(z).detach()), 0); one Adam step.
  *   2. G: the non-saturating loss BCE(D(G(z)), 1) through the updated D; one Adam step.
+ *      D's parameters are frozen for this backward: pytorch/examples computes their gradients
+ *      here and discards them (netD.zero_grad() before D's next update), so skipping them
+ *      changes no value and saves D's weight-gradient pass.
  * Losses are BCE on logits. Call it inside `tidy`: it leaves activations and gradients to it.
  */
 import { backward } from '../autograd/backward.js';
 import { binaryCrossEntropyWithLogits } from '../ops/loss.js';
 import { detach } from '../ops/reshape.js';
-import type { Module } from '../nn/module.js';
+import { withFrozenParameters, type Module } from '../nn/module.js';
 import type { Optimizer } from '../optim/optimizer.js';
 import { tidy } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -76,7 +79,7 @@ export function ganStep({ netG, netD, optG, optD }: GanModels, real: Tensor, noi
   optD.step();
 
   optG.zeroGrad();
-  const g = discriminatorPass(netD, fake, fakeLabels, 1);
+  const g = withFrozenParameters(netD, () => discriminatorPass(netD, fake, fakeLabels, 1));
   options.checkLoss?.('lossG', g.loss);
   optG.step();
   optD.zeroGrad();
