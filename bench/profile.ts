@@ -66,15 +66,15 @@ export interface ProfileReport {
 
 /**
  * Per-step multiplicities (see the step in src/bench/training-step.ts). D runs three times
- * (real, detached fake, fake for G's loss), each with a backward: its weights always need dW,
- * and every layer after the first needs dx because its input depends on D's earlier weights;
+ * (real, detached fake, fake for G's loss), each with a backward: its weights need dW in
+ * the two D passes (it is frozen in G's, src/train/step.ts), and every layer after the first needs dx because its input depends on D's earlier weights;
  * only the first layer's input (an image) needs dx just once, in the G pass where fake requires grad.
  * G runs forward and backward once; its first layer's input is noise, which needs no dx.
  */
 function perStepCounts(net: 'G' | 'D', position: number, hasPost: boolean): PassTimes {
   const counts: PassTimes =
     net === 'D'
-      ? { forward: 3, backwardData: position === 0 ? 1 : 3, backwardFilter: 3 }
+      ? { forward: 3, backwardData: position === 0 ? 1 : 3, backwardFilter: 2 }
       : { forward: 1, backwardData: position === 0 ? 0 : 1, backwardFilter: 1 };
   if (hasPost) counts.bnAct = counts.forward;
   return counts;
@@ -277,7 +277,7 @@ function main(): void {
     note:
       'ms are medians after one warm-up. forward under noGrad; backwardData/backwardFilter time only y.backward(dy) with only x / only w requiring grad ' +
       '(includes creating the leaf .grad); bnAct = the following BatchNorm (training) and activation, forward + backward. ' +
-      'perStep: D forward 3, dW 3, dx 3 (first layer 1); G forward 1, dW 1, dx 1 (first layer 0). ' +
+      'perStep: D forward 3, dW 2 (frozen in the G pass), dx 3 (first layer 1); G forward 1, dW 1, dx 1 (first layer 0). ' +
       'stepEstimateMs = sum of perStep x ms; the step also has losses, Adam, graph bookkeeping and the G noise draw.',
   };
   console.log(JSON.stringify(report));

@@ -79,7 +79,8 @@ def examples_step(net_g, net_d, opt_g, opt_d, criterion, real, noise):
 
 
 def make_step(args, net_g, net_d):
-    """One training step of pytorch/examples' dcgan loop (D on real, D on detached fake, G), with its optimizers."""
+    """One training step of pytorch/examples' dcgan loop (D on real, D on detached fake, G), with its optimizers,
+    and D frozen while G's loss is back-propagated (unless --examples-as-is)."""
     opt_g = torch.optim.Adam(net_g.parameters(), lr=2e-4, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(net_d.parameters(), lr=2e-4, betas=(0.5, 0.999))
     criterion = nn.BCEWithLogitsLoss()
@@ -97,8 +98,13 @@ def make_step(args, net_g, net_d):
         err_fake.backward()
         opt_d.step()
         net_g.zero_grad()
+        # D frozen for G's backward, as our step does (src/train/step.ts): pytorch/examples
+        # computes D's weight gradients here only to discard them; --examples-as-is keeps that.
+        if not args.examples_as_is:
+            net_d.requires_grad_(False)
         err_g = criterion(net_d(fake).view(-1), ones)
         err_g.backward()
+        net_d.requires_grad_(True)
         opt_g.step()
 
     return step
@@ -114,6 +120,8 @@ def config_parser():
     parser.add_argument("--ngf", type=int, default=64)
     parser.add_argument("--ndf", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--examples-as-is", action="store_true",
+                        help="compute D's weight gradients in G's pass, as pytorch/examples does (and then discards them)")
     return parser
 
 

@@ -38,9 +38,9 @@ def post_label(post):
 
 
 def per_step_counts(net, position, has_post):
-    """As in bench/profile.ts: D runs 3x with backward (dx 3x except its first layer, 1x); G once (no dx for its first layer)."""
+    """As in bench/profile.ts: D runs 3x with backward (dx 3x except its first layer, 1x; dW 2x, frozen in G's pass); G once (no dx for its first layer)."""
     if net == "D":
-        counts = {"forward": 3, "backwardData": 1 if position == 0 else 3, "backwardFilter": 3}
+        counts = {"forward": 3, "backwardData": 1 if position == 0 else 3, "backwardFilter": 2}
     else:
         counts = {"forward": 1, "backwardData": 0 if position == 0 else 1, "backwardFilter": 1}
     if has_post:

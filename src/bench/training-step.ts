@@ -69,13 +69,14 @@ export function forwardFlops(config: DcganConfig, batch: number): { g: number; d
 }
 
 /**
- * FLOPs of a training step: D runs forward three times (real, detached fake, fake for G)
- * and backward three times (input and weight gradients, about twice a forward); G runs
- * forward and backward once. An estimate that counts the convolutions only.
+ * FLOPs of a training step: D runs forward three times (real, detached fake, fake for G),
+ * input gradients three times and weight gradients twice (D is frozen in G's pass, see
+ * src/train/step.ts), each about a forward's work; G runs forward and backward once. An
+ * estimate that counts the convolutions only.
  */
 export function trainingStepFlops(config: DcganConfig, batch: number): number {
   const { g, d } = forwardFlops(config, batch);
-  return 9 * d + 3 * g;
+  return 8 * d + 3 * g;
 }
 
 export function benchmarkTrainingStep(options: StepBenchOptions): StepBenchResult {
