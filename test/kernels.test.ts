@@ -194,6 +194,27 @@ for (const name of fastBackends) {
         assertClose(odg, edg, { rtol: 1e-5, atol: 1e-5 }, 'batch norm dgamma');
         assertClose(odb, edb, { rtol: 1e-5, atol: 1e-5 }, 'batch norm dbeta');
       }
+      // A ReLU / LeakyReLU fused into the normalisation: the same values as the elementwise kernels after it, forward and backward.
+      for (const slope of [0, 0.2]) {
+        const er = ey.slice();
+        reference.unary(slope === 0 ? 'relu' : 'leakyRelu', er, er, slope);
+        const orr = on(backend, new Float32Array(bx.length));
+        backend.batchNormApply(on(backend, bx), bn, bc, bhw, on(backend, mean), on(backend, invStd), on(backend, gamma), on(backend, beta), orr, slope);
+        assertClose(orr, er, { rtol: 1e-5, atol: 1e-6 }, `batch norm apply + rectifier ${slope}`);
+        assert.ok(er.some((v) => v === 0 || (slope > 0 && v < 0)) && er.some((v) => v > 0), 'both sides of the rectifier are exercised');
+        const dz = new Float32Array(bx.length);
+        reference.unaryBackward(slope === 0 ? 'relu' : 'leakyRelu', er, er, bdy, dz, slope);
+        const edx = new Float32Array(bx.length), edg = new Float32Array(bc), edb = new Float32Array(bc);
+        reference.batchNormBackward(bx, dz, bn, bc, bhw, mean, invStd, gamma, true, edx, edg, edb);
+        const odx = on(backend, new Float32Array(bx.length)), odg = on(backend, new Float32Array(bc)), odb = on(backend, new Float32Array(bc));
+        backend.batchNormBackward(on(backend, bx), on(backend, bdy), bn, bc, bhw, on(backend, mean), on(backend, invStd), on(backend, gamma), true, odx, odg, odb,
+          { y: on(backend, er), slope });
+        assertClose(odx, edx, { rtol: 1e-4, atol: 1e-6 }, `batch norm + rectifier ${slope} dx`);
+        assertClose(odg, edg, { rtol: 1e-5, atol: 1e-5 }, `batch norm + rectifier ${slope} dgamma`);
+        assertClose(odb, edb, { rtol: 1e-5, atol: 1e-5 }, `batch norm + rectifier ${slope} dbeta`);
+      }
+      assert.throws(() => backend.batchNormApply(on(backend, bx), bn, bc, bhw, on(backend, mean), on(backend, invStd), null, null, on(backend, new Float32Array(bx.length)), -1),
+        /slope ≥ 0/);
       const cs = new Float32Array(bc);
       reference.channelSum(bx, bn, bc, bhw, cs);
       const ocs = on(backend, new Float32Array(bc));

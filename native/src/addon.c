@@ -230,27 +230,30 @@ static napi_value batch_norm_stats(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* batchNormApply(x, n, c, hw, mean, invStd, gamma, beta, y) */
+/* batchNormApply(x, n, c, hw, mean, invStd, gamma, beta, y, rectifierSlope (NaN: none)) */
 static napi_value batch_norm_apply(napi_env env, napi_callback_info info) {
   args_t a;
-  if (!unpack(env, info, &a, 9)) return NULL;
+  if (!unpack(env, info, &a, 10)) return NULL;
   const float *x = floats(&a, 0), *mean = floats(&a, 4), *inv_std = floats(&a, 5), *gamma = floats(&a, 6), *beta = floats(&a, 7);
   float *y = floats(&a, 8);
   const int n = (int)number(&a, 1), c = (int)number(&a, 2);
   const long hw = (long)number(&a, 3);
-  if (!a.failed) native_batch_norm_apply(x, n, c, hw, mean, inv_std, gamma, beta, y);
+  const float slope = (float)number(&a, 9);
+  if (!a.failed) native_batch_norm_apply(x, n, c, hw, mean, inv_std, gamma, beta, y, slope);
   return NULL;
 }
 
-/* batchNormBackward(x, dy, n, c, hw, mean, invStd, gamma, batchStats, dx, dgamma, dbeta) */
+/* batchNormBackward(x, dy, n, c, hw, mean, invStd, gamma, batchStats, dx, dgamma, dbeta, rectified (null: none), slope) */
 static napi_value batch_norm_backward(napi_env env, napi_callback_info info) {
   args_t a;
-  if (!unpack(env, info, &a, 12)) return NULL;
+  if (!unpack(env, info, &a, 14)) return NULL;
   const float *x = floats(&a, 0), *dy = floats(&a, 1), *mean = floats(&a, 5), *inv_std = floats(&a, 6), *gamma = floats(&a, 7);
   float *dx = floats(&a, 9), *dgamma = floats(&a, 10), *dbeta = floats(&a, 11);
+  const float *rectified = floats(&a, 12);
   const int n = (int)number(&a, 2), c = (int)number(&a, 3), batch_stats = (int)number(&a, 8);
   const long hw = (long)number(&a, 4);
-  if (!a.failed) native_batch_norm_backward(x, dy, n, c, hw, mean, inv_std, gamma, batch_stats, dx, dgamma, dbeta);
+  const float slope = (float)number(&a, 13);
+  if (!a.failed) native_batch_norm_backward(x, dy, n, c, hw, mean, inv_std, gamma, batch_stats, dx, dgamma, dbeta, rectified, slope);
   return NULL;
 }
 

@@ -41,6 +41,12 @@ export function gemmParams(p: Partial<GemmParams> & Pick<GemmParams, 'm' | 'n' |
  */
 export type DirectConvPass = 'convolve' | 'adjoint' | 'weights';
 
+/** The output of a rectifier fused into a kernel (ReLU for slope 0, else LeakyReLU), for its backward. */
+export interface RectifiedOutput {
+  y: Float32Array;
+  slope: number;
+}
+
 /** A 2-D convolution's geometry, shared by im2col and col2im. */
 export interface ConvGeometry {
   /** Images in the batch. */
@@ -129,19 +135,28 @@ export interface Backend {
 
   /** Per-channel mean and biased variance of x [n, c, hw]. */
   batchNormStats(x: Float32Array, n: number, c: number, hw: number, mean: Float32Array, variance: Float32Array): void;
-  /** y = (x − mean)·invStd·gamma + beta, per channel; gamma/beta null means 1/0. */
+  /**
+   * y = (x − mean)·invStd·gamma + beta, per channel; gamma/beta null means 1/0. With a
+   * `rectifierSlope`, a rectifier follows in the same pass: ReLU for 0 (as `unary('relu')`),
+   * LeakyReLU with that negative slope above 0 (as `unary('leakyRelu')`).
+   */
   batchNormApply(
     x: Float32Array, n: number, c: number, hw: number,
     mean: Float32Array, invStd: Float32Array, gamma: Float32Array | null, beta: Float32Array | null, y: Float32Array,
+    rectifierSlope?: number | null,
   ): void;
   /**
    * Gradients of batchNormApply. With `batchStats` the mean and invStd were computed from x
    * itself, so their dependence on x is included (training mode); otherwise they are constants.
+   * With `rectified`, dy is the gradient of that rectifier's output `y` (batchNormApply's with
+   * the same slope), and its derivative is read from y (as `unaryBackward` with y for x; where
+   * y is NaN a compiled backend may pass 0 instead of dy: the step is lost to NaN either way).
    */
   batchNormBackward(
     x: Float32Array, dy: Float32Array, n: number, c: number, hw: number,
     mean: Float32Array, invStd: Float32Array, gamma: Float32Array | null, batchStats: boolean,
     dx: Float32Array | null, dgamma: Float32Array | null, dbeta: Float32Array | null,
+    rectified?: RectifiedOutput | null,
   ): void;
 
   /** Elementwise binary cross-entropy on logits, max(x,0) − x·t + log(1 + e^−|x|). */

@@ -58,10 +58,13 @@ export interface CompiledKernels {
   channelSum(x: Float32Array, n: number, c: number, hw: number, out: Float32Array): void;
   addChannelBias(y: Float32Array, n: number, c: number, hw: number, bias: Float32Array): void;
   batchNormStats(x: Float32Array, n: number, c: number, hw: number, mean: Float32Array, variance: Float32Array): void;
+  /** rectifierSlope: NaN for none, else ReLU (0) or LeakyReLU (> 0) in the same pass. */
   batchNormApply(x: Float32Array, n: number, c: number, hw: number, mean: Float32Array, invStd: Float32Array,
-    gamma: Float32Array | null, beta: Float32Array | null, y: Float32Array): void;
+    gamma: Float32Array | null, beta: Float32Array | null, y: Float32Array, rectifierSlope: number): void;
+  /** rectified: null for none, else the rectifier's output whose derivative multiplies dy first. */
   batchNormBackward(x: Float32Array, dy: Float32Array, n: number, c: number, hw: number, mean: Float32Array, invStd: Float32Array,
-    gamma: Float32Array | null, batchStats: boolean, dx: Float32Array | null, dgamma: Float32Array | null, dbeta: Float32Array | null): void;
+    gamma: Float32Array | null, batchStats: boolean, dx: Float32Array | null, dgamma: Float32Array | null, dbeta: Float32Array | null,
+    rectified: Float32Array | null, slope: number): void;
   adamUpdate(param: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array, n: number, k: AdamConstants): void;
 }
 
@@ -87,6 +90,12 @@ export function compiledBackend(backend: string, k: CompiledKernels): BackendKer
     fits(backend, kernel, 'columns', cols, g.c * g.kh * g.kw * g.n * g.outH * g.outW);
   };
   /** Planes [n, c, hw] and per-channel vectors [c]. */
+  // NaN stands for "no rectifier" in the compiled kernels' calls; a negative slope would not be one.
+  const checkSlope = (kernel: string, slope: number | null): number => {
+    if (slope === null) return Number.NaN;
+    if (!(slope >= 0)) throw new RangeError(`${backend} ${kernel}: a fused rectifier needs a slope ≥ 0, got ${slope}`);
+    return slope;
+  };
   const checkChannels = (kernel: string, n: number, c: number, hw: number, planes: Record<string, Float32Array | null>, vectors: Record<string, Float32Array | null>): void => {
     check(kernel, planes, n * c * hw);
     check(kernel, vectors, c);
@@ -155,13 +164,14 @@ export function compiledBackend(backend: string, k: CompiledKernels): BackendKer
       checkChannels('batchNormStats', n, c, hw, { x }, { mean, variance });
       k.batchNormStats(x, n, c, hw, mean, variance);
     },
-    batchNormApply(x, n, c, hw, mean, invStd, gamma, beta, y) {
+    batchNormApply(x, n, c, hw, mean, invStd, gamma, beta, y, rectifierSlope = null) {
       checkChannels('batchNormApply', n, c, hw, { x, y }, { mean, invStd, gamma, beta });
-      k.batchNormApply(x, n, c, hw, mean, invStd, gamma, beta, y);
+      k.batchNormApply(x, n, c, hw, mean, invStd, gamma, beta, y, checkSlope('batchNormApply', rectifierSlope));
     },
-    batchNormBackward(x, dy, n, c, hw, mean, invStd, gamma, batchStats, dx, dgamma, dbeta) {
-      checkChannels('batchNormBackward', n, c, hw, { x, dy, dx }, { mean, invStd, gamma, dgamma, dbeta });
-      k.batchNormBackward(x, dy, n, c, hw, mean, invStd, gamma, batchStats, dx, dgamma, dbeta);
+    batchNormBackward(x, dy, n, c, hw, mean, invStd, gamma, batchStats, dx, dgamma, dbeta, rectified = null) {
+      checkChannels('batchNormBackward', n, c, hw, { x, dy, dx, rectified: rectified?.y ?? null }, { mean, invStd, gamma, dgamma, dbeta });
+      const slope = rectified === null ? Number.NaN : checkSlope('batchNormBackward', rectified.slope);
+      k.batchNormBackward(x, dy, n, c, hw, mean, invStd, gamma, batchStats, dx, dgamma, dbeta, rectified?.y ?? null, slope);
     },
     bceWithLogits,
     bceWithLogitsBackward,

@@ -12,7 +12,8 @@ import { empty } from './create.js';
  */
 export type FusedActivation = { op: 'relu' } | { op: 'leakyRelu'; negativeSlope: number };
 
-function fusedSlope(opName: string, activation: FusedActivation): number {
+/** The negative slope of a fused rectifier (0 for ReLU), checked. */
+export function fusedSlope(opName: string, activation: FusedActivation): number {
   const slope = activation.op === 'leakyRelu' ? activation.negativeSlope : 0;
   if (!(slope >= 0)) throw new RangeError(`${opName}: a fused leakyRelu needs a slope ≥ 0, got ${slope}`);
   return slope;

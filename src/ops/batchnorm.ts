@@ -2,7 +2,7 @@ import { record } from '../autograd/record.js';
 import { getBackend } from '../kernels/registry.js';
 import { shapeToString } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { activateInPlace, throughActivation, type FusedActivation } from './activation.js';
+import { fusedSlope, type FusedActivation } from './activation.js';
 import { empty } from './create.js';
 
 export interface BatchNormOptions {
@@ -66,18 +66,20 @@ export function batchNorm2d(
     for (let ch = 0; ch < c; ch++) invStd[ch] = 1 / Math.sqrt(runningVar!.data[ch]! + eps);
   }
   const activation = options.activation;
+  // The rectifier runs inside the normalisation's pass over the output, forward and backward.
+  const slope = activation === undefined ? null : fusedSlope('batchNorm2d', activation);
   const out = empty(x.shape);
-  backend.batchNormApply(x.data, n, c, hw, mean, invStd, weight?.data ?? null, bias?.data ?? null, out.data);
-  activateInPlace('batchNorm2d', activation, out);
+  backend.batchNormApply(x.data, n, c, hw, mean, invStd, weight?.data ?? null, bias?.data ?? null, out.data, slope);
 
   const inputs = [x, weight, bias].filter((t): t is Tensor => t !== null);
   return record(out, activation === undefined ? 'batchNorm2d' : `batchNorm2d+${activation.op}`, inputs, (dy) => {
     const gx = x.requiresGrad ? empty(x.shape) : null;
     const gw = weight?.requiresGrad ? empty(weight.shape) : null;
     const gb = bias?.requiresGrad ? empty(bias.shape) : null;
-    const dNormalised = throughActivation(activation, out, dy);
-    getBackend().batchNormBackward(x.data, dNormalised.data, n, c, hw, mean, invStd, weight?.data ?? null, training, gx?.data ?? null, gw?.data ?? null, gb?.data ?? null);
-    if (dNormalised !== dy) dNormalised.dispose();
+    const rectified = slope === null ? null : { y: out.data, slope };
+    getBackend().batchNormBackward(
+      x.data, dy.data, n, c, hw, mean, invStd, weight?.data ?? null, training, gx?.data ?? null, gw?.data ?? null, gb?.data ?? null, rectified,
+    );
     const grads: Array<Tensor | null> = [gx];
     if (weight !== null) grads.push(gw);
     if (bias !== null) grads.push(gb);

@@ -1,4 +1,6 @@
 /** Batch normalisation over x laid out [n, c, hw]; statistics accumulate in float64. */
+import type { RectifiedOutput } from '../backend.js';
+import { unary, unaryBackward } from './elementwise.js';
 
 export function batchNormStats(x: Float32Array, n: number, c: number, hw: number, mean: Float32Array, variance: Float32Array): void {
   const count = n * hw;
@@ -26,6 +28,7 @@ export function batchNormStats(x: Float32Array, n: number, c: number, hw: number
 export function batchNormApply(
   x: Float32Array, n: number, c: number, hw: number,
   mean: Float32Array, invStd: Float32Array, gamma: Float32Array | null, beta: Float32Array | null, y: Float32Array,
+  rectifierSlope: number | null = null,
 ): void {
   for (let ch = 0; ch < c; ch++) {
     const scale = invStd[ch]! * (gamma === null ? 1 : gamma[ch]!);
@@ -35,13 +38,18 @@ export function batchNormApply(
       for (let i = 0; i < hw; i++) y[base + i] = x[base + i]! * scale + shift;
     }
   }
+  // The reference rectifies in a second pass with the elementwise kernel itself: the fused kernels must agree with it.
+  if (rectifierSlope !== null) unary(rectifierSlope === 0 ? 'relu' : 'leakyRelu', y, y, rectifierSlope);
 }
 
 export function batchNormBackward(
   x: Float32Array, dy: Float32Array, n: number, c: number, hw: number,
   mean: Float32Array, invStd: Float32Array, gamma: Float32Array | null, batchStats: boolean,
   dx: Float32Array | null, dgamma: Float32Array | null, dbeta: Float32Array | null,
+  rectified: RectifiedOutput | null = null,
 ): void {
+  const dNormalised = rectified === null ? dy : new Float32Array(dy.length);
+  if (rectified !== null) unaryBackward(rectified.slope === 0 ? 'relu' : 'leakyRelu', rectified.y, rectified.y, dy, dNormalised, rectified.slope);
   const count = n * hw;
   for (let ch = 0; ch < c; ch++) {
     const mu = mean[ch]!;
@@ -51,7 +59,7 @@ export function batchNormBackward(
     for (let img = 0; img < n; img++) {
       const base = (img * c + ch) * hw;
       for (let i = 0; i < hw; i++) {
-        const g = dy[base + i]!;
+        const g = dNormalised[base + i]!;
         sumDy += g;
         sumDyXhat += g * (x[base + i]! - mu) * is;
       }
@@ -67,7 +75,7 @@ export function batchNormBackward(
       const base = (img * c + ch) * hw;
       for (let i = 0; i < hw; i++) {
         const xhat = (x[base + i]! - mu) * is;
-        dx[base + i] = k * (dy[base + i]! - meanDy - xhat * meanDyXhat);
+        dx[base + i] = k * (dNormalised[base + i]! - meanDy - xhat * meanDyXhat);
       }
     }
   }

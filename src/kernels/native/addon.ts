@@ -58,9 +58,11 @@ export interface NativeAddon {
   channelSum(x: Float32Array, n: number, c: number, hw: number, out: Float32Array): void;
   addChannelBias(y: Float32Array, n: number, c: number, hw: number, bias: Float32Array): void;
   batchNormStats(x: Float32Array, n: number, c: number, hw: number, mean: Float32Array, variance: Float32Array): void;
-  batchNormApply(x: Float32Array, n: number, c: number, hw: number, mean: Float32Array, invStd: Float32Array, gamma: Floats, beta: Floats, y: Float32Array): void;
+  /** rectifierSlope NaN: no rectifier. */
+  batchNormApply(x: Float32Array, n: number, c: number, hw: number, mean: Float32Array, invStd: Float32Array, gamma: Floats, beta: Floats, y: Float32Array,
+    rectifierSlope: number): void;
   batchNormBackward(x: Float32Array, dy: Float32Array, n: number, c: number, hw: number, mean: Float32Array, invStd: Float32Array,
-    gamma: Floats, batchStats: number, dx: Floats, dgamma: Floats, dbeta: Floats): void;
+    gamma: Floats, batchStats: number, dx: Floats, dgamma: Floats, dbeta: Floats, rectified: Floats, slope: number): void;
   adamUpdate(param: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array, n: number, beta1: number, beta2: number,
     oneMinusBeta1: number, oneMinusBeta2: number, eps: number, weightDecay: number, stepSize: number, biasCorrection2Sqrt: number): void;
   setThreads(n: number): void;

@@ -96,9 +96,9 @@ export function createNativeBackend(threads?: number): NativeBackend {
     channelSum: (x, n, c, hw, out) => addon.channelSum(x, n, c, hw, out),
     addChannelBias: (y, n, c, hw, bias) => addon.addChannelBias(y, n, c, hw, bias),
     batchNormStats: (x, n, c, hw, mean, variance) => addon.batchNormStats(x, n, c, hw, mean, variance),
-    batchNormApply: (x, n, c, hw, mean, invStd, gamma, beta, y) => addon.batchNormApply(x, n, c, hw, mean, invStd, gamma, beta, y),
-    batchNormBackward: (x, dy, n, c, hw, mean, invStd, gamma, batchStats, dx, dgamma, dbeta) =>
-      addon.batchNormBackward(x, dy, n, c, hw, mean, invStd, gamma, batchStats ? 1 : 0, dx, dgamma, dbeta),
+    batchNormApply: (x, n, c, hw, mean, invStd, gamma, beta, y, slope) => addon.batchNormApply(x, n, c, hw, mean, invStd, gamma, beta, y, slope),
+    batchNormBackward: (x, dy, n, c, hw, mean, invStd, gamma, batchStats, dx, dgamma, dbeta, rectified, slope) =>
+      addon.batchNormBackward(x, dy, n, c, hw, mean, invStd, gamma, batchStats ? 1 : 0, dx, dgamma, dbeta, rectified, slope),
     adamUpdate: (param, grad, m, v, n, k) =>
       addon.adamUpdate(param, grad, m, v, n, k.beta1, k.beta2, k.oneMinusBeta1, k.oneMinusBeta2, k.eps, k.weightDecay, k.stepSize, k.biasCorrection2Sqrt),
   };
