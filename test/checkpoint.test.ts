@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import '../src/index.js';
 import { openDataset } from '../src/data/index.js';
 import { decodeSafetensors, encodeSafetensors, type TensorToWrite } from '../src/io/index.js';
+import { clearConvolutionChoices, convolutionChoices } from '../src/ops/conv.js';
 import { CheckpointError, GanTrainer, loadCheckpoint, resolveTrainConfig, runTraining, type TrainConfig } from '../src/train/index.js';
 
 const root = mkdtempSync(join(tmpdir(), 'dcgan-ckpt-'));
@@ -87,6 +88,27 @@ describe('checkpoint validation', () => {
       t.get('netD.main.0.weight')!.data[0] = Number.POSITIVE_INFINITY;
     });
     rejects(path, /non-finite values in netG\.main\.0\.weight \(NaN at index 5\), netD\.main\.0\.weight \(Infinity at index 0\)/);
+  });
+
+  it("the convolutions' timed algorithms travel with the checkpoint: read back, checked, and taken by a resumed run", async () => {
+    const choice = {
+      backend: 'native', threads: 2, pass: 'convolve', withWeightGrad: true, k: 512, algorithm: 'gemm', directMs: 33.9, gemmMs: 30.2,
+      geometry: { n: 64, c: 256, h: 8, w: 8, kh: 4, kw: 4, strideH: 2, strideW: 2, padH: 1, padW: 1, outH: 4, outW: 4 },
+    };
+    const withChoices = tampered('convolutions', (_, m) => (m['convolutions'] = JSON.stringify([choice])));
+    const loaded = loadCheckpoint(withChoices);
+    assert.deepEqual(loaded.convolutions, [choice]);
+    assert.deepEqual(loadCheckpoint(good).convolutions, [], 'none in a run too small to time');
+    clearConvolutionChoices();
+    const dataset = await openDataset('shapes', { imageSize: 16, channels: 3, length: 8 });
+    const trainer = await GanTrainer.create(config, { resume: loaded, dataset });
+    assert.deepEqual(convolutionChoices(), [choice], 'the resumed process uses them');
+    assert.deepEqual(trainer.checkpointState().convolutions, [choice], 'and writes them on');
+    clearConvolutionChoices();
+    rejects(tampered('bad-convolutions', (_, m) => (m['convolutions'] = JSON.stringify([{ ...choice, algorithm: 'fast' }]))), /'convolutions' is not a list of convolution choices/);
+    rejects(tampered('bad-geometry', (_, m) => (m['convolutions'] = JSON.stringify([{ ...choice, geometry: { ...choice.geometry, outW: -1 } }]))), /'convolutions' is not a list/);
+    rejects(tampered('not-a-list', (_, m) => (m['convolutions'] = '{}')), /'convolutions' is not a list/);
+    rejects(tampered('not-json', (_, m) => (m['convolutions'] = '[')), /'convolutions' is not valid JSON/);
   });
 
   it('resuming copies the tensors into the model and releases them from the loaded checkpoint (no second copy while training)', async () => {

@@ -7,60 +7,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { availableBackends } from '../src/index.js';
-import { gemmParams } from '../src/kernels/backend.js';
-import { createJsBackend, setBackend, type ConvGeometry } from '../src/kernels/index.js';
+import { setBackend, type ConvGeometry } from '../src/kernels/index.js';
 import type { NativeBackend } from '../src/kernels/native/index.js';
 import { conv2d, convTranspose2d } from '../src/ops/conv.js';
 import { tensor } from '../src/ops/create.js';
+import { geometry, referenceAdjoint, referenceConvolve, referenceWeights } from './conv-reference.js';
 import { assertClose, randomValues, testRandom } from './helpers.js';
-
-const reference = createJsBackend();
-
-function geometry(n: number, c: number, h: number, w: number, kh: number, kw: number, stride: number, pad: number): ConvGeometry {
-  return {
-    n, c, h, w, kh, kw, strideH: stride, strideW: stride, padH: pad, padW: pad,
-    outH: Math.floor((h + 2 * pad - kh) / stride) + 1, outW: Math.floor((w + 2 * pad - kw) / stride) + 1,
-  };
-}
-
-/** W·im2col(x) as [n, k, outH, outW], by the reference kernels. */
-function referenceConvolve(x: Float32Array, w: Float32Array, g: ConvGeometry, k: number): Float32Array {
-  const rows = g.c * g.kh * g.kw;
-  const plane = g.outH * g.outW;
-  const cols = new Float32Array(rows * g.n * plane);
-  reference.im2col(x, g, cols);
-  const cnhw = new Float32Array(k * g.n * plane);
-  reference.gemm(gemmParams({ m: k, n: g.n * plane, k: rows }), w, cols, cnhw);
-  const out = new Float32Array(cnhw.length);
-  reference.permute(cnhw, [k, g.n, plane], [1, 0, 2], out);
-  return out;
-}
-
-/** col2im(Wᵀ·y) as the image [n, c, h, w], by the reference kernels. */
-function referenceAdjoint(y: Float32Array, w: Float32Array, g: ConvGeometry, k: number): Float32Array {
-  const rows = g.c * g.kh * g.kw;
-  const plane = g.outH * g.outW;
-  const channelMajor = new Float32Array(y.length);
-  reference.permute(y, [g.n, k, plane], [1, 0, 2], channelMajor);
-  const cols = new Float32Array(rows * g.n * plane);
-  reference.gemm(gemmParams({ transA: true, m: rows, n: g.n * plane, k }), w, channelMajor, cols);
-  const image = new Float32Array(g.n * g.c * g.h * g.w);
-  reference.col2im(cols, g, image);
-  return image;
-}
-
-/** The weight gradient y·im2col(x)ᵀ as [k, c, kh, kw], by the reference kernels. */
-function referenceWeights(x: Float32Array, y: Float32Array, g: ConvGeometry, k: number): Float32Array {
-  const rows = g.c * g.kh * g.kw;
-  const plane = g.outH * g.outW;
-  const cols = new Float32Array(rows * g.n * plane);
-  reference.im2col(x, g, cols);
-  const channelMajor = new Float32Array(y.length);
-  reference.permute(y, [g.n, k, plane], [1, 0, 2], channelMajor);
-  const grad = new Float32Array(k * rows);
-  reference.gemm(gemmParams({ transB: true, m: k, n: rows, k: g.n * plane }), channelMajor, cols, grad);
-  return grad;
-}
 
 function nativeWithDirect(): NativeBackend | null {
   if (!availableBackends().includes('native')) return null;
@@ -118,24 +70,27 @@ describe('native direct convolutions (oneDNN) against the js reference', { skip 
     }
   });
 
-  it("'auto' takes the middle layers and leaves 1×1 column sides and few-channel images to im2col + GEMM", () => {
-    const previous = native.setDirectConv('auto');
+  it("the policy: 'rule' takes the middle layers and leaves 1×1 column sides and few-channel images to im2col + GEMM; 'auto' times the large ones", () => {
+    const previous = native.setDirectConv('rule');
     try {
-      const call = (pass: 'convolve' | 'adjoint' | 'weights', g: ConvGeometry, k: number): boolean => {
-        const image = new Float32Array(g.n * g.c * g.h * g.w), columns = new Float32Array(g.n * k * g.outH * g.outW), w = new Float32Array(k * g.c * g.kh * g.kw);
-        return pass === 'convolve' ? native.directConvolution!(pass, image, w, g, k, columns)
-          : pass === 'adjoint' ? native.directConvolution!(pass, columns, w, g, k, image)
-          : native.directConvolution!(pass, image, columns, g, k, w);
-      };
       const middle = geometry(2, 64, 16, 16, 4, 4, 2, 1);
       const jit = native.directConvImpl('convolve', middle, 128)?.startsWith('jit') === true;
       for (const pass of ['convolve', 'adjoint', 'weights'] as const) {
-        // Only where oneDNN has a JIT kernel for this CPU does auto take it.
-        if (jit) assert.equal(call(pass, middle, 128), true, `${pass} of a middle layer`);
-        assert.equal(call(pass, geometry(2, 512, 4, 4, 4, 4, 1, 0), 1), false, `${pass} with a 1×1 column side`);
+        // Only where oneDNN has a JIT kernel for this CPU does the rule take it.
+        assert.equal(native.convolutionPolicy!(pass, middle, 128), jit ? 'direct' : 'gemm', `${pass} of a middle layer`);
+        assert.equal(native.convolutionPolicy!(pass, geometry(2, 512, 4, 4, 4, 4, 1, 0), 1), 'gemm', `${pass} with a 1×1 column side`);
       }
-      assert.equal(call('adjoint', geometry(2, 3, 16, 16, 4, 4, 2, 1), 64), false, 'the adjoint onto a 3-channel image');
-      if (jit) assert.equal(call('convolve', geometry(2, 3, 16, 16, 4, 4, 2, 1), 64), true, 'the forward from a 3-channel image');
+      assert.equal(native.convolutionPolicy!('adjoint', geometry(2, 3, 16, 16, 4, 4, 2, 1), 64), 'gemm', 'the adjoint onto a 3-channel image');
+      assert.equal(native.convolutionPolicy!('convolve', geometry(2, 3, 16, 16, 4, 4, 2, 1), 64), jit ? 'direct' : 'gemm', 'the forward from a 3-channel image');
+      native.setDirectConv('auto');
+      // A batch of 64 makes the middle layer 1.07 GFLOP: worth timing; 2 images are not.
+      assert.equal(native.convolutionPolicy!('convolve', geometry(64, 64, 16, 16, 4, 4, 2, 1), 128), jit ? 'time' : 'gemm');
+      assert.equal(native.convolutionPolicy!('convolve', middle, 128), jit ? 'direct' : 'gemm');
+      assert.equal(native.convolutionPolicy!('convolve', geometry(64, 512, 4, 4, 4, 4, 1, 0), 1), 'gemm');
+      native.setDirectConv('on');
+      assert.equal(native.convolutionPolicy!('adjoint', geometry(2, 3, 16, 16, 4, 4, 2, 1), 64), 'direct');
+      native.setDirectConv('off');
+      assert.equal(native.convolutionPolicy!('convolve', middle, 128), 'gemm');
     } finally {
       native.setDirectConv(previous);
     }
@@ -153,12 +108,14 @@ describe('native direct convolutions (oneDNN) against the js reference', { skip 
       );
       assert.throws(() => native.directConvolution!('adjoint', new Float32Array(10), new Float32Array(16 * 8 * 16), g, 16, new Float32Array(2 * 8 * 64)), /input has 10 elements/);
       assert.throws(() => native.directConvolution!('weights', new Float32Array(2 * 8 * 64), new Float32Array(2 * 16 * 16 - 2), g, 16, new Float32Array(16 * 8 * 16)), /second has 510 elements but the call reaches 512/);
-      assert.throws(() => native.setDirectConv('sometimes' as 'on'), /setDirectConv: the mode must be one of auto, on, off, got sometimes/);
+      assert.throws(() => native.setDirectConv('sometimes' as 'on'), /setDirectConv: the mode must be one of auto, rule, on, off, got sometimes/);
       // What the CLI prints as the engine says whether oneDNN takes part.
       native.setDirectConv('off');
       assert.doesNotMatch(native.description!, /oneDNN/);
-      native.setDirectConv('auto');
+      native.setDirectConv('rule');
       assert.match(native.description!, /\+ oneDNN \d+\.\d+\.\d+ convolutions where faster$/);
+      native.setDirectConv('auto');
+      assert.match(native.description!, /\+ oneDNN \d+\.\d+\.\d+ convolutions where faster \(timed\)$/);
     } finally {
       native.setDirectConv(previous);
     }

@@ -41,6 +41,9 @@ export function gemmParams(p: Partial<GemmParams> & Pick<GemmParams, 'm' | 'n' |
  */
 export type DirectConvPass = 'convolve' | 'adjoint' | 'weights';
 
+/** See Backend.convolutionPolicy. */
+export type ConvolutionPolicy = 'direct' | 'gemm' | 'time';
+
 /** The output of a rectifier fused into a kernel (ReLU for slope 0, else LeakyReLU), for its backward. */
 export interface RectifiedOutput {
   y: Float32Array;
@@ -108,14 +111,21 @@ export interface Backend {
   col2im(cols: Float32Array, g: ConvGeometry, x: Float32Array): void;
   /**
    * A convolution without a column buffer, for backends that have one (the native backend
-   * with oneDNN) and where they judge it faster than im2col + GEMM, with weights W
-   * [k, c, kh, kw], the image [n, c, h, w] and the column side [n, k, outH, outW]:
+   * with oneDNN), with weights W [k, c, kh, kw], the image [n, c, h, w] and the column side
+   * [n, k, outH, outW]:
    * 'convolve': input the image, second W → output the column side (W·im2col(x));
    * 'adjoint': input the column side, second W → output the image (col2im(Wᵀ·y));
    * 'weights': input the image, second the column side → output the gradient of W (y·im2col(x)ᵀ).
-   * Returns false, writing nothing, when it declines; the caller then takes im2col + GEMM.
+   * Returns false, writing nothing, where it cannot (or is switched off); the caller then takes
+   * im2col + GEMM. Whether to call it at all is `convolutionPolicy`'s answer.
    */
   directConvolution?(pass: DirectConvPass, input: Float32Array, second: Float32Array, g: ConvGeometry, k: number, output: Float32Array): boolean;
+  /**
+   * Which way a pass of a layer should go, for a backend with directConvolution: 'direct',
+   * 'gemm' (im2col/col2im + GEMM), or 'time': both are plausible here, so the caller times
+   * them at the layer's first use and keeps the faster (direct unless GEMM is clearly faster).
+   */
+  convolutionPolicy?(pass: DirectConvPass, g: ConvGeometry, k: number): ConvolutionPolicy;
 
   unary(op: UnaryOp, x: Float32Array, out: Float32Array, alpha: number): void;
   /** dx = dy · f'(x); `y` = f(x) is passed because several derivatives are cheaper from it. */

@@ -1,5 +1,5 @@
 import { needsGrad, record } from '../autograd/record.js';
-import { gemmParams, type ConvGeometry } from '../kernels/backend.js';
+import { gemmParams, type ConvGeometry, type DirectConvPass } from '../kernels/backend.js';
 import { getBackend } from '../kernels/registry.js';
 import { shapeToString, type Shape } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -110,92 +110,286 @@ function channelMajor(data: Float32Array, n0: number, nc: number, k: number, pla
  * [Cout, Cin, kH, kW], or convTranspose2d's [Cin, Cout, kH, kW] — the same numbers). conv2d is
  * `convolve` forward and `convolveAdjoint` + `convolveWeightGrad` backward; convTranspose2d is
  * `convolveAdjoint` forward and `convolve` + `convolveWeightGrad` backward: C and Cᵀ swap roles.
- * Each works through the batch in chunks (imagesPerChunk): im2col/col2im of a chunk, one GEMM
- * over the chunk's columns — unless the backend offers a direct convolution for the pass and
- * layer (Backend.directConvolution), which then does the whole batch without columns.
+ * Each has two algorithms: im2col/col2im of a chunk of images and one GEMM over the chunk's
+ * columns (imagesPerChunk), or the backend's direct convolution of the whole batch without
+ * columns (Backend.directConvolution), as the backend's convolutionPolicy says — timed at the
+ * layer's first use where it says 'time' (chooseAlgorithm).
  */
 
+/** How a pass of a layer is computed. */
+export type ConvAlgorithm = 'direct' | 'gemm';
+
+/** What timing chose for one pass of one layer (see convolutionChoices). */
+export interface ConvolutionChoice {
+  backend: string;
+  threads: number;
+  pass: DirectConvPass;
+  geometry: ConvGeometry;
+  /** Channels of the column side. */
+  k: number;
+  /** 'convolve' only: the weight gradient follows (timed with each algorithm: GEMM keeps the columns for it). */
+  withWeightGrad: boolean;
+  algorithm: ConvAlgorithm;
+  /** Median milliseconds of each (null: the direct convolution declined this layer). */
+  directMs: number | null;
+  gemmMs: number;
+}
+
+/** GEMM replaces the direct convolution only when this much faster: a near tie keeps the backend's usual choice. */
+const GEMM_MARGIN = 0.9;
+const TIMED_RUNS = 5;
+const timedChoices = new Map<string, ConvolutionChoice>();
+
+/** The choices timed so far in this process, in the order they were made. */
+export function convolutionChoices(): ConvolutionChoice[] {
+  return [...timedChoices.values()];
+}
+
+/** Forgets the timed choices (the next use of each layer times again). For measurements and tests. */
+export function clearConvolutionChoices(): void {
+  timedChoices.clear();
+}
+
+function choiceKey(backend: string, threads: number, pass: DirectConvPass, withWeightGrad: boolean, k: number, g: ConvGeometry): string {
+  return [backend, threads, pass, withWeightGrad ? 1 : 0, k, g.n, g.c, g.h, g.w, g.kh, g.kw, g.strideH, g.strideW, g.padH, g.padW, g.outH, g.outW].join(',');
+}
+
 /**
- * Image [N, C, H, W] → W·im2col(image) as [N, K, outH, outW]. When asked, also returns the
- * columns for the weight gradient — only when one chunk holds the whole batch (else they
- * are recomputed there, chunk by chunk).
+ * Takes choices made before (a checkpoint's) as if timed here: a resumed run computes each
+ * layer the way the run it continues did, so it stays bitwise the same. Choices for another
+ * backend or thread count are kept but never match; later timings do not override these.
  */
-function convolve(image: Tensor, weight: Tensor, g: ConvGeometry, k: number, keepColumns: boolean): { out: Tensor; columns: Tensor | null } {
+export function restoreConvolutionChoices(choices: readonly ConvolutionChoice[]): void {
+  for (const c of choices) timedChoices.set(choiceKey(c.backend, c.threads, c.pass, c.withWeightGrad, c.k, c.geometry), { ...c, geometry: { ...c.geometry } });
+}
+
+const GEOMETRY_KEYS = ['n', 'c', 'h', 'w', 'kh', 'kw', 'strideH', 'strideW', 'padH', 'padW', 'outH', 'outW'] as const;
+
+/** A ConvolutionChoice read from a file, checked field by field; null when it is not one. */
+export function parseConvolutionChoice(value: unknown): ConvolutionChoice | null {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return null;
+  const v = value as Record<string, unknown>;
+  const g = v['geometry'];
+  const count = (x: unknown): x is number => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
+  const ms = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x) && x >= 0;
+  if (
+    typeof v['backend'] !== 'string' || !count(v['threads']) || !['convolve', 'adjoint', 'weights'].includes(v['pass'] as string) ||
+    typeof v['withWeightGrad'] !== 'boolean' || !count(v['k']) || !['direct', 'gemm'].includes(v['algorithm'] as string) ||
+    !(v['directMs'] === null || ms(v['directMs'])) || !ms(v['gemmMs']) ||
+    g === null || typeof g !== 'object' || !GEOMETRY_KEYS.every((key) => count((g as Record<string, unknown>)[key]))
+  ) {
+    return null;
+  }
+  const geometry = Object.fromEntries(GEOMETRY_KEYS.map((key) => [key, (g as Record<string, number>)[key]])) as unknown as ConvGeometry;
+  return {
+    backend: v['backend'], threads: v['threads'], pass: v['pass'] as DirectConvPass, geometry, k: v['k'], withWeightGrad: v['withWeightGrad'],
+    algorithm: v['algorithm'] as ConvAlgorithm, directMs: v['directMs'] as number | null, gemmMs: v['gemmMs'],
+  };
+}
+
+/** Median milliseconds of `run` after one untimed call; null when that call declines (returns false). */
+function medianMs(run: () => boolean | void): number | null {
+  if (run() === false) return null;
+  const times: number[] = [];
+  for (let i = 0; i < TIMED_RUNS; i++) {
+    const t0 = performance.now();
+    run();
+    times.push(performance.now() - t0);
+  }
+  times.sort((a, b) => a - b);
+  return times[TIMED_RUNS >> 1]!;
+}
+
+/**
+ * The algorithm for a pass of a layer: the backend's policy, or under 'time' the faster of the
+ * two measured by `time` (once per backend, thread count, pass and layer in a process).
+ */
+function chooseAlgorithm(
+  pass: DirectConvPass, g: ConvGeometry, k: number, withWeightGrad: boolean, time: () => { directMs: number | null; gemmMs: number },
+): ConvAlgorithm {
+  const backend = getBackend();
+  const policy = backend.directConvolution === undefined ? 'gemm' : (backend.convolutionPolicy?.(pass, g, k) ?? 'direct');
+  if (policy !== 'time') return policy;
+  const threads = backend.threads ?? 1;
+  const key = choiceKey(backend.name, threads, pass, withWeightGrad, k, g);
+  let choice = timedChoices.get(key);
+  if (choice === undefined) {
+    const { directMs, gemmMs } = time();
+    const algorithm = directMs !== null && gemmMs >= directMs * GEMM_MARGIN ? 'direct' : 'gemm';
+    choice = { backend: backend.name, threads, pass, geometry: { ...g }, k, withWeightGrad, algorithm, directMs, gemmMs };
+    timedChoices.set(key, choice);
+  }
+  return choice.algorithm;
+}
+
+/**
+ * The buffers of the im2col / col2im + GEMM path: the columns of a chunk of images, and the
+ * chunk's column-side data in channel-major order (several images only). Made once for the
+ * runs that time the path, so those runs reuse memory as a planned training step does.
+ */
+interface GemmWorkspace {
+  chunk: number;
+  columns: Tensor;
+  channelMajor: Tensor | null;
+}
+
+function gemmWorkspace(g: ConvGeometry, k: number, chunk = imagesPerChunk(g, g.c * g.kh * g.kw)): GemmWorkspace {
+  const plane = g.outH * g.outW;
+  return { chunk, columns: empty([g.c * g.kh * g.kw, chunk * plane]), channelMajor: chunk > 1 ? empty([k, chunk * plane]) : null };
+}
+
+function releaseWorkspace(ws: GemmWorkspace): void {
+  ws.columns.dispose();
+  ws.channelMajor?.dispose();
+}
+
+/**
+ * im2col + GEMM: image [N, C, H, W] → W·im2col(image) into `out` [N, K, outH, outW], a chunk of
+ * images at a time. The workspace's columns then hold the last chunk's (the whole batch's when
+ * one chunk holds it).
+ */
+function convolveByGemm(image: Tensor, weight: Tensor, g: ConvGeometry, k: number, out: Tensor, ws: GemmWorkspace): void {
   const rows = g.c * g.kh * g.kw;
   const plane = g.outH * g.outW;
   const imageSize = g.c * g.h * g.w;
   const backend = getBackend();
-  const out = empty([g.n, k, g.outH, g.outW]);
-  // A backend's direct convolution, where it has one and judges it faster: no columns to keep.
-  if (backend.directConvolution?.('convolve', image.data, weight.data, g, k, out.data) === true) return { out, columns: null };
-  const chunk = imagesPerChunk(g, rows);
-  const columns = empty([rows, chunk * plane]);
-  const product = chunk > 1 ? empty([k, chunk * plane]) : null;
-  for (let n0 = 0; n0 < g.n; n0 += chunk) {
-    const nc = Math.min(chunk, g.n - n0);
-    const cols = columns.data.subarray(0, rows * nc * plane);
+  for (let n0 = 0; n0 < g.n; n0 += ws.chunk) {
+    const nc = Math.min(ws.chunk, g.n - n0);
+    const cols = ws.columns.data.subarray(0, rows * nc * plane);
     backend.im2col(image.data.subarray(n0 * imageSize, (n0 + nc) * imageSize), { ...g, n: nc }, cols);
     const target = out.data.subarray(n0 * k * plane, (n0 + nc) * k * plane);
     // One image's W·columns [K, plane] is already its NCHW slice; several need [K, n, plane] → [n, K, plane].
-    const cnhw = nc === 1 ? target : product!.data.subarray(0, k * nc * plane);
+    const cnhw = nc === 1 ? target : ws.channelMajor!.data.subarray(0, k * nc * plane);
     backend.gemm(gemmParams({ m: k, n: nc * plane, k: rows }), weight.data, cols, cnhw);
     if (nc > 1) backend.permute(cnhw, [k, nc, plane], [1, 0, 2], target);
   }
-  product?.dispose();
-  const keep = keepColumns && chunk === g.n;
-  if (!keep) columns.dispose();
-  return { out, columns: keep ? columns : null };
+}
+
+/** col2im + GEMM: column-side data y [N, K, outH, outW] → col2im(Wᵀ·y) into `image` [N, C, H, W]. */
+function adjointByGemm(y: Tensor, weight: Tensor, g: ConvGeometry, k: number, image: Tensor, ws: GemmWorkspace): void {
+  const rows = g.c * g.kh * g.kw;
+  const plane = g.outH * g.outW;
+  const imageSize = g.c * g.h * g.w;
+  const backend = getBackend();
+  for (let n0 = 0; n0 < g.n; n0 += ws.chunk) {
+    const nc = Math.min(ws.chunk, g.n - n0);
+    const cols = ws.columns.data.subarray(0, rows * nc * plane);
+    const yc = channelMajor(y.data, n0, nc, k, plane, ws.channelMajor?.data ?? null);
+    backend.gemm(gemmParams({ transA: true, m: rows, n: nc * plane, k }), weight.data, yc, cols);
+    backend.col2im(cols, { ...g, n: nc }, image.data.subarray(n0 * imageSize, (n0 + nc) * imageSize));
+  }
+}
+
+/**
+ * im2col + GEMM: the weight gradient y·im2col(image)ᵀ into `grad`, summed over the batch chunk
+ * by chunk; with `columnsReady` the workspace already holds the whole batch's columns (kept by
+ * `convolve`), and it is one GEMM.
+ */
+function weightGradByGemm(y: Tensor, image: Tensor, g: ConvGeometry, k: number, grad: Tensor, ws: GemmWorkspace, columnsReady: boolean): void {
+  const rows = g.c * g.kh * g.kw;
+  const plane = g.outH * g.outW;
+  const imageSize = g.c * g.h * g.w;
+  const backend = getBackend();
+  for (let n0 = 0; n0 < g.n; n0 += ws.chunk) {
+    const nc = Math.min(ws.chunk, g.n - n0);
+    const c = ws.columns.data.subarray(0, rows * nc * plane);
+    if (!columnsReady) backend.im2col(image.data.subarray(n0 * imageSize, (n0 + nc) * imageSize), { ...g, n: nc }, c);
+    const yc = channelMajor(y.data, n0, nc, k, plane, ws.channelMajor?.data ?? null);
+    backend.gemm(gemmParams({ transB: true, m: k, n: rows, k: nc * plane, beta: n0 === 0 ? 0 : 1 }), yc, c, grad.data);
+  }
+}
+
+/**
+ * Image [N, C, H, W] → W·im2col(image) as [N, K, outH, outW]. When asked (the weight gradient
+ * follows), also returns the columns — only when GEMM did it and one chunk held the whole
+ * batch (else the weight gradient recomputes them, or convolves directly).
+ */
+function convolve(image: Tensor, weight: Tensor, g: ConvGeometry, k: number, keepColumns: boolean): { out: Tensor; columns: Tensor | null } {
+  const backend = getBackend();
+  const out = empty([g.n, k, g.outH, g.outW]);
+  const direct = (): boolean => backend.directConvolution!('convolve', image.data, weight.data, g, k, out.data);
+  const algorithm = chooseAlgorithm('convolve', g, k, keepColumns, () => {
+    const ws = gemmWorkspace(g, k);
+    const byGemm = (): void => convolveByGemm(image, weight, g, k, out, ws);
+    let timed: { directMs: number | null; gemmMs: number };
+    if (!keepColumns) {
+      timed = { directMs: medianMs(direct), gemmMs: medianMs(byGemm)! };
+    } else {
+      // With the weight gradient to follow, each algorithm is timed with its own: GEMM's from the
+      // columns it just made (when one chunk holds the batch), the direct one's as that pass's own
+      // choice decides (out stands in for dy).
+      const grad = empty([k, g.c, g.kh, g.kw]);
+      const directConv = medianMs(direct);
+      const directMs = directConv === null ? null : directConv + medianMs(() => weightGradWithoutColumns(out, image, g, k, grad))!;
+      const gemmMs = medianMs(() => {
+        byGemm();
+        weightGradByGemm(out, image, g, k, grad, ws, ws.chunk === g.n);
+      })!;
+      grad.dispose();
+      timed = { directMs, gemmMs };
+    }
+    releaseWorkspace(ws);
+    return timed;
+  });
+  if (algorithm === 'direct' && direct()) return { out, columns: null };
+  const ws = gemmWorkspace(g, k);
+  convolveByGemm(image, weight, g, k, out, ws);
+  ws.channelMajor?.dispose();
+  const keep = keepColumns && ws.chunk === g.n;
+  if (!keep) ws.columns.dispose();
+  return { out, columns: keep ? ws.columns : null };
 }
 
 /** Column-side data [N, K, outH, outW] → col2im(Wᵀ·y) as the image [N, C, H, W]. */
 function convolveAdjoint(y: Tensor, weight: Tensor, g: ConvGeometry, k: number): Tensor {
-  const rows = g.c * g.kh * g.kw;
-  const plane = g.outH * g.outW;
-  const imageSize = g.c * g.h * g.w;
   const backend = getBackend();
   const image = empty([g.n, g.c, g.h, g.w]);
-  if (backend.directConvolution?.('adjoint', y.data, weight.data, g, k, image.data) === true) return image;
-  const chunk = imagesPerChunk(g, rows);
-  const columns = empty([rows, chunk * plane]);
-  const scratch = chunk > 1 ? empty([k, chunk * plane]) : null;
-  for (let n0 = 0; n0 < g.n; n0 += chunk) {
-    const nc = Math.min(chunk, g.n - n0);
-    const cols = columns.data.subarray(0, rows * nc * plane);
-    const yc = channelMajor(y.data, n0, nc, k, plane, scratch?.data ?? null);
-    backend.gemm(gemmParams({ transA: true, m: rows, n: nc * plane, k }), weight.data, yc, cols);
-    backend.col2im(cols, { ...g, n: nc }, image.data.subarray(n0 * imageSize, (n0 + nc) * imageSize));
-  }
-  scratch?.dispose();
-  columns.dispose();
+  const direct = (): boolean => backend.directConvolution!('adjoint', y.data, weight.data, g, k, image.data);
+  const byGemm = (): void => {
+    const ws = gemmWorkspace(g, k);
+    adjointByGemm(y, weight, g, k, image, ws);
+    releaseWorkspace(ws);
+  };
+  const algorithm = chooseAlgorithm('adjoint', g, k, false, () => {
+    const ws = gemmWorkspace(g, k);
+    const timed = { directMs: medianMs(direct), gemmMs: medianMs(() => adjointByGemm(y, weight, g, k, image, ws))! };
+    releaseWorkspace(ws);
+    return timed;
+  });
+  if (!(algorithm === 'direct' && direct())) byGemm();
   return image;
+}
+
+/** The weight gradient into `grad` when no columns were kept: the direct convolution, or GEMM over recomputed columns. */
+function weightGradWithoutColumns(y: Tensor, image: Tensor, g: ConvGeometry, k: number, grad: Tensor): void {
+  const backend = getBackend();
+  const direct = (): boolean => backend.directConvolution!('weights', image.data, y.data, g, k, grad.data);
+  const algorithm = chooseAlgorithm('weights', g, k, false, () => {
+    const ws = gemmWorkspace(g, k);
+    const timed = { directMs: medianMs(direct), gemmMs: medianMs(() => weightGradByGemm(y, image, g, k, grad, ws, false))! };
+    releaseWorkspace(ws);
+    return timed;
+  });
+  if (algorithm === 'direct' && direct()) return;
+  const ws = gemmWorkspace(g, k);
+  weightGradByGemm(y, image, g, k, grad, ws, false);
+  releaseWorkspace(ws);
 }
 
 /**
  * The weight gradient y·im2col(image)ᵀ [K, C·kH·kW], shaped `weightShape`, from column-side
- * data y [N, K, outH, outW], summed over the batch chunk by chunk; `columns` (im2col of the
- * whole batch, kept by `convolve`) is used when given and still alive. Disposes the columns it used.
+ * data y [N, K, outH, outW]; with `columns` kept by `convolve` (and still alive) it is one GEMM
+ * over them, which it disposes.
  */
 function convolveWeightGrad(y: Tensor, image: Tensor, columns: Tensor | null, g: ConvGeometry, k: number, weightShape: Shape): Tensor {
-  const rows = g.c * g.kh * g.kw;
-  const plane = g.outH * g.outW;
-  const imageSize = g.c * g.h * g.w;
-  const backend = getBackend();
-  const kept = columns !== null && !columns.isDisposed;
   const grad = empty(weightShape);
-  // With the columns kept this is one GEMM; without them, a direct convolution may be cheaper than recomputing them.
-  if (!kept && backend.directConvolution?.('weights', image.data, y.data, g, k, grad.data) === true) return grad;
-  const chunk = kept ? g.n : imagesPerChunk(g, rows);
-  const cols = kept ? columns : empty([rows, chunk * plane]);
-  const scratch = chunk > 1 ? empty([k, chunk * plane]) : null;
-  for (let n0 = 0; n0 < g.n; n0 += chunk) {
-    const nc = Math.min(chunk, g.n - n0);
-    const c = cols.data.subarray(0, rows * nc * plane);
-    if (!kept) backend.im2col(image.data.subarray(n0 * imageSize, (n0 + nc) * imageSize), { ...g, n: nc }, c);
-    const yc = channelMajor(y.data, n0, nc, k, plane, scratch?.data ?? null);
-    backend.gemm(gemmParams({ transB: true, m: k, n: rows, k: nc * plane, beta: n0 === 0 ? 0 : 1 }), yc, c, grad.data);
+  if (columns !== null && !columns.isDisposed) {
+    const ws: GemmWorkspace = { chunk: g.n, columns, channelMajor: g.n > 1 ? empty([k, g.n * g.outH * g.outW]) : null };
+    weightGradByGemm(y, image, g, k, grad, ws, true);
+    releaseWorkspace(ws);
+  } else {
+    weightGradWithoutColumns(y, image, g, k, grad);
   }
-  scratch?.dispose();
-  cols.dispose();
   return grad;
 }
 

@@ -9,7 +9,8 @@
  *   fixed_noise                        the z behind the sample grids
  * Metadata (strings; JSON where structured):
  *   format "dcgan-ts-checkpoint", version "1", config, step, epoch, elapsed_seconds,
- *   loader (data order), rng (generator state), optG / optD (hyperparameters and step counts).
+ *   loader (data order), rng (generator state), optG / optD (hyperparameters and step counts),
+ *   and (optional) convolutions: the algorithm timed for each convolution (see convolutionChoices).
  *
  * The netG./netD. tensors alone are pytorch/examples' state dicts under a prefix, so a
  * PyTorch user can load them after stripping it. Writing streams tensor by tensor (no array
@@ -26,6 +27,7 @@ import type { Optimizer, OptimizerStateDictLike, ParamStateLike } from '../optim
 import type { GeneratorState } from '../tensor/random.js';
 import { sameShape, shapeToString } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
+import { parseConvolutionChoice, restoreConvolutionChoices, type ConvolutionChoice } from '../ops/conv.js';
 import { DCGAN_CONFIG_KEYS, pickDcganConfig, resolveDcganConfig, type DcganConfig } from '../models/dcgan.js';
 import type { SizedChunks } from '../io/atomic.js';
 import { decodeSafetensors, safetensorsChunks, SafetensorsError, type SafetensorsFile, type TensorToWrite } from '../io/safetensors.js';
@@ -67,6 +69,8 @@ export interface CheckpointState {
   fixedNoise: Tensor;
   /** The generator average, when the run keeps one. */
   netGEma?: Module | null;
+  /** The algorithm timed for each convolution (convolutionChoices()): a resumed run keeps them, so it stays bitwise the same. */
+  convolutions?: readonly ConvolutionChoice[];
 }
 
 /** A checkpoint as read back: validated plain state (tensors as read, not yet on the backend) to load into fresh modules and optimizers. */
@@ -88,6 +92,8 @@ export interface LoadedCheckpoint {
   loader: CheckpointLoaderState;
   rng: GeneratorState;
   fixedNoise: TensorLike;
+  /** The convolutions' timed algorithms (empty where the file has none). */
+  convolutions: ConvolutionChoice[];
   /** Set once restoreCheckpoint has released the tensor data (option `release`). */
   released?: boolean;
 }
@@ -133,6 +139,7 @@ export function checkpointEntries(state: CheckpointState): { tensors: Array<[str
     rng: JSON.stringify(state.rng),
     ...optMeta,
   };
+  if (state.convolutions !== undefined && state.convolutions.length > 0) metadata['convolutions'] = JSON.stringify(state.convolutions);
   return { tensors, metadata };
 }
 
@@ -225,6 +232,14 @@ export function checkpointFromSafetensors(read: () => SafetensorsFile, path: str
     problems.push("its metadata 'rng' is not a generator state");
   }
 
+  let convolutions: ConvolutionChoice[] = [];
+  if (metadata['convolutions'] !== undefined) {
+    const list = json('convolutions');
+    const parsed = Array.isArray(list) ? list.map(parseConvolutionChoice) : [null];
+    if (parsed.every((c): c is ConvolutionChoice => c !== null)) convolutions = parsed;
+    else if (list !== undefined) problems.push("its metadata 'convolutions' is not a list of convolution choices");
+  }
+
   // Tensors: each name must be one the format defines, with its dtype.
   const claimed = new Set<string>();
   const claim = (name: string): TensorLike | undefined => {
@@ -298,6 +313,7 @@ export function checkpointFromSafetensors(read: () => SafetensorsFile, path: str
     loader: loader as CheckpointLoaderState,
     rng: { s: (rng as { s: [number, number, number, number] }).s },
     fixedNoise: fixedNoise!,
+    convolutions,
   };
 }
 
@@ -369,7 +385,7 @@ export interface RestoreTargets {
 }
 
 /**
- * Restores networks, optimizer states and fixed noise, after checking every one of them
+ * Restores networks, optimizer states, fixed noise and the convolutions' timed algorithms, after checking every one of them
  * against the live objects: on any mismatch nothing is changed and the error lists them all.
  * With `release`, the checkpoint's tensor data is dropped once copied (its metadata stays):
  * a resumed run then does not hold a second copy of its whole state — 1.1 GB at 256×256 —
@@ -397,6 +413,7 @@ export function restoreCheckpoint(checkpoint: LoadedCheckpoint, targets: Restore
   targets.optD.loadStateDict(checkpoint.optD);
   targets.fixedNoise.data.set(checkpoint.fixedNoise.data);
   if (average !== null) average.loadStateDict(checkpoint.netGEma!);
+  restoreConvolutionChoices(checkpoint.convolutions);
   if (options.release === true) {
     const empty = Object.freeze(Object.create(null) as Record<string, TensorLike>);
     Object.assign(checkpoint, {

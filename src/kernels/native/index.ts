@@ -1,5 +1,5 @@
 import { availableParallelism, totalmem } from 'node:os';
-import type { Backend, ConvGeometry, DirectConvPass } from '../backend.js';
+import type { Backend, ConvGeometry, ConvolutionPolicy, DirectConvPass } from '../backend.js';
 import { ChunkedHeap } from '../heap.js';
 import { registerBackend } from '../registry.js';
 import { compiledBackend, type CompiledKernels } from '../shared.js';
@@ -21,8 +21,10 @@ export interface NativeBackend extends Backend {
   fmaPeak(options?: { threads?: number; seconds?: number; trials?: number; isa?: string }): FmaPeak | null;
   /**
    * When oneDNN's direct convolutions replace im2col + GEMM (addons built with oneDNN only):
-   * 'auto' where they are faster on this kind of layer, 'on' wherever oneDNN can, 'off' never.
-   * Starts from DCGAN_DIRECT_CONV (default auto); returns the previous mode.
+   * 'rule' on the kinds of layer where the per-layer profiles found them faster (directWins);
+   * 'auto' as 'rule', except that on a large layer both ways are timed at its first use and
+   * the faster is kept (GEMM wins on some layers on some CPUs only); 'on' wherever oneDNN
+   * can; 'off' never. Starts from DCGAN_DIRECT_CONV (default auto); returns the previous mode.
    */
   setDirectConv(mode: DirectConvMode): DirectConvMode;
   readonly directConv: DirectConvMode;
@@ -30,8 +32,11 @@ export interface NativeBackend extends Backend {
   directConvImpl(pass: DirectConvPass, g: ConvGeometry, k: number): string | null;
 }
 
-export type DirectConvMode = 'auto' | 'on' | 'off';
-const DIRECT_CONV_MODES: readonly DirectConvMode[] = ['auto', 'on', 'off'];
+export type DirectConvMode = 'auto' | 'rule' | 'on' | 'off';
+const DIRECT_CONV_MODES: readonly DirectConvMode[] = ['auto', 'rule', 'on', 'off'];
+
+/** Below this many FLOPs a layer's pass is not worth timing (and tiny layers time noisily): the rule decides. */
+const TIMED_MIN_FLOPS = 5e7;
 
 function directConvFromEnv(): DirectConvMode {
   const value = process.env.DCGAN_DIRECT_CONV;
@@ -73,7 +78,6 @@ export function createNativeBackend(threads?: number): NativeBackend {
     hasDirect ? (addon.directConvImpl?.(passCode(pass), k, ...conv(g)) ?? null) : null;
   const directConvolution = (pass: DirectConvPass, input: Float32Array, second: Float32Array, g: ConvGeometry, k: number, output: Float32Array): boolean => {
     if (!hasDirect || directMode === 'off') return false;
-    if (directMode === 'auto' && !directWins(pass, g, () => directConvImpl(pass, g, k))) return false;
     const image = g.n * g.c * g.h * g.w;
     const columns = g.n * k * g.outH * g.outW;
     const weights = k * g.c * g.kh * g.kw;
@@ -108,7 +112,7 @@ export function createNativeBackend(threads?: number): NativeBackend {
     // Says whether oneDNN's convolutions take part, as the mode is now.
     get description() {
       if (!hasDirect || directMode === 'off') return blasDescription;
-      return `${blasDescription} + ${info.directConv} convolutions${directMode === 'auto' ? ' where faster' : ''}`;
+      return `${blasDescription} + ${info.directConv} convolutions${directMode === 'auto' ? ' where faster (timed)' : directMode === 'rule' ? ' where faster' : ''}`;
     },
     allocator: heap,
     heap,
@@ -132,12 +136,20 @@ export function createNativeBackend(threads?: number): NativeBackend {
     directConvImpl,
     ...compiledBackend('native', kernels),
     directConvolution,
+    convolutionPolicy(pass, g, k): ConvolutionPolicy {
+      if (!hasDirect || directMode === 'off') return 'gemm';
+      if (directMode === 'on') return 'direct';
+      if (!directWins(pass, g, () => directConvImpl(pass, g, k))) return 'gemm';
+      const flops = 2 * g.n * k * g.c * g.kh * g.kw * g.outH * g.outW;
+      return directMode === 'auto' && flops >= TIMED_MIN_FLOPS ? 'time' : 'direct';
+    },
   };
 }
 
 /**
- * Where oneDNN's direct convolution beats our im2col + GEMM ('auto'), by the per-layer profile
- * of both on the DCGAN layers (BENCHMARKS.md): everywhere its JIT kernels run, except
+ * Where oneDNN's direct convolution beats our im2col + GEMM ('rule', and the layers 'auto' does
+ * not time), by the per-layer profile of both on the DCGAN layers (BENCHMARKS.md): everywhere
+ * its JIT kernels run, except
  * - a column side of one position (G's 1×1 → 4×4 projection, D's last 4×4 → 1×1): there
  *   im2col is a transpose and the GEMM is all there is;
  * - the adjoint pass onto an image of few channels (G's last layer, D's first layer's dx), whose

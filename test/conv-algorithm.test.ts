@@ -1,0 +1,118 @@
+/**
+ * Choosing a convolution's algorithm by timing (src/ops/conv.ts, chooseAlgorithm): a backend
+ * whose convolutionPolicy says 'time' gets each pass of each layer timed once, direct against
+ * im2col + GEMM, and the faster kept — with the same numbers either way. The backend here is
+ * the js reference with a direct convolution made of the reference kernels and a busy wait,
+ * so which way is slower is known.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { Backend, ConvGeometry, DirectConvPass } from '../src/kernels/backend.js';
+import { createJsBackend, getBackendName, registerBackend, setBackend } from '../src/kernels/index.js';
+import { clearConvolutionChoices, conv2d, convolutionChoices, convTranspose2d } from '../src/ops/conv.js';
+import { tensor } from '../src/ops/create.js';
+import { referenceAdjoint, referenceConvolve, referenceWeights } from './conv-reference.js';
+import { assertClose, randomValues } from './helpers.js';
+
+function busyWait(ms: number): void {
+  const end = performance.now() + ms;
+  while (performance.now() < end) {
+    // spin: a slow kernel
+  }
+}
+
+/** Which way is slow, and how many times each way ran. */
+const slow = { direct: 0, gemm: 0 };
+const calls = { direct: 0, gemm: 0 };
+
+function timedBackend(): Backend {
+  const js = createJsBackend();
+  return {
+    ...js,
+    name: 'timed-test',
+    gemm(p, a, b, c) {
+      calls.gemm++;
+      busyWait(slow.gemm);
+      js.gemm(p, a, b, c);
+    },
+    directConvolution(pass: DirectConvPass, input: Float32Array, second: Float32Array, g: ConvGeometry, k: number, output: Float32Array): boolean {
+      calls.direct++;
+      busyWait(slow.direct);
+      const result = pass === 'convolve' ? referenceConvolve(input, second, g, k) : pass === 'adjoint' ? referenceAdjoint(input, second, g, k) : referenceWeights(input, second, g, k);
+      output.set(result);
+      return true;
+    },
+    convolutionPolicy: () => 'time',
+  };
+}
+
+/** conv2d and convTranspose2d of one layer, forward and both gradients. */
+function layerResults(): Float32Array[] {
+  const x = tensor(randomValues(2 * 8 * 8 * 8, 1), [2, 8, 8, 8]);
+  const w = tensor(randomValues(16 * 8 * 4 * 4, 2, 0.2), [16, 8, 4, 4]);
+  const y = tensor(randomValues(2 * 16 * 4 * 4, 3), [2, 16, 4, 4]);
+  const results: Float32Array[] = [];
+  for (const transposed of [false, true]) {
+    const input = transposed ? y : x;
+    input.requiresGrad = true;
+    w.requiresGrad = true;
+    const out = transposed ? convTranspose2d(input, w, null, { stride: 2, padding: 1 }) : conv2d(input, w, null, { stride: 2, padding: 1 });
+    out.backward(tensor(randomValues(out.size, 4), out.shape));
+    results.push(Float32Array.from(out.data), Float32Array.from(input.grad!.data), Float32Array.from(w.grad!.data));
+    input.grad = null;
+    w.grad = null;
+  }
+  return results;
+}
+
+describe('convolution algorithms chosen by timing', () => {
+  let previous = '';
+  let expected: Float32Array[] = [];
+  before(() => {
+    previous = getBackendName();
+    setBackend('js');
+    expected = layerResults();
+    registerBackend('timed-test', timedBackend);
+    setBackend('timed-test');
+  });
+  after(() => {
+    setBackend(previous);
+    clearConvolutionChoices();
+  });
+
+  for (const [slower, faster] of [['direct', 'gemm'], ['gemm', 'direct']] as const) {
+    it(`every pass takes the faster way (${faster}) once it is timed, and the numbers are the reference's`, () => {
+      clearConvolutionChoices();
+      slow.direct = 0;
+      slow.gemm = 0;
+      slow[slower] = 3;
+      const results = layerResults();
+      for (const [i, values] of results.entries()) assertClose(values, expected[i]!, { rtol: 1e-5, atol: 1e-5 }, `result ${i}`);
+      const choices = convolutionChoices();
+      // Forward with the weight gradient to follow, backward-data (adjoint) and, for the transposed
+      // layer, convolve as its backward-data: each pass of the layer timed once.
+      assert.deepEqual(new Set(choices.map((c) => c.algorithm)), new Set([faster]), JSON.stringify(choices.map((c) => [c.pass, c.algorithm, c.directMs, c.gemmMs])));
+      for (const c of choices) assert.ok(c.directMs !== null && (faster === 'gemm' ? c.gemmMs < c.directMs : c.directMs < c.gemmMs), `${c.pass}: ${c.directMs} vs ${c.gemmMs}`);
+      assert.ok(choices.some((c) => c.pass === 'convolve') && choices.some((c) => c.pass === 'adjoint'));
+      // Once timed, a layer runs one way only: the slow way is not called again.
+      const count = choices.length;
+      calls.direct = 0;
+      calls.gemm = 0;
+      const again = layerResults();
+      for (const [i, values] of again.entries()) assertClose(values, expected[i]!, { rtol: 1e-5, atol: 1e-5 }, `result ${i}, again`);
+      assert.equal(convolutionChoices().length, count, 'no new timing');
+      assert.equal(calls[slower], 0, `${slower} is not run again`);
+      assert.ok(calls[faster] > 0);
+    });
+  }
+
+  it('a near tie keeps the direct convolution (GEMM must be clearly faster)', () => {
+    clearConvolutionChoices();
+    slow.direct = 2;
+    slow.gemm = 2;
+    layerResults();
+    const choices = convolutionChoices();
+    assert.ok(choices.length > 0);
+    for (const c of choices) if (c.gemmMs >= c.directMs! * 0.9) assert.equal(c.algorithm, 'direct');
+  });
+});
