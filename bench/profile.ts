@@ -17,7 +17,7 @@ import {
 } from '../src/index.js';
 import { benchmarkTrainingStep } from '../src/bench/training-step.js';
 import type { ConvGeometry, DirectConvPass } from '../src/kernels/backend.js';
-import { planConv2d, planConvTranspose2d } from '../src/ops/conv.js';
+import { convolutionChoices, planConv2d, planConvTranspose2d, type ConvolutionChoice } from '../src/ops/conv.js';
 import { dcganDiscriminator, dcganGenerator, type DcganConfig } from '../src/models/dcgan.js';
 import { median, parseFlags } from './util.js';
 
@@ -55,6 +55,8 @@ export interface ProfileReport {
   directConv?: { mode: string; library: string | null };
   config: { imageSize: number; channels: number; batch: number; nz: number; ngf: number; ndf: number; projection: 'conv'; repeats: number; stepWarmup: number };
   layers: LayerProfile[];
+  /** Ours only: the algorithm timed for each convolution pass (DCGAN_DIRECT_CONV=auto), with the times. */
+  convolutionChoices?: ConvolutionChoice[];
   /** Median of a whole training step (D real + D fake + G, Adam on both). */
   stepMs: number;
   /** Σ perStep × ms over every layer and pass, bnAct included. */
@@ -271,6 +273,7 @@ function main(): void {
     ...directConvReport(),
     config: { imageSize, channels, batch, nz: config.nz, ngf: config.ngf, ndf: config.ndf, projection: 'conv', repeats, stepWarmup },
     layers,
+    convolutionChoices: convolutionChoices(),
     stepMs: step.stepMs,
     stepEstimateMs: +estimateMs(layers, ['forward', 'backwardData', 'backwardFilter', 'bnAct']).toFixed(1),
     convEstimateMs: +estimateMs(layers, ['forward', 'backwardData', 'backwardFilter']).toFixed(1),
