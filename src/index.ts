@@ -5,6 +5,12 @@
  */
 export * from './core.js';
 import './kernels/native/index.js';
+import { convolutionChoicesFile } from './io/convolution-choices.js';
+import { setConvolutionChoiceStore } from './ops/conv.js';
+
+// In Node the convolutions' timed algorithms are kept in the cache folder, so every run on this
+// machine computes each layer the same way (src/io/convolution-choices.ts).
+setConvolutionChoiceStore(convolutionChoicesFile());
 export { createNativeBackend, type NativeBackend } from './kernels/native/index.js';
 export type { FmaPeak, NativeLibraryInfo } from './kernels/native/addon.js';
 export * as io from './io/index.js';

@@ -6,10 +6,16 @@
  * so which way is slower is known.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { convolutionChoicesFile, machineFingerprint, parseConvolutionChoicesFile } from '../src/io/convolution-choices.js';
 import type { Backend, ConvGeometry, DirectConvPass } from '../src/kernels/backend.js';
 import { createJsBackend, getBackendName, registerBackend, setBackend } from '../src/kernels/index.js';
-import { clearConvolutionChoices, conv2d, convolutionChoices, convTranspose2d } from '../src/ops/conv.js';
+import {
+  clearConvolutionChoices, conv2d, convolutionChoiceKey, convolutionChoices, convTranspose2d, setConvolutionChoiceStore, type ConvolutionChoiceStore,
+} from '../src/ops/conv.js';
 import { tensor } from '../src/ops/create.js';
 import { referenceAdjoint, referenceConvolve, referenceWeights } from './conv-reference.js';
 import { assertClose, randomValues } from './helpers.js';
@@ -68,8 +74,10 @@ function layerResults(): Float32Array[] {
 describe('convolution algorithms chosen by timing', () => {
   let previous = '';
   let expected: Float32Array[] = [];
+  let previousStore: ConvolutionChoiceStore | null = null;
   before(() => {
     previous = getBackendName();
+    previousStore = setConvolutionChoiceStore(null);
     setBackend('js');
     expected = layerResults();
     registerBackend('timed-test', timedBackend);
@@ -77,6 +85,7 @@ describe('convolution algorithms chosen by timing', () => {
   });
   after(() => {
     setBackend(previous);
+    setConvolutionChoiceStore(previousStore);
     clearConvolutionChoices();
   });
 
@@ -114,5 +123,78 @@ describe('convolution algorithms chosen by timing', () => {
     const choices = convolutionChoices();
     assert.ok(choices.length > 0);
     for (const c of choices) if (c.gemmMs >= c.directMs! * 0.9) assert.equal(c.algorithm, 'direct');
+  });
+});
+
+describe('the store of timed choices', () => {
+  let previous = '';
+  let previousStore: ConvolutionChoiceStore | null = null;
+  const root = mkdtempSync(join(tmpdir(), 'dcgan-conv-choices-'));
+  before(() => {
+    previous = getBackendName();
+    registerBackend('timed-test', timedBackend);
+    setBackend('timed-test');
+    previousStore = setConvolutionChoiceStore(null);
+  });
+  after(() => {
+    setBackend(previous);
+    setConvolutionChoiceStore(previousStore);
+    clearConvolutionChoices();
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  it('a process takes the choices another one timed (no timing of its own), and adds what it times; the file keeps each machine apart', () => {
+    const path = join(root, 'convolution-choices.json');
+    slow.direct = 3;
+    slow.gemm = 0;
+    setConvolutionChoiceStore(convolutionChoicesFile(path));
+    clearConvolutionChoices();
+    layerResults();
+    const timed = convolutionChoices();
+    assert.ok(timed.length >= 3 && timed.every((c) => c.algorithm === 'gemm'));
+    const saved = parseConvolutionChoicesFile(readFileSync(path, 'utf8'));
+    assert.deepEqual([...saved.keys()], [machineFingerprint()]);
+    assert.deepEqual(saved.get(machineFingerprint()), timed);
+
+    // "Another process": nothing timed yet in memory, and direct would now win by far; the file decides.
+    clearConvolutionChoices();
+    slow.direct = 0;
+    slow.gemm = 3;
+    calls.direct = 0;
+    layerResults();
+    assert.equal(calls.direct, 0, 'no timing, and the direct convolution is not used');
+    assert.deepEqual(convolutionChoices().map(convolutionChoiceKey), timed.map(convolutionChoiceKey));
+
+    // A machine of another kind in the same file keeps its own list; a malformed file reads as empty.
+    const other = { ...timed[0]!, algorithm: 'direct' as const };
+    writeFileSync(path, JSON.stringify({ version: 1, machines: { 'another CPU': [other], [machineFingerprint()]: timed } }));
+    assert.deepEqual(convolutionChoicesFile(path).load(), timed);
+    writeFileSync(path, '{"version": 1, "machines": [');
+    assert.deepEqual(convolutionChoicesFile(path).load(), []);
+    convolutionChoicesFile(path).save(timed);
+    assert.deepEqual(convolutionChoicesFile(path).load(), timed, 'a save replaces a malformed file');
+    // The first timing of a layer stays: saving a different choice for it changes nothing.
+    convolutionChoicesFile(path).save([{ ...timed[0]!, algorithm: 'direct' }]);
+    assert.equal(convolutionChoicesFile(path).load()[0]!.algorithm, 'gemm');
+  });
+
+  it('a store that cannot write warns once and training goes on', () => {
+    const blocked = join(root, 'a-file');
+    writeFileSync(blocked, 'not a folder');
+    setConvolutionChoiceStore(convolutionChoicesFile(join(blocked, 'convolution-choices.json')));
+    clearConvolutionChoices();
+    slow.direct = 0;
+    slow.gemm = 0;
+    const warnings: string[] = [];
+    const warn = console.warn;
+    console.warn = (message: string) => warnings.push(message);
+    try {
+      const results = layerResults();
+      assert.equal(results.length, 6);
+    } finally {
+      console.warn = warn;
+    }
+    assert.equal(warnings.length, 1, warnings.join('\n'));
+    assert.match(warnings[0]!, /could not keep the timed convolution choices in .*a-file.*; the next run times them again/);
   });
 });

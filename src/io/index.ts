@@ -6,3 +6,4 @@ export { renderReport, writeReport, type ReportInput, type ReportGrid } from './
 export { exportOnnx, OnnxExportError, ONNX_IR_VERSION, ONNX_OPSET, type OnnxExportOptions } from './onnx/index.js';
 export { loadTorchStateDict, saveTorchStateDict, TorchFormatError, type TorchTensor } from './torch/index.js';
 export { encodeWeights, saveWeights, loadWeights, weightsFromSafetensors, WeightsError, WEIGHTS_FORMAT, WEIGHTS_VERSION, type Weights, type WeightsDict } from './weights.js';
+export { convolutionChoicesFile, parseConvolutionChoicesFile, machineFingerprint } from './convolution-choices.js';

@@ -145,13 +145,42 @@ export function convolutionChoices(): ConvolutionChoice[] {
   return [...timedChoices.values()];
 }
 
-/** Forgets the timed choices (the next use of each layer times again). For measurements and tests. */
+/** Forgets the timed choices (the next use of each layer times again, or takes the store's). For measurements and tests. */
 export function clearConvolutionChoices(): void {
   timedChoices.clear();
+  storeRead = false;
+}
+
+/**
+ * Where timed choices outlive the process, so that every run on a machine computes each layer
+ * the same way (and a run and its resumption after a kill agree bitwise). In Node the package
+ * root installs one on a file in the cache folder; browsers keep choices per page.
+ */
+export interface ConvolutionChoiceStore {
+  /** The choices kept for this machine and backend. */
+  load(): ConvolutionChoice[];
+  /** Adds choices; ones it already holds for the same layer stay as they are (the first timing wins). */
+  save(choices: readonly ConvolutionChoice[]): void;
+}
+
+let store: ConvolutionChoiceStore | null = null;
+let storeRead = false;
+
+/** Installs (or with null removes) the store of timed choices; returns the previous one. */
+export function setConvolutionChoiceStore(next: ConvolutionChoiceStore | null): ConvolutionChoiceStore | null {
+  const previous = store;
+  store = next;
+  storeRead = false;
+  return previous;
 }
 
 function choiceKey(backend: string, threads: number, pass: DirectConvPass, withWeightGrad: boolean, k: number, g: ConvGeometry): string {
   return [backend, threads, pass, withWeightGrad ? 1 : 0, k, g.n, g.c, g.h, g.w, g.kh, g.kw, g.strideH, g.strideW, g.padH, g.padW, g.outH, g.outW].join(',');
+}
+
+/** What a choice is about (backend, threads, pass, layer), as a string: two choices with the same key are for the same thing. */
+export function convolutionChoiceKey(c: ConvolutionChoice): string {
+  return choiceKey(c.backend, c.threads, c.pass, c.withWeightGrad, c.k, c.geometry);
 }
 
 /**
@@ -159,8 +188,12 @@ function choiceKey(backend: string, threads: number, pass: DirectConvPass, withW
  * layer the way the run it continues did, so it stays bitwise the same. Choices for another
  * backend or thread count are kept but never match; later timings do not override these.
  */
-export function restoreConvolutionChoices(choices: readonly ConvolutionChoice[]): void {
-  for (const c of choices) timedChoices.set(choiceKey(c.backend, c.threads, c.pass, c.withWeightGrad, c.k, c.geometry), { ...c, geometry: { ...c.geometry } });
+export function restoreConvolutionChoices(choices: readonly ConvolutionChoice[], options: { keepExisting?: boolean } = {}): void {
+  for (const c of choices) {
+    const key = convolutionChoiceKey(c);
+    if (options.keepExisting === true && timedChoices.has(key)) continue;
+    timedChoices.set(key, { ...c, geometry: { ...c.geometry } });
+  }
 }
 
 const GEOMETRY_KEYS = ['n', 'c', 'h', 'w', 'kh', 'kw', 'strideH', 'strideW', 'padH', 'padW', 'outH', 'outW'] as const;
@@ -212,12 +245,18 @@ function chooseAlgorithm(
   if (policy !== 'time') return policy;
   const threads = backend.threads ?? 1;
   const key = choiceKey(backend.name, threads, pass, withWeightGrad, k, g);
+  if (!timedChoices.has(key) && store !== null && !storeRead) {
+    // A checkpoint's choices (restored before) take precedence over the store's.
+    storeRead = true;
+    restoreConvolutionChoices(store.load(), { keepExisting: true });
+  }
   let choice = timedChoices.get(key);
   if (choice === undefined) {
     const { directMs, gemmMs } = time();
     const algorithm = directMs !== null && gemmMs >= directMs * GEMM_MARGIN ? 'direct' : 'gemm';
     choice = { backend: backend.name, threads, pass, geometry: { ...g }, k, withWeightGrad, algorithm, directMs, gemmMs };
     timedChoices.set(key, choice);
+    store?.save([choice]);
   }
   return choice.algorithm;
 }
