@@ -138,16 +138,20 @@ export interface ConvolutionChoice {
 /** GEMM replaces the direct convolution only when this much faster: a near tie keeps the backend's usual choice. */
 const GEMM_MARGIN = 0.9;
 const TIMED_RUNS = 5;
+/** Every choice known here: timed, restored from a checkpoint, or read from the store. */
 const timedChoices = new Map<string, ConvolutionChoice>();
+/** The ones this run has used or was given by its checkpoint, in that order: what its checkpoints carry on. */
+const runChoices = new Map<string, ConvolutionChoice>();
 
-/** The choices timed so far in this process, in the order they were made. */
+/** The choices this process has used (timed here, read from the store or given by a checkpoint), in the order of first use. */
 export function convolutionChoices(): ConvolutionChoice[] {
-  return [...timedChoices.values()];
+  return [...runChoices.values()];
 }
 
 /** Forgets the timed choices (the next use of each layer times again, or takes the store's). For measurements and tests. */
 export function clearConvolutionChoices(): void {
   timedChoices.clear();
+  runChoices.clear();
   storeRead = false;
 }
 
@@ -188,11 +192,12 @@ export function convolutionChoiceKey(c: ConvolutionChoice): string {
  * layer the way the run it continues did, so it stays bitwise the same. Choices for another
  * backend or thread count are kept but never match; later timings do not override these.
  */
-export function restoreConvolutionChoices(choices: readonly ConvolutionChoice[], options: { keepExisting?: boolean } = {}): void {
+export function restoreConvolutionChoices(choices: readonly ConvolutionChoice[]): void {
   for (const c of choices) {
     const key = convolutionChoiceKey(c);
-    if (options.keepExisting === true && timedChoices.has(key)) continue;
-    timedChoices.set(key, { ...c, geometry: { ...c.geometry } });
+    const copy = { ...c, geometry: { ...c.geometry } };
+    timedChoices.set(key, copy);
+    runChoices.set(key, copy);
   }
 }
 
@@ -248,7 +253,7 @@ function chooseAlgorithm(
   if (!timedChoices.has(key) && store !== null && !storeRead) {
     // A checkpoint's choices (restored before) take precedence over the store's.
     storeRead = true;
-    restoreConvolutionChoices(store.load(), { keepExisting: true });
+    for (const c of store.load()) if (!timedChoices.has(convolutionChoiceKey(c))) timedChoices.set(convolutionChoiceKey(c), c);
   }
   let choice = timedChoices.get(key);
   if (choice === undefined) {
@@ -258,6 +263,7 @@ function chooseAlgorithm(
     timedChoices.set(key, choice);
     store?.save([choice]);
   }
+  if (!runChoices.has(key)) runChoices.set(key, choice);
   return choice.algorithm;
 }
 
