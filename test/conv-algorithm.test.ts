@@ -151,10 +151,13 @@ describe('the store of timed choices', () => {
     clearConvolutionChoices();
     layerResults();
     const timed = convolutionChoices();
-    assert.ok(timed.length >= 3 && timed.every((c) => c.algorithm === 'gemm'));
+    assert.ok(timed.length >= 2 && timed.every((c) => c.algorithm === 'gemm'));
     const saved = parseConvolutionChoicesFile(readFileSync(path, 'utf8'));
     assert.deepEqual([...saved.keys()], [machineFingerprint()]);
-    assert.deepEqual(saved.get(machineFingerprint()), timed);
+    // The file holds every timing, also the weight pass timed inside the forward's (which this run did not go on to use).
+    const savedList = saved.get(machineFingerprint())!;
+    for (const c of timed) assert.deepEqual(savedList.find((s) => convolutionChoiceKey(s) === convolutionChoiceKey(c)), c);
+    assert.ok(savedList.some((c) => c.pass === 'weights'));
 
     // "Another process": nothing timed yet in memory, and direct would now win by far; the file decides.
     clearConvolutionChoices();
@@ -164,13 +167,13 @@ describe('the store of timed choices', () => {
     layerResults();
     assert.equal(calls.direct, 0, 'no timing, and the direct convolution is not used');
     // It used the stored choices (those of the passes it ran: GEMM's kept columns leave out the separate weight pass).
-    const stored = new Set(timed.map(convolutionChoiceKey));
+    const stored = new Set(savedList.map(convolutionChoiceKey));
     assert.ok(convolutionChoices().length >= 2 && convolutionChoices().every((c) => stored.has(convolutionChoiceKey(c)) && c.algorithm === 'gemm'));
 
     // A machine of another kind in the same file keeps its own list; a malformed file reads as empty.
     const other = { ...timed[0]!, algorithm: 'direct' as const };
-    writeFileSync(path, JSON.stringify({ version: 1, machines: { 'another CPU': [other], [machineFingerprint()]: timed } }));
-    assert.deepEqual(convolutionChoicesFile(path).load(), timed);
+    writeFileSync(path, JSON.stringify({ version: 1, machines: { 'another CPU': [other], [machineFingerprint()]: savedList } }));
+    assert.deepEqual(convolutionChoicesFile(path).load(), savedList);
     writeFileSync(path, '{"version": 1, "machines": [');
     assert.deepEqual(convolutionChoicesFile(path).load(), []);
     convolutionChoicesFile(path).save(timed);

@@ -169,6 +169,8 @@ export interface ConvolutionChoiceStore {
 
 let store: ConvolutionChoiceStore | null = null;
 let storeRead = false;
+/** How many timings are under way (a convolve pass times the weight pass it would take). */
+let timing = 0;
 
 /** Installs (or with null removes) the store of timed choices; returns the previous one. */
 export function setConvolutionChoiceStore(next: ConvolutionChoiceStore | null): ConvolutionChoiceStore | null {
@@ -257,13 +259,21 @@ function chooseAlgorithm(
   }
   let choice = timedChoices.get(key);
   if (choice === undefined) {
-    const { directMs, gemmMs } = time();
+    timing++;
+    let measured: { directMs: number | null; gemmMs: number };
+    try {
+      measured = time();
+    } finally {
+      timing--;
+    }
+    const { directMs, gemmMs } = measured;
     const algorithm = directMs !== null && gemmMs >= directMs * GEMM_MARGIN ? 'direct' : 'gemm';
     choice = { backend: backend.name, threads, pass, geometry: { ...g }, k, withWeightGrad, algorithm, directMs, gemmMs };
     timedChoices.set(key, choice);
     store?.save([choice]);
   }
-  if (!runChoices.has(key)) runChoices.set(key, choice);
+  // A pass consulted only while another one is timed is not one this run uses.
+  if (timing === 0 && !runChoices.has(key)) runChoices.set(key, choice);
   return choice.algorithm;
 }
 
