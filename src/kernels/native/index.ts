@@ -73,6 +73,7 @@ export function createNativeBackend(threads?: number): NativeBackend {
   const conv = (g: ConvGeometry) => [g.n, g.c, g.h, g.w, g.kh, g.kw, g.strideH, g.strideW, g.padH, g.padW, g.outH, g.outW] as const;
   const passCode = (pass: DirectConvPass): number => (pass === 'convolve' ? 0 : pass === 'adjoint' ? 1 : 2);
   let directMode = directConvFromEnv();
+  const policies = new Map<string, ConvolutionPolicy>();
   const hasDirect = info.directConv !== undefined && addon.directConv !== undefined;
   const directConvImpl = (pass: DirectConvPass, g: ConvGeometry, k: number): string | null =>
     hasDirect ? (addon.directConvImpl?.(passCode(pass), k, ...conv(g)) ?? null) : null;
@@ -139,9 +140,15 @@ export function createNativeBackend(threads?: number): NativeBackend {
     convolutionPolicy(pass, g, k): ConvolutionPolicy {
       if (!hasDirect || directMode === 'off') return 'gemm';
       if (directMode === 'on') return 'direct';
-      if (!directWins(pass, g, () => directConvImpl(pass, g, k))) return 'gemm';
-      const flops = 2 * g.n * k * g.c * g.kh * g.kw * g.outH * g.outW;
-      return directMode === 'auto' && flops >= TIMED_MIN_FLOPS ? 'time' : 'direct';
+      // Asked at every call of every layer: the answer (which asks oneDNN for its kernel) is kept per layer and mode.
+      const key = [directMode, pass, k, g.n, g.c, g.h, g.w, g.kh, g.kw, g.strideH, g.strideW, g.padH, g.padW, g.outH, g.outW].join(',');
+      let policy = policies.get(key);
+      if (policy === undefined) {
+        const flops = 2 * g.n * k * g.c * g.kh * g.kw * g.outH * g.outW;
+        policy = !directWins(pass, g, () => directConvImpl(pass, g, k)) ? 'gemm' : directMode === 'auto' && flops >= TIMED_MIN_FLOPS ? 'time' : 'direct';
+        policies.set(key, policy);
+      }
+      return policy;
     },
   };
 }
