@@ -61,6 +61,10 @@ describe('native direct convolutions (oneDNN) against the js reference', { skip 
             assert.deepEqual(out, garbage, `a declined ${pass} leaves its output alone`);
             declined++;
           }
+          // The channels-last variant (other oneDNN kernels): the same numbers, or declined without a write.
+          const last = garbage.slice();
+          if (native.directConvolution!(pass, input, second, g, k, last, 1)) assertClose(last, expected, tol, `${pass} channels-last ${JSON.stringify(g)} k ${k}`);
+          else assert.deepEqual(last, garbage, `a declined channels-last ${pass} writes nothing`);
         }
       }
       // The DCGAN geometries are never declined; some random ones may be (oneDNN's padding rules).
@@ -108,6 +112,8 @@ describe('native direct convolutions (oneDNN) against the js reference', { skip 
       );
       assert.throws(() => native.directConvolution!('adjoint', new Float32Array(10), new Float32Array(16 * 8 * 16), g, 16, new Float32Array(2 * 8 * 64)), /input has 10 elements/);
       assert.throws(() => native.directConvolution!('weights', new Float32Array(2 * 8 * 64), new Float32Array(2 * 16 * 16 - 2), g, 16, new Float32Array(16 * 8 * 16)), /second has 510 elements but the call reaches 512/);
+      assert.throws(() => native.directConvolution!('convolve', new Float32Array(2 * 8 * 64), new Float32Array(16 * 8 * 16), g, 16, new Float32Array(2 * 16 * 16), 2), /variant must be 0\.\.1 \(blocked, channels-last\), got 2/);
+      assert.deepEqual(native.directConvolutionVariants, ['blocked', 'channels-last']);
       assert.throws(() => native.setDirectConv('sometimes' as 'on'), /setDirectConv: the mode must be one of auto, rule, on, off, got sometimes/);
       // What the CLI prints as the engine says whether oneDNN takes part.
       native.setDirectConv('off');

@@ -106,28 +106,28 @@ static napi_value col2im(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* directConv(pass, input, second, output, k, n, c, h, w, kh, kw, sh, sw, ph, pw, outH, outW): true when done, false when declined (kernels.h). */
+/* directConv(pass, input, second, output, k, n, c, h, w, kh, kw, sh, sw, ph, pw, outH, outW, layout): true when done, false when declined (kernels.h). */
 static napi_value direct_conv(napi_env env, napi_callback_info info) {
   args_t a;
-  if (!unpack(env, info, &a, 17)) return NULL;
+  if (!unpack(env, info, &a, 18)) return NULL;
   conv_geometry g;
-  const int pass = (int)number(&a, 0), k = (int)number(&a, 4);
+  const int pass = (int)number(&a, 0), k = (int)number(&a, 4), layout = (int)number(&a, 17);
   const float *input = floats(&a, 1), *second = floats(&a, 2);
   float *output = floats(&a, 3);
   if (!geometry(&a, 5, &g) || a.failed) return NULL;
   napi_value result;
-  napi_get_boolean(env, native_direct_conv(pass, &g, k, input, second, output) != 0, &result);
+  napi_get_boolean(env, native_direct_conv(pass, layout, &g, k, input, second, output) != 0, &result);
   return result;
 }
 
-/* directConvImpl(pass, k, n, c, h, w, kh, kw, sh, sw, ph, pw, outH, outW): oneDNN's implementation name, or null. */
+/* directConvImpl(pass, k, n, c, h, w, kh, kw, sh, sw, ph, pw, outH, outW, layout): oneDNN's implementation name, or null. */
 static napi_value direct_conv_impl(napi_env env, napi_callback_info info) {
   args_t a;
-  if (!unpack(env, info, &a, 14)) return NULL;
+  if (!unpack(env, info, &a, 15)) return NULL;
   conv_geometry g;
-  const int pass = (int)number(&a, 0), k = (int)number(&a, 1);
+  const int pass = (int)number(&a, 0), k = (int)number(&a, 1), layout = (int)number(&a, 14);
   if (!geometry(&a, 2, &g) || a.failed) return NULL;
-  const char *impl = native_direct_conv_impl(pass, &g, k);
+  const char *impl = native_direct_conv_impl(pass, layout, &g, k);
   napi_value result;
   if (impl == NULL) napi_get_null(env, &result);
   else napi_create_string_utf8(env, impl, NAPI_AUTO_LENGTH, &result);

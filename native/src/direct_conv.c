@@ -8,7 +8,8 @@
  *   DIRECT_ADJOINT   column side → image: its backward-data (a transposed convolution);
  *   DIRECT_WEIGHTS   image and column side → the weight gradient: its backward-weights.
  * The caller's tensors are plain NCHW / OIHW. oneDNN picks its own layouts (blocked by 8 or 16
- * channels for its direct kernels), so each call reorders in and out of them; the blocked
+ * channels for its direct kernels), or holds the activations channels-last (DIRECT_CHANNELS_LAST,
+ * where it has other kernels, faster on some layers), so each call reorders in and out of them; the blocked
  * copies live in one scratch arena shared by every geometry, since calls never overlap, and
  * a batch whose copies would pass ARENA_BUDGET is convolved a chunk of images at a time (the
  * weight gradient, a sum over the batch, is left to im2col + GEMM there).
@@ -25,7 +26,7 @@
 #include <omp.h>
 
 typedef struct cached_conv {
-  int pass, threads, k;
+  int pass, layout, threads, k;
   conv_geometry g;
   int ok;
   dnnl_primitive_t conv;
@@ -85,8 +86,9 @@ static int build(cached_conv *e) {
   if (pad_r[0] < 0 || pad_r[1] < 0) return 0;
 
   dnnl_memory_desc_t image_any, column_any, weight_any, image_plain, column_plain, weight_plain;
-  if (dnnl_memory_desc_init_by_tag(&image_any, 4, image_dims, dnnl_f32, dnnl_format_tag_any) != dnnl_success ||
-      dnnl_memory_desc_init_by_tag(&column_any, 4, column_dims, dnnl_f32, dnnl_format_tag_any) != dnnl_success ||
+  const dnnl_format_tag_t activations = e->layout == DIRECT_CHANNELS_LAST ? dnnl_nhwc : dnnl_format_tag_any;
+  if (dnnl_memory_desc_init_by_tag(&image_any, 4, image_dims, dnnl_f32, activations) != dnnl_success ||
+      dnnl_memory_desc_init_by_tag(&column_any, 4, column_dims, dnnl_f32, activations) != dnnl_success ||
       dnnl_memory_desc_init_by_tag(&weight_any, 4, weight_dims, dnnl_f32, dnnl_format_tag_any) != dnnl_success ||
       dnnl_memory_desc_init_by_tag(&image_plain, 4, image_dims, dnnl_f32, dnnl_nchw) != dnnl_success ||
       dnnl_memory_desc_init_by_tag(&column_plain, 4, column_dims, dnnl_f32, dnnl_nchw) != dnnl_success ||
@@ -174,14 +176,14 @@ static void destroy(cached_conv *e) {
  * beyond MAX_CACHED (a process that sees many batch sizes) the least recently used is destroyed,
  * so memory stays bounded.
  */
-#define MAX_CACHED 48
+#define MAX_CACHED 96
 
-static cached_conv *lookup(int pass, const conv_geometry *g, int k) {
+static cached_conv *lookup(int pass, int layout, const conv_geometry *g, int k) {
   const int threads = omp_get_max_threads();
   int count = 0;
   for (cached_conv **link = &cache; *link != NULL; link = &(*link)->next, count++) {
     cached_conv *e = *link;
-    if (e->pass == pass && e->k == k && e->threads == threads && same_geometry(&e->g, g)) {
+    if (e->pass == pass && e->layout == layout && e->k == k && e->threads == threads && same_geometry(&e->g, g)) {
       *link = e->next;
       e->next = cache;
       cache = e;
@@ -197,6 +199,7 @@ static cached_conv *lookup(int pass, const conv_geometry *g, int k) {
   cached_conv *e = calloc(1, sizeof *e);
   if (e == NULL) return NULL;
   e->pass = pass;
+  e->layout = layout;
   e->k = k;
   e->threads = threads;
   e->g = *g;
@@ -254,24 +257,26 @@ static int images_per_chunk(const conv_geometry *g, int k) {
 
 static size_t arena_need(const cached_conv *e) { return e == NULL ? 0 : e->input_bytes + e->second_bytes + e->output_bytes; }
 
-int native_direct_conv(int pass, const conv_geometry *g, int k, const float *input, const float *second, float *output) {
-  if ((pass != DIRECT_CONVOLVE && pass != DIRECT_ADJOINT && pass != DIRECT_WEIGHTS) || !ensure_engine()) return 0;
+int native_direct_conv(int pass, int layout, const conv_geometry *g, int k, const float *input, const float *second, float *output) {
+  if ((pass != DIRECT_CONVOLVE && pass != DIRECT_ADJOINT && pass != DIRECT_WEIGHTS) || (layout != DIRECT_BLOCKED && layout != DIRECT_CHANNELS_LAST) ||
+      !ensure_engine())
+    return 0;
   if (pass == DIRECT_WEIGHTS) {
     /* One call sums over the whole batch; where its copies would pass the budget, im2col + GEMM does it. */
-    cached_conv *e = lookup(pass, g, k);
+    cached_conv *e = lookup(pass, layout, g, k);
     if (e == NULL || !e->ok || arena_need(e) > (size_t)ARENA_BUDGET || !grow_arena(arena_need(e))) return 0;
     return execute(e, input, second, output);
   }
   /* Every entry is made (or found) before anything runs, so a declined call writes nothing. */
   conv_geometry part = *g;
   part.n = images_per_chunk(g, k);
-  cached_conv *whole = lookup(pass, &part, k);
+  cached_conv *whole = lookup(pass, layout, &part, k);
   cached_conv *last = NULL;
   const int remainder = g->n % part.n;
   if (remainder != 0) {
     conv_geometry tail = *g;
     tail.n = remainder;
-    last = lookup(pass, &tail, k);
+    last = lookup(pass, layout, &tail, k);
     if (last == NULL || !last->ok) return 0;
   }
   if (whole == NULL || !whole->ok) return 0;
@@ -287,11 +292,11 @@ int native_direct_conv(int pass, const conv_geometry *g, int k, const float *inp
   return ok;
 }
 
-const char *native_direct_conv_impl(int pass, const conv_geometry *g, int k) {
-  if (!ensure_engine()) return NULL;
+const char *native_direct_conv_impl(int pass, int layout, const conv_geometry *g, int k) {
+  if ((layout != DIRECT_BLOCKED && layout != DIRECT_CHANNELS_LAST) || !ensure_engine()) return NULL;
   conv_geometry part = *g;
   if (pass != DIRECT_WEIGHTS) part.n = images_per_chunk(g, k);
-  cached_conv *e = lookup(pass, &part, k);
+  cached_conv *e = lookup(pass, layout, &part, k);
   return e != NULL && e->ok ? e->impl : NULL;
 }
 
@@ -304,8 +309,8 @@ const char *native_direct_conv_library(void) {
 
 #else
 
-int native_direct_conv(int pass, const conv_geometry *g, int k, const float *input, const float *second, float *output) { return 0; }
-const char *native_direct_conv_impl(int pass, const conv_geometry *g, int k) { return NULL; }
+int native_direct_conv(int pass, int layout, const conv_geometry *g, int k, const float *input, const float *second, float *output) { return 0; }
+const char *native_direct_conv_impl(int pass, int layout, const conv_geometry *g, int k) { return NULL; }
 const char *native_direct_conv_library(void) { return NULL; }
 
 #endif

@@ -30,14 +30,19 @@ void native_gemm(const gemm_params *p, const float *a, const float *b, float *c)
  *   DIRECT_CONVOLVE  input image, second weights → output column side (W·im2col);
  *   DIRECT_ADJOINT   input column side, second weights → output image (col2im(Wᵀ·y));
  *   DIRECT_WEIGHTS   input image, second column side → output weight gradient (y·im2col(x)ᵀ).
+ * `layout` is how oneDNN holds the image and column side while it convolves: DIRECT_BLOCKED
+ * (its choice: channels in blocks of 8 or 16) or DIRECT_CHANNELS_LAST (NHWC, where it has other
+ * kernels, brgconv among them); the caller's tensors are NCHW either way.
  * Returns 0, touching nothing, when it cannot do this geometry.
  */
 #define DIRECT_CONVOLVE 0
 #define DIRECT_ADJOINT 1
 #define DIRECT_WEIGHTS 2
-int native_direct_conv(int pass, const conv_geometry *g, int k, const float *input, const float *second, float *output);
-/* The implementation oneDNN chose for this geometry and pass (e.g. "jit:avx512_core"), or NULL. */
-const char *native_direct_conv_impl(int pass, const conv_geometry *g, int k);
+#define DIRECT_BLOCKED 0
+#define DIRECT_CHANNELS_LAST 1
+int native_direct_conv(int pass, int layout, const conv_geometry *g, int k, const float *input, const float *second, float *output);
+/* The implementation oneDNN chose for this geometry, pass and layout (e.g. "jit:avx512_core"), or NULL. */
+const char *native_direct_conv_impl(int pass, int layout, const conv_geometry *g, int k);
 /* "oneDNN x.y.z", or NULL when the addon was built without it. */
 const char *native_direct_conv_library(void);
 

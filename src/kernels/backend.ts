@@ -117,9 +117,15 @@ export interface Backend {
    * 'adjoint': input the column side, second W → output the image (col2im(Wᵀ·y));
    * 'weights': input the image, second the column side → output the gradient of W (y·im2col(x)ᵀ).
    * Returns false, writing nothing, where it cannot (or is switched off); the caller then takes
-   * im2col + GEMM. Whether to call it at all is `convolutionPolicy`'s answer.
+   * im2col + GEMM. Whether to call it at all is `convolutionPolicy`'s answer. `variant` picks one
+   * of `directConvolutionVariants` (default 0, the backend's usual one).
    */
-  directConvolution?(pass: DirectConvPass, input: Float32Array, second: Float32Array, g: ConvGeometry, k: number, output: Float32Array): boolean;
+  directConvolution?(pass: DirectConvPass, input: Float32Array, second: Float32Array, g: ConvGeometry, k: number, output: Float32Array, variant?: number): boolean;
+  /**
+   * The ways the backend's direct convolution can run, by name (the native backend: oneDNN's
+   * blocked layout, 'blocked', or 'channels-last'); timing tries each. Absent: one, variant 0.
+   */
+  readonly directConvolutionVariants?: readonly string[];
   /**
    * Which way a pass of a layer should go, for a backend with directConvolution: 'direct',
    * 'gemm' (im2col/col2im + GEMM), or 'time': both are plausible here, so the caller times

@@ -130,8 +130,17 @@ export interface ConvolutionChoice {
   /** 'convolve' only: the weight gradient follows (timed with each algorithm: GEMM keeps the columns for it). */
   withWeightGrad: boolean;
   algorithm: ConvAlgorithm;
-  /** Median milliseconds of each (null: the direct convolution declined this layer). */
+  /** Which of the backend's directConvolutionVariants ('direct' only; 0 otherwise). */
+  variant: number;
+  /** Median milliseconds of each (direct: its fastest variant; null: the direct convolution declined this layer). */
   directMs: number | null;
+  gemmMs: number;
+}
+
+/** What timing one pass of one layer measured. */
+interface Timing {
+  directMs: number | null;
+  variant: number;
   gemmMs: number;
 }
 
@@ -215,7 +224,7 @@ export function parseConvolutionChoice(value: unknown): ConvolutionChoice | null
   if (
     typeof v['backend'] !== 'string' || !count(v['threads']) || !['convolve', 'adjoint', 'weights'].includes(v['pass'] as string) ||
     typeof v['withWeightGrad'] !== 'boolean' || !count(v['k']) || !['direct', 'gemm'].includes(v['algorithm'] as string) ||
-    !(v['directMs'] === null || ms(v['directMs'])) || !ms(v['gemmMs']) ||
+    !(v['directMs'] === null || ms(v['directMs'])) || !ms(v['gemmMs']) || !(v['variant'] === undefined || count(v['variant'])) ||
     g === null || typeof g !== 'object' || !GEOMETRY_KEYS.every((key) => count((g as Record<string, unknown>)[key]))
   ) {
     return null;
@@ -223,7 +232,7 @@ export function parseConvolutionChoice(value: unknown): ConvolutionChoice | null
   const geometry = Object.fromEntries(GEOMETRY_KEYS.map((key) => [key, (g as Record<string, number>)[key]])) as unknown as ConvGeometry;
   return {
     backend: v['backend'], threads: v['threads'], pass: v['pass'] as DirectConvPass, geometry, k: v['k'], withWeightGrad: v['withWeightGrad'],
-    algorithm: v['algorithm'] as ConvAlgorithm, directMs: v['directMs'] as number | null, gemmMs: v['gemmMs'],
+    algorithm: v['algorithm'] as ConvAlgorithm, variant: (v['variant'] as number | undefined) ?? 0, directMs: v['directMs'] as number | null, gemmMs: v['gemmMs'],
   };
 }
 
@@ -240,16 +249,25 @@ function medianMs(run: () => boolean | void): number | null {
   return times[TIMED_RUNS >> 1]!;
 }
 
+/** The fastest variant of the backend's direct convolution for `run`, and its median time (null: every variant declined). */
+function fastestDirect(run: (variant: number) => boolean): { directMs: number | null; variant: number } {
+  const variants = getBackend().directConvolutionVariants?.length ?? 1;
+  let best: { directMs: number | null; variant: number } = { directMs: null, variant: 0 };
+  for (let variant = 0; variant < variants; variant++) {
+    const ms = medianMs(() => run(variant));
+    if (ms !== null && (best.directMs === null || ms < best.directMs)) best = { directMs: ms, variant };
+  }
+  return best;
+}
+
 /**
- * The algorithm for a pass of a layer: the backend's policy, or under 'time' the faster of the
- * two measured by `time` (once per backend, thread count, pass and layer in a process).
+ * The algorithm (and direct variant) for a pass of a layer: the backend's policy, or under
+ * 'time' the faster measured by `time` (once per backend, thread count, pass and layer).
  */
-function chooseAlgorithm(
-  pass: DirectConvPass, g: ConvGeometry, k: number, withWeightGrad: boolean, time: () => { directMs: number | null; gemmMs: number },
-): ConvAlgorithm {
+function chooseAlgorithm(pass: DirectConvPass, g: ConvGeometry, k: number, withWeightGrad: boolean, time: () => Timing): { algorithm: ConvAlgorithm; variant: number } {
   const backend = getBackend();
   const policy = backend.directConvolution === undefined ? 'gemm' : (backend.convolutionPolicy?.(pass, g, k) ?? 'direct');
-  if (policy !== 'time') return policy;
+  if (policy !== 'time') return { algorithm: policy, variant: 0 };
   const threads = backend.threads ?? 1;
   const key = choiceKey(backend.name, threads, pass, withWeightGrad, k, g);
   if (!timedChoices.has(key) && store !== null && !storeRead) {
@@ -260,7 +278,7 @@ function chooseAlgorithm(
   let choice = timedChoices.get(key);
   if (choice === undefined) {
     timing++;
-    let measured: { directMs: number | null; gemmMs: number };
+    let measured: Timing;
     try {
       measured = time();
     } finally {
@@ -268,13 +286,14 @@ function chooseAlgorithm(
     }
     const { directMs, gemmMs } = measured;
     const algorithm = directMs !== null && gemmMs >= directMs * GEMM_MARGIN ? 'direct' : 'gemm';
-    choice = { backend: backend.name, threads, pass, geometry: { ...g }, k, withWeightGrad, algorithm, directMs, gemmMs };
+    const variant = algorithm === 'direct' ? measured.variant : 0;
+    choice = { backend: backend.name, threads, pass, geometry: { ...g }, k, withWeightGrad, algorithm, variant, directMs, gemmMs };
     timedChoices.set(key, choice);
     store?.save([choice]);
   }
   // A pass consulted only while another one is timed is not one this run uses.
   if (timing === 0 && !runChoices.has(key)) runChoices.set(key, choice);
-  return choice.algorithm;
+  return { algorithm: choice.algorithm, variant: choice.variant };
 }
 
 /**
@@ -362,31 +381,31 @@ function weightGradByGemm(y: Tensor, image: Tensor, g: ConvGeometry, k: number, 
 function convolve(image: Tensor, weight: Tensor, g: ConvGeometry, k: number, keepColumns: boolean): { out: Tensor; columns: Tensor | null } {
   const backend = getBackend();
   const out = empty([g.n, k, g.outH, g.outW]);
-  const direct = (): boolean => backend.directConvolution!('convolve', image.data, weight.data, g, k, out.data);
-  const algorithm = chooseAlgorithm('convolve', g, k, keepColumns, () => {
+  const direct = (variant: number): boolean => backend.directConvolution!('convolve', image.data, weight.data, g, k, out.data, variant);
+  const { algorithm, variant } = chooseAlgorithm('convolve', g, k, keepColumns, () => {
     const ws = gemmWorkspace(g, k);
     const byGemm = (): void => convolveByGemm(image, weight, g, k, out, ws);
-    let timed: { directMs: number | null; gemmMs: number };
+    let timed: Timing;
     if (!keepColumns) {
-      timed = { directMs: medianMs(direct), gemmMs: medianMs(byGemm)! };
+      timed = { ...fastestDirect(direct), gemmMs: medianMs(byGemm)! };
     } else {
       // With the weight gradient to follow, each algorithm is timed with its own: GEMM's from the
       // columns it just made (when one chunk holds the batch), the direct one's as that pass's own
       // choice decides (out stands in for dy).
       const grad = empty([k, g.c, g.kh, g.kw]);
-      const directConv = medianMs(direct);
-      const directMs = directConv === null ? null : directConv + medianMs(() => weightGradWithoutColumns(out, image, g, k, grad))!;
+      const fastest = fastestDirect(direct);
+      const weightsMs = fastest.directMs === null ? 0 : medianMs(() => weightGradWithoutColumns(out, image, g, k, grad))!;
       const gemmMs = medianMs(() => {
         byGemm();
         weightGradByGemm(out, image, g, k, grad, ws, ws.chunk === g.n);
       })!;
       grad.dispose();
-      timed = { directMs, gemmMs };
+      timed = { directMs: fastest.directMs === null ? null : fastest.directMs + weightsMs, variant: fastest.variant, gemmMs };
     }
     releaseWorkspace(ws);
     return timed;
   });
-  if (algorithm === 'direct' && direct()) return { out, columns: null };
+  if (algorithm === 'direct' && direct(variant)) return { out, columns: null };
   const ws = gemmWorkspace(g, k);
   convolveByGemm(image, weight, g, k, out, ws);
   ws.channelMajor?.dispose();
@@ -399,33 +418,33 @@ function convolve(image: Tensor, weight: Tensor, g: ConvGeometry, k: number, kee
 function convolveAdjoint(y: Tensor, weight: Tensor, g: ConvGeometry, k: number): Tensor {
   const backend = getBackend();
   const image = empty([g.n, g.c, g.h, g.w]);
-  const direct = (): boolean => backend.directConvolution!('adjoint', y.data, weight.data, g, k, image.data);
+  const direct = (variant: number): boolean => backend.directConvolution!('adjoint', y.data, weight.data, g, k, image.data, variant);
   const byGemm = (): void => {
     const ws = gemmWorkspace(g, k);
     adjointByGemm(y, weight, g, k, image, ws);
     releaseWorkspace(ws);
   };
-  const algorithm = chooseAlgorithm('adjoint', g, k, false, () => {
+  const { algorithm, variant } = chooseAlgorithm('adjoint', g, k, false, () => {
     const ws = gemmWorkspace(g, k);
-    const timed = { directMs: medianMs(direct), gemmMs: medianMs(() => adjointByGemm(y, weight, g, k, image, ws))! };
+    const timed = { ...fastestDirect(direct), gemmMs: medianMs(() => adjointByGemm(y, weight, g, k, image, ws))! };
     releaseWorkspace(ws);
     return timed;
   });
-  if (!(algorithm === 'direct' && direct())) byGemm();
+  if (!(algorithm === 'direct' && direct(variant))) byGemm();
   return image;
 }
 
 /** The weight gradient into `grad` when no columns were kept: the direct convolution, or GEMM over recomputed columns. */
 function weightGradWithoutColumns(y: Tensor, image: Tensor, g: ConvGeometry, k: number, grad: Tensor): void {
   const backend = getBackend();
-  const direct = (): boolean => backend.directConvolution!('weights', image.data, y.data, g, k, grad.data);
-  const algorithm = chooseAlgorithm('weights', g, k, false, () => {
+  const direct = (variant: number): boolean => backend.directConvolution!('weights', image.data, y.data, g, k, grad.data, variant);
+  const { algorithm, variant } = chooseAlgorithm('weights', g, k, false, () => {
     const ws = gemmWorkspace(g, k);
-    const timed = { directMs: medianMs(direct), gemmMs: medianMs(() => weightGradByGemm(y, image, g, k, grad, ws, false))! };
+    const timed = { ...fastestDirect(direct), gemmMs: medianMs(() => weightGradByGemm(y, image, g, k, grad, ws, false))! };
     releaseWorkspace(ws);
     return timed;
   });
-  if (algorithm === 'direct' && direct()) return;
+  if (algorithm === 'direct' && direct(variant)) return;
   const ws = gemmWorkspace(g, k);
   weightGradByGemm(y, image, g, k, grad, ws, false);
   releaseWorkspace(ws);

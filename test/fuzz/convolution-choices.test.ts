@@ -6,7 +6,7 @@ import { parseConvolutionChoice } from '../../src/ops/conv.js';
 import { fuzzTest } from './harness.js';
 
 const choice = {
-  backend: 'native', threads: 2, pass: 'convolve', withWeightGrad: true, k: 512, algorithm: 'gemm', directMs: 33.9, gemmMs: 30.2,
+  backend: 'native', threads: 2, pass: 'convolve', withWeightGrad: true, k: 512, algorithm: 'gemm', variant: 0, directMs: 33.9, gemmMs: 30.2,
   geometry: { n: 64, c: 256, h: 8, w: 8, kh: 4, kw: 4, strideH: 2, strideW: 2, padH: 1, padW: 1, outH: 4, outW: 4 },
 };
 const file = (machines: Record<string, unknown[]>): Buffer => Buffer.from(JSON.stringify({ version: 1, machines }, null, 1));

@@ -44,12 +44,15 @@ export interface NativeAddon {
     ph: number, pw: number, outH: number, outW: number, cols: Float32Array): void;
   col2im(cols: Float32Array, n: number, c: number, h: number, w: number, kh: number, kw: number, sh: number, sw: number,
     ph: number, pw: number, outH: number, outW: number, x: Float32Array): void;
-  /** pass 0: convolve, 1: adjoint, 2: weights (Backend.directConvolution); false when declined (absent in addons built before it existed). */
+  /**
+   * pass 0: convolve, 1: adjoint, 2: weights (Backend.directConvolution); layout 0: oneDNN's blocked, 1: channels-last;
+   * false when declined (absent in addons built before it existed).
+   */
   directConv?(pass: number, input: Float32Array, second: Float32Array, output: Float32Array, k: number, n: number, c: number, h: number,
-    w: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, outH: number, outW: number): boolean;
-  /** oneDNN's implementation for that geometry and pass (e.g. "jit:avx512_core"), or null. */
+    w: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, outH: number, outW: number, layout: number): boolean;
+  /** oneDNN's implementation for that geometry, pass and layout (e.g. "jit:avx512_core"), or null. */
   directConvImpl?(pass: number, k: number, n: number, c: number, h: number, w: number, kh: number, kw: number, sh: number, sw: number,
-    ph: number, pw: number, outH: number, outW: number): string | null;
+    ph: number, pw: number, outH: number, outW: number, layout: number): string | null;
   unary(op: number, x: Float32Array, out: Float32Array, n: number, alpha: number): void;
   unaryBackward(op: number, x: Float32Array, y: Float32Array, dy: Float32Array, dx: Float32Array, n: number, alpha: number): void;
   binary(op: number, a: Float32Array, b: Float32Array, out: Float32Array, n: number, bScalar: number): void;

@@ -29,8 +29,11 @@ export interface NativeBackend extends Backend {
   setDirectConv(mode: DirectConvMode): DirectConvMode;
   readonly directConv: DirectConvMode;
   /** oneDNN's implementation for a layer's pass (e.g. "jit:avx512_core"), null without oneDNN or where it cannot. */
-  directConvImpl(pass: DirectConvPass, g: ConvGeometry, k: number): string | null;
+  directConvImpl(pass: DirectConvPass, g: ConvGeometry, k: number, variant?: number): string | null;
 }
+
+/** How oneDNN holds the activations while it convolves (the addon's layout codes, in order). */
+const DIRECT_VARIANTS = ['blocked', 'channels-last'] as const;
 
 export type DirectConvMode = 'auto' | 'rule' | 'on' | 'off';
 const DIRECT_CONV_MODES: readonly DirectConvMode[] = ['auto', 'rule', 'on', 'off'];
@@ -75,9 +78,17 @@ export function createNativeBackend(threads?: number): NativeBackend {
   let directMode = directConvFromEnv();
   const policies = new Map<string, ConvolutionPolicy>();
   const hasDirect = info.directConv !== undefined && addon.directConv !== undefined;
-  const directConvImpl = (pass: DirectConvPass, g: ConvGeometry, k: number): string | null =>
-    hasDirect ? (addon.directConvImpl?.(passCode(pass), k, ...conv(g)) ?? null) : null;
-  const directConvolution = (pass: DirectConvPass, input: Float32Array, second: Float32Array, g: ConvGeometry, k: number, output: Float32Array): boolean => {
+  const checkVariant = (variant: number): void => {
+    if (!(Number.isInteger(variant) && variant >= 0 && variant < DIRECT_VARIANTS.length)) {
+      throw new RangeError(`native directConvolution: variant must be 0..${DIRECT_VARIANTS.length - 1} (${DIRECT_VARIANTS.join(', ')}), got ${variant}`);
+    }
+  };
+  const directConvImpl = (pass: DirectConvPass, g: ConvGeometry, k: number, variant = 0): string | null => {
+    checkVariant(variant);
+    return hasDirect ? (addon.directConvImpl?.(passCode(pass), k, ...conv(g), variant) ?? null) : null;
+  };
+  const directConvolution = (pass: DirectConvPass, input: Float32Array, second: Float32Array, g: ConvGeometry, k: number, output: Float32Array, variant = 0): boolean => {
+    checkVariant(variant);
     if (!hasDirect || directMode === 'off') return false;
     const image = g.n * g.c * g.h * g.w;
     const columns = g.n * k * g.outH * g.outW;
@@ -86,7 +97,7 @@ export function createNativeBackend(threads?: number): NativeBackend {
     for (const [i, [what, array]] of ([['input', input], ['second', second], ['output', output]] as const).entries()) {
       if (!(array.length >= sizes[i]!)) throw new RangeError(`native directConvolution: ${what} has ${array.length} elements but the call reaches ${sizes[i]!}`);
     }
-    return addon.directConv!(passCode(pass), input, second, output, k, ...conv(g));
+    return addon.directConv!(passCode(pass), input, second, output, k, ...conv(g), variant);
   };
   const kernels: CompiledKernels = {
     gemm: (p, a, b, c) =>
@@ -137,6 +148,7 @@ export function createNativeBackend(threads?: number): NativeBackend {
     directConvImpl,
     ...compiledBackend('native', kernels),
     directConvolution,
+    directConvolutionVariants: DIRECT_VARIANTS,
     convolutionPolicy(pass, g, k): ConvolutionPolicy {
       if (!hasDirect || directMode === 'off') return 'gemm';
       if (directMode === 'on') return 'direct';
