@@ -501,7 +501,11 @@ const summaryRows = configs.map((config) => {
 
 const date = new Date().toISOString().slice(0, 10);
 const resultsDir = quick ? work : join(ROOT, 'bench', 'results');
-const resultName = `${date}-quality${resultTag}${only === undefined ? '' : `-${only}`}`;
+const baseName = `${date}-quality${resultTag}${only === undefined ? '' : `-${only}`}`;
+// A second run on the same day with the same settings gets -2, -3, …: committed results are never overwritten.
+let resultName = baseName;
+for (let i = 2; existsSync(join(resultsDir, `${resultName}.json`)); i++) resultName = `${baseName}-${i}`;
+if (resultName !== baseName) log(`bench:quality: ${baseName}.json exists; writing ${resultName}.json`);
 const resultFile = join(resultsDir, `${resultName}.json`);
 const gridFile = join(resultsDir, `${resultName}-grids.png`);
 await writeGrids(gridRows, gridFile);
