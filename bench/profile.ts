@@ -17,7 +17,8 @@ import {
 } from '../src/index.js';
 import { benchmarkTrainingStep } from '../src/bench/training-step.js';
 import type { ConvGeometry, DirectConvPass } from '../src/kernels/backend.js';
-import { convolutionChoices, planConv2d, planConvTranspose2d, type ConvolutionChoice } from '../src/ops/conv.js';
+import { planConv2d, planConvTranspose2d } from '../src/ops/conv.js';
+import { convolutionChoices, type ConvolutionChoice } from '../src/ops/conv-algorithm.js';
 import { dcganDiscriminator, dcganGenerator, type DcganConfig } from '../src/models/dcgan.js';
 import { median, parseFlags } from './util.js';
 

@@ -6,7 +6,7 @@
 export * from './core.js';
 import './kernels/native/index.js';
 import { convolutionChoicesFile } from './io/convolution-choices.js';
-import { setConvolutionChoiceStore } from './ops/conv.js';
+import { setConvolutionChoiceStore } from './ops/conv-algorithm.js';
 
 // In Node the convolutions' timed algorithms are kept in the cache folder, so every run on this
 // machine computes each layer the same way (src/io/convolution-choices.ts).

@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import '../src/index.js';
 import { openDataset } from '../src/data/index.js';
 import { decodeSafetensors, encodeSafetensors, type TensorToWrite } from '../src/io/index.js';
-import { clearConvolutionChoices, convolutionChoices } from '../src/ops/conv.js';
+import { clearConvolutionChoices, convolutionChoices } from '../src/ops/conv-algorithm.js';
 import { CheckpointError, GanTrainer, loadCheckpoint, resolveTrainConfig, runTraining, type TrainConfig } from '../src/train/index.js';
 
 const root = mkdtempSync(join(tmpdir(), 'dcgan-ckpt-'));

@@ -13,9 +13,10 @@ import { after, before, describe, it } from 'node:test';
 import { convolutionChoicesFile, machineFingerprint, parseConvolutionChoicesFile } from '../src/io/convolution-choices.js';
 import type { Backend, ConvGeometry, DirectConvPass } from '../src/kernels/backend.js';
 import { createJsBackend, getBackendName, registerBackend, setBackend } from '../src/kernels/index.js';
+import { conv2d, convTranspose2d } from '../src/ops/conv.js';
 import {
-  clearConvolutionChoices, conv2d, convolutionChoiceKey, convolutionChoices, convTranspose2d, setConvolutionChoiceStore, type ConvolutionChoiceStore,
-} from '../src/ops/conv.js';
+  clearConvolutionChoices, convolutionChoiceKey, convolutionChoices, setConvolutionChoiceStore, type ConvolutionChoiceStore,
+} from '../src/ops/conv-algorithm.js';
 import { tensor } from '../src/ops/create.js';
 import { referenceAdjoint, referenceConvolve, referenceWeights } from './conv-reference.js';
 import { assertClose, randomValues } from './helpers.js';

@@ -11,7 +11,7 @@ import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { cacheDir } from '../data/cache-dir.js';
 import { getBackend } from '../kernels/registry.js';
-import { convolutionChoiceKey, parseConvolutionChoice, type ConvolutionChoice, type ConvolutionChoiceStore } from '../ops/conv.js';
+import { convolutionChoiceKey, parseConvolutionChoice, type ConvolutionChoice, type ConvolutionChoiceStore } from '../ops/conv-algorithm.js';
 import { writeFileAtomic } from './atomic.js';
 
 const FILE_VERSION = 1;

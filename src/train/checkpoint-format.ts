@@ -27,7 +27,7 @@ import type { Optimizer, OptimizerStateDictLike, ParamStateLike } from '../optim
 import type { GeneratorState } from '../tensor/random.js';
 import { sameShape, shapeToString } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { parseConvolutionChoice, restoreConvolutionChoices, type ConvolutionChoice } from '../ops/conv.js';
+import { parseConvolutionChoice, restoreConvolutionChoices, type ConvolutionChoice } from '../ops/conv-algorithm.js';
 import { DCGAN_CONFIG_KEYS, pickDcganConfig, resolveDcganConfig, type DcganConfig } from '../models/dcgan.js';
 import type { SizedChunks } from '../io/atomic.js';
 import { decodeSafetensors, safetensorsChunks, SafetensorsError, type SafetensorsFile, type TensorToWrite } from '../io/safetensors.js';

@@ -19,7 +19,7 @@ import { Generator } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { DcganDiscriminator, DcganGenerator } from '../models/dcgan.js';
 import type { ImageBatch } from '../io/png.js';
-import { convolutionChoices } from '../ops/conv.js';
+import { convolutionChoices } from '../ops/conv-algorithm.js';
 import { restoreCheckpoint, type CheckpointState, type LoadedCheckpoint } from './checkpoint-format.js';
 import { discriminatorLr, modelConfig, withClasses, type TrainConfig } from './config.js';
 import { ganStep, type GanStepLosses } from './step.js';

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import '../../src/index.js';
 import { parseConvolutionChoicesFile } from '../../src/io/convolution-choices.js';
-import { parseConvolutionChoice } from '../../src/ops/conv.js';
+import { parseConvolutionChoice } from '../../src/ops/conv-algorithm.js';
 import { fuzzTest } from './harness.js';
 
 const choice = {
