@@ -23,7 +23,6 @@ export function runJson<T>(command: string, args: string[], env: NodeJS.ProcessE
   return JSON.parse(lines[lines.length - 1]!) as T;
 }
 
-/** Whether the PyTorch peer can run (python3-torch installed) and was not turned off with --no-peer. */
 /** The checked-out commit (short hash) that a result was measured on; null outside a git checkout. */
 export function gitCommit(): string | null {
   const r = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' });
@@ -31,6 +30,7 @@ export function gitCommit(): string | null {
   return hash === '' ? null : hash;
 }
 
+/** Whether the PyTorch peer can run (python3-torch installed) and was not turned off with --no-peer. */
 export function peerAvailable(flags: Record<string, string>): boolean {
   if (flags['no-peer'] === 'true' || !existsSync('/usr/bin/python3')) return false;
   return spawnSync('/usr/bin/python3', ['-c', 'import torch'], { env: PEER_ENV }).status === 0;

@@ -80,8 +80,11 @@ export function setConvolutionChoiceStore(next: ConvolutionChoiceStore | null): 
   return previous;
 }
 
+/** A geometry's fields, in the order keys and files list them. */
+const GEOMETRY_KEYS = ['n', 'c', 'h', 'w', 'kh', 'kw', 'strideH', 'strideW', 'padH', 'padW', 'outH', 'outW'] as const;
+
 function choiceKey(backend: string, threads: number, pass: DirectConvPass, withWeightGrad: boolean, k: number, g: ConvGeometry): string {
-  return [backend, threads, pass, withWeightGrad ? 1 : 0, k, g.n, g.c, g.h, g.w, g.kh, g.kw, g.strideH, g.strideW, g.padH, g.padW, g.outH, g.outW].join(',');
+  return [backend, threads, pass, withWeightGrad ? 1 : 0, k, ...GEOMETRY_KEYS.map((key) => g[key])].join(',');
 }
 
 /** What a choice is about (backend, threads, pass, layer), as a string: two choices with the same key are for the same thing. */
@@ -102,8 +105,6 @@ export function restoreConvolutionChoices(choices: readonly ConvolutionChoice[])
     runChoices.set(key, copy);
   }
 }
-
-const GEOMETRY_KEYS = ['n', 'c', 'h', 'w', 'kh', 'kw', 'strideH', 'strideW', 'padH', 'padW', 'outH', 'outW'] as const;
 
 /** A ConvolutionChoice read from a file, checked field by field; null when it is not one. */
 export function parseConvolutionChoice(value: unknown): ConvolutionChoice | null {

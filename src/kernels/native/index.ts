@@ -153,7 +153,7 @@ export function createNativeBackend(threads?: number): NativeBackend {
       if (!hasDirect || directMode === 'off') return 'gemm';
       if (directMode === 'on') return 'direct';
       // Asked at every call of every layer: the answer (which asks oneDNN for its kernel) is kept per layer and mode.
-      const key = [directMode, pass, k, g.n, g.c, g.h, g.w, g.kh, g.kw, g.strideH, g.strideW, g.padH, g.padW, g.outH, g.outW].join(',');
+      const key = [directMode, pass, k, ...conv(g)].join(',');
       let policy = policies.get(key);
       if (policy === undefined) {
         const flops = 2 * g.n * k * g.c * g.kh * g.kw * g.outH * g.outW;
