@@ -43,14 +43,58 @@ function packA(a: usize, transA: bool, m: i32, k: i32, i0: i32, mc: i32, p0: i32
   }
 }
 
+// Columns c0..c3 (four depths each) → four rows of four at d, d + NR·4, d + 2·NR·4, d + 3·NR·4 bytes.
+@inline function transpose4(d: usize, c0: v128, c1: v128, c2: v128, c3: v128): void {
+  const t0 = v128.shuffle<f32>(c0, c1, 0, 4, 1, 5);
+  const t1 = v128.shuffle<f32>(c0, c1, 2, 6, 3, 7);
+  const t2 = v128.shuffle<f32>(c2, c3, 0, 4, 1, 5);
+  const t3 = v128.shuffle<f32>(c2, c3, 2, 6, 3, 7);
+  v128.store(d, v128.shuffle<f32>(t0, t2, 0, 1, 4, 5));
+  v128.store(d, v128.shuffle<f32>(t0, t2, 2, 3, 6, 7), NR * 4);
+  v128.store(d, v128.shuffle<f32>(t1, t3, 0, 1, 4, 5), NR * 8);
+  v128.store(d, v128.shuffle<f32>(t1, t3, 2, 3, 6, 7), NR * 12);
+}
+
 // op(B) panel depth [p0, p0+kc) × columns [j0, j0+nc) → panels of NR columns: dst[(panel·kc + p)·NR + j].
 function packB(b: usize, transB: bool, n: i32, k: i32, p0: i32, kc: i32, j0: i32, nc: i32, dst: usize): void {
+  if (!transB) {
+    // B stored [k × n]: read each row of the panel once, in order, dealing its NR-wide pieces out to the panels.
+    const full = nc - nc % NR;
+    for (let p = 0; p < kc; p++) {
+      const src = at(b, (p0 + p) * n + j0);
+      let d = dst + (<usize>(p * NR) << 2);
+      const panelBytes = <usize>(kc * NR) << 2;
+      for (let jp = 0; jp < full; jp += NR) {
+        v128.store(d, v128.load(src + (<usize>jp << 2)));
+        v128.store(d, v128.load(src + (<usize>jp << 2), 16), 16);
+        d += panelBytes;
+      }
+      if (full < nc) {
+        for (let j = 0; j < NR; j++) store<f32>(d + (<usize>j << 2), full + j < nc ? load<f32>(src + (<usize>(full + j) << 2)) : 0);
+      }
+    }
+    return;
+  }
   for (let jp = 0; jp < nc; jp += NR) {
     const cols = min(NR, nc - jp);
     const panel = dst + (<usize>(jp * kc) << 2);
     if (cols < NR) memory.fill(panel, 0, <usize>(kc * NR) << 2);
-    if (transB) {
-      // B stored [n × k]: each column of op(B) is contiguous in depth.
+    if (transB && cols == NR) {
+      // B stored [n × k]: each column of op(B) is contiguous in depth. Four depths of the NR
+      // columns at a time: eight 4-float loads, transposed in registers into four panel rows.
+      const src = at(b, (j0 + jp) * k + p0);
+      const col = <usize>k << 2;
+      const whole = kc & ~3;
+      for (let p = 0; p < whole; p += 4) {
+        const s0 = src + (<usize>p << 2);
+        const d = panel + (<usize>(p * NR) << 2);
+        transpose4(d, v128.load(s0), v128.load(s0 + col), v128.load(s0 + 2 * col), v128.load(s0 + 3 * col));
+        transpose4(d + 16, v128.load(s0 + 4 * col), v128.load(s0 + 5 * col), v128.load(s0 + 6 * col), v128.load(s0 + 7 * col));
+      }
+      for (let p = whole; p < kc; p++) {
+        for (let j = 0; j < NR; j++) store<f32>(panel + (<usize>(p * NR + j) << 2), load<f32>(src + <usize>j * col + (<usize>p << 2)));
+      }
+    } else if (transB) {
       for (let j = 0; j < cols; j++) {
         const src = at(b, (j0 + jp + j) * k + p0);
         for (let p = 0; p < kc; p++) store<f32>(panel + (<usize>(p * NR + j) << 2), load<f32>(src + (<usize>p << 2)));
@@ -140,6 +184,85 @@ function microKernel(
   v128.store(edge, c30, 96); v128.store(edge, c31, 112);
   v128.store(edge, c40, 128); v128.store(edge, c41, 144);
   v128.store(edge, c50, 160); v128.store(edge, c51, 176);
+  writeEdge(edge, c, stride, rows, cols, alpha, beta, first);
+}
+
+// The last rows of C (m not a multiple of MR): 4 or 2 rows of the 6-row packed panel, with as
+// many accumulators, so an edge of 2 rows does not cost the multiply-adds of 6.
+function microKernel4(
+  ap: usize, bp: usize, kc: i32, c: usize, ldc: i32, rows: i32, cols: i32,
+  alpha: f32, beta: f32, first: bool, edge: usize,
+): void {
+  let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
+  let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+  let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
+  let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+  for (let p = 0; p < kc; p++) {
+    const b0 = v128.load(bp);
+    const b1 = v128.load(bp, 16);
+    let a = v128.load32_splat(ap);
+    c00 = madd(a, b0, c00);
+    c01 = madd(a, b1, c01);
+    a = v128.load32_splat(ap, 4);
+    c10 = madd(a, b0, c10);
+    c11 = madd(a, b1, c11);
+    a = v128.load32_splat(ap, 8);
+    c20 = madd(a, b0, c20);
+    c21 = madd(a, b1, c21);
+    a = v128.load32_splat(ap, 12);
+    c30 = madd(a, b0, c30);
+    c31 = madd(a, b1, c31);
+    ap += 24;
+    bp += 32;
+  }
+  const va = f32x4.splat(alpha);
+  const stride = <usize>ldc << 2;
+  if (rows == 4 && cols == NR) {
+    writeRow(c, c00, c01, va, beta, first);
+    writeRow(c + stride, c10, c11, va, beta, first);
+    writeRow(c + 2 * stride, c20, c21, va, beta, first);
+    writeRow(c + 3 * stride, c30, c31, va, beta, first);
+    return;
+  }
+  v128.store(edge, c00); v128.store(edge, c01, 16);
+  v128.store(edge, c10, 32); v128.store(edge, c11, 48);
+  v128.store(edge, c20, 64); v128.store(edge, c21, 80);
+  v128.store(edge, c30, 96); v128.store(edge, c31, 112);
+  writeEdge(edge, c, stride, rows, cols, alpha, beta, first);
+}
+
+function microKernel2(
+  ap: usize, bp: usize, kc: i32, c: usize, ldc: i32, rows: i32, cols: i32,
+  alpha: f32, beta: f32, first: bool, edge: usize,
+): void {
+  let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
+  let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+  for (let p = 0; p < kc; p++) {
+    const b0 = v128.load(bp);
+    const b1 = v128.load(bp, 16);
+    let a = v128.load32_splat(ap);
+    c00 = madd(a, b0, c00);
+    c01 = madd(a, b1, c01);
+    a = v128.load32_splat(ap, 4);
+    c10 = madd(a, b0, c10);
+    c11 = madd(a, b1, c11);
+    ap += 24;
+    bp += 32;
+  }
+  const va = f32x4.splat(alpha);
+  const stride = <usize>ldc << 2;
+  if (rows == 2 && cols == NR) {
+    writeRow(c, c00, c01, va, beta, first);
+    writeRow(c + stride, c10, c11, va, beta, first);
+    return;
+  }
+  v128.store(edge, c00); v128.store(edge, c01, 16);
+  v128.store(edge, c10, 32); v128.store(edge, c11, 48);
+  writeEdge(edge, c, stride, rows, cols, alpha, beta, first);
+}
+
+// A partial tile from its spilled accumulators (`edge`, NR floats per row), element by element.
+function writeEdge(edge: usize, c: usize, stride: usize, rows: i32, cols: i32, alpha: f32, beta: f32, first: bool): void {
   for (let i = 0; i < rows; i++) {
     for (let j = 0; j < cols; j++) {
       const dst = c + <usize>i * stride + (<usize>j << 2);
@@ -181,7 +304,11 @@ function gemmBlock(
           const bp = packedB + (<usize>(jr * kc) << 2);
           for (let ir = 0; ir < mc; ir += MR) {
             const rows = min(MR, mc - ir);
-            microKernel(packedA + (<usize>(ir * kc) << 2), bp, kc, at(c, (ic + ir) * n + jc + jr), n, rows, cols, alpha, beta, pc == 0, edge);
+            const ap = packedA + (<usize>(ir * kc) << 2);
+            const cp = at(c, (ic + ir) * n + jc + jr);
+            if (rows > 4) microKernel(ap, bp, kc, cp, n, rows, cols, alpha, beta, pc == 0, edge);
+            else if (rows > 2) microKernel4(ap, bp, kc, cp, n, rows, cols, alpha, beta, pc == 0, edge);
+            else microKernel2(ap, bp, kc, cp, n, rows, cols, alpha, beta, pc == 0, edge);
           }
         }
       }
