@@ -99,7 +99,20 @@ export function col2im(
                 store<f32>(d, load<f32>(d) + load<f32>(src + (<usize>ox << 2)));
               }
             } else {
-              for (let ox = oxLo; ox < oxHi; ox++) {
+              let ox = oxLo;
+              if (sw == 2) {
+                // Four outputs into every other value of eight: the odd lanes add 0, which leaves them
+                // as they are (no -0 arises: x starts at +0). The eight must stay inside the row, which
+                // this thread owns (a value past it may be another channel's).
+                const zero = f32x4.splat(0);
+                for (; ox + 4 <= oxHi && kx - pw + ox * 2 + 8 <= w; ox += 4) {
+                  const d = dst + (<usize>(ox * 2) << 2);
+                  const v = v128.load(src + (<usize>ox << 2));
+                  v128.store(d, f32x4.add(v128.load(d), v128.shuffle<f32>(v, zero, 0, 4, 1, 4)));
+                  v128.store(d, f32x4.add(v128.load(d, 16), v128.shuffle<f32>(v, zero, 2, 4, 3, 4)), 16);
+                }
+              }
+              for (; ox < oxHi; ox++) {
                 const d = dst + (<usize>(ox * sw) << 2);
                 store<f32>(d, load<f32>(d) + load<f32>(src + (<usize>ox << 2)));
               }
