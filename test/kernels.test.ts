@@ -130,6 +130,53 @@ for (const name of fastBackends) {
       }
     });
 
+    it('convGemm (where the backend has it): the GEMM with im2col(x) made while packing, both orientations, as gemm over stored columns', (t) => {
+      if (backend.convGemm === undefined) {
+        t.skip(`${name} has no convGemm`);
+        return;
+      }
+      const rand = testRandom(77);
+      const pick = (lo: number, hi: number): number => lo + Math.floor(rand() * (hi - lo + 1));
+      const geometry = (n: number, c: number, h: number, w: number, kh: number, kw: number, stride: number, pad: number): ConvGeometry => ({
+        n, c, h, w, kh, kw, strideH: stride, strideW: stride, padH: pad, padW: pad,
+        outH: Math.floor((h + 2 * pad - kh) / stride) + 1, outW: Math.floor((w + 2 * pad - kw) / stride) + 1,
+      });
+      // DCGAN's k4 s2 p1 (rows of 16 and 8 columns, several KC blocks of depth), a 1×1 column side, then random small ones.
+      const cases: Array<[ConvGeometry, number]> = [[geometry(6, 32, 32, 32, 4, 4, 2, 1), 40], [geometry(5, 24, 16, 16, 4, 4, 2, 1), 9], [geometry(7, 64, 4, 4, 4, 4, 1, 0), 3]];
+      for (let i = 0; i < 25; i++) {
+        const kh = pick(1, 5), kw = pick(1, 5), stride = pick(1, 3), pad = pick(0, 2);
+        cases.push([geometry(pick(1, 4), pick(1, 6), pick(Math.max(1, kh - 2 * pad), 13), pick(Math.max(1, kw - 2 * pad), 13), kh, kw, stride, pad), pick(1, 20)]);
+      }
+      for (const [i, [g, k]] of cases.entries()) {
+        const rows = g.c * g.kh * g.kw;
+        const columns = g.n * g.outH * g.outW;
+        const x = randomValues(g.n * g.c * g.h * g.w, 900 + i);
+        const cols = new Float32Array(rows * columns);
+        reference.im2col(x, g, cols);
+        const beta = i % 3 === 0 ? 1 : 0;
+        // Forward: W [k, rows] · cols. Weight gradient: dy [k, columns] · colsᵀ.
+        for (const transB of [false, true]) {
+          const p: GemmParams = { transA: false, transB, m: k, n: transB ? rows : columns, k: transB ? columns : rows, alpha: 1, beta, batch: 1, strideA: 0, strideB: 0, strideC: 0 };
+          const a = randomValues(p.m * p.k, 950 + i);
+          const c = randomValues(p.m * p.n, 990 + i);
+          const expected = c.slice();
+          reference.gemm(p, a, cols, expected);
+          const out = on(backend, c);
+          backend.convGemm!(p, on(backend, a), on(backend, x), g, out);
+          assertClose(out, expected, { rtol: 1e-5, atol: 2e-6 * Math.sqrt(p.k + 1) * 4 }, `convGemm ${transB ? 'transB ' : ''}${JSON.stringify(g)} k ${k}`);
+        }
+      }
+      const g = geometry(2, 3, 8, 8, 4, 4, 2, 1);
+      assert.throws(
+        () => backend.convGemm!({ transA: false, transB: false, m: 4, n: 32, k: 47, alpha: 1, beta: 0, batch: 1, strideA: 0, strideB: 0, strideC: 0 }, new Float32Array(4 * 48), new Float32Array(384), g, new Float32Array(128)),
+        /convGemm: op\(B\) is the im2col of 48×32, so k must be 48 and n 32 \(got k 47, n 32\)/,
+      );
+      assert.throws(
+        () => backend.convGemm!({ transA: false, transB: false, m: 4, n: 32, k: 48, alpha: 1, beta: 0, batch: 1, strideA: 0, strideB: 0, strideC: 0 }, new Float32Array(4 * 48), new Float32Array(383), g, new Float32Array(128)),
+        /convGemm: image has 383 elements but the call reaches 384/,
+      );
+    });
+
     it('elementwise, reductions, batch norm and Adam', () => {
       const n = 70001; // large enough for the thread pool, odd for the SIMD tails
       const x = randomValues(n, 11, 2);

@@ -110,6 +110,12 @@ export interface Backend {
   /** The adjoint of im2col: cols [c·kh·kw, n·outH·outW] are summed into x [n, c, h, w] (overwritten). */
   col2im(cols: Float32Array, g: ConvGeometry, x: Float32Array): void;
   /**
+   * gemm(p, a, im2col(x), c) without storing the columns, for backends that make them while
+   * packing (wasm): B is im2col(x) [c·kh·kw, n·outH·outW], or with p.transB its transpose (the
+   * weight gradient's y·colsᵀ). p.transA is false and p.batch 1.
+   */
+  convGemm?(p: GemmParams, a: Float32Array, x: Float32Array, g: ConvGeometry, c: Float32Array): void;
+  /**
    * A convolution without a column buffer, for backends that have one (the native backend
    * with oneDNN), with weights W [k, c, kh, kw], the image [n, c, h, w] and the column side
    * [n, k, outH, outW]:

@@ -48,6 +48,8 @@ export interface CompiledKernels {
   gemm(p: GemmParams, a: Float32Array, b: Float32Array, c: Float32Array): void;
   im2col(x: Float32Array, g: ConvGeometry, cols: Float32Array): void;
   col2im(cols: Float32Array, g: ConvGeometry, x: Float32Array): void;
+  /** Backend.convGemm, where the backend has it. */
+  convGemm?(p: GemmParams, a: Float32Array, x: Float32Array, g: ConvGeometry, c: Float32Array): void;
   unary(code: number, x: Float32Array, out: Float32Array, n: number, alpha: number): void;
   unaryBackward(code: number, x: Float32Array, y: Float32Array, dy: Float32Array, dx: Float32Array, n: number, alpha: number): void;
   /** `bScalar`: b has one value, broadcast over a. */
@@ -116,6 +118,20 @@ export function compiledBackend(backend: string, k: CompiledKernels): BackendKer
       checkConv('col2im', x, cols, g);
       k.col2im(cols, g, x);
     },
+    ...(k.convGemm === undefined ? {} : {
+      convGemm(p: GemmParams, a: Float32Array, x: Float32Array, g: ConvGeometry, c: Float32Array) {
+        const rows = g.c * g.kh * g.kw;
+        const columns = g.n * g.outH * g.outW;
+        const [bRows, bCols] = p.transB ? [columns, rows] : [rows, columns];
+        if (p.transA || p.batch !== 1 || p.k !== bRows || p.n !== bCols) {
+          throw new RangeError(`${backend} convGemm: op(B) is the ${p.transB ? 'transposed ' : ''}im2col of ${rows}×${columns}, so k must be ${bRows} and n ${bCols} (got k ${p.k}, n ${p.n}), with transA false and batch 1`);
+        }
+        fits(backend, 'convGemm', 'A', a, p.m * p.k);
+        fits(backend, 'convGemm', 'image', x, g.n * g.c * g.h * g.w);
+        fits(backend, 'convGemm', 'C', c, p.m * p.n);
+        k.convGemm!(p, a, x, g, c);
+      },
+    }),
     unary(op: UnaryOp, x, out, alpha) {
       check('unary', { out }, x.length);
       k.unary(UNARY_CODES[op], x, out, x.length, alpha);

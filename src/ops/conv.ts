@@ -119,23 +119,29 @@ function channelMajor(data: Float32Array, n0: number, nc: number, k: number, pla
 
 
 /**
- * The buffers of the im2col / col2im + GEMM path: the columns of a chunk of images, and the
- * chunk's column-side data in channel-major order (several images only). Made once for the
- * runs that time the path, so those runs reuse memory as a planned training step does.
+ * The buffers of the im2col / col2im + GEMM path: the columns of a chunk of images (none where
+ * the backend makes them while packing, Backend.convGemm, and `forAdjoint` does not need them for
+ * col2im), and the chunk's column-side data in channel-major order (several images only). Made
+ * once for the runs that time the path, so those runs reuse memory as a planned training step does.
  */
 interface GemmWorkspace {
   chunk: number;
-  columns: Tensor;
+  columns: Tensor | null;
   channelMajor: Tensor | null;
 }
 
-function gemmWorkspace(g: ConvGeometry, k: number, chunk = imagesPerChunk(g, g.c * g.kh * g.kw)): GemmWorkspace {
+function gemmWorkspace(g: ConvGeometry, k: number, forAdjoint = false): GemmWorkspace {
   const plane = g.outH * g.outW;
-  return { chunk, columns: empty([g.c * g.kh * g.kw, chunk * plane]), channelMajor: chunk > 1 ? empty([k, chunk * plane]) : null };
+  const rows = g.c * g.kh * g.kw;
+  // Without stored columns, the budget bounds the channel-major copy instead. Column rows shorter
+  // than 4 (a 1×1 column side: G's projection, D's last layer) pay more per value made while packing.
+  const implicit = !forAdjoint && g.outW >= 4 && getBackend().convGemm !== undefined;
+  const chunk = imagesPerChunk(g, implicit ? k : rows);
+  return { chunk, columns: implicit ? null : empty([rows, chunk * plane]), channelMajor: chunk > 1 ? empty([k, chunk * plane]) : null };
 }
 
 function releaseWorkspace(ws: GemmWorkspace): void {
-  ws.columns.dispose();
+  ws.columns?.dispose();
   ws.channelMajor?.dispose();
 }
 
@@ -151,12 +157,18 @@ function convolveByGemm(image: Tensor, weight: Tensor, g: ConvGeometry, k: numbe
   const backend = getBackend();
   for (let n0 = 0; n0 < g.n; n0 += ws.chunk) {
     const nc = Math.min(ws.chunk, g.n - n0);
-    const cols = ws.columns.data.subarray(0, rows * nc * plane);
-    backend.im2col(image.data.subarray(n0 * imageSize, (n0 + nc) * imageSize), { ...g, n: nc }, cols);
+    const images = image.data.subarray(n0 * imageSize, (n0 + nc) * imageSize);
     const target = out.data.subarray(n0 * k * plane, (n0 + nc) * k * plane);
     // One image's W·columns [K, plane] is already its NCHW slice; several need [K, n, plane] → [n, K, plane].
     const cnhw = nc === 1 ? target : ws.channelMajor!.data.subarray(0, k * nc * plane);
-    backend.gemm(gemmParams({ m: k, n: nc * plane, k: rows }), weight.data, cols, cnhw);
+    const p = gemmParams({ m: k, n: nc * plane, k: rows });
+    if (ws.columns === null) {
+      backend.convGemm!(p, weight.data, images, { ...g, n: nc }, cnhw);
+    } else {
+      const cols = ws.columns.data.subarray(0, rows * nc * plane);
+      backend.im2col(images, { ...g, n: nc }, cols);
+      backend.gemm(p, weight.data, cols, cnhw);
+    }
     if (nc > 1) backend.permute(cnhw, [k, nc, plane], [1, 0, 2], target);
   }
 }
@@ -169,7 +181,7 @@ function adjointByGemm(y: Tensor, weight: Tensor, g: ConvGeometry, k: number, im
   const backend = getBackend();
   for (let n0 = 0; n0 < g.n; n0 += ws.chunk) {
     const nc = Math.min(ws.chunk, g.n - n0);
-    const cols = ws.columns.data.subarray(0, rows * nc * plane);
+    const cols = ws.columns!.data.subarray(0, rows * nc * plane);
     const yc = channelMajor(y.data, n0, nc, k, plane, ws.channelMajor?.data ?? null);
     backend.gemm(gemmParams({ transA: true, m: rows, n: nc * plane, k }), weight.data, yc, cols);
     backend.col2im(cols, { ...g, n: nc }, image.data.subarray(n0 * imageSize, (n0 + nc) * imageSize));
@@ -188,10 +200,16 @@ function weightGradByGemm(y: Tensor, image: Tensor, g: ConvGeometry, k: number, 
   const backend = getBackend();
   for (let n0 = 0; n0 < g.n; n0 += ws.chunk) {
     const nc = Math.min(ws.chunk, g.n - n0);
-    const c = ws.columns.data.subarray(0, rows * nc * plane);
-    if (!columnsReady) backend.im2col(image.data.subarray(n0 * imageSize, (n0 + nc) * imageSize), { ...g, n: nc }, c);
+    const images = image.data.subarray(n0 * imageSize, (n0 + nc) * imageSize);
     const yc = channelMajor(y.data, n0, nc, k, plane, ws.channelMajor?.data ?? null);
-    backend.gemm(gemmParams({ transB: true, m: k, n: rows, k: nc * plane, beta: n0 === 0 ? 0 : 1 }), yc, c, grad.data);
+    const p = gemmParams({ transB: true, m: k, n: rows, k: nc * plane, beta: n0 === 0 ? 0 : 1 });
+    if (ws.columns === null) {
+      backend.convGemm!(p, yc, images, { ...g, n: nc }, grad.data);
+      continue;
+    }
+    const c = ws.columns.data.subarray(0, rows * nc * plane);
+    if (!columnsReady) backend.im2col(images, { ...g, n: nc }, c);
+    backend.gemm(p, yc, c, grad.data);
   }
 }
 
@@ -219,7 +237,7 @@ function convolve(image: Tensor, weight: Tensor, g: ConvGeometry, k: number, kee
       const weightsMs = fastest.directMs === null ? 0 : medianMs(() => weightGradWithoutColumns(out, image, g, k, grad))!;
       const gemmMs = medianMs(() => {
         byGemm();
-        weightGradByGemm(out, image, g, k, grad, ws, ws.chunk === g.n);
+        weightGradByGemm(out, image, g, k, grad, ws, ws.columns !== null && ws.chunk === g.n);
       })!;
       grad.dispose();
       timed = { directMs: fastest.directMs === null ? null : fastest.directMs + weightsMs, variant: fastest.variant, gemmMs };
@@ -231,8 +249,8 @@ function convolve(image: Tensor, weight: Tensor, g: ConvGeometry, k: number, kee
   const ws = gemmWorkspace(g, k);
   convolveByGemm(image, weight, g, k, out, ws);
   ws.channelMajor?.dispose();
-  const keep = keepColumns && ws.chunk === g.n;
-  if (!keep) ws.columns.dispose();
+  const keep = keepColumns && ws.chunk === g.n && ws.columns !== null;
+  if (!keep) ws.columns?.dispose();
   return { out, columns: keep ? ws.columns : null };
 }
 
@@ -242,12 +260,12 @@ function convolveAdjoint(y: Tensor, weight: Tensor, g: ConvGeometry, k: number):
   const image = empty([g.n, g.c, g.h, g.w]);
   const direct = (variant: number): boolean => backend.directConvolution!('adjoint', y.data, weight.data, g, k, image.data, variant);
   const byGemm = (): void => {
-    const ws = gemmWorkspace(g, k);
+    const ws = gemmWorkspace(g, k, true);
     adjointByGemm(y, weight, g, k, image, ws);
     releaseWorkspace(ws);
   };
   const { algorithm, variant } = chooseAlgorithm('adjoint', g, k, false, () => {
-    const ws = gemmWorkspace(g, k);
+    const ws = gemmWorkspace(g, k, true);
     const timed = { ...fastestDirect(direct), gemmMs: medianMs(() => adjointByGemm(y, weight, g, k, image, ws))! };
     releaseWorkspace(ws);
     return timed;

@@ -7,7 +7,7 @@ import { platform } from './platform.js';
 import { ThreadPool } from './pool.js';
 
 const KERNELS = [
-  'gemm', 'im2col', 'col2im', 'unary', 'unaryBackward', 'binary', 'scalar', 'swapLeading', 'channelSum',
+  'gemm', 'convGemm', 'im2col', 'col2im', 'unary', 'unaryBackward', 'binary', 'scalar', 'swapLeading', 'channelSum',
   'addChannelBias', 'batchNormStats', 'batchNormApply', 'batchNormBackward', 'adamUpdate',
 ] as const satisfies ReadonlyArray<keyof CompiledKernels>;
 type KernelName = (typeof KERNELS)[number];
@@ -102,6 +102,10 @@ export function createWasmBackend(threads?: number): WasmBackend {
     gemm(p: GemmParams, a, b, c) {
       const args = [p.transA ? 1 : 0, p.transB ? 1 : 0, p.m, p.n, p.k, p.alpha, p.beta, p.batch, ptr(a), p.strideA, ptr(b), p.strideB, ptr(c, true), p.strideC, scratch, scratchBytes];
       run('gemm', 2 * p.m * p.n * p.k * p.batch, PARALLEL_MIN_FLOPS, args);
+    },
+    convGemm(p: GemmParams, a, x, g, c) {
+      const args = [p.transB ? 1 : 0, p.m, p.n, p.k, p.alpha, p.beta, ptr(a), ptr(x), ...conv(g), ptr(c, true), scratch, scratchBytes];
+      run('convGemm', 2 * p.m * p.n * p.k, PARALLEL_MIN_FLOPS, args);
     },
     im2col: (x, g, cols) => run('im2col', cols.length, PARALLEL_MIN_ELEMENTS, [ptr(x), ...conv(g), ptr(cols, true)]),
     col2im: (cols, g, x) => run('col2im', cols.length, PARALLEL_MIN_ELEMENTS, [ptr(cols), ...conv(g), ptr(x, true)]),

@@ -11,9 +11,111 @@ const KC: i32 = 256;
 const MC: i32 = 120;
 const NC: i32 = 2048;
 
-/** Floats of scratch one thread needs: packed A block, packed B panel, and an edge tile. */
+/** Floats of scratch one thread needs: packed A block, packed B panel, an edge tile, and the rows convGemm makes. */
 export function gemmScratchFloats(): i32 {
-  return MC * KC + KC * NC + MR * NR;
+  return MC * KC + KC * NC + MR * NR + max(NC, NR * KC);
+}
+
+// convGemm's B: the im2col of an image batch, made while packing (never stored whole). Globals are
+// per instance, so per thread: each thread's call sets them before its share.
+let implicitB = false;
+let imageX: usize = 0;
+let gC = 0, gH = 0, gW = 0, gKh = 0, gKw = 0, gSh = 0, gSw = 0, gPh = 0, gPw = 0, gOutH = 0, gOutW = 0;
+let rowScratch: usize = 0;
+
+/**
+ * Columns [j0, j0 + len) of row `row` (channel, ky, kx) of im2col(image) (columns img·outH·outW +
+ * oy·outW + ox, as conv.ts's im2col) into dst, contiguous.
+ */
+function columnsRow(row: i32, j0: i32, len: i32, dst: usize): void {
+  const kx = row % gKw;
+  const ky = (row / gKw) % gKh;
+  const ch = row / (gKw * gKh);
+  const plane = gOutH * gOutW;
+  let img = j0 / plane;
+  let rest = j0 - img * plane;
+  let oy = rest / gOutW;
+  let ox0 = rest - oy * gOutW;
+  // Output columns whose input column lies inside the image: [lo, hi).
+  let lo = 0;
+  while (lo < gOutW && lo * gSw - gPw + kx < 0) lo++;
+  let hi = gOutW;
+  while (hi > lo && (hi - 1) * gSw - gPw + kx >= gW) hi--;
+  let done = 0;
+  while (done < len) {
+    const run = min(gOutW - ox0, len - done);
+    const out = dst + (<usize>done << 2);
+    const iy = oy * gSh - gPh + ky;
+    if (iy < 0 || iy >= gH) {
+      memory.fill(out, 0, <usize>run << 2);
+    } else {
+      const src = imageX + (<usize>(((img * gC + ch) * gH + iy) * gW - gPw + kx) << 2);
+      const end = ox0 + run;
+      let ox = ox0;
+      for (; ox < min(lo, end); ox++) store<f32>(out + (<usize>(ox - ox0) << 2), 0);
+      const insideEnd = min(hi, end);
+      if (gSw == 1) {
+        if (ox < insideEnd) memory.copy(out + (<usize>(ox - ox0) << 2), src + (<usize>ox << 2), <usize>(insideEnd - ox) << 2);
+        ox = max(ox, insideEnd);
+      } else if (gSw == 2) {
+        // As im2col: the second load may read one value past the row, into a lane the shuffle drops.
+        for (; ox + 4 <= insideEnd; ox += 4) {
+          const s0 = src + (<usize>(ox * 2) << 2);
+          v128.store(out + (<usize>(ox - ox0) << 2), v128.shuffle<f32>(v128.load(s0), v128.load(s0, 16), 0, 2, 4, 6));
+        }
+      }
+      for (; ox < insideEnd; ox++) store<f32>(out + (<usize>(ox - ox0) << 2), load<f32>(src + (<usize>(ox * gSw) << 2)));
+      for (; ox < end; ox++) store<f32>(out + (<usize>(ox - ox0) << 2), 0);
+    }
+    done += run;
+    ox0 = 0;
+    if (++oy == gOutH) {
+      oy = 0;
+      img++;
+    }
+  }
+}
+
+// packB's panels with op(B) = im2col(image) (transB: its transpose), one row of im2col at a time.
+function packImplicitB(transB: bool, p0: i32, kc: i32, j0: i32, nc: i32, dst: usize): void {
+  const panelBytes = <usize>(kc * NR) << 2;
+  if (!transB) {
+    // Depth p is im2col row p0 + p; its columns [j0, j0 + nc) are dealt out NR at a time.
+    const full = nc - nc % NR;
+    for (let p = 0; p < kc; p++) {
+      columnsRow(p0 + p, j0, nc, rowScratch);
+      let d = dst + (<usize>(p * NR) << 2);
+      for (let jp = 0; jp < full; jp += NR) {
+        v128.store(d, v128.load(rowScratch + (<usize>jp << 2)));
+        v128.store(d, v128.load(rowScratch + (<usize>jp << 2), 16), 16);
+        d += panelBytes;
+      }
+      if (full < nc) {
+        for (let j = 0; j < NR; j++) store<f32>(d + (<usize>j << 2), full + j < nc ? load<f32>(rowScratch + (<usize>(full + j) << 2)) : 0);
+      }
+    }
+    return;
+  }
+  // Column j of op(B) is im2col row j; its depth range [p0, p0 + kc), NR rows into scratch, then transposed.
+  const col = <usize>kc << 2;
+  for (let jp = 0; jp < nc; jp += NR) {
+    const cols = min(NR, nc - jp);
+    const panel = dst + (<usize>(jp * kc) << 2);
+    for (let j = 0; j < NR; j++) {
+      if (j < cols) columnsRow(j0 + jp + j, p0, kc, rowScratch + <usize>j * col);
+      else memory.fill(rowScratch + <usize>j * col, 0, col);
+    }
+    const whole = kc & ~3;
+    for (let p = 0; p < whole; p += 4) {
+      const s0 = rowScratch + (<usize>p << 2);
+      const d = panel + (<usize>(p * NR) << 2);
+      transpose4(d, v128.load(s0), v128.load(s0 + col), v128.load(s0 + 2 * col), v128.load(s0 + 3 * col));
+      transpose4(d + 16, v128.load(s0 + 4 * col), v128.load(s0 + 5 * col), v128.load(s0 + 6 * col), v128.load(s0 + 7 * col));
+    }
+    for (let p = whole; p < kc; p++) {
+      for (let j = 0; j < NR; j++) store<f32>(panel + (<usize>(p * NR + j) << 2), load<f32>(rowScratch + <usize>j * col + (<usize>p << 2)));
+    }
+  }
 }
 
 // op(A) block rows [i0, i0+mc) × depth [p0, p0+kc) → panels of MR rows: dst[(panel·kc + p)·MR + i].
@@ -281,6 +383,7 @@ function gemmBlock(
   const packedA = scratch;
   const packedB = scratch + (<usize>(MC * KC) << 2);
   const edge = packedB + (<usize>(KC * NC) << 2);
+  rowScratch = edge + (<usize>(MR * NR) << 2);
   if (k == 0) {
     // No depth: C = beta·C.
     for (let i = i0; i < i1; i++) {
@@ -295,7 +398,8 @@ function gemmBlock(
     const nc = min(NC, j1 - jc);
     for (let pc = 0; pc < k; pc += KC) {
       const kc = min(KC, k - pc);
-      packB(b, transB, n, k, pc, kc, jc, nc, packedB);
+      if (implicitB) packImplicitB(transB, pc, kc, jc, nc, packedB);
+      else packB(b, transB, n, k, pc, kc, jc, nc, packedB);
       for (let ic = i0; ic < i1; ic += MC) {
         const mc = min(MC, i1 - ic);
         packA(a, transA, m, k, ic, mc, pc, kc, packedA);
@@ -341,4 +445,22 @@ export function gemm(
   for (let bi = 0; bi < batch; bi++) {
     gemmBlock(transA != 0, transB != 0, m, n, k, alpha, beta, at(a, bi * strideA), at(b, bi * strideB), at(c, bi * strideC), i0, i1, j0, j1, scratch);
   }
+}
+
+/**
+ * GEMM whose B is im2col(x) for geometry (n, c, h, w, kh, kw, sh, sw, ph, pw, outH, outW), made
+ * while packing instead of stored: C = alpha·A·B + beta·C with A [m × k] and B = cols [k × n]
+ * (k = c·kh·kw rows, n = batch·outH·outW columns), or with transB, B = colsᵀ (cols [n × k]:
+ * n = c·kh·kw, k = batch·outH·outW): a convolution's forward and its weight gradient.
+ */
+export function convGemm(
+  tid: i32, nthreads: i32, transB: i32, m: i32, n: i32, k: i32, alpha: f32, beta: f32, a: usize, x: usize,
+  gn: i32, gc: i32, gh: i32, gw: i32, gkh: i32, gkw: i32, gsh: i32, gsw: i32, gph: i32, gpw: i32, gOh: i32, gOw: i32,
+  c: usize, scratchBase: usize, scratchStride: i32,
+): void {
+  implicitB = true;
+  imageX = x;
+  gC = gc; gH = gh; gW = gw; gKh = gkh; gKw = gkw; gSh = gsh; gSw = gsw; gPh = gph; gPw = gpw; gOutH = gOh; gOutW = gOw;
+  gemm(tid, nthreads, 0, transB, m, n, k, alpha, beta, 1, a, 0, 0, 0, c, 0, scratchBase, scratchStride);
+  implicitB = false;
 }

@@ -1,5 +1,5 @@
 // The exports of kernels.wasm: every kernel the host calls, (tid, nthreads, ...) first.
-export { gemm, gemmScratchFloats } from './gemm';
+export { gemm, gemmScratchFloats, convGemm } from './gemm';
 export { im2col, col2im } from './conv';
 export { unary, unaryBackward, binary, scalar, swapLeading, channelSum, addChannelBias } from './elementwise';
 export { batchNormStats, batchNormApply, batchNormBackward } from './batchnorm';
