@@ -234,8 +234,11 @@ function packB(b: usize, transB: bool, n: i32, k: i32, p0: i32, kc: i32, j0: i32
   }
 }
 
-function microKernel(
-  ap: usize, bp: usize, kc: i32, c: usize, ldc: i32, rows: i32, cols: i32,
+// One tile of up to `height` (6, 4 or 2: a constant at each call, so the unused rows' code folds
+// away) rows × NR columns over depth kc, reading the 6-row packed panel; `rows` ≤ height are kept.
+// Fewer rows for the last tiles of C (m not a multiple of MR) skip the multiply-adds of zero rows.
+@inline function tile(
+  height: i32, ap: usize, bp: usize, kc: i32, c: usize, ldc: i32, rows: i32, cols: i32,
   alpha: f32, beta: f32, first: bool, edge: usize,
 ): void {
   let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
@@ -253,114 +256,62 @@ function microKernel(
     a = v128.load32_splat(ap, 4);
     c10 = madd(a, b0, c10);
     c11 = madd(a, b1, c11);
-    a = v128.load32_splat(ap, 8);
-    c20 = madd(a, b0, c20);
-    c21 = madd(a, b1, c21);
-    a = v128.load32_splat(ap, 12);
-    c30 = madd(a, b0, c30);
-    c31 = madd(a, b1, c31);
-    a = v128.load32_splat(ap, 16);
-    c40 = madd(a, b0, c40);
-    c41 = madd(a, b1, c41);
-    a = v128.load32_splat(ap, 20);
-    c50 = madd(a, b0, c50);
-    c51 = madd(a, b1, c51);
+    if (height > 2) {
+      a = v128.load32_splat(ap, 8);
+      c20 = madd(a, b0, c20);
+      c21 = madd(a, b1, c21);
+      a = v128.load32_splat(ap, 12);
+      c30 = madd(a, b0, c30);
+      c31 = madd(a, b1, c31);
+    }
+    if (height > 4) {
+      a = v128.load32_splat(ap, 16);
+      c40 = madd(a, b0, c40);
+      c41 = madd(a, b1, c41);
+      a = v128.load32_splat(ap, 20);
+      c50 = madd(a, b0, c50);
+      c51 = madd(a, b1, c51);
+    }
     ap += 24;
     bp += 32;
   }
   const va = f32x4.splat(alpha);
   const stride = <usize>ldc << 2;
-  if (rows == MR && cols == NR) {
+  if (rows == height && cols == NR) {
     writeRow(c, c00, c01, va, beta, first);
     writeRow(c + stride, c10, c11, va, beta, first);
-    writeRow(c + 2 * stride, c20, c21, va, beta, first);
-    writeRow(c + 3 * stride, c30, c31, va, beta, first);
-    writeRow(c + 4 * stride, c40, c41, va, beta, first);
-    writeRow(c + 5 * stride, c50, c51, va, beta, first);
+    if (height > 2) {
+      writeRow(c + 2 * stride, c20, c21, va, beta, first);
+      writeRow(c + 3 * stride, c30, c31, va, beta, first);
+    }
+    if (height > 4) {
+      writeRow(c + 4 * stride, c40, c41, va, beta, first);
+      writeRow(c + 5 * stride, c50, c51, va, beta, first);
+    }
     return;
   }
   // Partial tile at the matrix edge: spill the accumulators, then write element by element.
   v128.store(edge, c00); v128.store(edge, c01, 16);
   v128.store(edge, c10, 32); v128.store(edge, c11, 48);
-  v128.store(edge, c20, 64); v128.store(edge, c21, 80);
-  v128.store(edge, c30, 96); v128.store(edge, c31, 112);
-  v128.store(edge, c40, 128); v128.store(edge, c41, 144);
-  v128.store(edge, c50, 160); v128.store(edge, c51, 176);
+  if (height > 2) {
+    v128.store(edge, c20, 64); v128.store(edge, c21, 80);
+    v128.store(edge, c30, 96); v128.store(edge, c31, 112);
+  }
+  if (height > 4) {
+    v128.store(edge, c40, 128); v128.store(edge, c41, 144);
+    v128.store(edge, c50, 160); v128.store(edge, c51, 176);
+  }
   writeEdge(edge, c, stride, rows, cols, alpha, beta, first);
 }
 
-// The last rows of C (m not a multiple of MR): 4 or 2 rows of the 6-row packed panel, with as
-// many accumulators, so an edge of 2 rows does not cost the multiply-adds of 6.
-function microKernel4(
-  ap: usize, bp: usize, kc: i32, c: usize, ldc: i32, rows: i32, cols: i32,
-  alpha: f32, beta: f32, first: bool, edge: usize,
-): void {
-  let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
-  let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
-  let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
-  let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
-  for (let p = 0; p < kc; p++) {
-    const b0 = v128.load(bp);
-    const b1 = v128.load(bp, 16);
-    let a = v128.load32_splat(ap);
-    c00 = madd(a, b0, c00);
-    c01 = madd(a, b1, c01);
-    a = v128.load32_splat(ap, 4);
-    c10 = madd(a, b0, c10);
-    c11 = madd(a, b1, c11);
-    a = v128.load32_splat(ap, 8);
-    c20 = madd(a, b0, c20);
-    c21 = madd(a, b1, c21);
-    a = v128.load32_splat(ap, 12);
-    c30 = madd(a, b0, c30);
-    c31 = madd(a, b1, c31);
-    ap += 24;
-    bp += 32;
-  }
-  const va = f32x4.splat(alpha);
-  const stride = <usize>ldc << 2;
-  if (rows == 4 && cols == NR) {
-    writeRow(c, c00, c01, va, beta, first);
-    writeRow(c + stride, c10, c11, va, beta, first);
-    writeRow(c + 2 * stride, c20, c21, va, beta, first);
-    writeRow(c + 3 * stride, c30, c31, va, beta, first);
-    return;
-  }
-  v128.store(edge, c00); v128.store(edge, c01, 16);
-  v128.store(edge, c10, 32); v128.store(edge, c11, 48);
-  v128.store(edge, c20, 64); v128.store(edge, c21, 80);
-  v128.store(edge, c30, 96); v128.store(edge, c31, 112);
-  writeEdge(edge, c, stride, rows, cols, alpha, beta, first);
+function microKernel(ap: usize, bp: usize, kc: i32, c: usize, ldc: i32, rows: i32, cols: i32, alpha: f32, beta: f32, first: bool, edge: usize): void {
+  tile(MR, ap, bp, kc, c, ldc, rows, cols, alpha, beta, first, edge);
 }
-
-function microKernel2(
-  ap: usize, bp: usize, kc: i32, c: usize, ldc: i32, rows: i32, cols: i32,
-  alpha: f32, beta: f32, first: bool, edge: usize,
-): void {
-  let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
-  let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
-  for (let p = 0; p < kc; p++) {
-    const b0 = v128.load(bp);
-    const b1 = v128.load(bp, 16);
-    let a = v128.load32_splat(ap);
-    c00 = madd(a, b0, c00);
-    c01 = madd(a, b1, c01);
-    a = v128.load32_splat(ap, 4);
-    c10 = madd(a, b0, c10);
-    c11 = madd(a, b1, c11);
-    ap += 24;
-    bp += 32;
-  }
-  const va = f32x4.splat(alpha);
-  const stride = <usize>ldc << 2;
-  if (rows == 2 && cols == NR) {
-    writeRow(c, c00, c01, va, beta, first);
-    writeRow(c + stride, c10, c11, va, beta, first);
-    return;
-  }
-  v128.store(edge, c00); v128.store(edge, c01, 16);
-  v128.store(edge, c10, 32); v128.store(edge, c11, 48);
-  writeEdge(edge, c, stride, rows, cols, alpha, beta, first);
+function microKernel4(ap: usize, bp: usize, kc: i32, c: usize, ldc: i32, rows: i32, cols: i32, alpha: f32, beta: f32, first: bool, edge: usize): void {
+  tile(4, ap, bp, kc, c, ldc, rows, cols, alpha, beta, first, edge);
+}
+function microKernel2(ap: usize, bp: usize, kc: i32, c: usize, ldc: i32, rows: i32, cols: i32, alpha: f32, beta: f32, first: bool, edge: usize): void {
+  tile(2, ap, bp, kc, c, ldc, rows, cols, alpha, beta, first, edge);
 }
 
 // A partial tile from its spilled accumulators (`edge`, NR floats per row), element by element.
