@@ -164,6 +164,29 @@ for (const name of fastBackends) {
           const out = on(backend, c);
           backend.convGemm!(p, on(backend, a), on(backend, x), g, out);
           assertClose(out, expected, { rtol: 1e-5, atol: 2e-6 * Math.sqrt(p.k + 1) * 4 }, `convGemm ${transB ? 'transB ' : ''}${JSON.stringify(g)} k ${k}`);
+          // The forward's C, or the weight gradient's A (dy), as images [n, k, outH·outW]: the same values;
+          // or declined, writing nothing.
+          const plane = g.outH * g.outW;
+          const asImages = (channelMajor: Float32Array): Float32Array => {
+            const images = new Float32Array(channelMajor.length);
+            reference.permute(channelMajor, [k, g.n, plane], [1, 0, 2], images);
+            return images;
+          };
+          const tol = { rtol: 1e-5, atol: 2e-6 * Math.sqrt(p.k + 1) * 4 };
+          if (!transB) {
+            const images = on(backend, asImages(c));
+            const before = images.slice();
+            if (backend.convGemm!(p, on(backend, a), on(backend, x), g, images, { out: true })) {
+              assertClose(images, asImages(expected), tol, `convGemm out as images ${JSON.stringify(g)} k ${k}`);
+            } else {
+              assert.deepEqual(images, before, 'a declined convGemm writes nothing');
+              assert.ok(plane % 8 !== 0, `convGemm declined images out for ${JSON.stringify(g)}`);
+            }
+          } else {
+            const gradient = on(backend, c);
+            assert.ok(backend.convGemm!(p, on(backend, asImages(a)), on(backend, x), g, gradient, { in: true }), 'dy as images');
+            assertClose(gradient, expected, tol, `convGemm with dy as images ${JSON.stringify(g)} k ${k}`);
+          }
         }
       }
       const g = geometry(2, 3, 8, 8, 4, 4, 2, 1);

@@ -50,6 +50,12 @@ export interface RectifiedOutput {
   slope: number;
 }
 
+/** Which operands of Backend.convGemm are images [n, channels, outH, outW] rather than channel-major matrices. */
+export interface ConvGemmImages {
+  in?: boolean;
+  out?: boolean;
+}
+
 /** A 2-D convolution's geometry, shared by im2col and col2im. */
 export interface ConvGeometry {
   /** Images in the batch. */
@@ -112,9 +118,12 @@ export interface Backend {
   /**
    * gemm(p, a, im2col(x), c) without storing the columns, for backends that make them while
    * packing (wasm): B is im2col(x) [c·kh·kw, n·outH·outW], or with p.transB its transpose (the
-   * weight gradient's y·colsᵀ). p.transA is false and p.batch 1.
+   * weight gradient's y·colsᵀ). p.transA is false and p.batch 1. `images` spares the permutes
+   * around it where the backend can (it returns false, writing nothing, where not): `out` (the
+   * forward) writes C [m, n·outH·outW] as the images [n, m, outH, outW], the convolution's NCHW
+   * output; `in` (the weight gradient) reads A [m, n·outH·outW] from dy's images [n, m, outH, outW].
    */
-  convGemm?(p: GemmParams, a: Float32Array, x: Float32Array, g: ConvGeometry, c: Float32Array): void;
+  convGemm?(p: GemmParams, a: Float32Array, x: Float32Array, g: ConvGeometry, c: Float32Array, images?: ConvGemmImages): boolean;
   /**
    * A convolution without a column buffer, for backends that have one (the native backend
    * with oneDNN), with weights W [k, c, kh, kw], the image [n, c, h, w] and the column side

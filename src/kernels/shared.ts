@@ -5,7 +5,7 @@
  * checks, the fast paths and the kernels they borrow from the js reference.
  */
 import { sameShape, type Shape } from '../tensor/shape.js';
-import type { AdamHyper, Backend, BinaryOp, ConvGeometry, GemmParams, ScalarOp, UnaryOp } from './backend.js';
+import type { AdamHyper, Backend, BinaryOp, ConvGeometry, ConvGemmImages, GemmParams, ScalarOp, UnaryOp } from './backend.js';
 import { binary as jsBinary, scalar as jsScalar } from './js/elementwise.js';
 import { permute as jsPermute, reduceSum as jsReduceSum } from './js/layout.js';
 import { bce, bceBackward, bceWithLogits, bceWithLogitsBackward } from './js/loss.js';
@@ -49,7 +49,7 @@ export interface CompiledKernels {
   im2col(x: Float32Array, g: ConvGeometry, cols: Float32Array): void;
   col2im(cols: Float32Array, g: ConvGeometry, x: Float32Array): void;
   /** Backend.convGemm, where the backend has it. */
-  convGemm?(p: GemmParams, a: Float32Array, x: Float32Array, g: ConvGeometry, c: Float32Array): void;
+  convGemm?(p: GemmParams, a: Float32Array, x: Float32Array, g: ConvGeometry, c: Float32Array, images: ConvGemmImages): boolean;
   unary(code: number, x: Float32Array, out: Float32Array, n: number, alpha: number): void;
   unaryBackward(code: number, x: Float32Array, y: Float32Array, dy: Float32Array, dx: Float32Array, n: number, alpha: number): void;
   /** `bScalar`: b has one value, broadcast over a. */
@@ -119,7 +119,7 @@ export function compiledBackend(backend: string, k: CompiledKernels): BackendKer
       k.col2im(cols, g, x);
     },
     ...(k.convGemm === undefined ? {} : {
-      convGemm(p: GemmParams, a: Float32Array, x: Float32Array, g: ConvGeometry, c: Float32Array) {
+      convGemm(p: GemmParams, a: Float32Array, x: Float32Array, g: ConvGeometry, c: Float32Array, images: ConvGemmImages = {}) {
         const rows = g.c * g.kh * g.kw;
         const columns = g.n * g.outH * g.outW;
         const [bRows, bCols] = p.transB ? [columns, rows] : [rows, columns];
@@ -129,7 +129,7 @@ export function compiledBackend(backend: string, k: CompiledKernels): BackendKer
         fits(backend, 'convGemm', 'A', a, p.m * p.k);
         fits(backend, 'convGemm', 'image', x, g.n * g.c * g.h * g.w);
         fits(backend, 'convGemm', 'C', c, p.m * p.n);
-        k.convGemm!(p, a, x, g, c);
+        return k.convGemm!(p, a, x, g, c, images);
       },
     }),
     unary(op: UnaryOp, x, out, alpha) {

@@ -163,6 +163,8 @@ function convolveByGemm(image: Tensor, weight: Tensor, g: ConvGeometry, k: numbe
     const cnhw = nc === 1 ? target : ws.channelMajor!.data.subarray(0, k * nc * plane);
     const p = gemmParams({ m: k, n: nc * plane, k: rows });
     if (ws.columns === null) {
+      // Straight into the NCHW output where the backend can (then no permute).
+      if (nc > 1 && backend.convGemm!(p, weight.data, images, { ...g, n: nc }, target, { out: true })) continue;
       backend.convGemm!(p, weight.data, images, { ...g, n: nc }, cnhw);
     } else {
       const cols = ws.columns.data.subarray(0, rows * nc * plane);
@@ -201,8 +203,11 @@ function weightGradByGemm(y: Tensor, image: Tensor, g: ConvGeometry, k: number, 
   for (let n0 = 0; n0 < g.n; n0 += ws.chunk) {
     const nc = Math.min(ws.chunk, g.n - n0);
     const images = image.data.subarray(n0 * imageSize, (n0 + nc) * imageSize);
-    const yc = channelMajor(y.data, n0, nc, k, plane, ws.channelMajor?.data ?? null);
     const p = gemmParams({ transB: true, m: k, n: rows, k: nc * plane, beta: n0 === 0 ? 0 : 1 });
+    // dy's images as they lie where the backend reads them so (then no permute).
+    const dy = y.data.subarray(n0 * k * plane, (n0 + nc) * k * plane);
+    if (ws.columns === null && backend.convGemm!(p, dy, images, { ...g, n: nc }, grad.data, { in: true })) continue;
+    const yc = channelMajor(y.data, n0, nc, k, plane, ws.channelMajor?.data ?? null);
     if (ws.columns === null) {
       backend.convGemm!(p, yc, images, { ...g, n: nc }, grad.data);
       continue;

@@ -103,9 +103,15 @@ export function createWasmBackend(threads?: number): WasmBackend {
       const args = [p.transA ? 1 : 0, p.transB ? 1 : 0, p.m, p.n, p.k, p.alpha, p.beta, p.batch, ptr(a), p.strideA, ptr(b), p.strideB, ptr(c, true), p.strideC, scratch, scratchBytes];
       run('gemm', 2 * p.m * p.n * p.k * p.batch, PARALLEL_MIN_FLOPS, args);
     },
-    convGemm(p: GemmParams, a, x, g, c) {
-      const args = [p.transB ? 1 : 0, p.m, p.n, p.k, p.alpha, p.beta, ptr(a), ptr(x), ...conv(g), ptr(c, true), scratch, scratchBytes];
+    convGemm(p: GemmParams, a, x, g, c, images) {
+      // Images out needs each register tile's 8 columns in one image (the kernels' NR).
+      if (images.out && (p.transB || (g.outH * g.outW) % 8 !== 0)) return false;
+      if (images.in && !p.transB) return false;
+      const args = [
+        p.transB ? 1 : 0, p.m, p.n, p.k, p.alpha, p.beta, ptr(a), ptr(x), ...conv(g), ptr(c, true), images.out ? 1 : 0, images.in ? 1 : 0, scratch, scratchBytes,
+      ];
       run('convGemm', 2 * p.m * p.n * p.k, PARALLEL_MIN_FLOPS, args);
+      return true;
     },
     im2col: (x, g, cols) => run('im2col', cols.length, PARALLEL_MIN_ELEMENTS, [ptr(x), ...conv(g), ptr(cols, true)]),
     col2im: (cols, g, x) => run('col2im', cols.length, PARALLEL_MIN_ELEMENTS, [ptr(cols), ...conv(g), ptr(x, true)]),

@@ -19,6 +19,12 @@ export function gemmScratchFloats(): i32 {
 // convGemm's B: the im2col of an image batch, made while packing (never stored whole). Globals are
 // per instance, so per thread: each thread's call sets them before its share.
 let implicitB = false;
+// convGemm with its output as images: C [m × n] lands as [n / imagePlane, m, imagePlane] (NCHW),
+// so column j of row i is at ((j / plane)·m + i)·plane + j mod plane; 0: C is row-major.
+// A tile's NR columns lie in one image (plane a multiple of NR), so its rows stay contiguous.
+let imagePlane = 0;
+// convGemm's weight gradient with A (dy) given as images: A [m × k] lies as [k / imageA, m, imageA]; 0: row-major.
+let imageA = 0;
 let imageX: usize = 0;
 let gC = 0, gH = 0, gW = 0, gKh = 0, gKw = 0, gSh = 0, gSw = 0, gPh = 0, gPw = 0, gOutH = 0, gOutW = 0;
 let rowScratch: usize = 0;
@@ -134,6 +140,19 @@ function packA(a: usize, transA: bool, m: i32, k: i32, i0: i32, mc: i32, p0: i32
           store<u64>(d, load<u64>(src, 16), 16);
         } else {
           for (let i = 0; i < rows; i++) store<f32>(d + (<usize>i << 2), load<f32>(src + (<usize>i << 2)));
+        }
+      }
+    } else if (imageA != 0) {
+      // A given as images [k / plane, m, plane]: row i's depths run through one image's plane, then the next's.
+      for (let i = 0; i < rows; i++) {
+        let img = p0 / imageA, pos = p0 - img * imageA;
+        for (let p = 0; p < kc;) {
+          const run = min(imageA - pos, kc - p);
+          const src = at(a, (img * m + i0 + ip + i) * imageA + pos);
+          for (let q = 0; q < run; q++) store<f32>(panel + (<usize>((p + q) * MR + i) << 2), load<f32>(src + (<usize>q << 2)));
+          p += run;
+          pos = 0;
+          img++;
         }
       }
     } else {
@@ -360,10 +379,12 @@ function gemmBlock(
           for (let ir = 0; ir < mc; ir += MR) {
             const rows = min(MR, mc - ir);
             const ap = packedA + (<usize>(ir * kc) << 2);
-            const cp = at(c, (ic + ir) * n + jc + jr);
-            if (rows > 4) microKernel(ap, bp, kc, cp, n, rows, cols, alpha, beta, pc == 0, edge);
-            else if (rows > 2) microKernel4(ap, bp, kc, cp, n, rows, cols, alpha, beta, pc == 0, edge);
-            else microKernel2(ap, bp, kc, cp, n, rows, cols, alpha, beta, pc == 0, edge);
+            const j = jc + jr;
+            const cp = imagePlane == 0 ? at(c, (ic + ir) * n + j) : at(c, ((j / imagePlane) * m + ic + ir) * imagePlane + j % imagePlane);
+            const ldc = imagePlane == 0 ? n : imagePlane;
+            if (rows > 4) microKernel(ap, bp, kc, cp, ldc, rows, cols, alpha, beta, pc == 0, edge);
+            else if (rows > 2) microKernel4(ap, bp, kc, cp, ldc, rows, cols, alpha, beta, pc == 0, edge);
+            else microKernel2(ap, bp, kc, cp, ldc, rows, cols, alpha, beta, pc == 0, edge);
           }
         }
       }
@@ -402,16 +423,22 @@ export function gemm(
  * GEMM whose B is im2col(x) for geometry (n, c, h, w, kh, kw, sh, sw, ph, pw, outH, outW), made
  * while packing instead of stored: C = alpha·A·B + beta·C with A [m × k] and B = cols [k × n]
  * (k = c·kh·kw rows, n = batch·outH·outW columns), or with transB, B = colsᵀ (cols [n × k]:
- * n = c·kh·kw, k = batch·outH·outW): a convolution's forward and its weight gradient.
+ * n = c·kh·kw, k = batch·outH·outW): a convolution's forward and its weight gradient. With
+ * `imagesOut` (forward only, outH·outW a multiple of NR) C is written as images [batch, m, outH·outW];
+ * with `imagesIn` (weight gradient only) A is read as images [batch, m, outH·outW] (dy as it lies).
  */
 export function convGemm(
   tid: i32, nthreads: i32, transB: i32, m: i32, n: i32, k: i32, alpha: f32, beta: f32, a: usize, x: usize,
   gn: i32, gc: i32, gh: i32, gw: i32, gkh: i32, gkw: i32, gsh: i32, gsw: i32, gph: i32, gpw: i32, gOh: i32, gOw: i32,
-  c: usize, scratchBase: usize, scratchStride: i32,
+  c: usize, imagesOut: i32, imagesIn: i32, scratchBase: usize, scratchStride: i32,
 ): void {
   implicitB = true;
+  imagePlane = imagesOut != 0 && transB == 0 && (gOh * gOw) % NR == 0 ? gOh * gOw : 0;
+  imageA = imagesIn != 0 && transB != 0 ? gOh * gOw : 0;
   imageX = x;
   gC = gc; gH = gh; gW = gw; gKh = gkh; gKw = gkw; gSh = gsh; gSw = gsw; gPh = gph; gPw = gpw; gOutH = gOh; gOutW = gOw;
   gemm(tid, nthreads, 0, transB, m, n, k, alpha, beta, 1, a, 0, 0, 0, c, 0, scratchBase, scratchStride);
   implicitB = false;
+  imagePlane = 0;
+  imageA = 0;
 }
