@@ -49,6 +49,30 @@ describe('autograd', () => {
     assert.throws(() => mul(x, x).backward(tensor([1, 2])), /does not match/);
   });
 
+  it('a leaf takes the gradient backward made as its .grad without a copy, but never one anything else holds', () => {
+    // add's backward hands one tensor (made by mul's backward) to both inputs: one leaf copies it, the other takes it.
+    const a = tensor([1, 2], [2], { requiresGrad: true });
+    const b = tensor([3, 4], [2], { requiresGrad: true });
+    mul(add(a, b), 1).backward(tensor([5, 6]));
+    assert.deepEqual([a.grad!.toArray(), b.grad!.toArray()], [[5, 6], [5, 6]]);
+    a.grad!.data[0] = 100;
+    assert.equal(b.grad!.data[0], 5, 'the two .grad tensors do not share memory');
+    mul(add(a, b), 1).backward(tensor([1, 1]));
+    assert.deepEqual([a.grad!.toArray(), b.grad!.toArray()], [[101, 7], [6, 7]]);
+    // The caller's gradient, seen through a view, stays the caller's.
+    const x = tensor([1, 2, 3, 4], [2, 2], { requiresGrad: true });
+    const dy = tensor([1, 2, 3, 4], [4]);
+    x.view([4]).backward(dy);
+    dy.data[0] = -9;
+    assert.deepEqual(x.grad!.toArray(), [1, 2, 3, 4]);
+    // backward() on a leaf: its implicit seed of 1 is not kept as .grad (backward disposes it).
+    const leaf = tensor([7], [1], { requiresGrad: true });
+    leaf.backward();
+    assert.deepEqual(leaf.grad!.toArray(), [1]);
+    leaf.backward();
+    assert.deepEqual(leaf.grad!.toArray(), [2]);
+  });
+
   it('releases intermediate gradients as soon as backward has used them', () => {
     const x = tensor(new Float32Array(1000).fill(0.5), [10, 100], { requiresGrad: true });
     const loss = sum(mul(add(mul(x, x), x), x));

@@ -1,7 +1,7 @@
 import { getBackend } from '../kernels/registry.js';
 import { keep } from '../tensor/scope.js';
 import { sameShape, shapeToString } from '../tensor/shape.js';
-import { Tensor, type GradFn } from '../tensor/tensor.js';
+import { Tensor, lastTensorId, type GradFn } from '../tensor/tensor.js';
 import { noGrad } from './mode.js';
 
 export interface BackwardOptions {
@@ -81,6 +81,8 @@ export function backward(root: Tensor, gradient?: Tensor, options: BackwardOptio
     seed = gradient;
   }
 
+  // Tensors with larger ids were made by this backward (not saved by a forward, nor the caller's).
+  const madeBefore = lastTensorId();
   const grads = new Map<Tensor, Tensor>();
   // How many slots of `grads` hold each gradient tensor, so one is disposed only when unused.
   const holders = new Map<Tensor, number>();
@@ -133,6 +135,14 @@ export function backward(root: Tensor, gradient?: Tensor, options: BackwardOptio
       if (fn === null) {
         // A leaf: accumulate into .grad, which outlives this backward and any tidy scope.
         if (node.grad === null) {
+          // As PyTorch's AccumulateGrad: a gradient this backward made, that nothing else holds or
+          // views, becomes .grad itself instead of being copied (the seed and the caller's gradient never do).
+          if (g.id > madeBefore && g !== seed && holders.get(g) === 1 && !g.sharesStorage) {
+            grads.delete(node);
+            holders.delete(g);
+            node.grad = keep(g);
+            continue;
+          }
           node.grad = keep(copyOf(g));
         } else {
           addInto(node.grad, g);

@@ -86,6 +86,11 @@ export class Storage {
     return this.buffer === null;
   }
 
+  /** Whether more than one tensor (views) holds it. */
+  get shared(): boolean {
+    return this.refs > 1;
+  }
+
   retain(): this {
     this.refs++;
     return this;

@@ -14,6 +14,11 @@ export interface GradFn {
 
 let nextId = 1;
 
+/** The id the last tensor made got: tensors made after a call to this have larger ids. */
+export function lastTensorId(): number {
+  return nextId - 1;
+}
+
 // Safety net only: a tensor collected without dispose() still returns its storage.
 const finalizer = new FinalizationRegistry<{ storage: Storage; counted: boolean }>((held) => {
   if (held.counted) trackTensor(-1);
@@ -79,6 +84,11 @@ export class Tensor implements Disposable {
 
   get isDisposed(): boolean {
     return this.storage === null;
+  }
+
+  /** Whether another tensor (a view, a detached copy of the handle) holds the same storage. */
+  get sharesStorage(): boolean {
+    return this.storage !== null && this.storage.shared;
   }
 
   /** A tensor of another shape over the same storage (no copy). */
