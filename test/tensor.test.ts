@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Generator, keep, manualSeed, memory, randn, reshape, tensor, tidy, uniform, zeros, ones, full } from '../src/index.js';
-import { detCosSin2Pi, detLog } from '../src/tensor/random.js';
+import { detCos2Pi, detCosSin2Pi, detLog } from '../src/tensor/random.js';
 
 describe('seeded random numbers', () => {
   it('are pinned for a seed, so every platform and version draws the same numbers', () => {
@@ -72,6 +72,13 @@ describe('seeded random numbers', () => {
       assert.ok(Math.abs(detLog(x) - Math.log(x)) <= 1e-13 * Math.abs(Math.log(x)) + 1e-15, `log ${x}`);
     }
     assert.throws(() => detLog(0), /positive/);
+  });
+
+  it('detCos2Pi is detCosSin2Pi\'s cosine bit for bit, in every quadrant and at its edges', () => {
+    const g = new Generator(2);
+    const us = [0, 0.25, 0.5, 0.75, 0.25 - 2 ** -30, 0.5 - 2 ** -30, 1 - 2 ** -24];
+    for (let i = 0; i < 50000; i++) us.push(g.nextFloat());
+    for (const u of us) assert.ok(Object.is(detCos2Pi(u), detCosSin2Pi(u)[0]), `cos ${u}: ${detCos2Pi(u)} against ${detCosSin2Pi(u)[0]}`);
   });
 
   it('randn and uniform use the default generator that manualSeed resets', () => {

@@ -14,6 +14,34 @@ export interface GeneratorState {
 const LN2 = 0.6931471805599453;
 const HALF_PI = 1.5707963267948966;
 
+/**
+ * cos(2πu) for u in [0, 1): exactly detCosSin2Pi(u)[0] (the same operations), but only the one
+ * series that quadrant needs, and no pair: normal samples take the cosine alone.
+ */
+export function detCos2Pi(u: number): number {
+  const q4 = u * 4;
+  const quadrant = Math.floor(q4) & 3;
+  const a = (q4 - Math.floor(q4)) * HALF_PI;
+  const a2 = a * a;
+  let sum = 0;
+  if ((quadrant & 1) === 0) {
+    // cos a, as c below (quadrant 2: −c).
+    let term = 1;
+    for (let k = 0; k <= 10; k++) {
+      sum += term;
+      term *= -a2 / ((2 * k + 1) * (2 * k + 2));
+    }
+    return quadrant === 0 ? sum : -sum;
+  }
+  // sin a, as s below (quadrant 1: −s, quadrant 3: s).
+  let term = a;
+  for (let k = 0; k <= 10; k++) {
+    sum += term;
+    term *= -a2 / ((2 * k + 2) * (2 * k + 3));
+  }
+  return quadrant === 1 ? -sum : sum;
+}
+
 // Scratch buffer to read the exponent and mantissa bits of a double (deterministic frexp).
 const f64 = new Float64Array(1);
 const u32 = new Uint32Array(f64.buffer);
@@ -139,7 +167,7 @@ export class Generator {
     const u1 = 1 - this.nextFloat(); // (0, 1]: log is finite
     const u2 = this.nextFloat();
     const r = Math.sqrt(-2 * detLog(u1));
-    return r * detCosSin2Pi(u2)[0];
+    return r * detCos2Pi(u2);
   }
 
   fillNormal(out: Float32Array, mean = 0, std = 1): Float32Array {
