@@ -5,7 +5,9 @@
 #include "kernels.h"
 #include "vmath.h"
 
-#define PAR _Pragma("omp parallel for simd schedule(static) if (n >= PARALLEL_MIN_ELEMENTS)")
+/* The if clause names `parallel`: unqualified, OpenMP applies it to the simd part too, and GCC
+   then compiles a loop (Adam's, in optim.c) to run at scalar speed (BENCHMARKS.md, tenth session). */
+#define PAR _Pragma("omp parallel for simd schedule(static) if (parallel : n >= PARALLEL_MIN_ELEMENTS)")
 
 int native_unary(int op, const float *x, float *out, long n, float alpha) {
   switch (op) {
