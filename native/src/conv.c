@@ -9,6 +9,7 @@
  * its sw phases (x[iy][b·sw + p] → phase p, index b): a column row maps to a *contiguous*,
  * shifted run of one phase, and each image row is written once (no zero-fill, no scattered adds).
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "kernels.h"
@@ -91,23 +92,49 @@ static void build_tables(const conv_geometry *g, int *table) {
   }
 }
 
+/* Tables with −1 (padding) mapped to one slot past the image: there a copy of the image plane
+   holds a 0, so the inner loops are plain gathers and scatters, without a branch per value. */
+static void build_padded_tables(const conv_geometry *g, int *table) {
+  build_tables(g, table);
+  const long n = (long)g->kh * g->kw * g->out_h * g->out_w, pad_slot = (long)g->h * g->w;
+  for (long i = 0; i < n; i++)
+    if (table[i] < 0) table[i] = (int)pad_slot;
+}
+
 static void im2col_tables(const float *x, const conv_geometry *g, float *cols) {
   const long plane = (long)g->out_h * g->out_w;
   const long taps = (long)g->kh * g->kw;
   const long width = g->n * plane;
   const long image = (long)g->c * g->h * g->w;
+  const long hw = (long)g->h * g->w;
   const long total = g->c * taps * width;
   int table[taps * plane];
-  build_tables(g, table);
-#pragma omp parallel for schedule(static) if (total >= PARALLEL_MIN_ELEMENTS)
-  for (long row = 0; row < g->c * taps; row++) {
-    const int ch = (int)(row / taps);
-    const int *t = table + (row % taps) * plane;
-    float *dst = cols + row * width;
-    for (int img = 0; img < g->n; img++, dst += plane) {
-      const float *src = x + img * image + (long)ch * g->h * g->w;
-      for (long p = 0; p < plane; p++) dst[p] = t[p] >= 0 ? src[t[p]] : 0.0f;
+  build_padded_tables(g, table);
+  /* Per (channel, image): its plane and a 0 after it (a buffer per thread: the plane may be
+     large), then every tap's run of that image's columns. */
+#pragma omp parallel if (total >= PARALLEL_MIN_ELEMENTS)
+  {
+    float *src = malloc(sizeof(float) * (size_t)(hw + 1));
+#pragma omp for collapse(2) schedule(static)
+    for (int ch = 0; ch < g->c; ch++) {
+      for (int img = 0; img < g->n; img++) {
+        const float *in = x + img * image + (long)ch * hw;
+        if (src != NULL) {
+          memcpy(src, in, sizeof(float) * hw);
+          src[hw] = 0.0f;
+        }
+        for (long tap = 0; tap < taps; tap++) {
+          const int *t = table + tap * plane;
+          float *dst = cols + (ch * taps + tap) * width + img * plane;
+          if (src != NULL) {
+            for (long p = 0; p < plane; p++) dst[p] = src[t[p]];
+          } else {
+            for (long p = 0; p < plane; p++) dst[p] = t[p] < hw ? in[t[p]] : 0.0f; /* no buffer: one branch per value */
+          }
+        }
+      }
     }
+    free(src);
   }
 }
 
@@ -118,20 +145,32 @@ static void col2im_tables(const float *cols, const conv_geometry *g, float *x) {
   const long image = (long)g->h * g->w;
   const long total = g->c * taps * width;
   int table[taps * plane];
-  build_tables(g, table);
-#pragma omp parallel for collapse(2) schedule(static) if (total >= PARALLEL_MIN_ELEMENTS)
-  for (int ch = 0; ch < g->c; ch++) {
-    for (int img = 0; img < g->n; img++) {
-      float *dst = x + ((long)img * g->c + ch) * image;
-      for (long i = 0; i < image; i++) dst[i] = 0;
-      for (long tap = 0; tap < taps; tap++) {
-        const int *t = table + tap * plane;
-        const float *src = cols + (ch * taps + tap) * width + img * plane;
-        for (long p = 0; p < plane; p++) {
-          if (t[p] >= 0) dst[t[p]] += src[p];
+  build_padded_tables(g, table);
+#pragma omp parallel if (total >= PARALLEL_MIN_ELEMENTS)
+  {
+    /* Each plane is summed in a buffer with one spare slot (the padding's, dropped), then copied out. */
+    float *sum = malloc(sizeof(float) * (size_t)(image + 1));
+#pragma omp for collapse(2) schedule(static)
+    for (int ch = 0; ch < g->c; ch++) {
+      for (int img = 0; img < g->n; img++) {
+        float *out = x + ((long)img * g->c + ch) * image;
+        float *acc = sum != NULL ? sum : out;
+        for (long i = 0; i < image; i++) acc[i] = 0;
+        if (sum != NULL) sum[image] = 0;
+        for (long tap = 0; tap < taps; tap++) {
+          const int *t = table + tap * plane;
+          const float *src = cols + (ch * taps + tap) * width + img * plane;
+          if (sum != NULL) {
+            for (long p = 0; p < plane; p++) sum[t[p]] += src[p];
+          } else {
+            for (long p = 0; p < plane; p++) /* no buffer: one branch per value */
+              if (t[p] < image) out[t[p]] += src[p];
+          }
         }
+        if (sum != NULL) memcpy(out, sum, sizeof(float) * image);
       }
     }
+    free(sum);
   }
 }
 
