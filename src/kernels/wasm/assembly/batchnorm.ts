@@ -140,7 +140,7 @@ export function batchNormBackward(
       const offset = (img * c + ch) * hw;
       const bx = at(x, offset);
       const bd = at(dy, offset);
-      const br = rectified == 0 ? 0 : at(rectified, offset);
+      const br = rectified == 0 ? <usize>0 : at(rectified, offset);
       let i = 0;
       for (; i + 4 <= hw; i += 4) {
         const g = gradLanes(bd, br, slope, vslope, i);
@@ -170,7 +170,7 @@ export function batchNormBackward(
       const offset = (img * c + ch) * hw;
       const bx = at(x, offset);
       const bd = at(dy, offset);
-      const br = rectified == 0 ? 0 : at(rectified, offset);
+      const br = rectified == 0 ? <usize>0 : at(rectified, offset);
       const bo = at(dx, offset);
       let i = 0;
       for (; i + 4 <= hw; i += 4) {

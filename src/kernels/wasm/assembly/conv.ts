@@ -14,52 +14,79 @@ import { at, share } from './common';
   return hi;
 }
 
+// The geometry columnsRow makes rows for. Globals are per instance, so per thread: each caller
+// (im2col, gemm.ts's convGemm) sets them for its share.
+let imageX: usize = 0;
+let gC = 0, gH = 0, gW = 0, gKh = 0, gKw = 0, gSh = 0, gSw = 0, gPh = 0, gPw = 0, gOutH = 0, gOutW = 0;
+
+export function setColumnsGeometry(x: usize, c: i32, h: i32, w: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32, outH: i32, outW: i32): void {
+  imageX = x;
+  gC = c; gH = h; gW = w; gKh = kh; gKw = kw; gSh = sh; gSw = sw; gPh = ph; gPw = pw; gOutH = outH; gOutW = outW;
+}
+
+/**
+ * Columns [j0, j0 + len) of row `row` (channel, ky, kx) of im2col(image), for the geometry set by
+ * setColumnsGeometry (columns img·outH·outW + oy·outW + ox), into dst, contiguous: a whole row
+ * for im2col, a piece of one while convGemm packs.
+ */
+export function columnsRow(row: i32, j0: i32, len: i32, dst: usize): void {
+  const kx = row % gKw;
+  const ky = (row / gKw) % gKh;
+  const ch = row / (gKw * gKh);
+  const plane = gOutH * gOutW;
+  let img = j0 / plane;
+  const rest = j0 - img * plane;
+  let oy = rest / gOutW;
+  let ox0 = rest - oy * gOutW;
+  const lo = firstInside(gOutW, gSw, gPw, kx, gW);
+  const hi = endInside(lo, gOutW, gSw, gPw, kx, gW);
+  let done = 0;
+  while (done < len) {
+    const run = min(gOutW - ox0, len - done);
+    const out = dst + (<usize>done << 2);
+    const iy = oy * gSh - gPh + ky;
+    if (iy < 0 || iy >= gH) {
+      memory.fill(out, 0, <usize>run << 2);
+    } else {
+      const src = imageX + (<usize>(((img * gC + ch) * gH + iy) * gW - gPw + kx) << 2);
+      const end = ox0 + run;
+      let ox = ox0;
+      for (; ox < min(lo, end); ox++) store<f32>(out + (<usize>(ox - ox0) << 2), 0);
+      const insideEnd = min(hi, end);
+      if (gSw == 1) {
+        if (ox < insideEnd) memory.copy(out + (<usize>(ox - ox0) << 2), src + (<usize>ox << 2), <usize>(insideEnd - ox) << 2);
+        ox = max(ox, insideEnd);
+      } else if (gSw == 2) {
+        // Every other input: two loads and one shuffle give four outputs. The second load may
+        // read one value past the row; it lands in a lane the shuffle drops.
+        for (; ox + 4 <= insideEnd; ox += 4) {
+          const s0 = src + (<usize>(ox * 2) << 2);
+          v128.store(out + (<usize>(ox - ox0) << 2), v128.shuffle<f32>(v128.load(s0), v128.load(s0, 16), 0, 2, 4, 6));
+        }
+      }
+      for (; ox < insideEnd; ox++) store<f32>(out + (<usize>(ox - ox0) << 2), load<f32>(src + (<usize>(ox * gSw) << 2)));
+      for (; ox < end; ox++) store<f32>(out + (<usize>(ox - ox0) << 2), 0);
+    }
+    done += run;
+    ox0 = 0;
+    if (++oy == gOutH) {
+      oy = 0;
+      img++;
+    }
+  }
+}
+
 /** Rows (channel, ky, kx) are split between threads; each row is written by one thread. */
 export function im2col(
   tid: i32, nthreads: i32, x: usize, n: i32, c: i32, h: i32, w: i32, kh: i32, kw: i32,
   sh: i32, sw: i32, ph: i32, pw: i32, outH: i32, outW: i32, cols: usize,
 ): void {
-  const plane = outH * outW;
-  const width = n * plane;
+  setColumnsGeometry(x, c, h, w, kh, kw, sh, sw, ph, pw, outH, outW);
+  const width = n * outH * outW;
   const rows = c * kh * kw;
   const r0 = share(rows, tid, nthreads);
   const r1 = share(rows, tid + 1, nthreads);
-  for (let row = r0; row < r1; row++) {
-    const kx = row % kw;
-    const ky = (row / kw) % kh;
-    const ch = row / (kw * kh);
-    const oxLo = firstInside(outW, sw, pw, kx, w);
-    const oxHi = endInside(oxLo, outW, sw, pw, kx, w);
-    for (let img = 0; img < n; img++) {
-      const xCh = at(x, (img * c + ch) * h * w);
-      const base = at(cols, row * width + img * plane);
-      for (let oy = 0; oy < outH; oy++) {
-        const iy = oy * sh - ph + ky;
-        const dst = base + (<usize>(oy * outW) << 2);
-        if (iy < 0 || iy >= h) {
-          memory.fill(dst, 0, <usize>outW << 2);
-          continue;
-        }
-        if (oxLo > 0) memory.fill(dst, 0, <usize>oxLo << 2);
-        if (oxHi < outW) memory.fill(dst + (<usize>oxHi << 2), 0, <usize>(outW - oxHi) << 2);
-        const src = xCh + (<usize>(iy * w - pw + kx) << 2);
-        if (sw == 1) {
-          memory.copy(dst + (<usize>oxLo << 2), src + (<usize>oxLo << 2), <usize>(oxHi - oxLo) << 2);
-        } else if (sw == 2) {
-          // Every other input: two loads and one shuffle give four outputs. The second load may
-          // read one value past the row; it lands in a lane the shuffle drops.
-          let ox = oxLo;
-          for (; ox + 4 <= oxHi; ox += 4) {
-            const s0 = src + (<usize>(ox * 2) << 2);
-            store<v128>(dst + (<usize>ox << 2), v128.shuffle<f32>(v128.load(s0), v128.load(s0, 16), 0, 2, 4, 6));
-          }
-          for (; ox < oxHi; ox++) store<f32>(dst + (<usize>ox << 2), load<f32>(src + (<usize>(ox * 2) << 2)));
-        } else {
-          for (let ox = oxLo; ox < oxHi; ox++) store<f32>(dst + (<usize>ox << 2), load<f32>(src + (<usize>(ox * sw) << 2)));
-        }
-      }
-    }
-  }
+  for (let row = r0; row < r1; row++) columnsRow(row, 0, width, at(cols, row * width));
 }
 
 /** Channels are split between threads: each thread zeroes and accumulates only its own channels of x. */

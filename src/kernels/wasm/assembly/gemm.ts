@@ -4,6 +4,7 @@
 // twelve f32x4 accumulators in registers over the whole KC depth (enough independent
 // chains to hide the FMA latency, few enough to stay in the 16 SIMD registers).
 import { at, madd, share } from './common';
+import { columnsRow, setColumnsGeometry } from './conv';
 
 const MR: i32 = 6;
 const NR: i32 = 8;
@@ -25,62 +26,7 @@ let implicitB = false;
 let imagePlane = 0;
 // convGemm's weight gradient with A (dy) given as images: A [m × k] lies as [k / imageA, m, imageA]; 0: row-major.
 let imageA = 0;
-let imageX: usize = 0;
-let gC = 0, gH = 0, gW = 0, gKh = 0, gKw = 0, gSh = 0, gSw = 0, gPh = 0, gPw = 0, gOutH = 0, gOutW = 0;
 let rowScratch: usize = 0;
-
-/**
- * Columns [j0, j0 + len) of row `row` (channel, ky, kx) of im2col(image) (columns img·outH·outW +
- * oy·outW + ox, as conv.ts's im2col) into dst, contiguous.
- */
-function columnsRow(row: i32, j0: i32, len: i32, dst: usize): void {
-  const kx = row % gKw;
-  const ky = (row / gKw) % gKh;
-  const ch = row / (gKw * gKh);
-  const plane = gOutH * gOutW;
-  let img = j0 / plane;
-  let rest = j0 - img * plane;
-  let oy = rest / gOutW;
-  let ox0 = rest - oy * gOutW;
-  // Output columns whose input column lies inside the image: [lo, hi).
-  let lo = 0;
-  while (lo < gOutW && lo * gSw - gPw + kx < 0) lo++;
-  let hi = gOutW;
-  while (hi > lo && (hi - 1) * gSw - gPw + kx >= gW) hi--;
-  let done = 0;
-  while (done < len) {
-    const run = min(gOutW - ox0, len - done);
-    const out = dst + (<usize>done << 2);
-    const iy = oy * gSh - gPh + ky;
-    if (iy < 0 || iy >= gH) {
-      memory.fill(out, 0, <usize>run << 2);
-    } else {
-      const src = imageX + (<usize>(((img * gC + ch) * gH + iy) * gW - gPw + kx) << 2);
-      const end = ox0 + run;
-      let ox = ox0;
-      for (; ox < min(lo, end); ox++) store<f32>(out + (<usize>(ox - ox0) << 2), 0);
-      const insideEnd = min(hi, end);
-      if (gSw == 1) {
-        if (ox < insideEnd) memory.copy(out + (<usize>(ox - ox0) << 2), src + (<usize>ox << 2), <usize>(insideEnd - ox) << 2);
-        ox = max(ox, insideEnd);
-      } else if (gSw == 2) {
-        // As im2col: the second load may read one value past the row, into a lane the shuffle drops.
-        for (; ox + 4 <= insideEnd; ox += 4) {
-          const s0 = src + (<usize>(ox * 2) << 2);
-          v128.store(out + (<usize>(ox - ox0) << 2), v128.shuffle<f32>(v128.load(s0), v128.load(s0, 16), 0, 2, 4, 6));
-        }
-      }
-      for (; ox < insideEnd; ox++) store<f32>(out + (<usize>(ox - ox0) << 2), load<f32>(src + (<usize>(ox * gSw) << 2)));
-      for (; ox < end; ox++) store<f32>(out + (<usize>(ox - ox0) << 2), 0);
-    }
-    done += run;
-    ox0 = 0;
-    if (++oy == gOutH) {
-      oy = 0;
-      img++;
-    }
-  }
-}
 
 // packB's panels with op(B) = im2col(image) (transB: its transpose), one row of im2col at a time.
 function packImplicitB(transB: bool, p0: i32, kc: i32, j0: i32, nc: i32, dst: usize): void {
@@ -435,8 +381,7 @@ export function convGemm(
   implicitB = true;
   imagePlane = imagesOut != 0 && transB == 0 && (gOh * gOw) % NR == 0 ? gOh * gOw : 0;
   imageA = imagesIn != 0 && transB != 0 ? gOh * gOw : 0;
-  imageX = x;
-  gC = gc; gH = gh; gW = gw; gKh = gkh; gKw = gkw; gSh = gsh; gSw = gsw; gPh = gph; gPw = gpw; gOutH = gOh; gOutW = gOw;
+  setColumnsGeometry(x, gc, gh, gw, gkh, gkw, gsh, gsw, gph, gpw, gOh, gOw);
   gemm(tid, nthreads, 0, transB, m, n, k, alpha, beta, 1, a, 0, 0, 0, c, 0, scratchBase, scratchStride);
   implicitB = false;
   imagePlane = 0;
