@@ -14,34 +14,6 @@ export interface GeneratorState {
 const LN2 = 0.6931471805599453;
 const HALF_PI = 1.5707963267948966;
 
-/**
- * cos(2πu) for u in [0, 1): exactly detCosSin2Pi(u)[0] (the same operations), but only the one
- * series that quadrant needs, and no pair: normal samples take the cosine alone.
- */
-export function detCos2Pi(u: number): number {
-  const q4 = u * 4;
-  const quadrant = Math.floor(q4) & 3;
-  const a = (q4 - Math.floor(q4)) * HALF_PI;
-  const a2 = a * a;
-  let sum = 0;
-  if ((quadrant & 1) === 0) {
-    // cos a, as c below (quadrant 2: −c).
-    let term = 1;
-    for (let k = 0; k <= 10; k++) {
-      sum += term;
-      term *= -a2 / ((2 * k + 1) * (2 * k + 2));
-    }
-    return quadrant === 0 ? sum : -sum;
-  }
-  // sin a, as s below (quadrant 1: −s, quadrant 3: s).
-  let term = a;
-  for (let k = 0; k <= 10; k++) {
-    sum += term;
-    term *= -a2 / ((2 * k + 2) * (2 * k + 3));
-  }
-  return quadrant === 1 ? -sum : sum;
-}
-
 // Scratch buffer to read the exponent and mantissa bits of a double (deterministic frexp).
 const f64 = new Float64Array(1);
 const u32 = new Uint32Array(f64.buffer);
@@ -78,23 +50,34 @@ export function detLog(x: number): number {
   return e * LN2 + 2 * sum;
 }
 
+// cos a and sin a for a in [0, π/2): Taylor series to a^20 / a^21, error below 1e-15.
+function cosSeries(a2: number): number {
+  let sum = 0;
+  let term = 1;
+  for (let k = 0; k <= 10; k++) {
+    sum += term;
+    term *= -a2 / ((2 * k + 1) * (2 * k + 2));
+  }
+  return sum;
+}
+
+function sinSeries(a: number, a2: number): number {
+  let sum = 0;
+  let term = a;
+  for (let k = 0; k <= 10; k++) {
+    sum += term;
+    term *= -a2 / ((2 * k + 2) * (2 * k + 3));
+  }
+  return sum;
+}
+
 /** [cos(2πu), sin(2πu)] for u in [0, 1), from basic IEEE operations only. */
 export function detCosSin2Pi(u: number): [number, number] {
   const q4 = u * 4;
   const quadrant = Math.floor(q4) & 3;
   const a = (q4 - Math.floor(q4)) * HALF_PI; // a in [0, π/2)
-  const a2 = a * a;
-  // Taylor series to a^21 / a^20: error below 1e-15 on [0, π/2).
-  let c = 0;
-  let s = 0;
-  let cTerm = 1;
-  let sTerm = a;
-  for (let k = 0; k <= 10; k++) {
-    c += cTerm;
-    s += sTerm;
-    cTerm *= -a2 / ((2 * k + 1) * (2 * k + 2));
-    sTerm *= -a2 / ((2 * k + 2) * (2 * k + 3));
-  }
+  const c = cosSeries(a * a);
+  const s = sinSeries(a, a * a);
   switch (quadrant) {
     case 0:
       return [c, s];
@@ -104,6 +87,23 @@ export function detCosSin2Pi(u: number): [number, number] {
       return [-c, -s];
     default:
       return [s, -c];
+  }
+}
+
+/** cos(2πu): detCosSin2Pi(u)[0], computing only the series its quadrant needs (normal samples take the cosine alone). */
+export function detCos2Pi(u: number): number {
+  const q4 = u * 4;
+  const quadrant = Math.floor(q4) & 3;
+  const a = (q4 - Math.floor(q4)) * HALF_PI;
+  switch (quadrant) {
+    case 0:
+      return cosSeries(a * a);
+    case 1:
+      return -sinSeries(a, a * a);
+    case 2:
+      return -cosSeries(a * a);
+    default:
+      return sinSeries(a, a * a);
   }
 }
 
