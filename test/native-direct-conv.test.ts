@@ -42,6 +42,7 @@ describe('native direct convolutions (oneDNN) against the js reference', { skip 
         cases.push([geometry(pick(1, 3), pick(1, 9), h, w, kh, kw, stride, pad), pick(1, 9)]);
       }
       let declined = 0;
+      let phaseCases = 0;
       for (const [i, [g, k]] of cases.entries()) {
         const image = randomValues(g.n * g.c * g.h * g.w, 200 + i);
         const columns = randomValues(g.n * k * g.outH * g.outW, 300 + i);
@@ -61,14 +62,29 @@ describe('native direct convolutions (oneDNN) against the js reference', { skip 
             assert.deepEqual(out, garbage, `a declined ${pass} leaves its output alone`);
             declined++;
           }
-          // The channels-last variant (other oneDNN kernels): the same numbers, or declined without a write.
-          const last = garbage.slice();
-          if (native.directConvolution!(pass, input, second, g, k, last, 1)) assertClose(last, expected, tol, `${pass} channels-last ${JSON.stringify(g)} k ${k}`);
-          else assert.deepEqual(last, garbage, `a declined channels-last ${pass} writes nothing`);
+          // The other variants (channels-last: other oneDNN kernels; phases: stride-1 convolutions over the
+          // image's phases; phases-forward: the adjoint's phases as forward convolutions with the flipped
+          // kernel): the same numbers, or declined without a write.
+          for (const variant of [1, 2, 3]) {
+            const name = native.directConvolutionVariants![variant]!;
+            const other = garbage.slice();
+            if (native.directConvolution!(pass, input, second, g, k, other, variant)) {
+              assertClose(other, expected, tol, `${pass} ${name} ${JSON.stringify(g)} k ${k}`);
+              if (variant >= 2) phaseCases++;
+            } else {
+              assert.deepEqual(other, garbage, `a declined ${name} ${pass} writes nothing`);
+              // Strided layers whose kernel is a multiple of the stride (DCGAN's) are what phases are for.
+              if (variant === 2 || (variant === 3 && pass === 'adjoint')) {
+                assert.ok(g.strideH === 1 || g.kh % g.strideH !== 0 || i >= 4, `${name} declined ${pass} ${JSON.stringify(g)} k ${k}`);
+              }
+            }
+          }
         }
       }
       // The DCGAN geometries are never declined; some random ones may be (oneDNN's padding rules).
       assert.ok(declined < cases.length, `${declined} of ${cases.length * 3} passes declined`);
+      // DCGAN's two strided layers in three passes at least, and some of the random ones.
+      assert.ok(phaseCases > 8, `phases ran ${phaseCases} passes`);
     } finally {
       native.setDirectConv(previous);
     }
@@ -112,8 +128,8 @@ describe('native direct convolutions (oneDNN) against the js reference', { skip 
       );
       assert.throws(() => native.directConvolution!('adjoint', new Float32Array(10), new Float32Array(16 * 8 * 16), g, 16, new Float32Array(2 * 8 * 64)), /input has 10 elements/);
       assert.throws(() => native.directConvolution!('weights', new Float32Array(2 * 8 * 64), new Float32Array(2 * 16 * 16 - 2), g, 16, new Float32Array(16 * 8 * 16)), /second has 510 elements but the call reaches 512/);
-      assert.throws(() => native.directConvolution!('convolve', new Float32Array(2 * 8 * 64), new Float32Array(16 * 8 * 16), g, 16, new Float32Array(2 * 16 * 16), 2), /variant must be 0\.\.1 \(blocked, channels-last\), got 2/);
-      assert.deepEqual(native.directConvolutionVariants, ['blocked', 'channels-last']);
+      assert.throws(() => native.directConvolution!('convolve', new Float32Array(2 * 8 * 64), new Float32Array(16 * 8 * 16), g, 16, new Float32Array(2 * 16 * 16), 4), /variant must be 0\.\.3 \(blocked, channels-last, phases, phases-forward\), got 4/);
+      assert.deepEqual(native.directConvolutionVariants, ['blocked', 'channels-last', 'phases', 'phases-forward']);
       assert.throws(() => native.setDirectConv('sometimes' as 'on'), /setDirectConv: the mode must be one of auto, rule, on, off, got sometimes/);
       // What the CLI prints as the engine says whether oneDNN takes part.
       native.setDirectConv('off');
@@ -142,6 +158,15 @@ describe('native direct convolutions (oneDNN) against the js reference', { skip 
       const on = run('on');
       assertClose(on[0]!, off[0]!, { rtol: 1e-4, atol: 1e-4 }, 'conv2d');
       assertClose(on[1]!, off[1]!, { rtol: 1e-4, atol: 1e-4 }, 'convTranspose2d');
+      // The phase variants, chunked the same way (each chunk's phases interleaved from and into its images).
+      const g = geometry(7, 16, 384, 384, 4, 4, 2, 1);
+      for (const [pass, variant, input, expected] of [
+        ['convolve', 2, x.data, off[0]!], ['adjoint', 2, y.data, off[1]!], ['adjoint', 3, y.data, off[1]!],
+      ] as const) {
+        const out = new Float32Array(expected.length);
+        assert.ok(native.directConvolution!(pass, input, w.data, g, 16, out, variant), `${pass} variant ${variant} ran`);
+        assertClose(out, expected, { rtol: 1e-4, atol: 1e-4 }, `${pass} ${native.directConvolutionVariants![variant]}`);
+      }
     } finally {
       native.setDirectConv(previous);
     }

@@ -257,10 +257,13 @@ static int images_per_chunk(const conv_geometry *g, int k) {
 
 static size_t arena_need(const cached_conv *e) { return e == NULL ? 0 : e->input_bytes + e->second_bytes + e->output_bytes; }
 
+static int phases_conv(int pass, int layout, const conv_geometry *g, int k, const float *input, const float *second, float *output);
+
 int native_direct_conv(int pass, int layout, const conv_geometry *g, int k, const float *input, const float *second, float *output) {
-  if ((pass != DIRECT_CONVOLVE && pass != DIRECT_ADJOINT && pass != DIRECT_WEIGHTS) || (layout != DIRECT_BLOCKED && layout != DIRECT_CHANNELS_LAST) ||
-      !ensure_engine())
+  if ((pass != DIRECT_CONVOLVE && pass != DIRECT_ADJOINT && pass != DIRECT_WEIGHTS) ||
+      (layout < DIRECT_BLOCKED || layout > DIRECT_PHASES_FORWARD) || !ensure_engine())
     return 0;
+  if (layout == DIRECT_PHASES || layout == DIRECT_PHASES_FORWARD) return phases_conv(pass, layout, g, k, input, second, output);
   if (pass == DIRECT_WEIGHTS) {
     /* One call sums over the whole batch; where its copies would pass the budget, im2col + GEMM does it. */
     cached_conv *e = lookup(pass, layout, g, k);
@@ -292,8 +295,432 @@ int native_direct_conv(int pass, int layout, const conv_geometry *g, int k, cons
   return ok;
 }
 
+
+/*
+ * DIRECT_PHASES: a layer of stride s (kernel a multiple of s) as s_h·s_w stride-1 convolutions,
+ * one per phase of the image: x_r[i] = x[s·i + r]. Output position i reads x[s·i + t − pad] at
+ * tap t, which lies in phase r = (t − pad) mod s, at x_r[i + ⌊(t − pad)/s⌋]; so phase r is a
+ * stride-1 convolution of x_r with the taps t ≡ r + pad (mod s), every s-th one. The forward
+ * sums the phases' outputs (oneDNN's sum post-op); the adjoint and the weight gradient write
+ * disjoint parts (each image position, each tap, belongs to one phase). Phase images and phase
+ * kernels are strided views of the caller's NCHW / OIHW arrays, read by the reorders into
+ * oneDNN's blocked layouts that every pass makes anyway, so nothing is rearranged in between.
+ * Why: oneDNN's stride-1 kernels run closer to the FMA peak than its strided ones on the DCGAN
+ * layers (BENCHMARKS.md).
+ */
+#define MAX_PHASES 16
+
+/* A blocked activation layout: element (n, c, h, w) at n·sn + ⌊c/block⌋·scb + h·sh + w·sw + c mod block. */
+typedef struct {
+  long sn, scb, sh, sw, block;
+} act_layout;
+
+/* The layout of an activation descriptor, where it is one of those (nchw, nhwc, aBcd8b, aBcd16b, … without padding). */
+static int act_layout_of(const dnnl_memory_desc_t *md, act_layout *l) {
+  if (md->ndims != 4 || md->format_kind != dnnl_blocked || md->offset0 != 0) return 0;
+  for (int d = 0; d < 4; d++)
+    if (md->padded_dims[d] != md->dims[d] || md->padded_offsets[d] != 0) return 0;
+  const dnnl_blocking_desc_t *b = &md->format_desc.blocking;
+  if (b->inner_nblks == 0) l->block = 1;
+  else if (b->inner_nblks == 1 && b->inner_idxs[0] == 1 && md->dims[1] % b->inner_blks[0] == 0) l->block = b->inner_blks[0];
+  else return 0;
+  l->sn = b->strides[0], l->scb = b->strides[1], l->sh = b->strides[2], l->sw = b->strides[3];
+  return 1;
+}
+
+typedef struct {
+  dnnl_primitive_t conv, to_input, to_weights, from_output;
+  /* Views into the caller's arrays (handles set per call at these element offsets), and the blocked copies. */
+  dnnl_memory_t user_input, user_weights, user_output, input, weights, output;
+  long input_offset, weights_offset;
+  size_t input_bytes, weights_bytes;
+  /* DIRECT_PHASES_FORWARD: the phase's first taps and tap counts, to build its flipped kernel. */
+  long first_tap_h, first_tap_w, taps_h, taps_w;
+  /* Where its image side lies in the arena (after the shared side and the flipped kernel), and how. */
+  size_t image_offset;
+  act_layout image_layout;
+} phase_part;
+
+typedef struct cached_phases {
+  int pass, layout, threads, k, count, ok;
+  conv_geometry g;
+  /* The side all phases share: the forward's output (summed into), the adjoint's and weight gradient's dy. */
+  dnnl_primitive_t shared_reorder;
+  dnnl_memory_t user_shared, shared;
+  size_t shared_bytes;
+  /* DIRECT_PHASES_FORWARD: room for one phase's flipped kernel (plain OIHW), before its reorder. */
+  size_t flip_bytes;
+  /* Every phase's image side at once (then the one weights room), and whether one pass of ours moves them all
+     between the caller's image and the phases (instead of a strided oneDNN reorder per phase). */
+  size_t images_bytes;
+  int interleave;
+  phase_part part[MAX_PHASES];
+  char impl[64];
+  struct cached_phases *next;
+} cached_phases;
+
+static cached_phases *phase_cache = NULL;
+
+static int strided_desc(dnnl_memory_desc_t *md, long d0, long d1, long d2, long d3, long s0, long s1, long s2, long s3) {
+  const dnnl_dims_t dims = {d0, d1, d2, d3}, strides = {s0, s1, s2, s3};
+  return dnnl_memory_desc_init_by_strides(md, 4, dims, dnnl_f32, strides) == dnnl_success;
+}
+
+static size_t blocked_bytes(const dnnl_primitive_t reorder, const dnnl_memory_desc_t *md) {
+  return reorder != NULL ? (dnnl_memory_desc_get_size(md) + 63) & ~(size_t)63 : 0;
+}
+
+/* One phase's placement along one axis: rows of the phase image, its first tap, taps, and padding. */
+typedef struct {
+  long rows, first_tap, taps, pad_before, pad_after;
+} phase_axis;
+
+static int phase_axis_of(int r, int size, int kernel, int stride, int pad, int out, phase_axis *a) {
+  a->rows = (size - r + stride - 1) / stride;
+  a->first_tap = ((r + pad) % stride + stride) % stride;
+  a->taps = kernel / stride;
+  /* ⌊(first_tap − pad)/stride⌋, at most 0: the phase image starts that many rows before output row 0 reads it. */
+  const long shift = a->first_tap - pad >= 0 ? (a->first_tap - pad) / stride : -((pad - a->first_tap + stride - 1) / stride);
+  a->pad_before = -shift;
+  a->pad_after = (out - 1) + (a->taps - 1) + shift - (a->rows - 1);
+  return a->rows > 0 && a->pad_after >= 0 && a->pad_before <= a->taps - 1 && a->pad_after <= a->taps - 1;
+}
+
+static int build_phases(cached_phases *e) {
+  const conv_geometry *g = &e->g;
+  const int sh = g->stride_h, sw = g->stride_w, k = e->k;
+  /* As forward convolutions: the adjoint only (its phases are transposed convolutions of stride 1, i.e. correlations with the flipped kernel). */
+  const int as_forward = e->layout == DIRECT_PHASES_FORWARD;
+  if (sh * sw < 2 || sh * sw > MAX_PHASES || g->kh % sh != 0 || g->kw % sw != 0 || (as_forward && e->pass != DIRECT_ADJOINT)) return 0;
+  e->count = sh * sw;
+  const dnnl_dims_t column_dims = {g->n, k, g->out_h, g->out_w}, ones = {1, 1};
+  dnnl_memory_desc_t column_plain, column_any;
+  if (dnnl_memory_desc_init_by_tag(&column_plain, 4, column_dims, dnnl_f32, dnnl_nchw) != dnnl_success ||
+      dnnl_memory_desc_init_by_tag(&column_any, 4, column_dims, dnnl_f32, dnnl_format_tag_any) != dnnl_success)
+    return 0;
+  /* The shared side's layout: phase 0 picks it, the others are made to agree. */
+  dnnl_memory_desc_t shared_md = column_any;
+  int ok = 1;
+  for (int p = 0; ok && p < e->count; p++) {
+    phase_part *part = &e->part[p];
+    const int rh = p / sw, rw = p % sw;
+    phase_axis ah, aw;
+    if (!phase_axis_of(rh, g->h, g->kh, sh, g->pad_h, g->out_h, &ah) || !phase_axis_of(rw, g->w, g->kw, sw, g->pad_w, g->out_w, &aw)) return 0;
+    /* x_r as a view of the image, the phase's taps as a view of the weights. */
+    dnnl_memory_desc_t image_view, weight_view, image_any, weight_any;
+    const dnnl_dims_t image_dims = {g->n, g->c, ah.rows, aw.rows}, weight_dims = {k, g->c, ah.taps, aw.taps};
+    if (!strided_desc(&image_view, g->n, g->c, ah.rows, aw.rows, (long)g->c * g->h * g->w, (long)g->h * g->w, (long)sh * g->w, sw) ||
+        !strided_desc(&weight_view, k, g->c, ah.taps, aw.taps, (long)g->c * g->kh * g->kw, (long)g->kh * g->kw, (long)sh * g->kw, sw) ||
+        dnnl_memory_desc_init_by_tag(&image_any, 4, image_dims, dnnl_f32, dnnl_format_tag_any) != dnnl_success ||
+        dnnl_memory_desc_init_by_tag(&weight_any, 4, weight_dims, dnnl_f32, dnnl_format_tag_any) != dnnl_success)
+      return 0;
+    part->input_offset = (long)rh * g->w + rw;
+    part->weights_offset = ah.first_tap * g->kw + aw.first_tap;
+    part->first_tap_h = ah.first_tap, part->first_tap_w = aw.first_tap, part->taps_h = ah.taps, part->taps_w = aw.taps;
+    const dnnl_dims_t pad_l = {ah.pad_before, aw.pad_before}, pad_r = {ah.pad_after, aw.pad_after};
+    if (as_forward) {
+      /* dy → dx_r through the flipped kernel, [c, k, taps]: the padding that maps out_h rows onto the phase's rows. */
+      const dnnl_dims_t flipped_l = {ah.taps - 1 - ah.pad_before, aw.taps - 1 - aw.pad_before};
+      const dnnl_dims_t flipped_r = {ah.rows - g->out_h - flipped_l[0] + ah.taps - 1, aw.rows - g->out_w - flipped_l[1] + aw.taps - 1};
+      const dnnl_dims_t flipped_dims = {g->c, k, ah.taps, aw.taps};
+      dnnl_memory_desc_t flipped_any, flipped_plain;
+      dnnl_convolution_desc_t desc;
+      dnnl_primitive_desc_t pd = NULL;
+      ok = flipped_r[0] >= 0 && flipped_r[1] >= 0 && flipped_r[0] < ah.taps && flipped_r[1] < aw.taps &&
+           dnnl_memory_desc_init_by_tag(&flipped_any, 4, flipped_dims, dnnl_f32, dnnl_format_tag_any) == dnnl_success &&
+           dnnl_memory_desc_init_by_tag(&flipped_plain, 4, flipped_dims, dnnl_f32, dnnl_oihw) == dnnl_success &&
+           dnnl_convolution_forward_desc_init(&desc, dnnl_forward_inference, dnnl_convolution_direct, &shared_md, &flipped_any, NULL, &image_any, ones,
+                                              flipped_l, flipped_r) == dnnl_success &&
+           dnnl_primitive_desc_create(&pd, &desc, NULL, engine, NULL) == dnnl_success;
+      if (!ok) return 0;
+      const dnnl_memory_desc_t *shared = dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0);
+      const dnnl_memory_desc_t *image_md = dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
+      const dnnl_memory_desc_t *weight_md = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+      ok = shared != NULL && image_md != NULL && weight_md != NULL && (p == 0 || dnnl_memory_desc_equal(shared, &shared_md));
+      if (ok && p == 0) {
+        shared_md = *shared;
+        const char *impl = NULL;
+        dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl);
+        snprintf(e->impl, sizeof e->impl, "%s, %d phases as forward", impl != NULL ? impl : "?", e->count);
+        ok = make_reorder(&column_plain, &shared_md, &e->shared_reorder) &&
+             dnnl_memory_create(&e->user_shared, &column_plain, engine, DNNL_MEMORY_NONE) == dnnl_success &&
+             dnnl_memory_create(&e->shared, &shared_md, engine, DNNL_MEMORY_NONE) == dnnl_success;
+        e->shared_bytes = blocked_bytes(e->shared_reorder, &shared_md);
+      }
+      ok = ok && dnnl_primitive_create(&part->conv, pd) == dnnl_success && make_reorder(image_md, &image_view, &part->from_output) &&
+           make_reorder(&flipped_plain, weight_md, &part->to_weights) &&
+           dnnl_memory_create(&part->user_input, &image_view, engine, DNNL_MEMORY_NONE) == dnnl_success &&
+           dnnl_memory_create(&part->input, image_md, engine, DNNL_MEMORY_NONE) == dnnl_success &&
+           dnnl_memory_create(&part->user_weights, &flipped_plain, engine, DNNL_MEMORY_NONE) == dnnl_success &&
+           dnnl_memory_create(&part->weights, weight_md, engine, DNNL_MEMORY_NONE) == dnnl_success;
+      if (ok) {
+        part->input_bytes = (dnnl_memory_desc_get_size(image_md) + 63) & ~(size_t)63;
+        part->weights_bytes = part->to_weights != NULL ? (dnnl_memory_desc_get_size(weight_md) + 63) & ~(size_t)63 : 0;
+        const size_t flip = (dnnl_memory_desc_get_size(&flipped_plain) + 63) & ~(size_t)63;
+        if (flip > e->flip_bytes) e->flip_bytes = flip;
+      }
+      dnnl_primitive_desc_destroy(pd);
+      continue;
+    }
+
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_post_ops_t post_ops = NULL;
+    if (e->pass == DIRECT_CONVOLVE && p > 0) {
+      /* Phases after the first add into the output the first one wrote. */
+      ok = dnnl_primitive_attr_create(&attr) == dnnl_success && dnnl_post_ops_create(&post_ops) == dnnl_success &&
+           dnnl_post_ops_append_sum(post_ops, 1.0f) == dnnl_success && dnnl_primitive_attr_set_post_ops(attr, post_ops) == dnnl_success;
+    }
+    dnnl_convolution_desc_t forward_desc;
+    dnnl_primitive_desc_t forward_pd = NULL, pd = NULL;
+    ok = ok && dnnl_convolution_forward_desc_init(&forward_desc, dnnl_forward_training, dnnl_convolution_direct, &image_any, &weight_any, NULL, &shared_md, ones,
+                                                  pad_l, pad_r) == dnnl_success &&
+         dnnl_primitive_desc_create(&forward_pd, &forward_desc, e->pass == DIRECT_CONVOLVE ? attr : NULL, engine, NULL) == dnnl_success;
+    pd = forward_pd;
+    if (ok && e->pass != DIRECT_CONVOLVE) {
+      dnnl_convolution_desc_t backward_desc;
+      const dnnl_status_t made =
+          e->pass == DIRECT_ADJOINT
+              ? dnnl_convolution_backward_data_desc_init(&backward_desc, dnnl_convolution_direct, &image_any, &weight_any, &shared_md, ones, pad_l, pad_r)
+              : dnnl_convolution_backward_weights_desc_init(&backward_desc, dnnl_convolution_direct, &image_any, &weight_any, NULL, &shared_md, ones, pad_l,
+                                                            pad_r);
+      ok = made == dnnl_success && dnnl_primitive_desc_create(&pd, &backward_desc, NULL, engine, forward_pd) == dnnl_success;
+    }
+    if (post_ops != NULL) dnnl_post_ops_destroy(post_ops);
+    if (attr != NULL) dnnl_primitive_attr_destroy(attr);
+    if (!ok) {
+      if (forward_pd != NULL) dnnl_primitive_desc_destroy(forward_pd);
+      return 0;
+    }
+    const dnnl_query_t shared_q = e->pass == DIRECT_CONVOLVE ? dnnl_query_dst_md : dnnl_query_diff_dst_md;
+    const dnnl_query_t image_q = e->pass == DIRECT_ADJOINT ? dnnl_query_diff_src_md : dnnl_query_src_md;
+    const dnnl_query_t weight_q = e->pass == DIRECT_WEIGHTS ? dnnl_query_diff_weights_md : dnnl_query_weights_md;
+    const dnnl_memory_desc_t *shared = dnnl_primitive_desc_query_md(pd, shared_q, 0);
+    const dnnl_memory_desc_t *image_md = dnnl_primitive_desc_query_md(pd, image_q, 0);
+    const dnnl_memory_desc_t *weight_md = dnnl_primitive_desc_query_md(pd, weight_q, 0);
+    ok = shared != NULL && image_md != NULL && weight_md != NULL && (p == 0 || dnnl_memory_desc_equal(shared, &shared_md));
+    if (ok && p == 0) {
+      shared_md = *shared;
+      const char *impl = NULL;
+      dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl);
+      snprintf(e->impl, sizeof e->impl, "%s, %d phases", impl != NULL ? impl : "?", e->count);
+      ok = (e->pass == DIRECT_CONVOLVE ? make_reorder(&shared_md, &column_plain, &e->shared_reorder) : make_reorder(&column_plain, &shared_md, &e->shared_reorder)) &&
+           dnnl_memory_create(&e->user_shared, &column_plain, engine, DNNL_MEMORY_NONE) == dnnl_success &&
+           dnnl_memory_create(&e->shared, &shared_md, engine, DNNL_MEMORY_NONE) == dnnl_success;
+      e->shared_bytes = blocked_bytes(e->shared_reorder, &shared_md);
+    }
+    /* The phase's own image side and weights: read from the caller's views, or written to them. */
+    ok = ok && dnnl_primitive_create(&part->conv, pd) == dnnl_success &&
+         (e->pass == DIRECT_ADJOINT ? make_reorder(image_md, &image_view, &part->from_output) : make_reorder(&image_view, image_md, &part->to_input)) &&
+         (e->pass == DIRECT_WEIGHTS ? make_reorder(weight_md, &weight_view, &part->from_output) : make_reorder(&weight_view, weight_md, &part->to_weights)) &&
+         dnnl_memory_create(&part->user_input, &image_view, engine, DNNL_MEMORY_NONE) == dnnl_success &&
+         dnnl_memory_create(&part->input, image_md, engine, DNNL_MEMORY_NONE) == dnnl_success &&
+         dnnl_memory_create(&part->user_weights, &weight_view, engine, DNNL_MEMORY_NONE) == dnnl_success &&
+         dnnl_memory_create(&part->weights, weight_md, engine, DNNL_MEMORY_NONE) == dnnl_success;
+    if (ok) {
+      /* Views never equal a dense layout, so every phase copies its image side and its weights. */
+      part->input_bytes = (dnnl_memory_desc_get_size(image_md) + 63) & ~(size_t)63;
+      part->weights_bytes = (dnnl_memory_desc_get_size(weight_md) + 63) & ~(size_t)63;
+    }
+    if (pd != forward_pd) dnnl_primitive_desc_destroy(pd);
+    dnnl_primitive_desc_destroy(forward_pd);
+  }
+  if (!ok) return 0;
+  e->interleave = 1;
+  for (int p = 0; p < e->count; p++) {
+    phase_part *part = &e->part[p];
+    part->image_offset = e->images_bytes;
+    e->images_bytes += part->input_bytes;
+    const dnnl_memory_desc_t *md = NULL;
+    dnnl_memory_get_memory_desc(part->input, &md);
+    if (md == NULL || !act_layout_of(md, &part->image_layout)) e->interleave = 0;
+  }
+  return 1;
+}
+
+/*
+ * Between the caller's NCHW image and every phase's image side, in one pass: row h of plane (n, c)
+ * holds phase rows h mod s_h, at row ⌊h/s_h⌋. to_phases: image → phases (the forward, the weight
+ * gradient); else phases → image (the adjoint; the phases cover every position).
+ */
+static void interleave_phases(const cached_phases *e, float *image, char *rooms, int to_phases) {
+  const conv_geometry *g = &e->g;
+  const long channels = g->c, h_size = g->h, w_size = g->w, sh = g->stride_h, sw = g->stride_w;
+#pragma omp parallel for collapse(2) schedule(static)
+  for (long n = 0; n < g->n; n++) {
+    for (long c = 0; c < channels; c++) {
+      float *plane = image + (n * channels + c) * h_size * w_size;
+      for (long h = 0; h < h_size; h++) {
+        float *row = plane + h * w_size;
+        for (long rw = 0; rw < sw && rw < w_size; rw++) {
+          const phase_part *part = &e->part[(h % sh) * sw + rw];
+          const act_layout *l = &part->image_layout;
+          float *phase = (float *)(rooms + part->image_offset) + n * l->sn + (c / l->block) * l->scb + (h / sh) * l->sh + c % l->block;
+          const long count = (w_size - rw + sw - 1) / sw, step = l->sw;
+          if (to_phases) {
+            for (long j = 0; j < count; j++) phase[j * step] = row[rw + j * sw];
+          } else {
+            for (long j = 0; j < count; j++) row[rw + j * sw] = phase[j * step];
+          }
+        }
+      }
+    }
+  }
+}
+
+static void destroy_phases(cached_phases *e) {
+  for (int p = 0; p < MAX_PHASES; p++) {
+    phase_part *part = &e->part[p];
+    dnnl_primitive_t primitives[] = {part->conv, part->to_input, part->to_weights, part->from_output};
+    for (size_t i = 0; i < sizeof primitives / sizeof primitives[0]; i++)
+      if (primitives[i] != NULL) dnnl_primitive_destroy(primitives[i]);
+    dnnl_memory_t memories[] = {part->user_input, part->user_weights, part->user_output, part->input, part->weights, part->output};
+    for (size_t i = 0; i < sizeof memories / sizeof memories[0]; i++)
+      if (memories[i] != NULL) dnnl_memory_destroy(memories[i]);
+  }
+  if (e->shared_reorder != NULL) dnnl_primitive_destroy(e->shared_reorder);
+  if (e->user_shared != NULL) dnnl_memory_destroy(e->user_shared);
+  if (e->shared != NULL) dnnl_memory_destroy(e->shared);
+  free(e);
+}
+
+static cached_phases *lookup_phases(int pass, int layout, const conv_geometry *g, int k) {
+  const int threads = omp_get_max_threads();
+  int count = 0;
+  for (cached_phases **link = &phase_cache; *link != NULL; link = &(*link)->next, count++) {
+    cached_phases *e = *link;
+    if (e->pass == pass && e->layout == layout && e->k == k && e->threads == threads && same_geometry(&e->g, g)) {
+      *link = e->next;
+      e->next = phase_cache;
+      phase_cache = e;
+      return e;
+    }
+  }
+  if (count >= MAX_CACHED) {
+    cached_phases **link = &phase_cache;
+    while ((*link)->next != NULL) link = &(*link)->next;
+    destroy_phases(*link);
+    *link = NULL;
+  }
+  cached_phases *e = calloc(1, sizeof *e);
+  if (e == NULL) return NULL;
+  e->pass = pass;
+  e->layout = layout;
+  e->k = k;
+  e->threads = threads;
+  e->g = *g;
+  e->ok = build_phases(e);
+  e->next = phase_cache;
+  phase_cache = e;
+  return e;
+}
+
+/* Arena room: the shared side, then one phase's copies at a time (phases run one after another). */
+static size_t phases_arena_need(const cached_phases *e) {
+  if (e == NULL) return 0;
+  size_t most = 0;
+  for (int p = 0; p < e->count; p++)
+    if (e->part[p].weights_bytes > most) most = e->part[p].weights_bytes;
+  return e->shared_bytes + e->flip_bytes + e->images_bytes + most;
+}
+
+/* Phase `part`'s kernel flipped and transposed, [c, k, taps_h, taps_w], from the caller's [k, c, kh, kw]. */
+static void flip_phase_kernel(const cached_phases *e, const phase_part *part, const float *weights, float *flipped) {
+  const conv_geometry *g = &e->g;
+  const long th = part->taps_h, tw = part->taps_w, k = e->k;
+#pragma omp parallel for if (parallel : (long)g->c * k * th * tw >= 65536) schedule(static)
+  for (long c = 0; c < g->c; c++) {
+    for (long kk = 0; kk < k; kk++) {
+      const float *from = weights + (kk * g->c + c) * g->kh * g->kw;
+      float *to = flipped + (c * k + kk) * th * tw;
+      for (long a = 0; a < th; a++)
+        for (long b = 0; b < tw; b++) to[a * tw + b] = from[(part->first_tap_h + g->stride_h * (th - 1 - a)) * g->kw + part->first_tap_w + g->stride_w * (tw - 1 - b)];
+    }
+  }
+}
+
+static int execute_phases(cached_phases *e, const float *input, const float *second, float *output) {
+  const int forward = e->pass == DIRECT_CONVOLVE, as_forward = e->layout == DIRECT_PHASES_FORWARD;
+  /* The column side: the forward's output, or the adjoint's and weight gradient's dy. */
+  void *columns = forward ? (void *)output : e->pass == DIRECT_ADJOINT ? (void *)input : (void *)second;
+  float *flipped = (float *)(arena + e->shared_bytes);
+  char *rooms = arena + e->shared_bytes + e->flip_bytes, *weights_room = rooms + e->images_bytes;
+  int ok = dnnl_memory_set_data_handle(e->user_shared, columns) == dnnl_success &&
+           dnnl_memory_set_data_handle(e->shared, e->shared_reorder != NULL ? (void *)arena : columns) == dnnl_success;
+  if (ok && !forward && e->shared_reorder != NULL)
+    ok = run(e->shared_reorder, 2, (dnnl_exec_arg_t[]){{DNNL_ARG_FROM, e->user_shared}, {DNNL_ARG_TO, e->shared}});
+  /* The image and the weights: read (convolve), written (adjoint: image; weights: weights). */
+  const float *image = e->pass == DIRECT_ADJOINT ? output : input;
+  const float *weights = e->pass == DIRECT_WEIGHTS ? output : second;
+  if (ok && e->interleave && e->pass != DIRECT_ADJOINT) {
+    ok = dnnl_stream_wait(stream) == dnnl_success;
+    interleave_phases(e, (float *)image, rooms, 1);
+  }
+  for (int p = 0; ok && p < e->count; p++) {
+    phase_part *part = &e->part[p];
+    if (as_forward) flip_phase_kernel(e, part, weights, flipped);
+    ok = dnnl_memory_set_data_handle(part->user_input, (void *)(image + part->input_offset)) == dnnl_success &&
+         dnnl_memory_set_data_handle(part->user_weights, as_forward ? (void *)flipped : (void *)(weights + part->weights_offset)) == dnnl_success &&
+         dnnl_memory_set_data_handle(part->input, rooms + part->image_offset) == dnnl_success &&
+         dnnl_memory_set_data_handle(part->weights, weights_room) == dnnl_success;
+    if (ok && part->to_input != NULL && !e->interleave) ok = run(part->to_input, 2, (dnnl_exec_arg_t[]){{DNNL_ARG_FROM, part->user_input}, {DNNL_ARG_TO, part->input}});
+    if (ok && part->to_weights != NULL) ok = run(part->to_weights, 2, (dnnl_exec_arg_t[]){{DNNL_ARG_FROM, part->user_weights}, {DNNL_ARG_TO, part->weights}});
+    if (ok) {
+      const dnnl_exec_arg_t forward_args[3] = {{DNNL_ARG_SRC, part->input}, {DNNL_ARG_WEIGHTS, part->weights}, {DNNL_ARG_DST, e->shared}};
+      const dnnl_exec_arg_t adjoint_args[3] = {{DNNL_ARG_DIFF_DST, e->shared}, {DNNL_ARG_WEIGHTS, part->weights}, {DNNL_ARG_DIFF_SRC, part->input}};
+      const dnnl_exec_arg_t weight_args[3] = {{DNNL_ARG_SRC, part->input}, {DNNL_ARG_DIFF_DST, e->shared}, {DNNL_ARG_DIFF_WEIGHTS, part->weights}};
+      const dnnl_exec_arg_t flipped_args[3] = {{DNNL_ARG_SRC, e->shared}, {DNNL_ARG_WEIGHTS, part->weights}, {DNNL_ARG_DST, part->input}};
+      ok = run(part->conv, 3, as_forward ? flipped_args : forward ? forward_args : e->pass == DIRECT_ADJOINT ? adjoint_args : weight_args);
+    }
+    if (ok && part->from_output != NULL && !(e->interleave && e->pass == DIRECT_ADJOINT)) {
+      dnnl_memory_t from = e->pass == DIRECT_ADJOINT ? part->input : part->weights, to = e->pass == DIRECT_ADJOINT ? part->user_input : part->user_weights;
+      ok = run(part->from_output, 2, (dnnl_exec_arg_t[]){{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}});
+    }
+    /* The next phase reuses this phase's weights room. */
+    if (ok) ok = dnnl_stream_wait(stream) == dnnl_success;
+  }
+  if (ok && e->interleave && e->pass == DIRECT_ADJOINT) interleave_phases(e, (float *)image, rooms, 0);
+  if (ok && forward && e->shared_reorder != NULL)
+    ok = run(e->shared_reorder, 2, (dnnl_exec_arg_t[]){{DNNL_ARG_FROM, e->shared}, {DNNL_ARG_TO, e->user_shared}});
+  return ok && dnnl_stream_wait(stream) == dnnl_success;
+}
+
+static int phases_conv(int pass, int layout, const conv_geometry *g, int k, const float *input, const float *second, float *output) {
+  if (pass == DIRECT_WEIGHTS) {
+    cached_phases *e = lookup_phases(pass, layout, g, k);
+    if (e == NULL || !e->ok || phases_arena_need(e) > (size_t)ARENA_BUDGET || !grow_arena(phases_arena_need(e))) return 0;
+    return execute_phases(e, input, second, output);
+  }
+  conv_geometry part = *g;
+  part.n = images_per_chunk(g, k);
+  cached_phases *whole = lookup_phases(pass, layout, &part, k), *last = NULL;
+  const int remainder = g->n % part.n;
+  if (remainder != 0) {
+    conv_geometry tail = *g;
+    tail.n = remainder;
+    last = lookup_phases(pass, layout, &tail, k);
+    if (last == NULL || !last->ok) return 0;
+  }
+  if (whole == NULL || !whole->ok) return 0;
+  const size_t need = phases_arena_need(whole) > phases_arena_need(last) ? phases_arena_need(whole) : phases_arena_need(last);
+  if (!grow_arena(need)) return 0;
+  const long image = (long)g->c * g->h * g->w, columns = (long)k * g->out_h * g->out_w;
+  const long in_size = pass == DIRECT_CONVOLVE ? image : columns, out_size = pass == DIRECT_CONVOLVE ? columns : image;
+  int ok = 1;
+  for (int n0 = 0; ok && n0 < g->n; n0 += part.n) {
+    cached_phases *e = g->n - n0 >= part.n ? whole : last;
+    ok = execute_phases(e, input + n0 * in_size, second, output + n0 * out_size);
+  }
+  return ok;
+}
+
 const char *native_direct_conv_impl(int pass, int layout, const conv_geometry *g, int k) {
-  if ((layout != DIRECT_BLOCKED && layout != DIRECT_CHANNELS_LAST) || !ensure_engine()) return NULL;
+  if (layout < DIRECT_BLOCKED || layout > DIRECT_PHASES_FORWARD || !ensure_engine()) return NULL;
+  if (layout == DIRECT_PHASES || layout == DIRECT_PHASES_FORWARD) {
+    conv_geometry part = *g;
+    if (pass != DIRECT_WEIGHTS) part.n = images_per_chunk(g, k);
+    cached_phases *e = lookup_phases(pass, layout, &part, k);
+    return e != NULL && e->ok ? e->impl : NULL;
+  }
   conv_geometry part = *g;
   if (pass != DIRECT_WEIGHTS) part.n = images_per_chunk(g, k);
   cached_conv *e = lookup(pass, layout, &part, k);

@@ -32,7 +32,9 @@ void native_gemm(const gemm_params *p, const float *a, const float *b, float *c)
  *   DIRECT_WEIGHTS   input image, second column side → output weight gradient (y·im2col(x)ᵀ).
  * `layout` is how oneDNN holds the image and column side while it convolves: DIRECT_BLOCKED
  * (its choice: channels in blocks of 8 or 16) or DIRECT_CHANNELS_LAST (NHWC, where it has other
- * kernels, brgconv among them); the caller's tensors are NCHW either way.
+ * kernels, brgconv among them); the caller's tensors are NCHW either way. DIRECT_PHASES computes a
+ * strided layer as stride-1 convolutions over the image's phases (blocked layouts; direct_conv.c),
+ * DIRECT_PHASES_FORWARD the adjoint's phases as forward convolutions with the flipped kernel.
  * Returns 0, touching nothing, when it cannot do this geometry.
  */
 #define DIRECT_CONVOLVE 0
@@ -40,6 +42,8 @@ void native_gemm(const gemm_params *p, const float *a, const float *b, float *c)
 #define DIRECT_WEIGHTS 2
 #define DIRECT_BLOCKED 0
 #define DIRECT_CHANNELS_LAST 1
+#define DIRECT_PHASES 2
+#define DIRECT_PHASES_FORWARD 3
 int native_direct_conv(int pass, int layout, const conv_geometry *g, int k, const float *input, const float *second, float *output);
 /* The implementation oneDNN chose for this geometry, pass and layout (e.g. "jit:avx512_core"), or NULL. */
 const char *native_direct_conv_impl(int pass, int layout, const conv_geometry *g, int k);

@@ -138,7 +138,9 @@ export interface Backend {
   directConvolution?(pass: DirectConvPass, input: Float32Array, second: Float32Array, g: ConvGeometry, k: number, output: Float32Array, variant?: number): boolean;
   /**
    * The ways the backend's direct convolution can run, by name (the native backend: oneDNN's
-   * blocked layout, 'blocked', or 'channels-last'); timing tries each. Absent: one, variant 0.
+   * blocked layout, 'blocked'; 'channels-last'; a strided layer as stride-1 convolutions over its
+   * image's phases, 'phases'; and for the adjoint, those as forward convolutions, 'phases-forward');
+   * timing tries each. Absent: one, variant 0.
    */
   readonly directConvolutionVariants?: readonly string[];
   /**

@@ -45,7 +45,8 @@ export interface NativeAddon {
   col2im(cols: Float32Array, n: number, c: number, h: number, w: number, kh: number, kw: number, sh: number, sw: number,
     ph: number, pw: number, outH: number, outW: number, x: Float32Array): void;
   /**
-   * pass 0: convolve, 1: adjoint, 2: weights (Backend.directConvolution); layout 0: oneDNN's blocked, 1: channels-last;
+   * pass 0: convolve, 1: adjoint, 2: weights (Backend.directConvolution); layout 0: oneDNN's blocked, 1: channels-last,
+   * 2: stride-1 convolutions over the image's phases, 3: the adjoint's phases as forward convolutions (kernels.h);
    * false when declined (absent in addons built before it existed).
    */
   directConv?(pass: number, input: Float32Array, second: Float32Array, output: Float32Array, k: number, n: number, c: number, h: number,

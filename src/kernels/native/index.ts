@@ -33,7 +33,7 @@ export interface NativeBackend extends Backend {
 }
 
 /** How oneDNN holds the activations while it convolves (the addon's layout codes, in order). */
-const DIRECT_VARIANTS = ['blocked', 'channels-last'] as const;
+const DIRECT_VARIANTS = ['blocked', 'channels-last', 'phases', 'phases-forward'] as const;
 
 export type DirectConvMode = 'auto' | 'rule' | 'on' | 'off';
 const DIRECT_CONV_MODES: readonly DirectConvMode[] = ['auto', 'rule', 'on', 'off'];
