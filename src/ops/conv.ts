@@ -119,6 +119,15 @@ function channelMajor(data: Float32Array, n0: number, nc: number, k: number, pla
 
 
 /**
+ * Whether one window covers the whole image (a column side of one position, no padding): G's
+ * projection from the latent vector, D's last layer. Then im2col is the image itself, row by row,
+ * and each pass is one GEMM over the tensors as they lie, with no columns, permutes or col2im.
+ */
+function windowCoversImage(g: ConvGeometry): boolean {
+  return g.outH === 1 && g.outW === 1 && g.padH === 0 && g.padW === 0 && g.kh === g.h && g.kw === g.w;
+}
+
+/**
  * The buffers of the im2col / col2im + GEMM path: the columns of a chunk of images (none where
  * the backend makes them while packing, Backend.convGemm, and `forAdjoint` does not need them for
  * col2im), and the chunk's column-side data in channel-major order (several images only). Made
@@ -226,6 +235,11 @@ function weightGradByGemm(y: Tensor, image: Tensor, g: ConvGeometry, k: number, 
 function convolve(image: Tensor, weight: Tensor, g: ConvGeometry, k: number, keepColumns: boolean): { out: Tensor; columns: Tensor | null } {
   const backend = getBackend();
   const out = empty([g.n, k, g.outH, g.outW]);
+  if (windowCoversImage(g)) {
+    // out [N, K] = image [N, C·kH·kW] · Wᵀ
+    backend.gemm(gemmParams({ transB: true, m: g.n, n: k, k: g.c * g.kh * g.kw }), image.data, weight.data, out.data);
+    return { out, columns: null };
+  }
   const direct = (variant: number): boolean => backend.directConvolution!('convolve', image.data, weight.data, g, k, out.data, variant);
   const { algorithm, variant } = chooseAlgorithm('convolve', g, k, keepColumns, () => {
     const ws = gemmWorkspace(g, k);
@@ -263,6 +277,11 @@ function convolve(image: Tensor, weight: Tensor, g: ConvGeometry, k: number, kee
 function convolveAdjoint(y: Tensor, weight: Tensor, g: ConvGeometry, k: number): Tensor {
   const backend = getBackend();
   const image = empty([g.n, g.c, g.h, g.w]);
+  if (windowCoversImage(g)) {
+    // image [N, C·kH·kW] = y [N, K] · W
+    backend.gemm(gemmParams({ m: g.n, n: g.c * g.kh * g.kw, k }), y.data, weight.data, image.data);
+    return image;
+  }
   const direct = (variant: number): boolean => backend.directConvolution!('adjoint', y.data, weight.data, g, k, image.data, variant);
   const byGemm = (): void => {
     const ws = gemmWorkspace(g, k, true);
@@ -282,6 +301,11 @@ function convolveAdjoint(y: Tensor, weight: Tensor, g: ConvGeometry, k: number):
 /** The weight gradient into `grad` when no columns were kept: the direct convolution, or GEMM over recomputed columns. */
 function weightGradWithoutColumns(y: Tensor, image: Tensor, g: ConvGeometry, k: number, grad: Tensor): void {
   const backend = getBackend();
+  if (windowCoversImage(g)) {
+    // dW [K, C·kH·kW] = yᵀ [K, N] · image [N, C·kH·kW]
+    backend.gemm(gemmParams({ transA: true, m: k, n: g.c * g.kh * g.kw, k: g.n }), y.data, image.data, grad.data);
+    return;
+  }
   const direct = (variant: number): boolean => backend.directConvolution!('weights', image.data, y.data, g, k, grad.data, variant);
   const { algorithm, variant } = chooseAlgorithm('weights', g, k, false, () => {
     const ws = gemmWorkspace(g, k);

@@ -135,6 +135,18 @@ forEachBackend((backend) => {
           });
         });
       }
+      it("D's last layer: the window covers the image (one GEMM per pass), with a bias and with stride 2", () => {
+        for (const s of [
+          { n: 3, cin: 5, h: 4, w: 4, cout: 1, kh: 4, kw: 4, stride: 1, padding: 0 },
+          { n: 2, cin: 3, h: 3, w: 2, cout: 4, kh: 3, kw: 2, stride: 2, padding: 0 },
+        ]) {
+          checkOp('conv2d window covers image', {
+            inputs: [input([s.n, s.cin, s.h, s.w]), input([s.cout, s.cin, s.kh, s.kw], 0.5), input([s.cout])],
+            ours: ([x, w, b]) => conv2d(x!, w!, b!, { stride: s.stride, padding: s.padding }),
+            reference: ([x, w, b]) => conv2dRef(s, x!, w!, b!),
+          });
+        }
+      });
       it('rectangular stride and padding pairs', () => {
         const s = { n: 2, cin: 2, h: 6, w: 7, cout: 2, kh: 3, kw: 2 };
         checkOp('conv2d pairs', {
