@@ -106,6 +106,20 @@ static napi_value col2im(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* adjointByImages(w, y, k, n, c, h, w, kh, kw, sh, sw, ph, pw, outH, outW, x): true when done (kernels.h). */
+static napi_value adjoint_by_images(napi_env env, napi_callback_info info) {
+  args_t a;
+  if (!unpack(env, info, &a, 16)) return NULL;
+  conv_geometry g;
+  const float *w = floats(&a, 0), *y = floats(&a, 1);
+  const int k = (int)number(&a, 2);
+  float *x = floats(&a, 15);
+  if (!geometry(&a, 3, &g) || a.failed) return NULL;
+  napi_value result;
+  napi_get_boolean(env, native_adjoint_by_images(w, y, &g, k, x) != 0, &result);
+  return result;
+}
+
 /* directConv(pass, input, second, output, k, n, c, h, w, kh, kw, sh, sw, ph, pw, outH, outW, layout): true when done, false when declined (kernels.h). */
 static napi_value direct_conv(napi_env env, napi_callback_info info) {
   args_t a;
@@ -377,6 +391,7 @@ static napi_value init(napi_env env, napi_value exports) {
       EXPORT("directConv", direct_conv),
       EXPORT("directConvImpl", direct_conv_impl),
       EXPORT("col2im", col2im),
+      EXPORT("adjointByImages", adjoint_by_images),
       EXPORT("unary", unary),
       EXPORT("unaryBackward", unary_backward),
       EXPORT("binary", binary),

@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cblas.h>
+
 #include "kernels.h"
 
 /* Rows wider than this (in floats, all phases) fall back to a plain loop: the phases live on the stack. */
@@ -302,4 +304,33 @@ void native_col2im(const float *cols, const conv_geometry *g, float *x) {
       }
     }
   }
+}
+
+/*
+ * col2im(Wᵀ·y) an image at a time: each thread makes one image's columns in a buffer of its own,
+ * which stays in cache while col2im adds them up, so the batch's columns (and y's channel-major
+ * copy) are never made. OpenBLAS runs single-threaded inside the parallel region.
+ */
+int native_adjoint_by_images(const float *w, const float *y, const conv_geometry *g, int k, float *x) {
+  const long rows = (long)g->c * g->kh * g->kw, plane = (long)g->out_h * g->out_w, image = (long)g->c * g->h * g->w;
+  conv_geometry one = *g;
+  one.n = 1;
+  int failed = 0;
+#pragma omp parallel
+  {
+    float *cols = malloc(sizeof(float) * (size_t)(rows * plane));
+    if (cols == NULL) {
+#pragma omp atomic write
+      failed = 1;
+    }
+#pragma omp for schedule(static)
+    for (int n = 0; n < g->n; n++) {
+      if (cols == NULL) continue;
+      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)rows, (int)plane, k, 1.0f, w, (int)rows, y + n * (long)k * plane, (int)plane, 0.0f, cols,
+                  (int)plane);
+      native_col2im(cols, &one, x + n * image);
+    }
+    free(cols);
+  }
+  return !failed;
 }

@@ -125,6 +125,12 @@ export interface Backend {
    */
   convGemm?(p: GemmParams, a: Float32Array, x: Float32Array, g: ConvGeometry, c: Float32Array, images?: ConvGemmImages): boolean;
   /**
+   * col2im(Wᵀ·y) into `image` [n, c, h, w] from the column side y [n, k, outH, outW] and W
+   * [k, c·kh·kw], an image at a time, each image's columns made where they stay in cache (the
+   * native backend). False where it cannot; `image` must then be computed again.
+   */
+  convAdjointByImages?(weight: Float32Array, y: Float32Array, g: ConvGeometry, k: number, image: Float32Array): boolean;
+  /**
    * A convolution without a column buffer, for backends that have one (the native backend
    * with oneDNN), with weights W [k, c, kh, kw], the image [n, c, h, w] and the column side
    * [n, k, outH, outW]:

@@ -283,15 +283,18 @@ function convolveAdjoint(y: Tensor, weight: Tensor, g: ConvGeometry, k: number):
     return image;
   }
   const direct = (variant: number): boolean => backend.directConvolution!('adjoint', y.data, weight.data, g, k, image.data, variant);
+  // Image by image where the backend can (no stored columns, no permute of y); else col2im + GEMM over chunks.
+  const byImages = (): boolean => backend.convAdjointByImages?.(weight.data, y.data, g, k, image.data) === true;
   const byGemm = (): void => {
+    if (byImages()) return;
     const ws = gemmWorkspace(g, k, true);
     adjointByGemm(y, weight, g, k, image, ws);
     releaseWorkspace(ws);
   };
   const { algorithm, variant } = chooseAlgorithm('adjoint', g, k, false, () => {
-    const ws = gemmWorkspace(g, k, true);
-    const timed = { ...fastestDirect(direct), gemmMs: medianMs(() => adjointByGemm(y, weight, g, k, image, ws))! };
-    releaseWorkspace(ws);
+    const ws = backend.convAdjointByImages === undefined ? gemmWorkspace(g, k, true) : null;
+    const timed = { ...fastestDirect(direct), gemmMs: medianMs(() => (ws === null ? byGemm() : adjointByGemm(y, weight, g, k, image, ws)))! };
+    if (ws !== null) releaseWorkspace(ws);
     return timed;
   });
   if (!(algorithm === 'direct' && direct(variant))) byGemm();

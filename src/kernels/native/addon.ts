@@ -44,6 +44,9 @@ export interface NativeAddon {
     ph: number, pw: number, outH: number, outW: number, cols: Float32Array): void;
   col2im(cols: Float32Array, n: number, c: number, h: number, w: number, kh: number, kw: number, sh: number, sw: number,
     ph: number, pw: number, outH: number, outW: number, x: Float32Array): void;
+  /** col2im(Wᵀ·y) into x image by image (Backend.convAdjointByImages); false when a buffer could not be had. */
+  adjointByImages?(w: Float32Array, y: Float32Array, k: number, n: number, c: number, h: number, w2: number, kh: number, kw: number, sh: number,
+    sw: number, ph: number, pw: number, outH: number, outW: number, x: Float32Array): boolean;
   /**
    * pass 0: convolve, 1: adjoint, 2: weights (Backend.directConvolution); layout 0: oneDNN's blocked, 1: channels-last,
    * 2: stride-1 convolutions over the image's phases, 3: the adjoint's phases as forward convolutions (kernels.h);
