@@ -306,6 +306,8 @@ void native_col2im(const float *cols, const conv_geometry *g, float *x) {
   }
 }
 
+#define BY_IMAGES_MIN_PLANE 64
+
 /*
  * col2im(Wᵀ·y) an image at a time: each thread makes one image's columns in a buffer of its own,
  * which stays in cache while col2im adds them up, so the batch's columns (and y's channel-major
@@ -313,6 +315,9 @@ void native_col2im(const float *cols, const conv_geometry *g, float *x) {
  */
 int native_adjoint_by_images(const float *w, const float *y, const conv_geometry *g, int k, float *x) {
   const long rows = (long)g->c * g->kh * g->kw, plane = (long)g->out_h * g->out_w, image = (long)g->c * g->h * g->w;
+  /* An image's product is `plane` columns wide: narrower than this, OpenBLAS's kernels run far below
+     their speed on it (D's 8×8 → 4×4 layer: twice the batched GEMM's time), so the caller batches. */
+  if (plane < BY_IMAGES_MIN_PLANE) return 0;
   conv_geometry one = *g;
   one.n = 1;
   int failed = 0;

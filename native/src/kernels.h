@@ -52,7 +52,8 @@ const char *native_direct_conv_library(void);
 
 void native_im2col(const float *x, const conv_geometry *g, float *cols);
 void native_col2im(const float *cols, const conv_geometry *g, float *x);
-/* col2im(Wᵀ·y) into x, image by image (W [k, c·kh·kw], y [n, k, out_h, out_w]); 0 when a buffer could not be had (x then partly written). */
+/* col2im(Wᵀ·y) into x, image by image (W [k, c·kh·kw], y [n, k, out_h, out_w]); 0 when the column side has under 64
+   positions (nothing written) or a buffer could not be had (x then partly written). */
 int native_adjoint_by_images(const float *w, const float *y, const conv_geometry *g, int k, float *x);
 
 /* Operation codes: generated from src/kernels/op-codes.ts. */

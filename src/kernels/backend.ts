@@ -127,7 +127,8 @@ export interface Backend {
   /**
    * col2im(Wᵀ·y) into `image` [n, c, h, w] from the column side y [n, k, outH, outW] and W
    * [k, c·kh·kw], an image at a time, each image's columns made where they stay in cache (the
-   * native backend). False where it cannot; `image` must then be computed again.
+   * native backend, where the column side has 64 positions or more). False where it does not;
+   * `image` must then be computed again.
    */
   convAdjointByImages?(weight: Float32Array, y: Float32Array, g: ConvGeometry, k: number, image: Float32Array): boolean;
   /**
