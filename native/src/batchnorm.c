@@ -9,80 +9,71 @@
 #include "kernels.h"
 
 /* Rows (one image's values of one channel) of at most this many floats are swept in memory
-   order, with per-thread partial sums per channel: channel by channel, such rows lie far apart
+   order, with per-thread partial sums (or moments) per channel: channel by channel, such rows lie far apart
    (2× slower at 4×4 images, even at 16×16, slower at 32×32 and above). */
 #define SHORT_ROWS 256
 
-/* out[ch] = Σ over rows r = img·c + ch, in memory order, of what ROW_SUM adds to s for row r.
-   Threads keep partial sums in `part` (threads × c doubles), added in thread order: the same
-   result for a given thread count. */
-#define CHANNEL_SUMS_BY_ROWS(out, part, rows_total, c, threads, ROW_SUM)                 \
-  do {                                                                                   \
-    memset((part), 0, sizeof(double) * (size_t)(threads) * (c));                         \
-    _Pragma("omp parallel num_threads(threads)") {                                       \
-      double *mine_ = (part) + (size_t)omp_get_thread_num() * (c);                       \
-      _Pragma("omp for schedule(static)") for (long r = 0; r < (rows_total); r++) {     \
-        const int ch = (int)(r % (c));                                                   \
-        double s = 0;                                                                    \
-        ROW_SUM;                                                                         \
-        mine_[ch] += s;                                                                  \
-      }                                                                                  \
-    }                                                                                    \
-    for (int ch = 0; ch < (c); ch++) {                                                   \
-      double s = 0;                                                                      \
-      for (int t = 0; t < (threads); t++) s += (part)[(size_t)t * (c) + ch];             \
-      (out)[ch] = s;                                                                     \
-    }                                                                                    \
-  } while (0)
+/* A running mean and sum of squared deviations over `count` values (Chan et al.'s merge). */
+typedef struct {
+  double count, mean, m2;
+} moments;
+
+/* One row's moments: its sum, then its squared deviations from its own mean, while the row is
+   still in cache; so memory is read once and the variance of values far from zero stays exact. */
+static inline moments row_moments(const float *p, long hw) {
+  double sum = 0;
+#pragma omp simd reduction(+ : sum)
+  for (long i = 0; i < hw; i++) sum += p[i];
+  const double mean = sum / (double)hw;
+  double m2 = 0;
+#pragma omp simd reduction(+ : m2)
+  for (long i = 0; i < hw; i++) {
+    const double d = p[i] - mean;
+    m2 += d * d;
+  }
+  return (moments){(double)hw, mean, m2};
+}
+
+static inline void merge_moments(moments *into, moments add) {
+  const double count = into->count + add.count, delta = add.mean - into->mean;
+  into->mean += delta * (add.count / count);
+  into->m2 += add.m2 + delta * delta * (into->count * add.count / count);
+  into->count = count;
+}
 
 static int stats_by_rows(const float *x, int n, int c, long hw, float *mean, float *variance) {
   const long rows = (long)n * c;
   const int threads = rows * hw >= PARALLEL_MIN_ELEMENTS ? omp_get_max_threads() : 1;
-  double *sums = malloc(sizeof(double) * (2 + (size_t)threads) * (size_t)c);
-  if (sums == NULL) return 0;
-  double *mu = sums, *sq = sums + c, *part = sums + 2 * c;
-  const double count = (double)n * hw;
-  CHANNEL_SUMS_BY_ROWS(mu, part, rows, c, threads, {
-    const float *p = x + r * hw;
-    _Pragma("omp simd reduction(+ : s)") for (long i = 0; i < hw; i++) s += p[i];
-  });
-  for (int ch = 0; ch < c; ch++) mu[ch] /= count;
-  /* Two passes, as below: the variance of values far from zero stays exact. */
-  CHANNEL_SUMS_BY_ROWS(sq, part, rows, c, threads, {
-    const float *p = x + r * hw;
-    const double m = mu[ch];
-    _Pragma("omp simd reduction(+ : s)") for (long i = 0; i < hw; i++) {
-      const double d = p[i] - m;
-      s += d * d;
-    }
-  });
-  for (int ch = 0; ch < c; ch++) {
-    mean[ch] = (float)mu[ch];
-    variance[ch] = (float)(sq[ch] / count);
+  moments *part = calloc((size_t)threads * (size_t)c, sizeof(moments));
+  if (part == NULL) return 0;
+  /* Per-thread moments per channel, merged in thread order: the same result for a given thread count. */
+#pragma omp parallel num_threads(threads)
+  {
+    moments *mine = part + (size_t)omp_get_thread_num() * c;
+#pragma omp for schedule(static)
+    for (long r = 0; r < rows; r++) merge_moments(&mine[r % c], row_moments(x + r * hw, hw));
   }
-  free(sums);
+  for (int ch = 0; ch < c; ch++) {
+    moments m = part[ch];
+    for (int t = 1; t < threads; t++)
+      if (part[(size_t)t * c + ch].count > 0) merge_moments(&m, part[(size_t)t * c + ch]);
+    mean[ch] = (float)m.mean;
+    variance[ch] = (float)(m.m2 / m.count);
+  }
+  free(part);
   return 1;
 }
 
+/* Each row read from memory once (row_moments), rows merged per channel. */
 void native_batch_norm_stats(const float *x, int n, int c, long hw, float *mean, float *variance) {
   if (hw <= SHORT_ROWS && stats_by_rows(x, n, c, hw, mean, variance)) return;
   const long total = (long)n * c * hw;
-  const double count = (double)n * hw;
 #pragma omp parallel for schedule(static) if (total >= PARALLEL_MIN_ELEMENTS)
   for (int ch = 0; ch < c; ch++) {
-    const double mu = channel_total(x, n, c, hw, ch) / count;
-    /* Two passes: the variance of values far from zero stays exact. */
-    double sq = 0;
-    for (int img = 0; img < n; img++) {
-      const float *p = x + ((long)img * c + ch) * hw;
-#pragma omp simd reduction(+ : sq)
-      for (long i = 0; i < hw; i++) {
-        const double d = p[i] - mu;
-        sq += d * d;
-      }
-    }
-    mean[ch] = (float)mu;
-    variance[ch] = (float)(sq / count);
+    moments m = row_moments(x + (long)ch * hw, hw);
+    for (int img = 1; img < n; img++) merge_moments(&m, row_moments(x + ((long)img * c + ch) * hw, hw));
+    mean[ch] = (float)m.mean;
+    variance[ch] = (float)(m.m2 / m.count);
   }
 }
 
