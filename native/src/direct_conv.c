@@ -537,12 +537,17 @@ static int build_phases(cached_phases *e) {
   return 1;
 }
 
-/*
- * Between the caller's NCHW image and every phase's image side, in one pass: row h of plane (n, c)
- * holds phase rows h mod s_h, at row ⌊h/s_h⌋. to_phases: image → phases (the forward, the weight
- * gradient); else phases → image (the adjoint; the phases cover every position).
- */
-static void interleave_phases(const cached_phases *e, float *image, char *rooms, int to_phases) {
+/* The channels that lie side by side at each position of a layout: all of them (nhwc), a block (aBcd16b), or 1 (nchw). */
+static long channel_run(const act_layout *l, long channels) { return l->block == 1 ? (l->scb == 1 ? channels : 1) : l->block; }
+
+/* Where phase `part` holds channel c of image n at its row i (then column j at + j·sw). */
+static float *phase_row(const phase_part *part, char *rooms, long n, long c, long i) {
+  const act_layout *l = &part->image_layout;
+  return (float *)(rooms + part->image_offset) + n * l->sn + (c / l->block) * l->scb + c % l->block + i * l->sh;
+}
+
+/* One channel at a time: for layouts whose channels do not lie side by side. */
+static void interleave_by_channel(const cached_phases *e, float *image, char *rooms, int to_phases) {
   const conv_geometry *g = &e->g;
   const long channels = g->c, h_size = g->h, w_size = g->w, sh = g->stride_h, sw = g->stride_w;
 #pragma omp parallel for collapse(2) schedule(static)
@@ -553,9 +558,8 @@ static void interleave_phases(const cached_phases *e, float *image, char *rooms,
         float *row = plane + h * w_size;
         for (long rw = 0; rw < sw && rw < w_size; rw++) {
           const phase_part *part = &e->part[(h % sh) * sw + rw];
-          const act_layout *l = &part->image_layout;
-          float *phase = (float *)(rooms + part->image_offset) + n * l->sn + (c / l->block) * l->scb + (h / sh) * l->sh + c % l->block;
-          const long count = (w_size - rw + sw - 1) / sw, step = l->sw;
+          float *phase = phase_row(part, rooms, n, c, h / sh);
+          const long count = (w_size - rw + sw - 1) / sw, step = part->image_layout.sw;
           if (to_phases) {
             for (long j = 0; j < count; j++) phase[j * step] = row[rw + j * sw];
           } else {
@@ -565,6 +569,62 @@ static void interleave_phases(const cached_phases *e, float *image, char *rooms,
       }
     }
   }
+}
+
+#define TILE_CHANNELS 16
+
+/*
+ * Between the caller's NCHW image and every phase's image side, in one pass: row h of plane (n, c)
+ * holds phase rows h mod s_h, at row ⌊h/s_h⌋. to_phases: image → phases (the forward, the weight
+ * gradient); else phases → image (the adjoint; the phases cover every position). 16 channels at
+ * a time, through a tile of 16 image rows in cache: the image side is read and written a row at a
+ * time, the phases 16 side-by-side channels (one cache line) at a time.
+ */
+static void interleave_phases(const cached_phases *e, float *image, char *rooms, int to_phases) {
+  const conv_geometry *g = &e->g;
+  const long channels = g->c, h_size = g->h, w_size = g->w, sh = g->stride_h, sw = g->stride_w;
+  int tiled = channels % TILE_CHANNELS == 0;
+  for (int p = 0; p < e->count; p++) tiled = tiled && channel_run(&e->part[p].image_layout, channels) % TILE_CHANNELS == 0;
+  int failed = 0;
+  if (tiled) {
+#pragma omp parallel
+    {
+      float *tile = malloc(sizeof(float) * TILE_CHANNELS * (size_t)w_size);
+      if (tile == NULL) {
+#pragma omp atomic write
+        failed = 1;
+      }
+#pragma omp for collapse(2) schedule(static)
+      for (long n = 0; n < g->n; n++) {
+        for (long c0 = 0; c0 < channels; c0 += TILE_CHANNELS) {
+          if (tile == NULL) continue;
+          float *planes = image + (n * channels + c0) * h_size * w_size;
+          for (long h = 0; h < h_size; h++) {
+            if (to_phases)
+              for (int cc = 0; cc < TILE_CHANNELS; cc++) memcpy(tile + cc * w_size, planes + (cc * h_size + h) * w_size, sizeof(float) * (size_t)w_size);
+            for (long rw = 0; rw < sw && rw < w_size; rw++) {
+              const phase_part *part = &e->part[(h % sh) * sw + rw];
+              float *phase = phase_row(part, rooms, n, c0, h / sh);
+              const long count = (w_size - rw + sw - 1) / sw, step = part->image_layout.sw;
+              for (long j = 0; j < count; j++) {
+                float *at = phase + j * step, *column = tile + rw + j * sw;
+                if (to_phases) {
+                  for (int cc = 0; cc < TILE_CHANNELS; cc++) at[cc] = column[cc * w_size];
+                } else {
+                  for (int cc = 0; cc < TILE_CHANNELS; cc++) column[cc * w_size] = at[cc];
+                }
+              }
+            }
+            if (!to_phases)
+              for (int cc = 0; cc < TILE_CHANNELS; cc++) memcpy(planes + (cc * h_size + h) * w_size, tile + cc * w_size, sizeof(float) * (size_t)w_size);
+          }
+        }
+      }
+      free(tile);
+    }
+  }
+  /* Without a tile (or room for one): channel by channel, which writes every value again. */
+  if (!tiled || failed) interleave_by_channel(e, image, rooms, to_phases);
 }
 
 static void destroy_phases(cached_phases *e) {
