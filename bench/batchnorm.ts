@@ -5,7 +5,7 @@
  *   node --import tsx bench/batchnorm.ts [--backends native] [--threads 1,2] [--repeats 15]
  */
 import { availableBackends, setBackend, setThreads } from '../src/index.js';
-import { median, parseFlags } from './util.js';
+import { medianMs, parseFlags } from './util.js';
 
 const flags = parseFlags(process.argv.slice(2));
 const backends = (flags['backends'] ?? availableBackends().filter((b) => b !== 'js').join(',')).split(',');
@@ -30,16 +30,7 @@ for (const name of backends) {
     const gamma = new Float32Array(c).fill(1), beta = new Float32Array(c), dgamma = new Float32Array(c), dbeta = new Float32Array(c);
     for (const threads of threadCounts) {
       setThreads(threads);
-      const time = (fn: () => void): number => {
-        fn(); // warm up
-        const times: number[] = [];
-        for (let r = 0; r < repeats; r++) {
-          const t0 = performance.now();
-          fn();
-          times.push(performance.now() - t0);
-        }
-        return median(times);
-      };
+      const time = (fn: () => void): number => medianMs(fn, repeats);
       const statsMs = time(() => backend.batchNormStats(x, batch, c, hw, mean, variance));
       const applyMs = time(() => backend.batchNormApply(x, batch, c, hw, mean, invStd, gamma, beta, y, 0.2));
       const backwardMs = time(() => backend.batchNormBackward(x, dy, batch, c, hw, mean, invStd, gamma, true, dx, dgamma, dbeta, { y, slope: 0.2 }));

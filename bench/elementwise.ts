@@ -5,7 +5,7 @@
  */
 import { availableBackends, setBackend, setThreads } from '../src/index.js';
 import type { UnaryOp } from '../src/kernels/backend.js';
-import { median, parseFlags } from './util.js';
+import { medianMs, parseFlags } from './util.js';
 
 const flags = parseFlags(process.argv.slice(2));
 const backends = (flags['backends'] ?? availableBackends().filter((b) => b !== 'js').join(',')).split(',');
@@ -25,16 +25,7 @@ for (const name of backends) {
   for (const threads of threadCounts) {
     setThreads(threads);
     for (const op of ops) {
-      const time = (fn: () => void): number => {
-        fn(); // warm up
-        const times: number[] = [];
-        for (let r = 0; r < repeats; r++) {
-          const t0 = performance.now();
-          fn();
-          times.push(performance.now() - t0);
-        }
-        return +median(times).toFixed(3);
-      };
+      const time = (fn: () => void): number => +medianMs(fn, repeats).toFixed(3);
       const forwardMs = time(() => backend.unary(op, x, y, 0));
       const backwardMs = time(() => backend.unaryBackward(op, x, y, dy, dx, 0));
       results.push({ backend: name, threads, op, n, forwardMs, backwardMs, forwardGelemPerSec: +(n / forwardMs / 1e6).toFixed(2) });

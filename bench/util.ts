@@ -3,7 +3,21 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-export { median } from '../src/bench/training-step.js';
+import { median } from '../src/bench/training-step.js';
+
+export { median };
+
+/** Median milliseconds of `fn` over `repeats` calls, after one untimed call. */
+export function medianMs(fn: () => void, repeats: number): number {
+  fn(); // warm up
+  const times: number[] = [];
+  for (let r = 0; r < repeats; r++) {
+    const t0 = performance.now();
+    fn();
+    times.push(performance.now() - t0);
+  }
+  return median(times);
+}
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 /** PyTorch at its best here: the OpenMP OpenBLAS, not Debian's default reference BLAS (~9× slower). */

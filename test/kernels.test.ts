@@ -23,6 +23,14 @@ function on(backend: Backend, values: Float32Array): Float32Array {
   return a;
 }
 
+/** A square-stride, square-padding geometry and its output size. */
+function squareGeometry(n: number, c: number, h: number, w: number, kh: number, kw: number, stride: number, pad: number): ConvGeometry {
+  return {
+    n, c, h, w, kh, kw, strideH: stride, strideW: stride, padH: pad, padW: pad,
+    outH: Math.floor((h + 2 * pad - kh) / stride) + 1, outW: Math.floor((w + 2 * pad - kw) / stride) + 1,
+  };
+}
+
 function gemmCase(backend: Backend, p: GemmParams, seed: number): void {
   const aLen = (p.batch - 1) * p.strideA + p.m * p.k;
   const bLen = (p.batch - 1) * p.strideB + p.k * p.n;
@@ -138,16 +146,12 @@ for (const name of fastBackends) {
       }
       const rand = testRandom(78);
       const pick = (lo: number, hi: number): number => lo + Math.floor(rand() * (hi - lo + 1));
-      const geometry = (n: number, c: number, h: number, w: number, kh: number, kw: number, stride: number, pad: number): ConvGeometry => ({
-        n, c, h, w, kh, kw, strideH: stride, strideW: stride, padH: pad, padW: pad,
-        outH: Math.floor((h + 2 * pad - kh) / stride) + 1, outW: Math.floor((w + 2 * pad - kw) / stride) + 1,
-      });
       // G's last layer (onto 3 channels) and D's first layer's dx at a small batch, a 4×4 column side
       // (declined: too narrow a product per image), then random ones.
-      const cases: Array<[ConvGeometry, number]> = [[geometry(5, 3, 32, 32, 4, 4, 2, 1), 16], [geometry(3, 1, 16, 16, 4, 4, 2, 1), 8], [geometry(4, 6, 8, 8, 4, 4, 2, 1), 5]];
+      const cases: Array<[ConvGeometry, number]> = [[squareGeometry(5, 3, 32, 32, 4, 4, 2, 1), 16], [squareGeometry(3, 1, 16, 16, 4, 4, 2, 1), 8], [squareGeometry(4, 6, 8, 8, 4, 4, 2, 1), 5]];
       for (let i = 0; i < 16; i++) {
         const kh = pick(1, 5), kw = pick(1, 5), stride = pick(1, 2), pad = pick(0, 2);
-        cases.push([geometry(pick(1, 4), pick(1, 6), pick(Math.max(1, kh - 2 * pad), 24), pick(Math.max(1, kw - 2 * pad), 24), kh, kw, stride, pad), pick(1, 7)]);
+        cases.push([squareGeometry(pick(1, 4), pick(1, 6), pick(Math.max(1, kh - 2 * pad), 24), pick(Math.max(1, kw - 2 * pad), 24), kh, kw, stride, pad), pick(1, 7)]);
       }
       let ran = 0;
       for (const [i, [g, k]] of cases.entries()) {
@@ -175,15 +179,11 @@ for (const name of fastBackends) {
       }
       const rand = testRandom(77);
       const pick = (lo: number, hi: number): number => lo + Math.floor(rand() * (hi - lo + 1));
-      const geometry = (n: number, c: number, h: number, w: number, kh: number, kw: number, stride: number, pad: number): ConvGeometry => ({
-        n, c, h, w, kh, kw, strideH: stride, strideW: stride, padH: pad, padW: pad,
-        outH: Math.floor((h + 2 * pad - kh) / stride) + 1, outW: Math.floor((w + 2 * pad - kw) / stride) + 1,
-      });
       // DCGAN's k4 s2 p1 (rows of 16 and 8 columns, several KC blocks of depth), a 1×1 column side, then random small ones.
-      const cases: Array<[ConvGeometry, number]> = [[geometry(6, 32, 32, 32, 4, 4, 2, 1), 40], [geometry(5, 24, 16, 16, 4, 4, 2, 1), 9], [geometry(7, 64, 4, 4, 4, 4, 1, 0), 3]];
+      const cases: Array<[ConvGeometry, number]> = [[squareGeometry(6, 32, 32, 32, 4, 4, 2, 1), 40], [squareGeometry(5, 24, 16, 16, 4, 4, 2, 1), 9], [squareGeometry(7, 64, 4, 4, 4, 4, 1, 0), 3]];
       for (let i = 0; i < 25; i++) {
         const kh = pick(1, 5), kw = pick(1, 5), stride = pick(1, 3), pad = pick(0, 2);
-        cases.push([geometry(pick(1, 4), pick(1, 6), pick(Math.max(1, kh - 2 * pad), 13), pick(Math.max(1, kw - 2 * pad), 13), kh, kw, stride, pad), pick(1, 20)]);
+        cases.push([squareGeometry(pick(1, 4), pick(1, 6), pick(Math.max(1, kh - 2 * pad), 13), pick(Math.max(1, kw - 2 * pad), 13), kh, kw, stride, pad), pick(1, 20)]);
       }
       for (const [i, [g, k]] of cases.entries()) {
         const rows = g.c * g.kh * g.kw;
@@ -227,7 +227,7 @@ for (const name of fastBackends) {
           }
         }
       }
-      const g = geometry(2, 3, 8, 8, 4, 4, 2, 1);
+      const g = squareGeometry(2, 3, 8, 8, 4, 4, 2, 1);
       assert.throws(
         () => backend.convGemm!({ transA: false, transB: false, m: 4, n: 32, k: 47, alpha: 1, beta: 0, batch: 1, strideA: 0, strideB: 0, strideC: 0 }, new Float32Array(4 * 48), new Float32Array(384), g, new Float32Array(128)),
         /convGemm: op\(B\) is the im2col of 48×32, so k must be 48 and n 32 \(got k 47, n 32\)/,

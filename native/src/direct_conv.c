@@ -38,9 +38,17 @@ typedef struct cached_conv {
   size_t input_bytes, second_bytes, output_bytes;
   /* The argument names of the two inputs and the output for this pass (DNNL_ARG_SRC, …). */
   int input_arg, second_arg, output_arg;
+  /* DIRECT_PHASES, DIRECT_PHASES_FORWARD: the phases' primitives (the fields above stay unused). */
+  struct cached_phases *phases;
   char impl[64];
   struct cached_conv *next;
 } cached_conv;
+
+struct cached_phases;
+static int build_phase_entry(cached_conv *e);
+static void destroy_phases(struct cached_phases *e);
+static size_t phases_arena_need(const struct cached_phases *e);
+static int execute_phases(struct cached_phases *e, const float *input, const float *second, float *output);
 
 static dnnl_engine_t engine = NULL;
 static dnnl_stream_t stream = NULL;
@@ -74,6 +82,7 @@ static int make_reorder(const dnnl_memory_desc_t *from, const dnnl_memory_desc_t
 
 /* Sets up one geometry and pass; returns 0 when oneDNN cannot do it (the caller falls back). */
 static int build(cached_conv *e) {
+  if (e->layout == DIRECT_PHASES || e->layout == DIRECT_PHASES_FORWARD) return build_phase_entry(e);
   const conv_geometry *g = &e->g;
   const dnnl_dims_t image_dims = {g->n, g->c, g->h, g->w};
   const dnnl_dims_t column_dims = {g->n, e->k, g->out_h, g->out_w};
@@ -160,6 +169,7 @@ static int build(cached_conv *e) {
 }
 
 static void destroy(cached_conv *e) {
+  if (e->phases != NULL) destroy_phases(e->phases);
   dnnl_primitive_t primitives[] = {e->conv, e->to_input, e->to_second, e->from_output};
   for (size_t i = 0; i < sizeof primitives / sizeof primitives[0]; i++) {
     if (primitives[i] != NULL) dnnl_primitive_destroy(primitives[i]);
@@ -223,6 +233,7 @@ static int run(dnnl_primitive_t p, int n, const dnnl_exec_arg_t *args) {
 
 /* One entry's pass over its images: reorders in, the convolution, the reorder out. */
 static int execute(cached_conv *e, const float *input, const float *second, float *output) {
+  if (e->phases != NULL) return execute_phases(e->phases, input, second, output);
   char *room = arena;
   int ok = dnnl_memory_set_data_handle(e->user_input, (void *)input) == dnnl_success &&
            dnnl_memory_set_data_handle(e->user_second, (void *)second) == dnnl_success &&
@@ -255,15 +266,15 @@ static int images_per_chunk(const conv_geometry *g, int k) {
   return chunk < 1 ? 1 : chunk < g->n ? (int)chunk : g->n;
 }
 
-static size_t arena_need(const cached_conv *e) { return e == NULL ? 0 : e->input_bytes + e->second_bytes + e->output_bytes; }
-
-static int phases_conv(int pass, int layout, const conv_geometry *g, int k, const float *input, const float *second, float *output);
+static size_t arena_need(const cached_conv *e) {
+  if (e == NULL) return 0;
+  return e->phases != NULL ? phases_arena_need(e->phases) : e->input_bytes + e->second_bytes + e->output_bytes;
+}
 
 int native_direct_conv(int pass, int layout, const conv_geometry *g, int k, const float *input, const float *second, float *output) {
   if ((pass != DIRECT_CONVOLVE && pass != DIRECT_ADJOINT && pass != DIRECT_WEIGHTS) ||
       (layout < DIRECT_BLOCKED || layout > DIRECT_PHASES_FORWARD) || !ensure_engine())
     return 0;
-  if (layout == DIRECT_PHASES || layout == DIRECT_PHASES_FORWARD) return phases_conv(pass, layout, g, k, input, second, output);
   if (pass == DIRECT_WEIGHTS) {
     /* One call sums over the whole batch; where its copies would pass the budget, im2col + GEMM does it. */
     cached_conv *e = lookup(pass, layout, g, k);
@@ -356,10 +367,7 @@ typedef struct cached_phases {
   int interleave;
   phase_part part[MAX_PHASES];
   char impl[64];
-  struct cached_phases *next;
 } cached_phases;
-
-static cached_phases *phase_cache = NULL;
 
 static int strided_desc(dnnl_memory_desc_t *md, long d0, long d1, long d2, long d3, long s0, long s1, long s2, long s3) {
   const dnnl_dims_t dims = {d0, d1, d2, d3}, strides = {s0, s1, s2, s3};
@@ -627,6 +635,17 @@ static void interleave_phases(const cached_phases *e, float *image, char *rooms,
   if (!tiled || failed) interleave_by_channel(e, image, rooms, to_phases);
 }
 
+/* A cache entry's phases: made with the entry's key, kept with it (lookup), its name copied to it. */
+static int build_phase_entry(cached_conv *e) {
+  cached_phases *phases = calloc(1, sizeof *phases);
+  if (phases == NULL) return 0;
+  e->phases = phases;
+  phases->pass = e->pass, phases->layout = e->layout, phases->threads = e->threads, phases->k = e->k, phases->g = e->g;
+  phases->ok = build_phases(phases);
+  memcpy(e->impl, phases->impl, sizeof e->impl);
+  return phases->ok;
+}
+
 static void destroy_phases(cached_phases *e) {
   for (int p = 0; p < MAX_PHASES; p++) {
     phase_part *part = &e->part[p];
@@ -641,37 +660,6 @@ static void destroy_phases(cached_phases *e) {
   if (e->user_shared != NULL) dnnl_memory_destroy(e->user_shared);
   if (e->shared != NULL) dnnl_memory_destroy(e->shared);
   free(e);
-}
-
-static cached_phases *lookup_phases(int pass, int layout, const conv_geometry *g, int k) {
-  const int threads = omp_get_max_threads();
-  int count = 0;
-  for (cached_phases **link = &phase_cache; *link != NULL; link = &(*link)->next, count++) {
-    cached_phases *e = *link;
-    if (e->pass == pass && e->layout == layout && e->k == k && e->threads == threads && same_geometry(&e->g, g)) {
-      *link = e->next;
-      e->next = phase_cache;
-      phase_cache = e;
-      return e;
-    }
-  }
-  if (count >= MAX_CACHED) {
-    cached_phases **link = &phase_cache;
-    while ((*link)->next != NULL) link = &(*link)->next;
-    destroy_phases(*link);
-    *link = NULL;
-  }
-  cached_phases *e = calloc(1, sizeof *e);
-  if (e == NULL) return NULL;
-  e->pass = pass;
-  e->layout = layout;
-  e->k = k;
-  e->threads = threads;
-  e->g = *g;
-  e->ok = build_phases(e);
-  e->next = phase_cache;
-  phase_cache = e;
-  return e;
 }
 
 /* Arena room: the shared side, then one phase's copies at a time (phases run one after another). */
@@ -744,43 +732,8 @@ static int execute_phases(cached_phases *e, const float *input, const float *sec
   return ok && dnnl_stream_wait(stream) == dnnl_success;
 }
 
-static int phases_conv(int pass, int layout, const conv_geometry *g, int k, const float *input, const float *second, float *output) {
-  if (pass == DIRECT_WEIGHTS) {
-    cached_phases *e = lookup_phases(pass, layout, g, k);
-    if (e == NULL || !e->ok || phases_arena_need(e) > (size_t)ARENA_BUDGET || !grow_arena(phases_arena_need(e))) return 0;
-    return execute_phases(e, input, second, output);
-  }
-  conv_geometry part = *g;
-  part.n = images_per_chunk(g, k);
-  cached_phases *whole = lookup_phases(pass, layout, &part, k), *last = NULL;
-  const int remainder = g->n % part.n;
-  if (remainder != 0) {
-    conv_geometry tail = *g;
-    tail.n = remainder;
-    last = lookup_phases(pass, layout, &tail, k);
-    if (last == NULL || !last->ok) return 0;
-  }
-  if (whole == NULL || !whole->ok) return 0;
-  const size_t need = phases_arena_need(whole) > phases_arena_need(last) ? phases_arena_need(whole) : phases_arena_need(last);
-  if (!grow_arena(need)) return 0;
-  const long image = (long)g->c * g->h * g->w, columns = (long)k * g->out_h * g->out_w;
-  const long in_size = pass == DIRECT_CONVOLVE ? image : columns, out_size = pass == DIRECT_CONVOLVE ? columns : image;
-  int ok = 1;
-  for (int n0 = 0; ok && n0 < g->n; n0 += part.n) {
-    cached_phases *e = g->n - n0 >= part.n ? whole : last;
-    ok = execute_phases(e, input + n0 * in_size, second, output + n0 * out_size);
-  }
-  return ok;
-}
-
 const char *native_direct_conv_impl(int pass, int layout, const conv_geometry *g, int k) {
   if (layout < DIRECT_BLOCKED || layout > DIRECT_PHASES_FORWARD || !ensure_engine()) return NULL;
-  if (layout == DIRECT_PHASES || layout == DIRECT_PHASES_FORWARD) {
-    conv_geometry part = *g;
-    if (pass != DIRECT_WEIGHTS) part.n = images_per_chunk(g, k);
-    cached_phases *e = lookup_phases(pass, layout, &part, k);
-    return e != NULL && e->ok ? e->impl : NULL;
-  }
   conv_geometry part = *g;
   if (pass != DIRECT_WEIGHTS) part.n = images_per_chunk(g, k);
   cached_conv *e = lookup(pass, layout, &part, k);
