@@ -9,7 +9,9 @@
  *   DIRECT_WEIGHTS   image and column side → the weight gradient: its backward-weights.
  * The caller's tensors are plain NCHW / OIHW. oneDNN picks its own layouts (blocked by 8 or 16
  * channels for its direct kernels), or holds the activations channels-last (DIRECT_CHANNELS_LAST,
- * where it has other kernels, faster on some layers), so each call reorders in and out of them; the blocked
+ * where it has other kernels, faster on some layers), or computes a strided layer as stride-1
+ * convolutions over its image's phases (DIRECT_PHASES, DIRECT_PHASES_FORWARD; below), so each call
+ * reorders in and out of them; the blocked
  * copies live in one scratch arena shared by every geometry, since calls never overlap, and
  * a batch whose copies would pass ARENA_BUDGET is convolved a chunk of images at a time (the
  * weight gradient, a sum over the batch, is left to im2col + GEMM there).
@@ -313,11 +315,13 @@ int native_direct_conv(int pass, int layout, const conv_geometry *g, int k, cons
  * tap t, which lies in phase r = (t − pad) mod s, at x_r[i + ⌊(t − pad)/s⌋]; so phase r is a
  * stride-1 convolution of x_r with the taps t ≡ r + pad (mod s), every s-th one. The forward
  * sums the phases' outputs (oneDNN's sum post-op); the adjoint and the weight gradient write
- * disjoint parts (each image position, each tap, belongs to one phase). Phase images and phase
- * kernels are strided views of the caller's NCHW / OIHW arrays, read by the reorders into
- * oneDNN's blocked layouts that every pass makes anyway, so nothing is rearranged in between.
- * Why: oneDNN's stride-1 kernels run closer to the FMA peak than its strided ones on the DCGAN
- * layers (BENCHMARKS.md).
+ * disjoint parts (each image position, each tap, belongs to one phase). Phase kernels are
+ * strided views of the caller's OIHW weights, read by the reorder into oneDNN's layout that every
+ * pass makes anyway. Phase images move between the caller's NCHW image and all the phases in one
+ * pass of ours (interleave_phases), or by a strided reorder per phase where oneDNN chose a layout
+ * that pass does not know. DIRECT_PHASES_FORWARD computes the adjoint's phases as forward
+ * convolutions with the flipped kernel (flip_phase_kernel). Why: oneDNN's stride-1 kernels run
+ * closer to the FMA peak than its strided ones on the DCGAN layers (BENCHMARKS.md).
  */
 #define MAX_PHASES 16
 
