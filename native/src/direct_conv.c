@@ -430,82 +430,64 @@ static int build_phases(cached_phases *e) {
     part->weights_offset = ah.first_tap * g->kw + aw.first_tap;
     part->first_tap_h = ah.first_tap, part->first_tap_w = aw.first_tap, part->taps_h = ah.taps, part->taps_w = aw.taps;
     const dnnl_dims_t pad_l = {ah.pad_before, aw.pad_before}, pad_r = {ah.pad_after, aw.pad_after};
+
+    /* The phase's primitive: the pass itself, or (as_forward) a forward convolution dy → dx_r through the
+       flipped kernel [c, k, taps], which the weights reorder then reads instead of the caller's view. */
+    dnnl_primitive_desc_t forward_pd = NULL, pd = NULL;
+    dnnl_memory_desc_t weight_source = weight_view;
+    dnnl_query_t shared_q, image_q, weight_q;
     if (as_forward) {
-      /* dy → dx_r through the flipped kernel, [c, k, taps]: the padding that maps out_h rows onto the phase's rows. */
+      /* The padding that maps out_h rows onto the phase's rows. */
       const dnnl_dims_t flipped_l = {ah.taps - 1 - ah.pad_before, aw.taps - 1 - aw.pad_before};
       const dnnl_dims_t flipped_r = {ah.rows - g->out_h - flipped_l[0] + ah.taps - 1, aw.rows - g->out_w - flipped_l[1] + aw.taps - 1};
       const dnnl_dims_t flipped_dims = {g->c, k, ah.taps, aw.taps};
-      dnnl_memory_desc_t flipped_any, flipped_plain;
+      dnnl_memory_desc_t flipped_any;
       dnnl_convolution_desc_t desc;
-      dnnl_primitive_desc_t pd = NULL;
       ok = flipped_r[0] >= 0 && flipped_r[1] >= 0 && flipped_r[0] < ah.taps && flipped_r[1] < aw.taps &&
            dnnl_memory_desc_init_by_tag(&flipped_any, 4, flipped_dims, dnnl_f32, dnnl_format_tag_any) == dnnl_success &&
-           dnnl_memory_desc_init_by_tag(&flipped_plain, 4, flipped_dims, dnnl_f32, dnnl_oihw) == dnnl_success &&
+           dnnl_memory_desc_init_by_tag(&weight_source, 4, flipped_dims, dnnl_f32, dnnl_oihw) == dnnl_success &&
            dnnl_convolution_forward_desc_init(&desc, dnnl_forward_inference, dnnl_convolution_direct, &shared_md, &flipped_any, NULL, &image_any, ones,
                                               flipped_l, flipped_r) == dnnl_success &&
-           dnnl_primitive_desc_create(&pd, &desc, NULL, engine, NULL) == dnnl_success;
-      if (!ok) return 0;
-      const dnnl_memory_desc_t *shared = dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0);
-      const dnnl_memory_desc_t *image_md = dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
-      const dnnl_memory_desc_t *weight_md = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
-      ok = shared != NULL && image_md != NULL && weight_md != NULL && (p == 0 || dnnl_memory_desc_equal(shared, &shared_md));
-      if (ok && p == 0) {
-        shared_md = *shared;
-        const char *impl = NULL;
-        dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl);
-        snprintf(e->impl, sizeof e->impl, "%s, %d phases as forward", impl != NULL ? impl : "?", e->count);
-        ok = make_reorder(&column_plain, &shared_md, &e->shared_reorder) &&
-             dnnl_memory_create(&e->user_shared, &column_plain, engine, DNNL_MEMORY_NONE) == dnnl_success &&
-             dnnl_memory_create(&e->shared, &shared_md, engine, DNNL_MEMORY_NONE) == dnnl_success;
-        e->shared_bytes = blocked_bytes(e->shared_reorder, &shared_md);
-      }
-      ok = ok && dnnl_primitive_create(&part->conv, pd) == dnnl_success && make_reorder(image_md, &image_view, &part->from_output) &&
-           make_reorder(&flipped_plain, weight_md, &part->to_weights) &&
-           dnnl_memory_create(&part->user_input, &image_view, engine, DNNL_MEMORY_NONE) == dnnl_success &&
-           dnnl_memory_create(&part->input, image_md, engine, DNNL_MEMORY_NONE) == dnnl_success &&
-           dnnl_memory_create(&part->user_weights, &flipped_plain, engine, DNNL_MEMORY_NONE) == dnnl_success &&
-           dnnl_memory_create(&part->weights, weight_md, engine, DNNL_MEMORY_NONE) == dnnl_success;
+           dnnl_primitive_desc_create(&forward_pd, &desc, NULL, engine, NULL) == dnnl_success;
+      pd = forward_pd;
+      shared_q = dnnl_query_src_md, image_q = dnnl_query_dst_md, weight_q = dnnl_query_weights_md;
       if (ok) {
-        part->input_bytes = (dnnl_memory_desc_get_size(image_md) + 63) & ~(size_t)63;
-        part->weights_bytes = part->to_weights != NULL ? (dnnl_memory_desc_get_size(weight_md) + 63) & ~(size_t)63 : 0;
-        const size_t flip = (dnnl_memory_desc_get_size(&flipped_plain) + 63) & ~(size_t)63;
+        const size_t flip = (dnnl_memory_desc_get_size(&weight_source) + 63) & ~(size_t)63;
         if (flip > e->flip_bytes) e->flip_bytes = flip;
       }
-      dnnl_primitive_desc_destroy(pd);
-      continue;
+    } else {
+      dnnl_primitive_attr_t attr = NULL;
+      dnnl_post_ops_t post_ops = NULL;
+      if (e->pass == DIRECT_CONVOLVE && p > 0) {
+        /* Phases after the first add into the output the first one wrote. */
+        ok = dnnl_primitive_attr_create(&attr) == dnnl_success && dnnl_post_ops_create(&post_ops) == dnnl_success &&
+             dnnl_post_ops_append_sum(post_ops, 1.0f) == dnnl_success && dnnl_primitive_attr_set_post_ops(attr, post_ops) == dnnl_success;
+      }
+      dnnl_convolution_desc_t forward_desc;
+      ok = ok && dnnl_convolution_forward_desc_init(&forward_desc, dnnl_forward_training, dnnl_convolution_direct, &image_any, &weight_any, NULL, &shared_md,
+                                                    ones, pad_l, pad_r) == dnnl_success &&
+           dnnl_primitive_desc_create(&forward_pd, &forward_desc, e->pass == DIRECT_CONVOLVE ? attr : NULL, engine, NULL) == dnnl_success;
+      pd = forward_pd;
+      if (ok && e->pass != DIRECT_CONVOLVE) {
+        dnnl_convolution_desc_t backward_desc;
+        const dnnl_status_t made =
+            e->pass == DIRECT_ADJOINT
+                ? dnnl_convolution_backward_data_desc_init(&backward_desc, dnnl_convolution_direct, &image_any, &weight_any, &shared_md, ones, pad_l, pad_r)
+                : dnnl_convolution_backward_weights_desc_init(&backward_desc, dnnl_convolution_direct, &image_any, &weight_any, NULL, &shared_md, ones, pad_l,
+                                                              pad_r);
+        ok = made == dnnl_success && dnnl_primitive_desc_create(&pd, &backward_desc, NULL, engine, forward_pd) == dnnl_success;
+      }
+      if (post_ops != NULL) dnnl_post_ops_destroy(post_ops);
+      if (attr != NULL) dnnl_primitive_attr_destroy(attr);
+      shared_q = e->pass == DIRECT_CONVOLVE ? dnnl_query_dst_md : dnnl_query_diff_dst_md;
+      image_q = e->pass == DIRECT_ADJOINT ? dnnl_query_diff_src_md : dnnl_query_src_md;
+      weight_q = e->pass == DIRECT_WEIGHTS ? dnnl_query_diff_weights_md : dnnl_query_weights_md;
     }
-
-    dnnl_primitive_attr_t attr = NULL;
-    dnnl_post_ops_t post_ops = NULL;
-    if (e->pass == DIRECT_CONVOLVE && p > 0) {
-      /* Phases after the first add into the output the first one wrote. */
-      ok = dnnl_primitive_attr_create(&attr) == dnnl_success && dnnl_post_ops_create(&post_ops) == dnnl_success &&
-           dnnl_post_ops_append_sum(post_ops, 1.0f) == dnnl_success && dnnl_primitive_attr_set_post_ops(attr, post_ops) == dnnl_success;
-    }
-    dnnl_convolution_desc_t forward_desc;
-    dnnl_primitive_desc_t forward_pd = NULL, pd = NULL;
-    ok = ok && dnnl_convolution_forward_desc_init(&forward_desc, dnnl_forward_training, dnnl_convolution_direct, &image_any, &weight_any, NULL, &shared_md, ones,
-                                                  pad_l, pad_r) == dnnl_success &&
-         dnnl_primitive_desc_create(&forward_pd, &forward_desc, e->pass == DIRECT_CONVOLVE ? attr : NULL, engine, NULL) == dnnl_success;
-    pd = forward_pd;
-    if (ok && e->pass != DIRECT_CONVOLVE) {
-      dnnl_convolution_desc_t backward_desc;
-      const dnnl_status_t made =
-          e->pass == DIRECT_ADJOINT
-              ? dnnl_convolution_backward_data_desc_init(&backward_desc, dnnl_convolution_direct, &image_any, &weight_any, &shared_md, ones, pad_l, pad_r)
-              : dnnl_convolution_backward_weights_desc_init(&backward_desc, dnnl_convolution_direct, &image_any, &weight_any, NULL, &shared_md, ones, pad_l,
-                                                            pad_r);
-      ok = made == dnnl_success && dnnl_primitive_desc_create(&pd, &backward_desc, NULL, engine, forward_pd) == dnnl_success;
-    }
-    if (post_ops != NULL) dnnl_post_ops_destroy(post_ops);
-    if (attr != NULL) dnnl_primitive_attr_destroy(attr);
     if (!ok) {
+      if (pd != NULL && pd != forward_pd) dnnl_primitive_desc_destroy(pd);
       if (forward_pd != NULL) dnnl_primitive_desc_destroy(forward_pd);
       return 0;
     }
-    const dnnl_query_t shared_q = e->pass == DIRECT_CONVOLVE ? dnnl_query_dst_md : dnnl_query_diff_dst_md;
-    const dnnl_query_t image_q = e->pass == DIRECT_ADJOINT ? dnnl_query_diff_src_md : dnnl_query_src_md;
-    const dnnl_query_t weight_q = e->pass == DIRECT_WEIGHTS ? dnnl_query_diff_weights_md : dnnl_query_weights_md;
     const dnnl_memory_desc_t *shared = dnnl_primitive_desc_query_md(pd, shared_q, 0);
     const dnnl_memory_desc_t *image_md = dnnl_primitive_desc_query_md(pd, image_q, 0);
     const dnnl_memory_desc_t *weight_md = dnnl_primitive_desc_query_md(pd, weight_q, 0);
@@ -514,24 +496,26 @@ static int build_phases(cached_phases *e) {
       shared_md = *shared;
       const char *impl = NULL;
       dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl);
-      snprintf(e->impl, sizeof e->impl, "%s, %d phases", impl != NULL ? impl : "?", e->count);
-      ok = (e->pass == DIRECT_CONVOLVE ? make_reorder(&shared_md, &column_plain, &e->shared_reorder) : make_reorder(&column_plain, &shared_md, &e->shared_reorder)) &&
+      snprintf(e->impl, sizeof e->impl, "%s, %d phases%s", impl != NULL ? impl : "?", e->count, as_forward ? " as forward" : "");
+      /* Only the forward pass writes the shared side; the others read dy from it. */
+      const int shared_out = e->pass == DIRECT_CONVOLVE;
+      ok = (shared_out ? make_reorder(&shared_md, &column_plain, &e->shared_reorder) : make_reorder(&column_plain, &shared_md, &e->shared_reorder)) &&
            dnnl_memory_create(&e->user_shared, &column_plain, engine, DNNL_MEMORY_NONE) == dnnl_success &&
            dnnl_memory_create(&e->shared, &shared_md, engine, DNNL_MEMORY_NONE) == dnnl_success;
       e->shared_bytes = blocked_bytes(e->shared_reorder, &shared_md);
     }
-    /* The phase's own image side and weights: read from the caller's views, or written to them. */
+    /* The phase's own image side and weights: read from the caller's views (or the flipped kernel), or written to them. */
     ok = ok && dnnl_primitive_create(&part->conv, pd) == dnnl_success &&
          (e->pass == DIRECT_ADJOINT ? make_reorder(image_md, &image_view, &part->from_output) : make_reorder(&image_view, image_md, &part->to_input)) &&
-         (e->pass == DIRECT_WEIGHTS ? make_reorder(weight_md, &weight_view, &part->from_output) : make_reorder(&weight_view, weight_md, &part->to_weights)) &&
+         (e->pass == DIRECT_WEIGHTS ? make_reorder(weight_md, &weight_view, &part->from_output) : make_reorder(&weight_source, weight_md, &part->to_weights)) &&
          dnnl_memory_create(&part->user_input, &image_view, engine, DNNL_MEMORY_NONE) == dnnl_success &&
          dnnl_memory_create(&part->input, image_md, engine, DNNL_MEMORY_NONE) == dnnl_success &&
-         dnnl_memory_create(&part->user_weights, &weight_view, engine, DNNL_MEMORY_NONE) == dnnl_success &&
+         dnnl_memory_create(&part->user_weights, &weight_source, engine, DNNL_MEMORY_NONE) == dnnl_success &&
          dnnl_memory_create(&part->weights, weight_md, engine, DNNL_MEMORY_NONE) == dnnl_success;
     if (ok) {
-      /* Views never equal a dense layout, so every phase copies its image side and its weights. */
+      /* Views never equal a dense layout, so every phase copies its image side; the weights too, unless oneDNN takes the flipped kernel as it is. */
       part->input_bytes = (dnnl_memory_desc_get_size(image_md) + 63) & ~(size_t)63;
-      part->weights_bytes = (dnnl_memory_desc_get_size(weight_md) + 63) & ~(size_t)63;
+      part->weights_bytes = part->to_weights != NULL || part->from_output != NULL ? (dnnl_memory_desc_get_size(weight_md) + 63) & ~(size_t)63 : 0;
     }
     if (pd != forward_pd) dnnl_primitive_desc_destroy(pd);
     dnnl_primitive_desc_destroy(forward_pd);
@@ -713,7 +697,7 @@ static int execute_phases(cached_phases *e, const float *input, const float *sec
     ok = dnnl_memory_set_data_handle(part->user_input, (void *)(image + part->input_offset)) == dnnl_success &&
          dnnl_memory_set_data_handle(part->user_weights, as_forward ? (void *)flipped : (void *)(weights + part->weights_offset)) == dnnl_success &&
          dnnl_memory_set_data_handle(part->input, rooms + part->image_offset) == dnnl_success &&
-         dnnl_memory_set_data_handle(part->weights, weights_room) == dnnl_success;
+         dnnl_memory_set_data_handle(part->weights, part->weights_bytes != 0 ? (void *)weights_room : (void *)flipped) == dnnl_success;
     if (ok && part->to_input != NULL && !e->interleave) ok = run(part->to_input, 2, (dnnl_exec_arg_t[]){{DNNL_ARG_FROM, part->user_input}, {DNNL_ARG_TO, part->input}});
     if (ok && part->to_weights != NULL) ok = run(part->to_weights, 2, (dnnl_exec_arg_t[]){{DNNL_ARG_FROM, part->user_weights}, {DNNL_ARG_TO, part->weights}});
     if (ok) {
