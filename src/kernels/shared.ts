@@ -50,6 +50,8 @@ export interface CompiledKernels {
   col2im(cols: Float32Array, g: ConvGeometry, x: Float32Array): void;
   /** Backend.convGemm, where the backend has it. */
   convGemm?(p: GemmParams, a: Float32Array, x: Float32Array, g: ConvGeometry, c: Float32Array, images: ConvGemmImages): boolean;
+  /** Backend.convAdjointByImages, where the backend has it. */
+  convAdjointByImages?(weight: Float32Array, y: Float32Array, g: ConvGeometry, k: number, image: Float32Array): boolean;
   unary(code: number, x: Float32Array, out: Float32Array, n: number, alpha: number): void;
   unaryBackward(code: number, x: Float32Array, y: Float32Array, dy: Float32Array, dx: Float32Array, n: number, alpha: number): void;
   /** `bScalar`: b has one value, broadcast over a. */
@@ -130,6 +132,14 @@ export function compiledBackend(backend: string, k: CompiledKernels): BackendKer
         fits(backend, 'convGemm', 'image', x, g.n * g.c * g.h * g.w);
         fits(backend, 'convGemm', 'C', c, p.m * p.n);
         return k.convGemm!(p, a, x, g, c, images);
+      },
+    }),
+    ...(k.convAdjointByImages === undefined ? {} : {
+      convAdjointByImages(weight: Float32Array, y: Float32Array, g: ConvGeometry, channels: number, image: Float32Array) {
+        fits(backend, 'convAdjointByImages', 'weight', weight, channels * g.c * g.kh * g.kw);
+        fits(backend, 'convAdjointByImages', 'y', y, g.n * channels * g.outH * g.outW);
+        fits(backend, 'convAdjointByImages', 'image', image, g.n * g.c * g.h * g.w);
+        return k.convAdjointByImages!(weight, y, g, channels, image);
       },
     }),
     unary(op: UnaryOp, x, out, alpha) {

@@ -99,19 +99,14 @@ export function createNativeBackend(threads?: number): NativeBackend {
     }
     return addon.directConv!(passCode(pass), input, second, output, k, ...conv(g), variant);
   };
-  const convAdjointByImages = (weight: Float32Array, y: Float32Array, g: ConvGeometry, k: number, image: Float32Array): boolean => {
-    if (addon.adjointByImages === undefined) return false;
-    const sizes = [k * g.c * g.kh * g.kw, g.n * k * g.outH * g.outW, g.n * g.c * g.h * g.w];
-    for (const [i, [what, array]] of ([['weight', weight], ['y', y], ['image', image]] as const).entries()) {
-      if (!(array.length >= sizes[i]!)) throw new RangeError(`native convAdjointByImages: ${what} has ${array.length} elements but the call reaches ${sizes[i]!}`);
-    }
-    return addon.adjointByImages(weight, y, k, ...conv(g), image);
-  };
   const kernels: CompiledKernels = {
     gemm: (p, a, b, c) =>
       addon.gemm(p.transA ? 1 : 0, p.transB ? 1 : 0, p.m, p.n, p.k, p.alpha, p.beta, p.batch, a, p.strideA, b, p.strideB, c, p.strideC),
     im2col: (x, g, cols) => addon.im2col(x, ...conv(g), cols),
     col2im: (cols, g, x) => addon.col2im(cols, ...conv(g), x),
+    ...(addon.adjointByImages === undefined ? {} : {
+      convAdjointByImages: (weight: Float32Array, y: Float32Array, g: ConvGeometry, k: number, image: Float32Array) => addon.adjointByImages!(weight, y, k, ...conv(g), image),
+    }),
     unary: (code, x, out, n, alpha) => addon.unary(code, x, out, n, alpha),
     unaryBackward: (code, x, y, dy, dx, n, alpha) => addon.unaryBackward(code, x, y, dy, dx, n, alpha),
     binary: (code, a, b, out, n, bScalar) => addon.binary(code, a, b, out, n, bScalar ? 1 : 0),
@@ -157,7 +152,6 @@ export function createNativeBackend(threads?: number): NativeBackend {
     ...compiledBackend('native', kernels),
     directConvolution,
     directConvolutionVariants: DIRECT_VARIANTS,
-    convAdjointByImages,
     convolutionPolicy(pass, g, k): ConvolutionPolicy {
       if (!hasDirect || directMode === 'off') return 'gemm';
       if (directMode === 'on') return 'direct';
