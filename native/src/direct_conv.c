@@ -515,7 +515,7 @@ static int build_phases(cached_phases *e) {
     if (ok) {
       /* Views never equal a dense layout, so every phase copies its image side; the weights too, unless oneDNN takes the flipped kernel as it is. */
       part->input_bytes = (dnnl_memory_desc_get_size(image_md) + 63) & ~(size_t)63;
-      part->weights_bytes = part->to_weights != NULL || part->from_output != NULL ? (dnnl_memory_desc_get_size(weight_md) + 63) & ~(size_t)63 : 0;
+      part->weights_bytes = e->pass == DIRECT_WEIGHTS || part->to_weights != NULL ? (dnnl_memory_desc_get_size(weight_md) + 63) & ~(size_t)63 : 0;
     }
     if (pd != forward_pd) dnnl_primitive_desc_destroy(pd);
     dnnl_primitive_desc_destroy(forward_pd);
