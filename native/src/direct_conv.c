@@ -315,13 +315,13 @@ int native_direct_conv(int pass, int layout, const conv_geometry *g, int k, cons
  * tap t, which lies in phase r = (t − pad) mod s, at x_r[i + ⌊(t − pad)/s⌋]; so phase r is a
  * stride-1 convolution of x_r with the taps t ≡ r + pad (mod s), every s-th one. The forward
  * sums the phases' outputs (oneDNN's sum post-op); the adjoint and the weight gradient write
- * disjoint parts (each image position, each tap, belongs to one phase). Phase kernels are
- * strided views of the caller's OIHW weights, read by the reorder into oneDNN's layout that every
- * pass makes anyway. Phase images move between the caller's NCHW image and all the phases in one
- * pass of ours (interleave_phases), or by a strided reorder per phase where oneDNN chose a layout
- * that pass does not know. DIRECT_PHASES_FORWARD computes the adjoint's phases as forward
- * convolutions with the flipped kernel (flip_phase_kernel). Why: oneDNN's stride-1 kernels run
- * closer to the FMA peak than its strided ones on the DCGAN layers (BENCHMARKS.md).
+ * disjoint parts (each image position, each tap, belongs to one phase). Phase images move
+ * between the caller's NCHW image and all the phases in one pass of ours (interleave_phases), or
+ * by a strided reorder per phase where oneDNN chose a layout that pass does not know; phase
+ * kernels between the caller's OIHW weights and every phase's layout, whatever oneDNN chose, in
+ * one pass of ours too (move_phase_kernels). DIRECT_PHASES_FORWARD computes the adjoint's phases
+ * as forward convolutions with the flipped kernel. Why: oneDNN's stride-1 kernels run closer to
+ * the FMA peak than its strided ones on the DCGAN layers (BENCHMARKS.md).
  */
 #define MAX_PHASES 16
 
@@ -344,16 +344,18 @@ static int act_layout_of(const dnnl_memory_desc_t *md, act_layout *l) {
 }
 
 typedef struct {
-  dnnl_primitive_t conv, to_input, to_weights, from_output;
-  /* Views into the caller's arrays (handles set per call at these element offsets), and the blocked copies. */
-  dnnl_memory_t user_input, user_weights, user_output, input, weights, output;
-  long input_offset, weights_offset;
+  dnnl_primitive_t conv, to_input, from_output;
+  /* A view into the caller's image (handle set per call at this element offset), and the phase's copies. */
+  dnnl_memory_t user_input, user_output, input, weights, output;
+  long input_offset;
   size_t input_bytes, weights_bytes;
-  /* DIRECT_PHASES_FORWARD: the phase's first taps and tap counts, to build its flipped kernel. */
-  long first_tap_h, first_tap_w, taps_h, taps_w;
-  /* Where its image side lies in the arena (after the shared side and the flipped kernel), and how. */
-  size_t image_offset;
+  /* Where its image side and its kernel lie in the arena (after the shared side), and the image side's layout. */
+  size_t image_offset, weights_offset;
   act_layout image_layout;
+  /* The kernel's layout: the parts of an element's offset that the caller's output and input channel add
+     (blocked_offsets), and whether it pads channels (then its room is cleared before the kernel moves in). */
+  long *along_k, *along_c;
+  int weights_padded;
 } phase_part;
 
 typedef struct cached_phases {
@@ -363,12 +365,14 @@ typedef struct cached_phases {
   dnnl_primitive_t shared_reorder;
   dnnl_memory_t user_shared, shared;
   size_t shared_bytes;
-  /* DIRECT_PHASES_FORWARD: room for one phase's flipped kernel (plain OIHW), before its reorder. */
-  size_t flip_bytes;
-  /* Every phase's image side at once (then the one weights room), and whether one pass of ours moves them all
-     between the caller's image and the phases (instead of a strided oneDNN reorder per phase). */
-  size_t images_bytes;
+  /* Every phase's image side at once, and whether one pass of ours moves them all between the caller's image
+     and the phases (instead of a strided oneDNN reorder per phase); then every phase's kernel. */
+  size_t images_bytes, kernels_bytes;
   int interleave;
+  /* Each tap of the caller's kernel (kh·kw of them): the phase that holds it, and the part of its offset there
+     that the tap adds (move_phase_kernels). */
+  int *tap_phase;
+  long *tap_offset;
   phase_part part[MAX_PHASES];
   char impl[64];
 } cached_phases;
@@ -398,6 +402,43 @@ static int phase_axis_of(int r, int size, int kernel, int stride, int pad, int o
   return a->rows > 0 && a->pad_after >= 0 && a->pad_before <= a->taps - 1 && a->pad_after <= a->taps - 1;
 }
 
+/*
+ * Each dimension's part of an element's offset in a blocked layout (oneDNN's layouts add them
+ * apart, inner blocks included): along[d][i], i < dims[d], in one allocation (along[0], which the
+ * caller frees). 0 where the layout is not blocked or pads at the start.
+ */
+static int blocked_offsets(const dnnl_memory_desc_t *md, long *along[4]) {
+  if (md->ndims != 4 || md->format_kind != dnnl_blocked) return 0;
+  long total = 0;
+  for (int d = 0; d < 4; d++) {
+    if (md->padded_offsets[d] != 0) return 0;
+    total += md->dims[d];
+  }
+  long *room = malloc(sizeof(long) * (size_t)total);
+  if (room == NULL) return 0;
+  const dnnl_blocking_desc_t *b = &md->format_desc.blocking;
+  for (int d = 0; d < 4; d++) {
+    along[d] = room;
+    room += md->dims[d];
+    long blocked = 1;
+    for (int j = 0; j < b->inner_nblks; j++)
+      if (b->inner_idxs[j] == d) blocked *= b->inner_blks[j];
+    for (long i = 0; i < md->dims[d]; i++) {
+      /* The outer index by the dimension's stride; each inner block's index by the blocks inside it. */
+      long offset = (d == 0 ? md->offset0 : 0) + (i / blocked) * b->strides[d], within = 1, inner = 1;
+      for (int j = b->inner_nblks - 1; j >= 0; j--) {
+        if (b->inner_idxs[j] == d) {
+          offset += (i / within) % b->inner_blks[j] * inner;
+          within *= b->inner_blks[j];
+        }
+        inner *= b->inner_blks[j];
+      }
+      along[d][i] = offset;
+    }
+  }
+  return 1;
+}
+
 static int build_phases(cached_phases *e) {
   const conv_geometry *g = &e->g;
   const int sh = g->stride_h, sw = g->stride_w, k = e->k;
@@ -405,6 +446,11 @@ static int build_phases(cached_phases *e) {
   const int as_forward = e->layout == DIRECT_PHASES_FORWARD;
   if (sh * sw < 2 || sh * sw > MAX_PHASES || g->kh % sh != 0 || g->kw % sw != 0 || (as_forward && e->pass != DIRECT_ADJOINT)) return 0;
   e->count = sh * sw;
+  const long taps = (long)g->kh * g->kw;
+  e->tap_phase = malloc(sizeof(int) * (size_t)taps);
+  e->tap_offset = malloc(sizeof(long) * (size_t)taps);
+  if (e->tap_phase == NULL || e->tap_offset == NULL) return 0;
+  for (long t = 0; t < taps; t++) e->tap_phase[t] = -1;
   const dnnl_dims_t column_dims = {g->n, k, g->out_h, g->out_w}, ones = {1, 1};
   dnnl_memory_desc_t column_plain, column_any;
   if (dnnl_memory_desc_init_by_tag(&column_plain, 4, column_dims, dnnl_f32, dnnl_nchw) != dnnl_success ||
@@ -418,23 +464,19 @@ static int build_phases(cached_phases *e) {
     const int rh = p / sw, rw = p % sw;
     phase_axis ah, aw;
     if (!phase_axis_of(rh, g->h, g->kh, sh, g->pad_h, g->out_h, &ah) || !phase_axis_of(rw, g->w, g->kw, sw, g->pad_w, g->out_w, &aw)) return 0;
-    /* x_r as a view of the image, the phase's taps as a view of the weights. */
-    dnnl_memory_desc_t image_view, weight_view, image_any, weight_any;
+    /* x_r as a view of the image. */
+    dnnl_memory_desc_t image_view, image_any, weight_any;
     const dnnl_dims_t image_dims = {g->n, g->c, ah.rows, aw.rows}, weight_dims = {k, g->c, ah.taps, aw.taps};
     if (!strided_desc(&image_view, g->n, g->c, ah.rows, aw.rows, (long)g->c * g->h * g->w, (long)g->h * g->w, (long)sh * g->w, sw) ||
-        !strided_desc(&weight_view, k, g->c, ah.taps, aw.taps, (long)g->c * g->kh * g->kw, (long)g->kh * g->kw, (long)sh * g->kw, sw) ||
         dnnl_memory_desc_init_by_tag(&image_any, 4, image_dims, dnnl_f32, dnnl_format_tag_any) != dnnl_success ||
         dnnl_memory_desc_init_by_tag(&weight_any, 4, weight_dims, dnnl_f32, dnnl_format_tag_any) != dnnl_success)
       return 0;
     part->input_offset = (long)rh * g->w + rw;
-    part->weights_offset = ah.first_tap * g->kw + aw.first_tap;
-    part->first_tap_h = ah.first_tap, part->first_tap_w = aw.first_tap, part->taps_h = ah.taps, part->taps_w = aw.taps;
     const dnnl_dims_t pad_l = {ah.pad_before, aw.pad_before}, pad_r = {ah.pad_after, aw.pad_after};
 
     /* The phase's primitive: the pass itself, or (as_forward) a forward convolution dy → dx_r through the
-       flipped kernel [c, k, taps], which the weights reorder then reads instead of the caller's view. */
+       flipped kernel [c, k, taps]. */
     dnnl_primitive_desc_t forward_pd = NULL, pd = NULL;
-    dnnl_memory_desc_t weight_source = weight_view;
     dnnl_query_t shared_q, image_q, weight_q;
     if (as_forward) {
       /* The padding that maps out_h rows onto the phase's rows. */
@@ -445,16 +487,11 @@ static int build_phases(cached_phases *e) {
       dnnl_convolution_desc_t desc;
       ok = flipped_r[0] >= 0 && flipped_r[1] >= 0 && flipped_r[0] < ah.taps && flipped_r[1] < aw.taps &&
            dnnl_memory_desc_init_by_tag(&flipped_any, 4, flipped_dims, dnnl_f32, dnnl_format_tag_any) == dnnl_success &&
-           dnnl_memory_desc_init_by_tag(&weight_source, 4, flipped_dims, dnnl_f32, dnnl_oihw) == dnnl_success &&
            dnnl_convolution_forward_desc_init(&desc, dnnl_forward_inference, dnnl_convolution_direct, &shared_md, &flipped_any, NULL, &image_any, ones,
                                               flipped_l, flipped_r) == dnnl_success &&
            dnnl_primitive_desc_create(&forward_pd, &desc, NULL, engine, NULL) == dnnl_success;
       pd = forward_pd;
       shared_q = dnnl_query_src_md, image_q = dnnl_query_dst_md, weight_q = dnnl_query_weights_md;
-      if (ok) {
-        const size_t flip = (dnnl_memory_desc_get_size(&weight_source) + 63) & ~(size_t)63;
-        if (flip > e->flip_bytes) e->flip_bytes = flip;
-      }
     } else {
       dnnl_primitive_attr_t attr = NULL;
       dnnl_post_ops_t post_ops = NULL;
@@ -504,28 +541,41 @@ static int build_phases(cached_phases *e) {
            dnnl_memory_create(&e->shared, &shared_md, engine, DNNL_MEMORY_NONE) == dnnl_success;
       e->shared_bytes = blocked_bytes(e->shared_reorder, &shared_md);
     }
-    /* The phase's own image side and weights: read from the caller's views (or the flipped kernel), or written to them. */
+    /* The phase's own image side: read from the caller's view, or written to it. Its kernel: moved by
+       move_phase_kernels, from where each of the caller's taps lands in it (flipped: dims [c, k, …], taps reversed). */
+    long *along[4] = {NULL};
     ok = ok && dnnl_primitive_create(&part->conv, pd) == dnnl_success &&
          (e->pass == DIRECT_ADJOINT ? make_reorder(image_md, &image_view, &part->from_output) : make_reorder(&image_view, image_md, &part->to_input)) &&
-         (e->pass == DIRECT_WEIGHTS ? make_reorder(weight_md, &weight_view, &part->from_output) : make_reorder(&weight_source, weight_md, &part->to_weights)) &&
          dnnl_memory_create(&part->user_input, &image_view, engine, DNNL_MEMORY_NONE) == dnnl_success &&
          dnnl_memory_create(&part->input, image_md, engine, DNNL_MEMORY_NONE) == dnnl_success &&
-         dnnl_memory_create(&part->user_weights, &weight_source, engine, DNNL_MEMORY_NONE) == dnnl_success &&
-         dnnl_memory_create(&part->weights, weight_md, engine, DNNL_MEMORY_NONE) == dnnl_success;
+         dnnl_memory_create(&part->weights, weight_md, engine, DNNL_MEMORY_NONE) == dnnl_success && blocked_offsets(weight_md, along);
     if (ok) {
-      /* Views never equal a dense layout, so every phase copies its image side; the weights too, unless oneDNN takes the flipped kernel as it is. */
+      part->along_k = along[as_forward ? 1 : 0], part->along_c = along[as_forward ? 0 : 1];
+      part->weights_padded = 0;
+      for (int d = 0; d < 4; d++) part->weights_padded |= weight_md->padded_dims[d] != weight_md->dims[d];
+      for (long a = 0; a < ah.taps; a++)
+        for (long b = 0; b < aw.taps; b++) {
+          const long t = (ah.first_tap + sh * (as_forward ? ah.taps - 1 - a : a)) * g->kw + aw.first_tap + sw * (as_forward ? aw.taps - 1 - b : b);
+          e->tap_phase[t] = p;
+          e->tap_offset[t] = along[2][a] + along[3][b];
+        }
+      /* Views never equal a dense layout, so every phase copies its image side. */
       part->input_bytes = (dnnl_memory_desc_get_size(image_md) + 63) & ~(size_t)63;
-      part->weights_bytes = e->pass == DIRECT_WEIGHTS || part->to_weights != NULL ? (dnnl_memory_desc_get_size(weight_md) + 63) & ~(size_t)63 : 0;
+      part->weights_bytes = (dnnl_memory_desc_get_size(weight_md) + 63) & ~(size_t)63;
     }
     if (pd != forward_pd) dnnl_primitive_desc_destroy(pd);
     dnnl_primitive_desc_destroy(forward_pd);
   }
   if (!ok) return 0;
+  for (long t = 0; t < taps; t++)
+    if (e->tap_phase[t] < 0) return 0;
   e->interleave = 1;
   for (int p = 0; p < e->count; p++) {
     phase_part *part = &e->part[p];
     part->image_offset = e->images_bytes;
     e->images_bytes += part->input_bytes;
+    part->weights_offset = e->kernels_bytes;
+    e->kernels_bytes += part->weights_bytes;
     const dnnl_memory_desc_t *md = NULL;
     dnnl_memory_get_memory_desc(part->input, &md);
     if (md == NULL || !act_layout_of(md, &part->image_layout)) e->interleave = 0;
@@ -637,39 +687,72 @@ static int build_phase_entry(cached_conv *e) {
 static void destroy_phases(cached_phases *e) {
   for (int p = 0; p < MAX_PHASES; p++) {
     phase_part *part = &e->part[p];
-    dnnl_primitive_t primitives[] = {part->conv, part->to_input, part->to_weights, part->from_output};
+    dnnl_primitive_t primitives[] = {part->conv, part->to_input, part->from_output};
     for (size_t i = 0; i < sizeof primitives / sizeof primitives[0]; i++)
       if (primitives[i] != NULL) dnnl_primitive_destroy(primitives[i]);
-    dnnl_memory_t memories[] = {part->user_input, part->user_weights, part->user_output, part->input, part->weights, part->output};
+    dnnl_memory_t memories[] = {part->user_input, part->user_output, part->input, part->weights, part->output};
     for (size_t i = 0; i < sizeof memories / sizeof memories[0]; i++)
       if (memories[i] != NULL) dnnl_memory_destroy(memories[i]);
+    /* blocked_offsets' one allocation starts at the table of the kernel's first dimension. */
+    free(e->layout == DIRECT_PHASES_FORWARD ? part->along_c : part->along_k);
   }
+  free(e->tap_phase);
+  free(e->tap_offset);
   if (e->shared_reorder != NULL) dnnl_primitive_destroy(e->shared_reorder);
   if (e->user_shared != NULL) dnnl_memory_destroy(e->user_shared);
   if (e->shared != NULL) dnnl_memory_destroy(e->shared);
   free(e);
 }
 
-/* Arena room: the shared side, then one phase's copies at a time (phases run one after another). */
+/* Arena room: the shared side, every phase's image side, every phase's kernel. */
 static size_t phases_arena_need(const cached_phases *e) {
-  if (e == NULL) return 0;
-  size_t most = 0;
-  for (int p = 0; p < e->count; p++)
-    if (e->part[p].weights_bytes > most) most = e->part[p].weights_bytes;
-  return e->shared_bytes + e->flip_bytes + e->images_bytes + most;
+  return e == NULL ? 0 : e->shared_bytes + e->images_bytes + e->kernels_bytes;
 }
 
-/* Phase `part`'s kernel flipped and transposed, [c, k, taps_h, taps_w], from the caller's [k, c, kh, kw]. */
-static void flip_phase_kernel(const cached_phases *e, const phase_part *part, const float *weights, float *flipped) {
+#define TILE_KERNELS 16
+
+/*
+ * Between the caller's OIHW weights [k, c, kh, kw] and every phase's kernel, in one pass:
+ * to_phases (the forward, the adjoint), else back (the weight gradient; the phases hold every
+ * tap). Per tile of 16 × 16 channel pairs, whose weights stay in cache while each tap is moved,
+ * along the channel that lies side by side in the phases' layouts. One pass instead of a strided
+ * oneDNN reorder per phase: each of those reads (or rewrites) every cache line of the weights.
+ */
+static void move_phase_kernels(const cached_phases *e, float *weights, char *rooms, int to_phases) {
   const conv_geometry *g = &e->g;
-  const long th = part->taps_h, tw = part->taps_w, k = e->k;
-#pragma omp parallel for if (parallel : (long)g->c * k * th * tw >= 65536) schedule(static)
-  for (long c = 0; c < g->c; c++) {
-    for (long kk = 0; kk < k; kk++) {
-      const float *from = weights + (kk * g->c + c) * g->kh * g->kw;
-      float *to = flipped + (c * k + kk) * th * tw;
-      for (long a = 0; a < th; a++)
-        for (long b = 0; b < tw; b++) to[a * tw + b] = from[(part->first_tap_h + g->stride_h * (th - 1 - a)) * g->kw + part->first_tap_w + g->stride_w * (tw - 1 - b)];
+  const long k = e->k, c = g->c, taps = (long)g->kh * g->kw;
+  if (to_phases)
+    for (int p = 0; p < e->count; p++)
+      if (e->part[p].weights_padded) memset(rooms + e->part[p].weights_offset, 0, e->part[p].weights_bytes);
+  /* Which channel to run along innermost: the one whose next index is the next float in phase 0's layout. */
+  const int along_k = k > 1 && e->part[0].along_k[1] - e->part[0].along_k[0] == 1;
+#pragma omp parallel for collapse(2) schedule(static) if (parallel : k * c * taps >= 65536)
+  for (long k0 = 0; k0 < k; k0 += TILE_KERNELS) {
+    for (long c0 = 0; c0 < c; c0 += TILE_KERNELS) {
+      const long k1 = k0 + TILE_KERNELS < k ? k0 + TILE_KERNELS : k, c1 = c0 + TILE_KERNELS < c ? c0 + TILE_KERNELS : c;
+      for (long t = 0; t < taps; t++) {
+        const phase_part *part = &e->part[e->tap_phase[t]];
+        float *kernel = (float *)(rooms + part->weights_offset) + e->tap_offset[t];
+        if (along_k) {
+          for (long ci = c0; ci < c1; ci++) {
+            float *line = kernel + part->along_c[ci];
+            float *w = weights + ci * taps + t;
+            if (to_phases)
+              for (long kk = k0; kk < k1; kk++) line[part->along_k[kk]] = w[kk * c * taps];
+            else
+              for (long kk = k0; kk < k1; kk++) w[kk * c * taps] = line[part->along_k[kk]];
+          }
+        } else {
+          for (long kk = k0; kk < k1; kk++) {
+            float *line = kernel + part->along_k[kk];
+            float *w = weights + kk * c * taps + t;
+            if (to_phases)
+              for (long ci = c0; ci < c1; ci++) line[part->along_c[ci]] = w[ci * taps];
+            else
+              for (long ci = c0; ci < c1; ci++) w[ci * taps] = line[part->along_c[ci]];
+          }
+        }
+      }
     }
   }
 }
@@ -678,28 +761,23 @@ static int execute_phases(cached_phases *e, const float *input, const float *sec
   const int forward = e->pass == DIRECT_CONVOLVE, as_forward = e->layout == DIRECT_PHASES_FORWARD;
   /* The column side: the forward's output, or the adjoint's and weight gradient's dy. */
   void *columns = forward ? (void *)output : e->pass == DIRECT_ADJOINT ? (void *)input : (void *)second;
-  float *flipped = (float *)(arena + e->shared_bytes);
-  char *rooms = arena + e->shared_bytes + e->flip_bytes, *weights_room = rooms + e->images_bytes;
+  char *rooms = arena + e->shared_bytes, *kernels = rooms + e->images_bytes;
   int ok = dnnl_memory_set_data_handle(e->user_shared, columns) == dnnl_success &&
            dnnl_memory_set_data_handle(e->shared, e->shared_reorder != NULL ? (void *)arena : columns) == dnnl_success;
   if (ok && !forward && e->shared_reorder != NULL)
     ok = run(e->shared_reorder, 2, (dnnl_exec_arg_t[]){{DNNL_ARG_FROM, e->user_shared}, {DNNL_ARG_TO, e->shared}});
   /* The image and the weights: read (convolve), written (adjoint: image; weights: weights). */
   const float *image = e->pass == DIRECT_ADJOINT ? output : input;
-  const float *weights = e->pass == DIRECT_WEIGHTS ? output : second;
-  if (ok && e->interleave && e->pass != DIRECT_ADJOINT) {
-    ok = dnnl_stream_wait(stream) == dnnl_success;
-    interleave_phases(e, (float *)image, rooms, 1);
-  }
+  float *weights = e->pass == DIRECT_WEIGHTS ? output : (float *)second;
+  if (ok) ok = dnnl_stream_wait(stream) == dnnl_success;
+  if (ok && e->interleave && e->pass != DIRECT_ADJOINT) interleave_phases(e, (float *)image, rooms, 1);
+  if (ok && e->pass != DIRECT_WEIGHTS) move_phase_kernels(e, weights, kernels, 1);
   for (int p = 0; ok && p < e->count; p++) {
     phase_part *part = &e->part[p];
-    if (as_forward) flip_phase_kernel(e, part, weights, flipped);
     ok = dnnl_memory_set_data_handle(part->user_input, (void *)(image + part->input_offset)) == dnnl_success &&
-         dnnl_memory_set_data_handle(part->user_weights, as_forward ? (void *)flipped : (void *)(weights + part->weights_offset)) == dnnl_success &&
          dnnl_memory_set_data_handle(part->input, rooms + part->image_offset) == dnnl_success &&
-         dnnl_memory_set_data_handle(part->weights, part->weights_bytes != 0 ? (void *)weights_room : (void *)flipped) == dnnl_success;
+         dnnl_memory_set_data_handle(part->weights, kernels + part->weights_offset) == dnnl_success;
     if (ok && part->to_input != NULL && !e->interleave) ok = run(part->to_input, 2, (dnnl_exec_arg_t[]){{DNNL_ARG_FROM, part->user_input}, {DNNL_ARG_TO, part->input}});
-    if (ok && part->to_weights != NULL) ok = run(part->to_weights, 2, (dnnl_exec_arg_t[]){{DNNL_ARG_FROM, part->user_weights}, {DNNL_ARG_TO, part->weights}});
     if (ok) {
       const dnnl_exec_arg_t forward_args[3] = {{DNNL_ARG_SRC, part->input}, {DNNL_ARG_WEIGHTS, part->weights}, {DNNL_ARG_DST, e->shared}};
       const dnnl_exec_arg_t adjoint_args[3] = {{DNNL_ARG_DIFF_DST, e->shared}, {DNNL_ARG_WEIGHTS, part->weights}, {DNNL_ARG_DIFF_SRC, part->input}};
@@ -707,14 +785,12 @@ static int execute_phases(cached_phases *e, const float *input, const float *sec
       const dnnl_exec_arg_t flipped_args[3] = {{DNNL_ARG_SRC, e->shared}, {DNNL_ARG_WEIGHTS, part->weights}, {DNNL_ARG_DST, part->input}};
       ok = run(part->conv, 3, as_forward ? flipped_args : forward ? forward_args : e->pass == DIRECT_ADJOINT ? adjoint_args : weight_args);
     }
-    if (ok && part->from_output != NULL && !(e->interleave && e->pass == DIRECT_ADJOINT)) {
-      dnnl_memory_t from = e->pass == DIRECT_ADJOINT ? part->input : part->weights, to = e->pass == DIRECT_ADJOINT ? part->user_input : part->user_weights;
-      ok = run(part->from_output, 2, (dnnl_exec_arg_t[]){{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}});
-    }
-    /* The next phase reuses this phase's weights room. */
-    if (ok) ok = dnnl_stream_wait(stream) == dnnl_success;
+    if (ok && part->from_output != NULL && !e->interleave)
+      ok = run(part->from_output, 2, (dnnl_exec_arg_t[]){{DNNL_ARG_FROM, part->input}, {DNNL_ARG_TO, part->user_input}});
   }
+  if (ok) ok = dnnl_stream_wait(stream) == dnnl_success;
   if (ok && e->interleave && e->pass == DIRECT_ADJOINT) interleave_phases(e, (float *)image, rooms, 0);
+  if (ok && e->pass == DIRECT_WEIGHTS) move_phase_kernels(e, weights, kernels, 0);
   if (ok && forward && e->shared_reorder != NULL)
     ok = run(e->shared_reorder, 2, (dnnl_exec_arg_t[]){{DNNL_ARG_FROM, e->shared}, {DNNL_ARG_TO, e->user_shared}});
   return ok && dnnl_stream_wait(stream) == dnnl_success;
