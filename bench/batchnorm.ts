@@ -33,7 +33,7 @@ for (const name of backends) {
       const time = (fn: () => void): number => medianMs(fn, repeats);
       const statsMs = time(() => backend.batchNormStats(x, batch, c, hw, mean, variance));
       const applyMs = time(() => backend.batchNormApply(x, batch, c, hw, mean, invStd, gamma, beta, y, 0.2));
-      const backwardMs = time(() => backend.batchNormBackward(x, dy, batch, c, hw, mean, invStd, gamma, true, dx, dgamma, dbeta, { y, slope: 0.2 }));
+      const backwardMs = time(() => backend.batchNormBackward(x, dy, batch, c, hw, mean, invStd, gamma, true, dx, dgamma, dbeta, { slope: 0.2, beta }));
       const mb = (length * 4) / 1e6;
       results.push({
         backend: name, threads, shape: [batch, c, hw], megabytes: Math.round(mb * 10) / 10,

@@ -316,7 +316,7 @@ for (const name of fastBackends) {
         reference.batchNormBackward(bx, dz, bn, bc, bhw, mean, invStd, gamma, true, edx, edg, edb);
         const odx = on(backend, new Float32Array(bx.length)), odg = on(backend, new Float32Array(bc)), odb = on(backend, new Float32Array(bc));
         backend.batchNormBackward(on(backend, bx), on(backend, bdy), bn, bc, bhw, on(backend, mean), on(backend, invStd), on(backend, gamma), true, odx, odg, odb,
-          { y: on(backend, er), slope });
+          { slope, beta: on(backend, beta) });
         assertClose(odx, edx, { rtol: 1e-4, atol: 1e-6 }, `batch norm + rectifier ${slope} dx`);
         assertClose(odg, edg, { rtol: 1e-5, atol: 1e-5 }, `batch norm + rectifier ${slope} dgamma`);
         assertClose(odb, edb, { rtol: 1e-5, atol: 1e-5 }, `batch norm + rectifier ${slope} dbeta`);
@@ -327,7 +327,7 @@ for (const name of fastBackends) {
       for (const [sn, sc, shw] of [[64, 37, 16], [3, 5, 16], [40, 7, 255]] as const) {
         const sx = randomValues(sn * sc * shw, 23, 3).map((v) => v + 5);
         const sdy = randomValues(sx.length, 24);
-        const sg = randomValues(sc, 25);
+        const sg = randomValues(sc, 25), sb = randomValues(sc, 26);
         const em = new Float32Array(sc), ev = new Float32Array(sc);
         reference.batchNormStats(sx, sn, sc, shw, em, ev);
         const om = on(backend, new Float32Array(sc)), ov = on(backend, new Float32Array(sc));
@@ -336,12 +336,14 @@ for (const name of fastBackends) {
         assertClose(ov, ev, { rtol: 1e-5, atol: 1e-7 }, `short-row variance ${sn}×${sc}×${shw}`);
         const sis = ev.map((v) => 1 / Math.sqrt(v + 1e-5));
         const sy = new Float32Array(sx.length);
-        reference.batchNormApply(sx, sn, sc, shw, em, sis, sg, null, sy, 0.2);
+        reference.batchNormApply(sx, sn, sc, shw, em, sis, sg, sb, sy, 0.2);
         const edx = new Float32Array(sx.length), edg = new Float32Array(sc), edb = new Float32Array(sc);
-        reference.batchNormBackward(sx, sdy, sn, sc, shw, em, sis, sg, true, edx, edg, edb, { y: sy, slope: 0.2 });
+        const sdz = new Float32Array(sx.length);
+        reference.unaryBackward('leakyRelu', sy, sy, sdy, sdz, 0.2);
+        reference.batchNormBackward(sx, sdz, sn, sc, shw, em, sis, sg, true, edx, edg, edb);
         const odx = on(backend, new Float32Array(sx.length)), odg = on(backend, new Float32Array(sc)), odb = on(backend, new Float32Array(sc));
         backend.batchNormBackward(on(backend, sx), on(backend, sdy), sn, sc, shw, on(backend, em), on(backend, sis), on(backend, sg), true, odx, odg, odb,
-          { y: on(backend, sy), slope: 0.2 });
+          { slope: 0.2, beta: on(backend, sb) });
         assertClose(odx, edx, { rtol: 1e-4, atol: 1e-6 }, `short-row dx ${sn}×${sc}×${shw}`);
         assertClose(odg, edg, { rtol: 1e-5, atol: 1e-5 }, `short-row dgamma ${sn}×${sc}×${shw}`);
         assertClose(odb, edb, { rtol: 1e-5, atol: 1e-5 }, `short-row dbeta ${sn}×${sc}×${shw}`);

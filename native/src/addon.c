@@ -257,17 +257,17 @@ static napi_value batch_norm_apply(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* batchNormBackward(x, dy, n, c, hw, mean, invStd, gamma, batchStats, dx, dgamma, dbeta, rectified (null: none), slope) */
+/* batchNormBackward(x, dy, n, c, hw, mean, invStd, gamma, batchStats, dx, dgamma, dbeta, beta, slope (NaN: no rectifier)) */
 static napi_value batch_norm_backward(napi_env env, napi_callback_info info) {
   args_t a;
   if (!unpack(env, info, &a, 14)) return NULL;
   const float *x = floats(&a, 0), *dy = floats(&a, 1), *mean = floats(&a, 5), *inv_std = floats(&a, 6), *gamma = floats(&a, 7);
   float *dx = floats(&a, 9), *dgamma = floats(&a, 10), *dbeta = floats(&a, 11);
-  const float *rectified = floats(&a, 12);
+  const float *beta = floats(&a, 12);
   const int n = (int)number(&a, 2), c = (int)number(&a, 3), batch_stats = (int)number(&a, 8);
   const long hw = (long)number(&a, 4);
   const float slope = (float)number(&a, 13);
-  if (!a.failed) native_batch_norm_backward(x, dy, n, c, hw, mean, inv_std, gamma, batch_stats, dx, dgamma, dbeta, rectified, slope);
+  if (!a.failed) native_batch_norm_backward(x, dy, n, c, hw, mean, inv_std, gamma, batch_stats, dx, dgamma, dbeta, beta, slope);
   return NULL;
 }
 

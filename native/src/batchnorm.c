@@ -80,6 +80,19 @@ void native_batch_norm_stats(const float *x, int n, int c, long hw, float *mean,
 /* As native_unary's U_RELU (slope 0: x <= 0 ? 0 : x, so -0 and NaN as there) and U_LEAKY_RELU. */
 #define RECTIFY(v, slope) ((slope) == 0 ? ((v) <= 0 ? 0 : (v)) : ((v) > 0 ? (v) : (slope) * (v)))
 
+/* The affine map the apply runs channel ch through, y = x·scale + shift (normalised): one
+   definition, so that the backward computes each value before the rectifier exactly again. */
+typedef struct {
+  float scale, shift;
+} affine;
+
+static inline affine channel_affine(int ch, const float *mean, const float *inv_std, const float *gamma, const float *beta) {
+  const float scale = (float)((double)inv_std[ch] * (gamma ? gamma[ch] : 1.0f));
+  return (affine){scale, (float)((beta ? (double)beta[ch] : 0.0) - (double)mean[ch] * scale)};
+}
+
+static inline float normalised(float x, affine a) { return x * a.scale + a.shift; }
+
 void native_batch_norm_apply(const float *x, int n, int c, long hw, const float *mean, const float *inv_std,
                              const float *gamma, const float *beta, float *y, float rectifier_slope) {
   const long total = (long)n * c * hw;
@@ -87,32 +100,32 @@ void native_batch_norm_apply(const float *x, int n, int c, long hw, const float 
   const float slope = rectify ? rectifier_slope : 0.0f;
 #pragma omp parallel for schedule(static) if (total >= PARALLEL_MIN_ELEMENTS)
   for (long r = 0; r < (long)n * c; r++) {
-    const int ch = (int)(r % c);
-    const float scale = (float)((double)inv_std[ch] * (gamma ? gamma[ch] : 1.0f));
-    const float shift = (float)((beta ? (double)beta[ch] : 0.0) - (double)mean[ch] * scale);
+    const affine a = channel_affine((int)(r % c), mean, inv_std, gamma, beta);
     const float *p = x + r * hw;
     float *q = y + r * hw;
     if (!rectify) {
 #pragma omp simd
-      for (long i = 0; i < hw; i++) q[i] = p[i] * scale + shift;
+      for (long i = 0; i < hw; i++) q[i] = normalised(p[i], a);
     } else if (slope == 0) {
 #pragma omp simd
       for (long i = 0; i < hw; i++) {
-        const float v = p[i] * scale + shift;
+        const float v = normalised(p[i], a);
         q[i] = RECTIFY(v, 0.0f);
       }
     } else {
 #pragma omp simd
       for (long i = 0; i < hw; i++) {
-        const float v = p[i] * scale + shift;
+        const float v = normalised(p[i], a);
         q[i] = RECTIFY(v, slope);
       }
     }
   }
 }
 
-/* Σ g and Σ g·(x − μ) over one channel's values, g = dy through the rectifier (if any). The
-   rectifier's branch is hoisted: one select per lane keeps each loop vectorised. */
+/* Σ g and Σ g·(x − μ) over one channel's values, g = dy through the rectifier (if any), whose
+   derivative is taken at the apply's value, computed again from x (one stream less to read than
+   the output). The rectifier's branch is hoisted: one select per lane keeps each loop vectorised. */
+#define THROUGH_RECTIFIER (normalised(xp[i], a) > 0 ? d : slope * d)
 #define SUM_LOOP(G)                                      \
   _Pragma("omp simd reduction(+ : s, sc)") for (long i = 0; i < hw; i++) { \
     const float d = gp[i], g = (G);                      \
@@ -129,8 +142,9 @@ void native_batch_norm_apply(const float *x, int n, int c, long hw, const float 
    sweep through memory (rows in order, per-thread partial sums per channel) instead of channel
    by channel, whose rows of a few dozen floats lie far apart. */
 static int backward_by_rows(const float *x, const float *dy, int n, int c, long hw, const float *mean, const float *inv_std,
-                            const float *gamma, int batch_stats, float *dx, float *dgamma, float *dbeta, const float *rectified,
+                            const float *gamma, int batch_stats, float *dx, float *dgamma, float *dbeta, const float *beta,
                             float slope) {
+  const int rectify = !isnan(slope);
   const long total = (long)n * c * hw, rows = (long)n * c;
   const int threads = total >= PARALLEL_MIN_ELEMENTS ? omp_get_max_threads() : 1;
   double *part = calloc((size_t)threads * 2 * c, sizeof(double));
@@ -147,14 +161,14 @@ static int backward_by_rows(const float *x, const float *dy, int n, int c, long 
     for (long r = 0; r < rows; r++) {
       const int ch = (int)(r % c);
       const float mu = mean[ch];
+      const affine a = channel_affine(ch, mean, inv_std, gamma, beta);
       const float *restrict xp = x + r * hw;
       const float *restrict gp = dy + r * hw;
-      const float *restrict yp = rectified ? rectified + r * hw : gp;
       double s = 0, sc = 0;
-      if (rectified == NULL) {
+      if (!rectify) {
         SUM_LOOP(d)
       } else {
-        SUM_LOOP(yp[i] > 0 ? d : slope * d)
+        SUM_LOOP(THROUGH_RECTIFIER)
       }
       sum[ch] += s;
       centered[ch] += sc;
@@ -181,14 +195,14 @@ static int backward_by_rows(const float *x, const float *dy, int n, int c, long 
     for (long r = 0; r < rows; r++) {
       const int ch = (int)(r % c);
       const float mu = mean[ch], scale = scales[ch], shift = shifts[ch], tilt = tilts[ch];
+      const affine a = channel_affine(ch, mean, inv_std, gamma, beta);
       const float *restrict xp = x + r * hw;
       const float *restrict gp = dy + r * hw;
-      const float *restrict yp = rectified ? rectified + r * hw : gp;
       float *restrict out = dx + r * hw;
-      if (rectified == NULL) {
+      if (!rectify) {
         DX_LOOP(d)
       } else {
-        DX_LOOP(yp[i] > 0 ? d : slope * d)
+        DX_LOOP(THROUGH_RECTIFIER)
       }
     }
   }
@@ -199,27 +213,28 @@ static int backward_by_rows(const float *x, const float *dy, int n, int c, long 
 
 void native_batch_norm_backward(const float *x, const float *dy, int n, int c, long hw, const float *mean,
                                 const float *inv_std, const float *gamma, int batch_stats, float *dx,
-                                float *dgamma, float *dbeta, const float *rectified, float slope) {
-  if (hw <= SHORT_ROWS && backward_by_rows(x, dy, n, c, hw, mean, inv_std, gamma, batch_stats, dx, dgamma, dbeta, rectified, slope)) return;
+                                float *dgamma, float *dbeta, const float *beta, float slope) {
+  if (hw <= SHORT_ROWS && backward_by_rows(x, dy, n, c, hw, mean, inv_std, gamma, batch_stats, dx, dgamma, dbeta, beta, slope)) return;
+  const int rectify = !isnan(slope);
   const long total = (long)n * c * hw;
   const double count = (double)n * hw;
   /* ReLU is the slope-0 case of the same select (a separate `y <= 0 ? 0 : dy` loop ran 1.3× slower);
-     it differs from native_unary_backward's ReLU only where y is NaN (0·dy here, dy there). */
+     it differs from native_unary_backward's ReLU only where the value is NaN (0·dy here, dy there). */
 #pragma omp parallel for schedule(static) if (total >= PARALLEL_MIN_ELEMENTS)
   for (int ch = 0; ch < c; ch++) {
     const float mu = mean[ch];
     const double is = inv_std[ch];
+    const affine a = channel_affine(ch, mean, inv_std, gamma, beta);
     /* x̂ = (x − μ)·σ⁻¹ factors out of Σ g·x̂. */
     double s = 0, sc = 0;
     for (int img = 0; img < n; img++) {
       const long base = ((long)img * c + ch) * hw;
       const float *restrict xp = x + base;
       const float *restrict gp = dy + base;
-      const float *restrict yp = rectified ? rectified + base : gp;
-      if (rectified == NULL) {
+      if (!rectify) {
         SUM_LOOP(d)
       } else {
-        SUM_LOOP(yp[i] > 0 ? d : slope * d)
+        SUM_LOOP(THROUGH_RECTIFIER)
       }
     }
     const double sum_dy = s, sum_dy_xhat = sc * is;
@@ -236,12 +251,11 @@ void native_batch_norm_backward(const float *x, const float *dy, int n, int c, l
       const long base = ((long)img * c + ch) * hw;
       const float *restrict xp = x + base;
       const float *restrict gp = dy + base;
-      const float *restrict yp = rectified ? rectified + base : gp;
       float *restrict out = dx + base;
-      if (rectified == NULL) {
+      if (!rectify) {
         DX_LOOP(d)
       } else {
-        DX_LOOP(yp[i] > 0 ? d : slope * d)
+        DX_LOOP(THROUGH_RECTIFIER)
       }
     }
   }

@@ -83,10 +83,11 @@ void native_batch_norm_stats(const float *x, int n, int c, long hw, float *mean,
 /* rectifier_slope: NaN for none, 0 for a ReLU, > 0 for a LeakyReLU applied in the same pass. */
 void native_batch_norm_apply(const float *x, int n, int c, long hw, const float *mean, const float *inv_std,
                              const float *gamma, const float *beta, float *y, float rectifier_slope);
-/* rectified: NULL, or the rectifier's output (slope as above) whose derivative multiplies dy first. */
+/* slope as above (NaN: no rectifier): its derivative, at the value the apply computed (computed again from x with
+   beta), multiplies dy first. */
 void native_batch_norm_backward(const float *x, const float *dy, int n, int c, long hw, const float *mean,
                                 const float *inv_std, const float *gamma, int batch_stats, float *dx,
-                                float *dgamma, float *dbeta, const float *rectified, float slope);
+                                float *dgamma, float *dbeta, const float *beta, float slope);
 
 typedef struct {
   float beta1, beta2, one_minus_beta1, one_minus_beta2;

@@ -44,10 +44,14 @@ export type DirectConvPass = 'convolve' | 'adjoint' | 'weights';
 /** See Backend.convolutionPolicy. */
 export type ConvolutionPolicy = 'direct' | 'gemm' | 'time';
 
-/** The output of a rectifier fused into a kernel (ReLU for slope 0, else LeakyReLU), for its backward. */
-export interface RectifiedOutput {
-  y: Float32Array;
+/**
+ * The rectifier batchNormApply ran after the normalisation (ReLU for slope 0, else LeakyReLU),
+ * for batchNormBackward: with the apply's beta, the backward computes each value before the
+ * rectifier again, as the apply did, so the output need not be kept or read.
+ */
+export interface FusedRectifier {
   slope: number;
+  beta: Float32Array | null;
 }
 
 /** Which operands of Backend.convGemm are images [n, channels, outH, outW] rather than channel-major matrices. */
@@ -188,15 +192,16 @@ export interface Backend {
   /**
    * Gradients of batchNormApply. With `batchStats` the mean and invStd were computed from x
    * itself, so their dependence on x is included (training mode); otherwise they are constants.
-   * With `rectified`, dy is the gradient of that rectifier's output `y` (batchNormApply's with
-   * the same slope), and its derivative is read from y (as `unaryBackward` with y for x; where
-   * y is NaN a compiled backend may pass 0 instead of dy: the step is lost to NaN either way).
+   * With `rectifier`, dy is the gradient of the output of batchNormApply with that slope (and
+   * beta, and these mean, invStd and gamma); the rectifier's derivative is taken at the
+   * normalised value, computed again from x (as `unaryBackward` with it for x; where it is NaN
+   * a compiled backend may pass 0 instead of dy: the step is lost to NaN either way).
    */
   batchNormBackward(
     x: Float32Array, dy: Float32Array, n: number, c: number, hw: number,
     mean: Float32Array, invStd: Float32Array, gamma: Float32Array | null, batchStats: boolean,
     dx: Float32Array | null, dgamma: Float32Array | null, dbeta: Float32Array | null,
-    rectified?: RectifiedOutput | null,
+    rectifier?: FusedRectifier | null,
   ): void;
 
   /** Elementwise binary cross-entropy on logits, max(x,0) − x·t + log(1 + e^−|x|). */

@@ -65,10 +65,11 @@ export interface CompiledKernels {
   /** rectifierSlope: NaN for none, else ReLU (0) or LeakyReLU (> 0) in the same pass. */
   batchNormApply(x: Float32Array, n: number, c: number, hw: number, mean: Float32Array, invStd: Float32Array,
     gamma: Float32Array | null, beta: Float32Array | null, y: Float32Array, rectifierSlope: number): void;
-  /** rectified: null for none, else the rectifier's output whose derivative multiplies dy first. */
+  /** slope: NaN for no rectifier, else batchNormApply's (ReLU 0, LeakyReLU > 0), whose derivative at the value it
+      computed again with beta (as batchNormApply does) multiplies dy first. */
   batchNormBackward(x: Float32Array, dy: Float32Array, n: number, c: number, hw: number, mean: Float32Array, invStd: Float32Array,
     gamma: Float32Array | null, batchStats: boolean, dx: Float32Array | null, dgamma: Float32Array | null, dbeta: Float32Array | null,
-    rectified: Float32Array | null, slope: number): void;
+    beta: Float32Array | null, slope: number): void;
   adamUpdate(param: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array, n: number, k: AdamConstants): void;
 }
 
@@ -194,10 +195,10 @@ export function compiledBackend(backend: string, k: CompiledKernels): BackendKer
       checkChannels('batchNormApply', n, c, hw, { x, y }, { mean, invStd, gamma, beta });
       k.batchNormApply(x, n, c, hw, mean, invStd, gamma, beta, y, checkSlope('batchNormApply', rectifierSlope));
     },
-    batchNormBackward(x, dy, n, c, hw, mean, invStd, gamma, batchStats, dx, dgamma, dbeta, rectified = null) {
-      checkChannels('batchNormBackward', n, c, hw, { x, dy, dx, rectified: rectified?.y ?? null }, { mean, invStd, gamma, dgamma, dbeta });
-      const slope = rectified === null ? Number.NaN : checkSlope('batchNormBackward', rectified.slope);
-      k.batchNormBackward(x, dy, n, c, hw, mean, invStd, gamma, batchStats, dx, dgamma, dbeta, rectified?.y ?? null, slope);
+    batchNormBackward(x, dy, n, c, hw, mean, invStd, gamma, batchStats, dx, dgamma, dbeta, rectifier = null) {
+      checkChannels('batchNormBackward', n, c, hw, { x, dy, dx }, { mean, invStd, gamma, dgamma, dbeta, beta: rectifier?.beta ?? null });
+      const slope = rectifier === null ? Number.NaN : checkSlope('batchNormBackward', rectifier.slope);
+      k.batchNormBackward(x, dy, n, c, hw, mean, invStd, gamma, batchStats, dx, dgamma, dbeta, rectifier?.beta ?? null, slope);
     },
     bceWithLogits,
     bceWithLogitsBackward,

@@ -76,9 +76,9 @@ export function batchNorm2d(
     const gx = x.requiresGrad ? empty(x.shape) : null;
     const gw = weight?.requiresGrad ? empty(weight.shape) : null;
     const gb = bias?.requiresGrad ? empty(bias.shape) : null;
-    const rectified = slope === null ? null : { y: out.data, slope };
+    const rectifier = slope === null ? null : { slope, beta: bias?.data ?? null };
     getBackend().batchNormBackward(
-      x.data, dy.data, n, c, hw, mean, invStd, weight?.data ?? null, training, gx?.data ?? null, gw?.data ?? null, gb?.data ?? null, rectified,
+      x.data, dy.data, n, c, hw, mean, invStd, weight?.data ?? null, training, gx?.data ?? null, gw?.data ?? null, gb?.data ?? null, rectifier,
     );
     const grads: Array<Tensor | null> = [gx];
     if (weight !== null) grads.push(gw);

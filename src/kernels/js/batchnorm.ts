@@ -1,5 +1,5 @@
 /** Batch normalisation over x laid out [n, c, hw]; statistics accumulate in float64. */
-import type { RectifiedOutput } from '../backend.js';
+import type { FusedRectifier } from '../backend.js';
 import { unary, unaryBackward } from './elementwise.js';
 
 export function batchNormStats(x: Float32Array, n: number, c: number, hw: number, mean: Float32Array, variance: Float32Array): void {
@@ -30,14 +30,7 @@ export function batchNormApply(
   mean: Float32Array, invStd: Float32Array, gamma: Float32Array | null, beta: Float32Array | null, y: Float32Array,
   rectifierSlope: number | null = null,
 ): void {
-  for (let ch = 0; ch < c; ch++) {
-    const scale = invStd[ch]! * (gamma === null ? 1 : gamma[ch]!);
-    const shift = (beta === null ? 0 : beta[ch]!) - mean[ch]! * scale;
-    for (let img = 0; img < n; img++) {
-      const base = (img * c + ch) * hw;
-      for (let i = 0; i < hw; i++) y[base + i] = x[base + i]! * scale + shift;
-    }
-  }
+  normalise(x, n, c, hw, mean, invStd, gamma, beta, y);
   // The reference rectifies in a second pass with the elementwise kernel itself: the fused kernels must agree with it.
   if (rectifierSlope !== null) unary(rectifierSlope === 0 ? 'relu' : 'leakyRelu', y, y, rectifierSlope);
 }
@@ -46,10 +39,16 @@ export function batchNormBackward(
   x: Float32Array, dy: Float32Array, n: number, c: number, hw: number,
   mean: Float32Array, invStd: Float32Array, gamma: Float32Array | null, batchStats: boolean,
   dx: Float32Array | null, dgamma: Float32Array | null, dbeta: Float32Array | null,
-  rectified: RectifiedOutput | null = null,
+  rectifier: FusedRectifier | null = null,
 ): void {
-  const dNormalised = rectified === null ? dy : new Float32Array(dy.length);
-  if (rectified !== null) unaryBackward(rectified.slope === 0 ? 'relu' : 'leakyRelu', rectified.y, rectified.y, dy, dNormalised, rectified.slope);
+  let dNormalised = dy;
+  if (rectifier !== null) {
+    // The rectifier's derivative at the values batchNormApply computed, computed again.
+    const v = new Float32Array(x.length);
+    normalise(x, n, c, hw, mean, invStd, gamma, rectifier.beta, v);
+    dNormalised = new Float32Array(dy.length);
+    unaryBackward(rectifier.slope === 0 ? 'relu' : 'leakyRelu', v, v, dy, dNormalised, rectifier.slope);
+  }
   const count = n * hw;
   for (let ch = 0; ch < c; ch++) {
     const mu = mean[ch]!;
@@ -77,6 +76,21 @@ export function batchNormBackward(
         const xhat = (x[base + i]! - mu) * is;
         dx[base + i] = k * (dNormalised[base + i]! - meanDy - xhat * meanDyXhat);
       }
+    }
+  }
+}
+
+/** y = (x − mean)·invStd·gamma + beta per channel, as scale and shift: batchNormApply's values before any rectifier. */
+function normalise(
+  x: Float32Array, n: number, c: number, hw: number,
+  mean: Float32Array, invStd: Float32Array, gamma: Float32Array | null, beta: Float32Array | null, y: Float32Array,
+): void {
+  for (let ch = 0; ch < c; ch++) {
+    const scale = invStd[ch]! * (gamma === null ? 1 : gamma[ch]!);
+    const shift = (beta === null ? 0 : beta[ch]!) - mean[ch]! * scale;
+    for (let img = 0; img < n; img++) {
+      const base = (img * c + ch) * hw;
+      for (let i = 0; i < hw; i++) y[base + i] = x[base + i]! * scale + shift;
     }
   }
 }

@@ -69,7 +69,7 @@ export interface NativeAddon {
   batchNormApply(x: Float32Array, n: number, c: number, hw: number, mean: Float32Array, invStd: Float32Array, gamma: Floats, beta: Floats, y: Float32Array,
     rectifierSlope: number): void;
   batchNormBackward(x: Float32Array, dy: Float32Array, n: number, c: number, hw: number, mean: Float32Array, invStd: Float32Array,
-    gamma: Floats, batchStats: number, dx: Floats, dgamma: Floats, dbeta: Floats, rectified: Floats, slope: number): void;
+    gamma: Floats, batchStats: number, dx: Floats, dgamma: Floats, dbeta: Floats, beta: Floats, slope: number): void;
   adamUpdate(param: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array, n: number, beta1: number, beta2: number,
     oneMinusBeta1: number, oneMinusBeta2: number, eps: number, weightDecay: number, stepSize: number, biasCorrection2Sqrt: number): void;
   setThreads(n: number): void;

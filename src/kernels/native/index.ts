@@ -116,8 +116,8 @@ export function createNativeBackend(threads?: number): NativeBackend {
     addChannelBias: (y, n, c, hw, bias) => addon.addChannelBias(y, n, c, hw, bias),
     batchNormStats: (x, n, c, hw, mean, variance) => addon.batchNormStats(x, n, c, hw, mean, variance),
     batchNormApply: (x, n, c, hw, mean, invStd, gamma, beta, y, slope) => addon.batchNormApply(x, n, c, hw, mean, invStd, gamma, beta, y, slope),
-    batchNormBackward: (x, dy, n, c, hw, mean, invStd, gamma, batchStats, dx, dgamma, dbeta, rectified, slope) =>
-      addon.batchNormBackward(x, dy, n, c, hw, mean, invStd, gamma, batchStats ? 1 : 0, dx, dgamma, dbeta, rectified, slope),
+    batchNormBackward: (x, dy, n, c, hw, mean, invStd, gamma, batchStats, dx, dgamma, dbeta, beta, slope) =>
+      addon.batchNormBackward(x, dy, n, c, hw, mean, invStd, gamma, batchStats ? 1 : 0, dx, dgamma, dbeta, beta, slope),
     adamUpdate: (param, grad, m, v, n, k) =>
       addon.adamUpdate(param, grad, m, v, n, k.beta1, k.beta2, k.oneMinusBeta1, k.oneMinusBeta2, k.eps, k.weightDecay, k.stepSize, k.biasCorrection2Sqrt),
   };

@@ -127,10 +127,10 @@ export function createWasmBackend(threads?: number): WasmBackend {
       run('batchNormStats', n * c * hw, PARALLEL_MIN_ELEMENTS, [ptr(x), n, c, hw, ptr(mean, true), ptr(variance, true)]),
     batchNormApply: (x, n, c, hw, mean, invStd, gamma, beta, y, slope) =>
       run('batchNormApply', n * c * hw, PARALLEL_MIN_ELEMENTS, [ptr(x), n, c, hw, ptr(mean), ptr(invStd), ptr(gamma), ptr(beta), ptr(y, true), slope]),
-    batchNormBackward: (x, dy, n, c, hw, mean, invStd, gamma, batchStats, dx, dgamma, dbeta, rectified, slope) =>
+    batchNormBackward: (x, dy, n, c, hw, mean, invStd, gamma, batchStats, dx, dgamma, dbeta, beta, slope) =>
       run('batchNormBackward', n * c * hw, PARALLEL_MIN_ELEMENTS, [
         ptr(x), ptr(dy), n, c, hw, ptr(mean), ptr(invStd), ptr(gamma), batchStats ? 1 : 0, ptr(dx, true), ptr(dgamma, true), ptr(dbeta, true),
-        ptr(rectified), slope,
+        ptr(beta), slope,
       ]),
     adamUpdate: (param, grad, m, v, n, k) =>
       run('adamUpdate', n, PARALLEL_MIN_ELEMENTS, [

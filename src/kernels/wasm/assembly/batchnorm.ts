@@ -69,6 +69,17 @@ export function batchNormStats(tid: i32, nthreads: i32, x: usize, n: i32, c: i32
   return slope == 0 ? (y <= 0 ? 0 : g) : (y > 0 ? g : slope * g);
 }
 
+/** The apply's scale and shift for channel ch: the backward computes each value before the rectifier again with them. */
+@inline function scaleOf(invStd: usize, gamma: usize, ch: i32): f32 {
+  return load<f32>(at(invStd, ch)) * (gamma == 0 ? <f32>1 : load<f32>(at(gamma, ch)));
+}
+@inline function shiftOf(mean: usize, beta: usize, ch: i32, scale: f32): f32 {
+  return (beta == 0 ? <f32>0 : load<f32>(at(beta, ch))) - load<f32>(at(mean, ch)) * scale;
+}
+@inline function normalisedLanes(x: v128, vs: v128, vt: v128): v128 {
+  return f32x4.add(f32x4.mul(x, vs), vt);
+}
+
 /** rectifierSlope NaN: no rectifier. */
 export function batchNormApply(
   tid: i32, nthreads: i32, x: usize, n: i32, c: i32, hw: i32,
@@ -81,8 +92,8 @@ export function batchNormApply(
   const relu = slope == 0;
   const vslope = f32x4.splat(slope);
   for (let ch = c0; ch < c1; ch++) {
-    const scale = load<f32>(at(invStd, ch)) * (gamma == 0 ? <f32>1 : load<f32>(at(gamma, ch)));
-    const shift = (beta == 0 ? <f32>0 : load<f32>(at(beta, ch))) - load<f32>(at(mean, ch)) * scale;
+    const scale = scaleOf(invStd, gamma, ch);
+    const shift = shiftOf(mean, beta, ch, scale);
     const vs = f32x4.splat(scale);
     const vt = f32x4.splat(shift);
     for (let img = 0; img < n; img++) {
@@ -91,39 +102,41 @@ export function batchNormApply(
       let i = 0;
       if (rectifier) {
         for (; i + 4 <= hw; i += 4) {
-          const v = f32x4.add(f32x4.mul(v128.load(src + (<usize>i << 2)), vs), vt);
+          const v = normalisedLanes(v128.load(src + (<usize>i << 2)), vs, vt);
           v128.store(dst + (<usize>i << 2), v128.bitselect(v, f32x4.mul(v, vslope), positiveLanes(v, relu)));
         }
         for (; i < hw; i++) store<f32>(dst + (<usize>i << 2), rectify(load<f32>(src + (<usize>i << 2)) * scale + shift, slope));
       } else {
-        for (; i + 4 <= hw; i += 4) v128.store(dst + (<usize>i << 2), f32x4.add(f32x4.mul(v128.load(src + (<usize>i << 2)), vs), vt));
+        for (; i + 4 <= hw; i += 4) v128.store(dst + (<usize>i << 2), normalisedLanes(v128.load(src + (<usize>i << 2)), vs, vt));
         for (; i < hw; i++) store<f32>(dst + (<usize>i << 2), load<f32>(src + (<usize>i << 2)) * scale + shift);
       }
     }
   }
 }
 
-/** dy through the rectifier whose output is `rectified` (0: none). */
-@inline function gradAt(dy: usize, rectified: usize, slope: f32, i: i32): f32 {
+/** dy through the rectifier (if any), whose derivative is taken at the apply's value x·scale + shift, computed again. */
+@inline function gradAt(dy: usize, x: usize, rectify: bool, slope: f32, scale: f32, shift: f32, i: i32): f32 {
   const g = load<f32>(dy + (<usize>i << 2));
-  return rectified == 0 ? g : rectifyGrad(load<f32>(rectified + (<usize>i << 2)), g, slope);
+  return rectify ? rectifyGrad(load<f32>(x + (<usize>i << 2)) * scale + shift, g, slope) : g;
 }
 
-/** Four lanes of gradAt (ReLU: 0 where y <= 0, exactly, whatever dy is). */
-@inline function gradLanes(dy: usize, rectified: usize, slope: f32, vslope: v128, i: i32): v128 {
+/** Four lanes of gradAt (ReLU: 0 where the value <= 0, exactly, whatever dy is). */
+@inline function gradLanes(dy: usize, x: usize, rectify: bool, slope: f32, vslope: v128, vs: v128, vt: v128, i: i32): v128 {
   const g = v128.load(dy + (<usize>i << 2));
-  if (rectified == 0) return g;
-  const y = v128.load(rectified + (<usize>i << 2));
+  if (!rectify) return g;
+  const v = normalisedLanes(v128.load(x + (<usize>i << 2)), vs, vt);
   const relu = slope == 0;
-  return v128.bitselect(g, relu ? f32x4.splat(0) : f32x4.mul(g, vslope), positiveLanes(y, relu));
+  return v128.bitselect(g, relu ? f32x4.splat(0) : f32x4.mul(g, vslope), positiveLanes(v, relu));
 }
 
-/** Pointers of 0 mean "absent" (no gamma; gradient not wanted; no rectifier). */
+/** Pointers of 0 mean "absent" (no gamma or beta; gradient not wanted); rectifierSlope NaN: no rectifier. */
 export function batchNormBackward(
   tid: i32, nthreads: i32, x: usize, dy: usize, n: i32, c: i32, hw: i32,
   mean: usize, invStd: usize, gamma: usize, batchStats: i32, dx: usize, dgamma: usize, dbeta: usize,
-  rectified: usize, slope: f32,
+  beta: usize, rectifierSlope: f32,
 ): void {
+  const rectify = !isNaN(rectifierSlope);
+  const slope: f32 = rectify ? rectifierSlope : 0;
   const c0 = share(c, tid, nthreads);
   const c1 = share(c, tid + 1, nthreads);
   const count = <f64>(n * hw);
@@ -133,6 +146,9 @@ export function batchNormBackward(
     const is = load<f32>(at(invStd, ch));
     const vmu = f32x4.splat(mu);
     const vis = f32x4.splat(is);
+    const scale = scaleOf(invStd, gamma, ch);
+    const shift = shiftOf(mean, beta, ch, scale);
+    const vs = f32x4.splat(scale), vt = f32x4.splat(shift);
     let sumDy: f64 = 0;
     let sumDyXhat: f64 = 0;
     let d0 = f64x2.splat(0), d1 = f64x2.splat(0), h0 = f64x2.splat(0), h1 = f64x2.splat(0);
@@ -140,10 +156,9 @@ export function batchNormBackward(
       const offset = (img * c + ch) * hw;
       const bx = at(x, offset);
       const bd = at(dy, offset);
-      const br = rectified == 0 ? <usize>0 : at(rectified, offset);
       let i = 0;
       for (; i + 4 <= hw; i += 4) {
-        const g = gradLanes(bd, br, slope, vslope, i);
+        const g = gradLanes(bd, bx, rectify, slope, vslope, vs, vt, i);
         const xhat = f32x4.mul(f32x4.sub(v128.load(bx + (<usize>i << 2)), vmu), vis);
         const g0 = low(g), g1 = high(g);
         d0 = f64x2.add(d0, g0);
@@ -152,7 +167,7 @@ export function batchNormBackward(
         h1 = f64x2.add(h1, f64x2.mul(g1, high(xhat)));
       }
       for (; i < hw; i++) {
-        const g = <f64>gradAt(bd, br, slope, i);
+        const g = <f64>gradAt(bd, bx, rectify, slope, scale, shift, i);
         sumDy += g;
         sumDyXhat += g * <f64>((load<f32>(bx + (<usize>i << 2)) - mu) * is);
       }
@@ -170,17 +185,16 @@ export function batchNormBackward(
       const offset = (img * c + ch) * hw;
       const bx = at(x, offset);
       const bd = at(dy, offset);
-      const br = rectified == 0 ? <usize>0 : at(rectified, offset);
       const bo = at(dx, offset);
       let i = 0;
       for (; i + 4 <= hw; i += 4) {
         const xhat = f32x4.mul(f32x4.sub(v128.load(bx + (<usize>i << 2)), vmu), vis);
-        const g = gradLanes(bd, br, slope, vslope, i);
+        const g = gradLanes(bd, bx, rectify, slope, vslope, vs, vt, i);
         v128.store(bo + (<usize>i << 2), f32x4.mul(vk, f32x4.sub(f32x4.sub(g, vMeanDy), f32x4.mul(xhat, vMeanDyXhat))));
       }
       for (; i < hw; i++) {
         const xhat = (load<f32>(bx + (<usize>i << 2)) - mu) * is;
-        store<f32>(bo + (<usize>i << 2), k * (gradAt(bd, br, slope, i) - meanDy - xhat * meanDyXhat));
+        store<f32>(bo + (<usize>i << 2), k * (gradAt(bd, bx, rectify, slope, scale, shift, i) - meanDy - xhat * meanDyXhat));
       }
     }
   }
