@@ -184,6 +184,24 @@ describe('the store of timed choices', () => {
     assert.equal(convolutionChoicesFile(path).load()[0]!.algorithm, 'gemm');
   });
 
+  it('a stored choice of a direct variant the backend does not have (another version wrote it) is timed again, not run', () => {
+    const path = join(root, 'stale-choices.json');
+    slow.direct = 0;
+    slow.gemm = 3;
+    setConvolutionChoiceStore(convolutionChoicesFile(path));
+    clearConvolutionChoices();
+    layerResults();
+    const timed = convolutionChoices();
+    assert.ok(timed.length >= 2 && timed.every((c) => c.algorithm === 'direct' && c.variant === 0));
+    // The same layers as a version with more variants would have kept them.
+    writeFileSync(path, JSON.stringify({ version: 1, machines: { [machineFingerprint()]: timed.map((c) => ({ ...c, variant: 3 })) } }));
+    clearConvolutionChoices();
+    calls.gemm = 0;
+    layerResults();
+    assert.ok(calls.gemm > 0, 'timed again (GEMM among the candidates)');
+    assert.ok(convolutionChoices().length >= 2 && convolutionChoices().every((c) => c.algorithm === 'direct' && c.variant === 0));
+  });
+
   it('a store that cannot write warns once and training goes on', () => {
     const blocked = join(root, 'a-file');
     writeFileSync(blocked, 'not a folder');

@@ -168,6 +168,8 @@ export function chooseAlgorithm(pass: DirectConvPass, g: ConvGeometry, k: number
     for (const c of store.load()) if (!timedChoices.has(convolutionChoiceKey(c))) timedChoices.set(convolutionChoiceKey(c), c);
   }
   let choice = timedChoices.get(key);
+  // A direct variant this backend does not have (a choice made by another version of it) is timed again.
+  if (choice !== undefined && choice.algorithm === 'direct' && choice.variant >= (backend.directConvolutionVariants?.length ?? 1)) choice = undefined;
   if (choice === undefined) {
     timing++;
     let measured: Timing;
