@@ -1,7 +1,7 @@
 /**
  * Which backend the CLI runs, and that it says so once: native where its addon was built
  * (npm install with OpenBLAS present), otherwise wasm with one note on how to get native.
- * DCGAN_NATIVE=0 runs as a machine without the addon would.
+ * DCGAN_NATIVE=0 runs as a machine without the addon would. And what `dcgan bench` says of memory.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -69,5 +69,19 @@ describe('backend choice in the CLI', () => {
     assert.equal(run.status, 0, run.stderr);
     assert.match(run.stderr, /backend native: OpenBLAS [\d.]+ \(\w+ kernels/);
     assert.deepEqual(notes(run.stderr), []);
+  });
+});
+
+describe('dcgan bench', () => {
+  test('dcgan bench --json says where the memory goes: the tensors alive at most in each part of the step', () => {
+    const run = bench({}, '--backend', 'wasm', '--json');
+    assert.equal(run.status, 0, run.stderr);
+    const result = JSON.parse(run.stdout) as { peakTensorMiB: number; peakTensorMiBByPhase: Record<string, number> };
+    const parts = result.peakTensorMiBByPhase;
+    assert.deepEqual(Object.keys(parts), ['dReal', 'generate', 'dFake', 'dUpdate', 'gPass', 'gUpdate']);
+    for (const [part, mib] of Object.entries(parts)) assert.ok(mib > 0 && mib <= result.peakTensorMiB, `${part}: ${mib} of ${result.peakTensorMiB} MiB`);
+    // D's pass on the fakes holds G's activations (kept for G's backward) on top of D's own: more than D's pass on the reals.
+    assert.ok(parts['dFake']! > parts['dReal']!, JSON.stringify(parts));
+    assert.equal(Math.max(...Object.values(parts)), result.peakTensorMiB);
   });
 });

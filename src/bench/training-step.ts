@@ -11,7 +11,7 @@ import { Adam } from '../optim/adam.js';
 import { Generator } from '../tensor/random.js';
 import { beginStep, memory, resetPeakMemory } from '../tensor/memory.js';
 import { keep, tidy } from '../tensor/scope.js';
-import { ganStep } from '../train/step.js';
+import { GAN_STEP_PHASES, ganStep, type GanStepPhase } from '../train/step.js';
 
 export interface StepBenchOptions {
   imageSize: number;
@@ -40,6 +40,8 @@ export interface StepBenchResult {
   peakRssMiB: number;
   /** The most tensor data alive at once during the timed steps. */
   peakTensorMiB: number;
+  /** The same, for each part of the step (see GanStepOptions.onPhaseEnd): where the memory goes. */
+  peakTensorMiBByPhase: Record<GanStepPhase, number>;
   /** Memory the backend's allocator holds for tensors (in use or kept for reuse). */
   tensorHeapMiB: number;
 }
@@ -89,12 +91,19 @@ export function benchmarkTrainingStep(options: StepBenchOptions): StepBenchResul
   const optD = new Adam(netD.parameters(), { lr: 2e-4, betas: [0.5, 0.999] });
   const real = keep(uniform([batch, channels, imageSize, imageSize], -1, 1, { generator }));
 
+  // Each part's peak: read as it ends, then measured afresh from what is alive then.
+  const phasePeaks = Object.fromEntries(GAN_STEP_PHASES.map((phase) => [phase, 0])) as Record<GanStepPhase, number>;
+  const onPhaseEnd = (phase: GanStepPhase): void => {
+    phasePeaks[phase] = Math.max(phasePeaks[phase], memory().peakBytes);
+    resetPeakMemory();
+  };
   const step = (): void => {
     beginStep();
-    tidy(() => ganStep({ netG, netD, optG, optD }, real, randn([batch, config.nz, 1, 1], { generator }), { realLabel: 1 }));
+    tidy(() => ganStep({ netG, netD, optG, optD }, real, randn([batch, config.nz, 1, 1], { generator }), { realLabel: 1, onPhaseEnd }));
   };
 
   for (let i = 0; i < warmup; i++) step();
+  for (const phase of GAN_STEP_PHASES) phasePeaks[phase] = 0;
   resetPeakMemory();
   const times: number[] = [];
   for (let i = 0; i < steps; i++) {
@@ -102,7 +111,8 @@ export function benchmarkTrainingStep(options: StepBenchOptions): StepBenchResul
     step();
     times.push(performance.now() - t0);
   }
-  const peakTensorBytes = memory().peakBytes;
+  // What is alive between steps counts too (tidy frees the step's tensors after gUpdate ends).
+  const peakTensorBytes = Math.max(memory().peakBytes, ...Object.values(phasePeaks));
 
   netG.eval();
   const noise = keep(randn([batch, config.nz, 1, 1], { generator }));
@@ -130,6 +140,7 @@ export function benchmarkTrainingStep(options: StepBenchOptions): StepBenchResul
     inferenceImagesPerSec: +(batch / (inferenceMs / 1000)).toFixed(1),
     peakRssMiB: +(process.resourceUsage().maxRSS / 1024).toFixed(1),
     peakTensorMiB: +(peakTensorBytes / 2 ** 20).toFixed(1),
+    peakTensorMiBByPhase: Object.fromEntries(GAN_STEP_PHASES.map((phase) => [phase, +(phasePeaks[phase] / 2 ** 20).toFixed(1)])) as Record<GanStepPhase, number>,
     tensorHeapMiB: +((getBackend().allocator.stats?.().heapBytes ?? 0) / 2 ** 20).toFixed(1),
   };
 }

@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { benchmarkTrainingStep, type StepBenchResult } from '../bench/training-step.js';
 import { getBackend } from '../kernels/index.js';
 import type { NativeBackend } from '../kernels/native/index.js';
+import type { GanStepPhase } from '../train/step.js';
 import { choiceOption, engineOptions, setupEngine } from './options.js';
 import { intOption, UsageError } from './errors.js';
 
@@ -16,6 +17,10 @@ interface BenchFlags {
 }
 
 const SIZES = [16, 32, 64, 128, 256] as const;
+
+const PHASE_NAMES: Record<GanStepPhase, string> = {
+  dReal: 'D on reals', generate: 'G forward', dFake: 'D on fakes', dUpdate: "D's Adam", gPass: 'G through D', gUpdate: "G's Adam",
+};
 
 /** `dcgan bench`: how fast a DCGAN trains and samples here, with the engine this machine gets. */
 export function benchCommand(): Command {
@@ -53,7 +58,8 @@ export function benchCommand(): Command {
         [
           `training step      ${result.stepMs} ms  (${result.imagesPerSec} images/s, ≈${result.effectiveGflops} GFLOP/s in the convolutions)`,
           `generator forward  ${result.inferenceMs} ms  (${result.inferenceImagesPerSec} images/s)`,
-          `peak memory        ${result.peakRssMiB} MiB resident`,
+          `peak memory        ${result.peakRssMiB} MiB resident; tensors ${result.peakTensorMiB} MiB at most, by part of the step:`,
+          `                   ${Object.entries(result.peakTensorMiBByPhase).map(([phase, mib]) => `${PHASE_NAMES[phase as GanStepPhase]} ${mib}`).join(' · ')} MiB`,
           ...(peak ? [`FMA peak           ${peak.gflops.toFixed(0)} GFLOP/s measured (${threads}, ${peak.isa}): the step's convolutions run at ${(100 * fraction!).toFixed(0)}% of it`] : []),
         ].join('\n'),
       );

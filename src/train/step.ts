@@ -28,6 +28,10 @@ export interface GanModels {
   optD: Optimizer;
 }
 
+/** The parts of a step, in order (GanStepOptions.onPhaseEnd). */
+export const GAN_STEP_PHASES = ['dReal', 'generate', 'dFake', 'dUpdate', 'gPass', 'gUpdate'] as const;
+export type GanStepPhase = (typeof GAN_STEP_PHASES)[number];
+
 export interface GanStepOptions {
   /** D's target for real images: 1, or 1 − s with one-sided label smoothing. */
   realLabel: number;
@@ -35,6 +39,12 @@ export interface GanStepOptions {
   checkLoss?: (name: 'lossD' | 'lossG', value: number) => void;
   /** For class-conditional models: the real batch's labels, and the labels G is asked to draw. */
   labels?: { real: readonly number[]; fake: readonly number[] };
+  /**
+   * Called as each part of the step ends: D's pass on the real batch, G's forward, D's pass on
+   * the detached fakes, D's Adam step, the pass through D into G, G's Adam step (the benchmark
+   * measures memory per part with it).
+   */
+  onPhaseEnd?: (phase: GanStepPhase) => void;
 }
 
 /** What one step measured. D(x) and D(G(z)) are mean probabilities (sigmoid of the logits). */
@@ -70,18 +80,25 @@ function discriminatorPass(netD: LabelledNet, images: Tensor, labels: readonly n
 /** One D update and one G update on a real batch and a batch of noise z [N, nz, 1, 1]. */
 export function ganStep({ netG, netD, optG, optD }: GanModels, real: Tensor, noise: Tensor, options: GanStepOptions): GanStepLosses {
   const { real: realLabels, fake: fakeLabels } = options.labels ?? {};
+  const ended = options.onPhaseEnd ?? ((): void => {});
   optD.zeroGrad();
   const dReal = discriminatorPass(netD, real, realLabels, options.realLabel);
+  ended('dReal');
   const fake = netG.forward(noise, fakeLabels);
+  ended('generate');
   const dFake = discriminatorPass(netD, detach(fake), fakeLabels, 0);
+  ended('dFake');
   const lossD = dReal.loss + dFake.loss;
   options.checkLoss?.('lossD', lossD);
   optD.step();
+  ended('dUpdate');
 
   optG.zeroGrad();
   const g = withFrozenParameters(netD, () => discriminatorPass(netD, fake, fakeLabels, 1));
+  ended('gPass');
   options.checkLoss?.('lossG', g.loss);
   optG.step();
+  ended('gUpdate');
   optD.zeroGrad();
   optG.zeroGrad();
   return { lossD, lossG: g.loss, D_x: dReal.meanD, D_G_z1: dFake.meanD, D_G_z2: g.meanD };
