@@ -5,7 +5,9 @@
  * convTranspose2d with their gradients give the same numbers whichever path runs.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { availableBackends } from '../src/index.js';
 import { setBackend, type ConvGeometry } from '../src/kernels/index.js';
 import type { NativeBackend } from '../src/kernels/native/index.js';
@@ -85,6 +87,9 @@ describe('native direct convolutions (oneDNN) against the js reference', { skip 
       assert.ok(declined < cases.length, `${declined} of ${cases.length * 3} passes declined`);
       // DCGAN's two strided layers in three passes at least, and some of the random ones.
       assert.ok(phaseCases > 8, `phases ran ${phaseCases} passes`);
+      if (process.env.ONEDNN_MAX_CPU_ISA !== undefined) {
+        assert.doesNotMatch(native.directConvImpl('convolve', cases[0]![0], cases[0]![1], 2) ?? '', /avx512/, `oneDNN is limited to ${process.env.ONEDNN_MAX_CPU_ISA} here`);
+      }
     } finally {
       native.setDirectConv(previous);
     }
@@ -198,5 +203,18 @@ describe('native direct convolutions (oneDNN) against the js reference', { skip 
     } finally {
       native.setDirectConv(previous);
     }
+  });
+
+  // AVX2 machines (AMD Zen 2 among them) get oneDNN's kernels for 8-channel blocks, whose layouts
+  // our phase movers must read and write as well: this file again, with oneDNN limited to AVX2.
+  const limited = process.env.ONEDNN_MAX_CPU_ISA;
+  it('all of the above with oneDNN limited to AVX2 (8-channel blocks)', { skip: limited === undefined ? false : `this is the run limited to ${limited}` }, () => {
+    const run = spawnSync(process.execPath, ['--import', 'tsx', '--test', fileURLToPath(import.meta.url)], {
+      // Without the runner's NODE_TEST_CONTEXT, the child reports as a run of its own.
+      encoding: 'utf8', timeout: 180_000, env: { ...process.env, NODE_TEST_CONTEXT: undefined, ONEDNN_MAX_CPU_ISA: 'AVX2' },
+    });
+    assert.equal(run.status, 0, `${run.stdout}\n${run.stderr}`);
+    assert.match(run.stdout, /^# pass [1-9]/m);
+    assert.match(run.stdout, /^# fail 0$/m);
   });
 });
