@@ -149,11 +149,15 @@ static int backward_by_rows(const float *x, const float *dy, int n, int c, long 
   const int threads = total >= PARALLEL_MIN_ELEMENTS ? omp_get_max_threads() : 1;
   double *part = calloc((size_t)threads * 2 * c, sizeof(double));
   float *constants = malloc(sizeof(float) * 3 * (size_t)c);
-  if (part == NULL || constants == NULL) {
+  /* The apply's affine map per channel, made once: rows here are a few dozen floats. */
+  affine *affines = malloc(sizeof(affine) * (size_t)c);
+  if (part == NULL || constants == NULL || affines == NULL) {
     free(part);
     free(constants);
+    free(affines);
     return 0;
   }
+  for (int ch = 0; ch < c; ch++) affines[ch] = channel_affine(ch, mean, inv_std, gamma, beta);
 #pragma omp parallel num_threads(threads)
   {
     double *sum = part + (size_t)omp_get_thread_num() * 2 * c, *centered = sum + c;
@@ -161,7 +165,7 @@ static int backward_by_rows(const float *x, const float *dy, int n, int c, long 
     for (long r = 0; r < rows; r++) {
       const int ch = (int)(r % c);
       const float mu = mean[ch];
-      const affine a = channel_affine(ch, mean, inv_std, gamma, beta);
+      const affine a = affines[ch];
       const float *restrict xp = x + r * hw;
       const float *restrict gp = dy + r * hw;
       double s = 0, sc = 0;
@@ -195,7 +199,7 @@ static int backward_by_rows(const float *x, const float *dy, int n, int c, long 
     for (long r = 0; r < rows; r++) {
       const int ch = (int)(r % c);
       const float mu = mean[ch], scale = scales[ch], shift = shifts[ch], tilt = tilts[ch];
-      const affine a = channel_affine(ch, mean, inv_std, gamma, beta);
+      const affine a = affines[ch];
       const float *restrict xp = x + r * hw;
       const float *restrict gp = dy + r * hw;
       float *restrict out = dx + r * hw;
@@ -208,6 +212,7 @@ static int backward_by_rows(const float *x, const float *dy, int n, int c, long 
   }
   free(part);
   free(constants);
+  free(affines);
   return 1;
 }
 
