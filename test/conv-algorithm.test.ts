@@ -15,7 +15,7 @@ import type { Backend, ConvGeometry, DirectConvPass } from '../src/kernels/backe
 import { createJsBackend, getBackendName, registerBackend, setBackend } from '../src/kernels/index.js';
 import { conv2d, convTranspose2d } from '../src/ops/conv.js';
 import {
-  clearConvolutionChoices, convolutionChoiceKey, convolutionChoices, setConvolutionChoiceStore, type ConvolutionChoiceStore,
+  clearConvolutionChoices, convolutionChoiceKey, convolutionChoices, restoreConvolutionChoices, setConvolutionChoiceStore, type ConvolutionChoiceStore,
 } from '../src/ops/conv-algorithm.js';
 import { tensor } from '../src/ops/create.js';
 import { referenceAdjoint, referenceConvolve, referenceWeights } from './conv-reference.js';
@@ -200,6 +200,12 @@ describe('the store of timed choices', () => {
     layerResults();
     assert.ok(calls.gemm > 0, 'timed again (GEMM among the candidates)');
     assert.ok(convolutionChoices().length >= 2 && convolutionChoices().every((c) => c.algorithm === 'direct' && c.variant === 0));
+    // The same from a checkpoint: what this run's checkpoints carry on is the choice timed again.
+    setConvolutionChoiceStore(null);
+    clearConvolutionChoices();
+    restoreConvolutionChoices(timed.map((c) => ({ ...c, variant: 3 })));
+    layerResults();
+    assert.ok(convolutionChoices().length >= 2 && convolutionChoices().every((c) => c.variant === 0), JSON.stringify(convolutionChoices().map((c) => c.variant)));
   });
 
   it('a store that cannot write warns once and training goes on', () => {

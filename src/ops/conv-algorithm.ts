@@ -185,7 +185,8 @@ export function chooseAlgorithm(pass: DirectConvPass, g: ConvGeometry, k: number
     timedChoices.set(key, choice);
     store?.save([choice]);
   }
-  // A pass consulted only while another one is timed is not one this run uses.
-  if (timing === 0 && !runChoices.has(key)) runChoices.set(key, choice);
+  // A pass consulted only while another one is timed is not one this run uses. A choice timed
+  // again (one restored with a variant this backend lacks) replaces the one it stood in for.
+  if (timing === 0 && runChoices.get(key) !== choice) runChoices.set(key, choice);
   return { algorithm: choice.algorithm, variant: choice.variant };
 }
