@@ -22,7 +22,8 @@
         "src/batchnorm.c",
         "src/optim.c",
         "src/peak.c",
-        "src/direct_conv.c"
+        "src/direct_conv.c",
+        "src/winograd.c"
       ],
       # No contraction into FMA: the kernels round like the js reference (and PyTorch's Adam).
       # No trapping math: nothing here unmasks floating-point exceptions, and without the flag GCC

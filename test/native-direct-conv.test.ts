@@ -45,6 +45,12 @@ describe('native direct convolutions (oneDNN) against the js reference', { skip 
       }
       let declined = 0;
       let phaseCases = 0;
+      let winogradCases = 0;
+      const winogradFits = (g: ConvGeometry): boolean =>
+        g.kh === 4 && g.kw === 4 && g.strideH === 2 && g.strideW === 2 && g.padH === 1 && g.padW === 1 &&
+        g.h === 2 * g.outH && g.w === 2 * g.outW && g.outH % 2 === 0 && g.outW % 2 === 0;
+      // Random geometries that Winograd takes, with odd channel counts and non-square images.
+      for (let i = 0; i < 4; i++) cases.push([geometry(pick(1, 3), pick(1, 9), 4 * pick(1, 4), 4 * pick(1, 4), 4, 4, 2, 1), pick(1, 9)]);
       for (const [i, [g, k]] of cases.entries()) {
         const image = randomValues(g.n * g.c * g.h * g.w, 200 + i);
         const columns = randomValues(g.n * k * g.outH * g.outW, 300 + i);
@@ -66,19 +72,24 @@ describe('native direct convolutions (oneDNN) against the js reference', { skip 
           }
           // The other variants (channels-last: other oneDNN kernels; phases: stride-1 convolutions over the
           // image's phases; phases-forward: the adjoint's phases as forward convolutions with the flipped
-          // kernel): the same numbers, or declined without a write.
-          for (const variant of [1, 2, 3]) {
+          // kernel; winograd: F(2×2, 2×2) over the phases, ours): the same numbers, or declined without a write.
+          for (const variant of [1, 2, 3, 4]) {
             const name = native.directConvolutionVariants![variant]!;
             const other = garbage.slice();
             if (native.directConvolution!(pass, input, second, g, k, other, variant)) {
-              assertClose(other, expected, tol, `${pass} ${name} ${JSON.stringify(g)} k ${k}`);
+              // Winograd's transforms add and subtract before and after the products: its error is
+              // 1.3–2× the direct kernels' (RMS, measured on D's layers), so twice their bound.
+              assertClose(other, expected, variant === 4 ? { rtol: tol.rtol, atol: 2 * tol.atol } : tol, `${pass} ${name} ${JSON.stringify(g)} k ${k}`);
               if (variant >= 2) phaseCases++;
+              if (variant === 4) winogradCases++;
             } else {
               assert.deepEqual(other, garbage, `a declined ${name} ${pass} writes nothing`);
               // Strided layers whose kernel is a multiple of the stride (DCGAN's) are what phases are for.
               if (variant === 2 || (variant === 3 && pass === 'adjoint')) {
                 assert.ok(g.strideH === 1 || g.kh % g.strideH !== 0 || i >= 4, `${name} declined ${pass} ${JSON.stringify(g)} k ${k}`);
               }
+              // Winograd takes every layer of kernel 4, stride 2, padding 1 with an even output side.
+              if (variant === 4) assert.ok(!winogradFits(g), `winograd declined ${pass} ${JSON.stringify(g)} k ${k}`);
             }
           }
         }
@@ -87,6 +98,8 @@ describe('native direct convolutions (oneDNN) against the js reference', { skip 
       assert.ok(declined < cases.length, `${declined} of ${cases.length * 3} passes declined`);
       // DCGAN's two strided layers in three passes at least, and some of the random ones.
       assert.ok(phaseCases > 8, `phases ran ${phaseCases} passes`);
+      // D's and G's middle layers and the four added above, three passes each.
+      assert.ok(winogradCases >= 18, `winograd ran ${winogradCases} passes`);
       if (process.env.ONEDNN_MAX_CPU_ISA !== undefined) {
         assert.doesNotMatch(native.directConvImpl('convolve', cases[0]![0], cases[0]![1], 2) ?? '', /avx512/, `oneDNN is limited to ${process.env.ONEDNN_MAX_CPU_ISA} here`);
       }
@@ -133,8 +146,8 @@ describe('native direct convolutions (oneDNN) against the js reference', { skip 
       );
       assert.throws(() => native.directConvolution!('adjoint', new Float32Array(10), new Float32Array(16 * 8 * 16), g, 16, new Float32Array(2 * 8 * 64)), /input has 10 elements/);
       assert.throws(() => native.directConvolution!('weights', new Float32Array(2 * 8 * 64), new Float32Array(2 * 16 * 16 - 2), g, 16, new Float32Array(16 * 8 * 16)), /second has 510 elements but the call reaches 512/);
-      assert.throws(() => native.directConvolution!('convolve', new Float32Array(2 * 8 * 64), new Float32Array(16 * 8 * 16), g, 16, new Float32Array(2 * 16 * 16), 4), /variant must be 0\.\.3 \(blocked, channels-last, phases, phases-forward\), got 4/);
-      assert.deepEqual(native.directConvolutionVariants, ['blocked', 'channels-last', 'phases', 'phases-forward']);
+      assert.throws(() => native.directConvolution!('convolve', new Float32Array(2 * 8 * 64), new Float32Array(16 * 8 * 16), g, 16, new Float32Array(2 * 16 * 16), 5), /variant must be 0\.\.4 \(blocked, channels-last, phases, phases-forward, winograd\), got 5/);
+      assert.deepEqual(native.directConvolutionVariants, ['blocked', 'channels-last', 'phases', 'phases-forward', 'winograd']);
       assert.throws(() => native.setDirectConv('sometimes' as 'on'), /setDirectConv: the mode must be one of auto, rule, on, off, got sometimes/);
       // What the CLI prints as the engine says whether oneDNN takes part.
       native.setDirectConv('off');
@@ -167,6 +180,7 @@ describe('native direct convolutions (oneDNN) against the js reference', { skip 
       const g = geometry(7, 16, 384, 384, 4, 4, 2, 1);
       for (const [pass, variant, input, expected] of [
         ['convolve', 2, x.data, off[0]!], ['adjoint', 2, y.data, off[1]!], ['adjoint', 3, y.data, off[1]!],
+        ['convolve', 4, x.data, off[0]!], ['adjoint', 4, y.data, off[1]!],
       ] as const) {
         const out = new Float32Array(expected.length);
         assert.ok(native.directConvolution!(pass, input, w.data, g, 16, out, variant), `${pass} variant ${variant} ran`);
@@ -174,6 +188,25 @@ describe('native direct convolutions (oneDNN) against the js reference', { skip 
       }
     } finally {
       native.setDirectConv(previous);
+    }
+  });
+
+  it('winograd over chunks of images: the weight gradient summed across chunks, the last chunk shorter', () => {
+    // 13 images of 32 × 64 × 64, k 32: about 1.5 MB of transformed tiles per image, so chunks of 10 and 3.
+    const g = geometry(13, 32, 64, 64, 4, 4, 2, 1);
+    const k = 32;
+    const image = randomValues(g.n * g.c * g.h * g.w, 41);
+    const columns = randomValues(g.n * k * g.outH * g.outW, 42);
+    const w = randomValues(k * g.c * 16, 43, 0.1);
+    const depth = { convolve: g.c * 16, adjoint: k * 16, weights: g.n * g.outH * g.outW };
+    for (const [pass, input, second, expected] of [
+      ['convolve', image, w, referenceConvolve(image, w, g, k)],
+      ['adjoint', columns, w, referenceAdjoint(columns, w, g, k)],
+      ['weights', image, columns, referenceWeights(image, columns, g, k)],
+    ] as const) {
+      const out = randomValues(expected.length, 44);
+      assert.ok(native.directConvolution!(pass, input, second, g, k, out, 4), `winograd ${pass} ran`);
+      assertClose(out, expected, { rtol: 1e-5, atol: 1e-5 * Math.sqrt(depth[pass]) }, `winograd ${pass}`);
     }
   });
 

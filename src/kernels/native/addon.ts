@@ -49,7 +49,8 @@ export interface NativeAddon {
     sw: number, ph: number, pw: number, outH: number, outW: number, x: Float32Array): boolean;
   /**
    * pass 0: convolve, 1: adjoint, 2: weights (Backend.directConvolution); layout 0: oneDNN's blocked, 1: channels-last,
-   * 2: stride-1 convolutions over the image's phases, 3: the adjoint's phases as forward convolutions (kernels.h);
+   * 2: stride-1 convolutions over the image's phases, 3: the adjoint's phases as forward convolutions, 4: Winograd
+   * F(2×2, 2×2) over the phases (kernels.h);
    * false when declined (absent in addons built before it existed).
    */
   directConv?(pass: number, input: Float32Array, second: Float32Array, output: Float32Array, k: number, n: number, c: number, h: number,

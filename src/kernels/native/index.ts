@@ -32,8 +32,8 @@ export interface NativeBackend extends Backend {
   directConvImpl(pass: DirectConvPass, g: ConvGeometry, k: number, variant?: number): string | null;
 }
 
-/** How oneDNN holds the activations while it convolves (the addon's layout codes, in order). */
-const DIRECT_VARIANTS = ['blocked', 'channels-last', 'phases', 'phases-forward'] as const;
+/** How a direct convolution runs: oneDNN's layouts, its phase variants, or our Winograd (the addon's layout codes, in order). */
+const DIRECT_VARIANTS = ['blocked', 'channels-last', 'phases', 'phases-forward', 'winograd'] as const;
 
 export type DirectConvMode = 'auto' | 'rule' | 'on' | 'off';
 const DIRECT_CONV_MODES: readonly DirectConvMode[] = ['auto', 'rule', 'on', 'off'];
