@@ -87,7 +87,8 @@ if (spawnSync('node-gyp', ['--version'], { stdio: 'ignore' }).status !== 0) {
 // which would fail on a machine without internet. npm's nodedir setting, when given, wins.
 const localHeaders = join(dirname(process.execPath), '..');
 const nodedir = process.env.npm_config_nodedir || (existsSync(join(localHeaders, 'include', 'node', 'node_api.h')) ? localHeaders : null);
-const march = process.env.DCGAN_NATIVE_MARCH ?? 'native';
+// An empty value counts as unset (it would leave -march= without an argument).
+const march = process.env.DCGAN_NATIVE_MARCH || 'native';
 // oneDNN, optional: its headers and library, or one line saying what is missing.
 let dnnl = null;
 let dnnlNote = '';
