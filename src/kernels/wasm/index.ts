@@ -1,7 +1,8 @@
-import type { Backend, ConvGeometry, GemmParams } from '../backend.js';
+import type { Backend, ConvGeometry, DirectConvPass, GemmParams } from '../backend.js';
 import { SharedHeap } from '../heap.js';
 import { registerBackend } from '../registry.js';
 import { compiledBackend, type CompiledKernels } from '../shared.js';
+import { winogradApplies, winogradImagesPerChunk, winogradTilesPerImage } from '../winograd.js';
 import { initWasm, loadKernels } from './load.js';
 import { platform } from './platform.js';
 import { ThreadPool } from './pool.js';
@@ -9,8 +10,12 @@ import { ThreadPool } from './pool.js';
 const KERNELS = [
   'gemm', 'convGemm', 'im2col', 'col2im', 'unary', 'unaryBackward', 'binary', 'scalar', 'swapLeading', 'channelSum',
   'addChannelBias', 'batchNormStats', 'batchNormApply', 'batchNormBackward', 'adamUpdate',
-] as const satisfies ReadonlyArray<keyof CompiledKernels>;
+  // Winograd's transforms (the `winograd` pass below runs them around a batched gemm).
+  'winogradKernels', 'winogradUnkernels', 'winogradImages', 'winogradOutputs', 'winogradUnoutputs', 'winogradUnimages',
+] as const satisfies ReadonlyArray<keyof CompiledKernels | `winograd${string}`>;
 type KernelName = (typeof KERNELS)[number];
+/** Layers of at least this many FLOPs have their Winograd pass timed against im2col + GEMM; smaller ones keep GEMM. */
+const TIMED_MIN_FLOPS = 5e7;
 type KernelFn = (...args: number[]) => void;
 
 /** Below this much work a kernel runs on the calling thread alone: waking workers costs more. */
@@ -139,6 +144,66 @@ export function createWasmBackend(threads?: number): WasmBackend {
       ]),
   };
 
+  /**
+   * A pass of a kernel-4, stride-2 layer by Winograd F(2×2, 2×2) over the image's phases: the
+   * transforms in our kernels, the 9 products as one batched GEMM, a chunk of images at a time.
+   */
+  const winograd = (pass: DirectConvPass, input: Float32Array, second: Float32Array, g: ConvGeometry, k: number, output: Float32Array): boolean => {
+    if (!winogradApplies(g)) return false;
+    const cp = 4 * g.c;
+    const perChunk = winogradImagesPerChunk(g, k);
+    const chunkTiles = perChunk * winogradTilesPerImage(g);
+    const threads = threadCount();
+    const held: Array<{ temp: Float32Array; original: Float32Array; output: boolean }> = [];
+    const hold = (a: Float32Array, isOutput = false): number => {
+      if (heap.owns(a)) return a.byteOffset;
+      const temp = heap.alloc(a.length);
+      if (!isOutput) temp.set(a);
+      held.push({ temp, original: a, output: isOutput });
+      return temp.byteOffset;
+    };
+    const kernelSide = heap.alloc(9 * k * cp);
+    const imageSide = heap.alloc(9 * cp * chunkTiles);
+    const columnSide = heap.alloc(9 * k * chunkTiles);
+    const pads = heap.alloc(threads * (g.h + 2) * (g.w + 2));
+    try {
+      const [u, v, z, padPtr] = [kernelSide.byteOffset, imageSide.byteOffset, columnSide.byteOffset, pads.byteOffset];
+      const inPtr = hold(input);
+      const secondPtr = hold(second);
+      const outPtr = hold(output, true);
+      const imageBytes = 4 * g.c * g.h * g.w;
+      const columnBytes = 4 * k * g.outH * g.outW;
+      const shape = [g.outH, g.outW];
+      const elements = (count: number): number => 9 * count * winogradTilesPerImage(g) * (cp + k);
+      const products = (transA: number, transB: number, m: number, n: number, depth: number, a: number, sa: number, b: number, sb: number, beta: number, c: number, sc: number): void =>
+        run('gemm', 2 * 9 * m * n * depth, PARALLEL_MIN_FLOPS, [transA, transB, m, n, depth, 1, beta, 9, a, sa, b, sb, c, sc, scratch, scratchBytes]);
+      if (pass !== 'weights') run('winogradKernels', 9 * k * cp, PARALLEL_MIN_ELEMENTS, [secondPtr, k, g.c, u]);
+      for (let n0 = 0; n0 < g.n; n0 += perChunk) {
+        const count = Math.min(perChunk, g.n - n0);
+        const t = count * winogradTilesPerImage(g);
+        if (pass === 'convolve') {
+          run('winogradImages', elements(count), PARALLEL_MIN_ELEMENTS, [inPtr + n0 * imageBytes, g.c, g.h, g.w, ...shape, count, v, padPtr]);
+          products(0, 0, k, t, cp, u, k * cp, v, cp * t, 0, z, k * t);
+          run('winogradUnoutputs', elements(count), PARALLEL_MIN_ELEMENTS, [z, k, ...shape, count, outPtr + n0 * columnBytes]);
+        } else if (pass === 'adjoint') {
+          run('winogradOutputs', elements(count), PARALLEL_MIN_ELEMENTS, [inPtr + n0 * columnBytes, k, ...shape, count, z]);
+          products(1, 0, cp, t, k, u, k * cp, z, k * t, 0, v, cp * t);
+          run('winogradUnimages', elements(count), PARALLEL_MIN_ELEMENTS, [v, g.c, g.h, g.w, ...shape, count, outPtr + n0 * imageBytes, padPtr]);
+        } else {
+          run('winogradImages', elements(count), PARALLEL_MIN_ELEMENTS, [inPtr + n0 * imageBytes, g.c, g.h, g.w, ...shape, count, v, padPtr]);
+          run('winogradOutputs', elements(count), PARALLEL_MIN_ELEMENTS, [secondPtr + n0 * columnBytes, k, ...shape, count, z]);
+          products(0, 1, k, cp, t, z, k * t, v, cp * t, n0 === 0 ? 0 : 1, u, k * cp);
+        }
+      }
+      if (pass === 'weights') run('winogradUnkernels', 9 * k * cp, PARALLEL_MIN_ELEMENTS, [u, k, g.c, outPtr]);
+      for (const h of held) if (h.output) h.original.set(h.temp);
+      return true;
+    } finally {
+      for (const h of held) heap.free(h.temp);
+      for (const a of [kernelSide, imageSide, columnSide, pads]) heap.free(a);
+    }
+  };
+
   const backend: WasmBackend = {
     name: 'wasm',
     description: relaxedSimd ? 'WebAssembly SIMD (relaxed FMA)' : 'WebAssembly SIMD',
@@ -151,6 +216,14 @@ export function createWasmBackend(threads?: number): WasmBackend {
     setThreads: configure,
     ready: () => pool?.ready() ?? Promise.resolve(),
     ...compiledBackend('wasm', kernels),
+    directConvolution(pass, input, second, g, k, output, variant = 0) {
+      if (variant !== 0) throw new RangeError(`wasm directConvolution: variant must be 0 (winograd), got ${variant}`);
+      return winograd(pass, input, second, g, k, output);
+    },
+    directConvolutionVariants: ['winograd'],
+    convolutionPolicy(pass, g, k) {
+      return winogradApplies(g) && 2 * g.n * k * g.c * g.kh * g.kw * g.outH * g.outW >= TIMED_MIN_FLOPS ? 'time' : 'gemm';
+    },
   };
   return backend;
 }

@@ -4,3 +4,4 @@ export { im2col, col2im } from './conv';
 export { unary, unaryBackward, binary, scalar, swapLeading, channelSum, addChannelBias } from './elementwise';
 export { batchNormStats, batchNormApply, batchNormBackward } from './batchnorm';
 export { adamUpdate } from './optim';
+export { winogradKernels, winogradUnkernels, winogradImages, winogradOutputs, winogradUnoutputs, winogradUnimages } from './winograd';
