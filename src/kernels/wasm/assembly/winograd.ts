@@ -7,57 +7,73 @@
 // stores go to consecutive tiles.
 import { at, share } from './common';
 
-/** U = G g Gᵀ (G = [1 0; 1 1; 0 1]) for every output channel and phase channel. */
+/**
+ * U = G g Gᵀ (G = [1 0; 1 1; 0 1]) for every output channel and phase channel. A kernel's four
+ * phases lie side by side in U (c' = 4·ch + 2·p + q), so each point of the tile is one vector
+ * store of all four, from the kernel's rows dealt out by shuffles.
+ */
 export function winogradKernels(tid: i32, nthreads: i32, w: usize, k: i32, c: i32, u: usize): void {
-  const plane = k * 4 * c;
+  const planeBytes = <usize>(k * 4 * c) << 2;
   const o0 = share(k, tid, nthreads), o1 = share(k, tid + 1, nthreads);
   for (let o = o0; o < o1; o++) {
     for (let ch = 0; ch < c; ch++) {
       const src = at(w, (o * c + ch) * 16);
-      for (let p = 0; p < 2; p++) {
-        for (let q = 0; q < 2; q++) {
-          const g00 = load<f32>(at(src, p * 4 + q)), g01 = load<f32>(at(src, p * 4 + 2 + q));
-          const g10 = load<f32>(at(src, (2 + p) * 4 + q)), g11 = load<f32>(at(src, (2 + p) * 4 + 2 + q));
-          const r10 = g00 + g10, r11 = g01 + g11;
-          const dst = at(u, o * 4 * c + ch * 4 + p * 2 + q);
-          store<f32>(dst + (<usize>(0 * plane) << 2), g00);
-          store<f32>(dst + (<usize>(1 * plane) << 2), g00 + g01);
-          store<f32>(dst + (<usize>(2 * plane) << 2), g01);
-          store<f32>(dst + (<usize>(3 * plane) << 2), r10);
-          store<f32>(dst + (<usize>(4 * plane) << 2), r10 + r11);
-          store<f32>(dst + (<usize>(5 * plane) << 2), r11);
-          store<f32>(dst + (<usize>(6 * plane) << 2), g10);
-          store<f32>(dst + (<usize>(7 * plane) << 2), g10 + g11);
-          store<f32>(dst + (<usize>(8 * plane) << 2), g11);
-        }
-      }
+      const row0 = v128.load(src), row1 = v128.load(src, 16), row2 = v128.load(src, 32), row3 = v128.load(src, 48);
+      // g_αβ for the phases (p, q) = (0, 0), (0, 1), (1, 0), (1, 1): kernel element (2α + p, 2β + q).
+      const g00 = v128.shuffle<f32>(row0, row1, 0, 1, 4, 5), g01 = v128.shuffle<f32>(row0, row1, 2, 3, 6, 7);
+      const g10 = v128.shuffle<f32>(row2, row3, 0, 1, 4, 5), g11 = v128.shuffle<f32>(row2, row3, 2, 3, 6, 7);
+      const r10 = f32x4.add(g00, g10), r11 = f32x4.add(g01, g11);
+      const dst = at(u, o * 4 * c + ch * 4);
+      v128.store(dst, g00);
+      v128.store(dst + planeBytes, f32x4.add(g00, g01));
+      v128.store(dst + 2 * planeBytes, g01);
+      v128.store(dst + 3 * planeBytes, r10);
+      v128.store(dst + 4 * planeBytes, f32x4.add(r10, r11));
+      v128.store(dst + 5 * planeBytes, r11);
+      v128.store(dst + 6 * planeBytes, g10);
+      v128.store(dst + 7 * planeBytes, f32x4.add(g10, g11));
+      v128.store(dst + 8 * planeBytes, g11);
     }
   }
 }
 
-/** The weight gradient from P: w̄ = Gᵀ P G. */
+/** The weight gradient from P: w̄ = Gᵀ P G, four phases to a vector and shuffled back into the kernel's rows. */
 export function winogradUnkernels(tid: i32, nthreads: i32, pm: usize, k: i32, c: i32, w: usize): void {
-  const plane = k * 4 * c;
+  const planeBytes = <usize>(k * 4 * c) << 2;
   const o0 = share(k, tid, nthreads), o1 = share(k, tid + 1, nthreads);
   for (let o = o0; o < o1; o++) {
     for (let ch = 0; ch < c; ch++) {
+      const src = at(pm, o * 4 * c + ch * 4);
+      const m00 = v128.load(src), m01 = v128.load(src + planeBytes), m02 = v128.load(src + 2 * planeBytes);
+      const m10 = v128.load(src + 3 * planeBytes), m11 = v128.load(src + 4 * planeBytes), m12 = v128.load(src + 5 * planeBytes);
+      const m20 = v128.load(src + 6 * planeBytes), m21 = v128.load(src + 7 * planeBytes), m22 = v128.load(src + 8 * planeBytes);
+      const r00 = f32x4.add(m00, m10), r01 = f32x4.add(m01, m11), r02 = f32x4.add(m02, m12);
+      const r10 = f32x4.add(m10, m20), r11 = f32x4.add(m11, m21), r12 = f32x4.add(m12, m22);
+      // y_αβ over the four phases; kernel row 2α + p holds (β, q) = (0, 0), (0, 1), (1, 0), (1, 1).
+      const y00 = f32x4.add(r00, r01), y01 = f32x4.add(r01, r02), y10 = f32x4.add(r10, r11), y11 = f32x4.add(r11, r12);
       const dst = at(w, (o * c + ch) * 16);
-      for (let p = 0; p < 2; p++) {
-        for (let q = 0; q < 2; q++) {
-          const src = at(pm, o * 4 * c + ch * 4 + p * 2 + q);
-          const m00 = load<f32>(src + (<usize>(0 * plane) << 2)), m01 = load<f32>(src + (<usize>(1 * plane) << 2)), m02 = load<f32>(src + (<usize>(2 * plane) << 2));
-          const m10 = load<f32>(src + (<usize>(3 * plane) << 2)), m11 = load<f32>(src + (<usize>(4 * plane) << 2)), m12 = load<f32>(src + (<usize>(5 * plane) << 2));
-          const m20 = load<f32>(src + (<usize>(6 * plane) << 2)), m21 = load<f32>(src + (<usize>(7 * plane) << 2)), m22 = load<f32>(src + (<usize>(8 * plane) << 2));
-          const r00 = m00 + m10, r01 = m01 + m11, r02 = m02 + m12;
-          const r10 = m10 + m20, r11 = m11 + m21, r12 = m12 + m22;
-          store<f32>(at(dst, p * 4 + q), r00 + r01);
-          store<f32>(at(dst, p * 4 + 2 + q), r01 + r02);
-          store<f32>(at(dst, (2 + p) * 4 + q), r10 + r11);
-          store<f32>(at(dst, (2 + p) * 4 + 2 + q), r11 + r12);
-        }
-      }
+      v128.store(dst, v128.shuffle<f32>(y00, y01, 0, 1, 4, 5));
+      v128.store(dst, v128.shuffle<f32>(y00, y01, 2, 3, 6, 7), 16);
+      v128.store(dst, v128.shuffle<f32>(y10, y11, 0, 1, 4, 5), 32);
+      v128.store(dst, v128.shuffle<f32>(y10, y11, 2, 3, 6, 7), 48);
     }
   }
+}
+
+// The s = 0, 1, 2 columns of four consecutive tiles in a padded row from `p` (columns 0, 4, 8, 12 /
+// 2, 6, 10, 14 / 4, 8, 12, 16), dealt out of five vectors. Reads 20 floats; the last three may lie
+// past the row (unused lanes; the heap keeps a spare block past its top).
+@inline function evenPairs(p: usize): v128 {
+  return v128.shuffle<f32>(v128.load(p), v128.load(p, 16), 0, 2, 4, 6);
+}
+@inline function tileColumn0(ab: v128, cd: v128): v128 {
+  return v128.shuffle<f32>(ab, cd, 0, 2, 4, 6);
+}
+@inline function tileColumn1(ab: v128, cd: v128): v128 {
+  return v128.shuffle<f32>(ab, cd, 1, 3, 5, 7);
+}
+@inline function tileColumn2(column0: v128, p: usize): v128 {
+  return v128.shuffle<f32>(column0, v128.load(p, 64), 1, 2, 3, 4);
 }
 
 /** V = Bᵀ d B (Bᵀ = [1 −1 0; 0 1 0; 0 −1 1]) for `count` images; `pads` holds one padded plane per thread. */
@@ -79,7 +95,30 @@ export function winogradImages(
           for (let ti = 0; ti < th; ti++) {
             const r0 = at(pad, (4 * ti + p) * pw + q), r1 = r0 + (<usize>(2 * pw) << 2), r2 = r1 + (<usize>(2 * pw) << 2);
             const o = at(dst, ti * tw);
-            for (let tj = 0; tj < tw; tj++) {
+            let tj = 0;
+            // Four tiles at a time: their columns 4tj + 2s (s = 0, 1, 2) dealt out of five vectors per row.
+            for (; tj + 4 <= tw; tj += 4) {
+              const x0 = <usize>(4 * tj) << 2;
+              const ab0 = evenPairs(r0 + x0), cd0 = evenPairs(r0 + x0 + 32);
+              const ab1 = evenPairs(r1 + x0), cd1 = evenPairs(r1 + x0 + 32);
+              const ab2 = evenPairs(r2 + x0), cd2 = evenPairs(r2 + x0 + 32);
+              const d00 = tileColumn0(ab0, cd0), d01 = tileColumn1(ab0, cd0), d02 = tileColumn2(d00, r0 + x0);
+              const d10 = tileColumn0(ab1, cd1), d11 = tileColumn1(ab1, cd1), d12 = tileColumn2(d10, r1 + x0);
+              const d20 = tileColumn0(ab2, cd2), d21 = tileColumn1(ab2, cd2), d22 = tileColumn2(d20, r2 + x0);
+              const e00 = f32x4.sub(d00, d10), e01 = f32x4.sub(d01, d11), e02 = f32x4.sub(d02, d12);
+              const e20 = f32x4.sub(d20, d10), e21 = f32x4.sub(d21, d11), e22 = f32x4.sub(d22, d12);
+              const t = o + (<usize>tj << 2);
+              v128.store(t + (<usize>(0 * plane) << 2), f32x4.sub(e00, e01));
+              v128.store(t + (<usize>(1 * plane) << 2), e01);
+              v128.store(t + (<usize>(2 * plane) << 2), f32x4.sub(e02, e01));
+              v128.store(t + (<usize>(3 * plane) << 2), f32x4.sub(d10, d11));
+              v128.store(t + (<usize>(4 * plane) << 2), d11);
+              v128.store(t + (<usize>(5 * plane) << 2), f32x4.sub(d12, d11));
+              v128.store(t + (<usize>(6 * plane) << 2), f32x4.sub(e20, e21));
+              v128.store(t + (<usize>(7 * plane) << 2), e21);
+              v128.store(t + (<usize>(8 * plane) << 2), f32x4.sub(e22, e21));
+            }
+            for (; tj < tw; tj++) {
               const x0 = <usize>(4 * tj) << 2;
               const a1 = load<f32>(r1 + x0), b1 = load<f32>(r1 + x0 + 8), c1v = load<f32>(r1 + x0 + 16);
               const e00 = load<f32>(r0 + x0) - a1, e01 = load<f32>(r0 + x0 + 8) - b1, e02 = load<f32>(r0 + x0 + 16) - c1v;
