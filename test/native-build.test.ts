@@ -66,7 +66,36 @@ describe('building the native addon at install', () => {
     assert.equal(run.stdout.trim().split('\n').length, 1);
     assert.match(run.stdout, /native backend built \(.*oneDNN found but the build with it failed, built without it/);
     assert.equal(status(dir).built, true);
-    assert.equal(existsSync(join(dir, 'native', 'build', 'Release', 'dcgan_native.node')), true);
+    const addonPath = join(dir, 'native', 'build', 'Release', 'dcgan_native.node');
+    assert.equal(existsSync(addonPath), true);
+    // That addon has no oneDNN, but still our Winograd (layout 4): a kernel-4 stride-2 convolution
+    // of 2 images 3 × 8 × 8 into 5 channels, against the sum written out in JavaScript.
+    const script = `
+      const addon = require(${JSON.stringify(addonPath)});
+      const [n, c, h, w, k, oh, ow] = [2, 3, 8, 8, 5, 4, 4];
+      const x = Float32Array.from({ length: n * c * h * w }, (_, i) => Math.sin(i * 0.7));
+      const wt = Float32Array.from({ length: k * c * 16 }, (_, i) => Math.cos(i * 0.3));
+      const run = (layout) => {
+        const out = new Float32Array(n * k * oh * ow);
+        return [addon.directConv(0, x, wt, out, k, n, c, h, w, 4, 4, 2, 2, 1, 1, oh, ow, layout), out];
+      };
+      const [blocked] = run(0);
+      const [winograd, out] = run(4);
+      let worst = 0;
+      for (let i = 0; i < n; i++) for (let o = 0; o < k; o++) for (let y = 0; y < oh; y++) for (let z = 0; z < ow; z++) {
+        let sum = 0;
+        for (let ch = 0; ch < c; ch++) for (let a = 0; a < 4; a++) for (let b = 0; b < 4; b++) {
+          const yy = 2 * y + a - 1, xx = 2 * z + b - 1;
+          if (yy >= 0 && yy < h && xx >= 0 && xx < w) sum += wt[((o * c + ch) * 4 + a) * 4 + b] * x[((i * c + ch) * h + yy) * w + xx];
+        }
+        worst = Math.max(worst, Math.abs(sum - out[((i * k + o) * oh + y) * ow + z]));
+      }
+      console.log(JSON.stringify({ oneDNN: addon.info().directConv ?? null, blocked, winograd, worst }));`;
+    const child = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(child.status, 0, child.stderr);
+    const result = JSON.parse(child.stdout) as { oneDNN: string | null; blocked: boolean; winograd: boolean; worst: number };
+    assert.deepEqual({ oneDNN: result.oneDNN, blocked: result.blocked, winograd: result.winograd }, { oneDNN: null, blocked: false, winograd: true });
+    assert.ok(result.worst < 1e-5, `Winograd without oneDNN: largest error ${result.worst}`);
   });
 
   test('DCGAN_NATIVE=0 skips the build and leaves an earlier one alone', () => {

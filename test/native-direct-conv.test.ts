@@ -10,7 +10,8 @@ import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { availableBackends } from '../src/index.js';
 import { setBackend, type ConvGeometry } from '../src/kernels/index.js';
-import type { NativeBackend } from '../src/kernels/native/index.js';
+import { createNativeBackend, type NativeBackend } from '../src/kernels/native/index.js';
+import { loadAddon, type NativeAddon } from '../src/kernels/native/addon.js';
 import { winogradApplies } from '../src/kernels/winograd.js';
 import { conv2d, convTranspose2d } from '../src/ops/conv.js';
 import { tensor } from '../src/ops/create.js';
@@ -247,5 +248,38 @@ describe('native direct convolutions (oneDNN) against the js reference', { skip 
     assert.equal(run.status, 0, `${run.stdout}\n${run.stderr}`);
     assert.match(run.stdout, /^# pass [1-9]/m);
     assert.match(run.stdout, /^# fail 0$/m);
+  });
+});
+
+describe('native Winograd without oneDNN', { skip: availableBackends().includes('native') ? false : 'no native backend here' }, () => {
+  it("an addon built without oneDNN still times Winograd where it applies, and only it; the engine's line says so", () => {
+    // The real addon as one built without oneDNN answers (native-build.test.ts builds such an
+    // addon and runs its Winograd): no oneDNN in its info, and its oneDNN layouts decline.
+    const real = loadAddon();
+    // (The addon's own properties are read-only: the stand-in shadows them with its own.)
+    const withoutDnnl = Object.create(real, {
+      info: { value: () => ({ ...real.info(), directConv: undefined }) },
+      directConv: { value: (...args: Parameters<NonNullable<NativeAddon['directConv']>>) => (args[17] === 4 ? real.directConv!(...args) : false) },
+      directConvImpl: { value: () => null },
+    }) as NativeAddon;
+    const backend = createNativeBackend(2, withoutDnnl);
+    const large = geometry(64, 64, 32, 32, 4, 4, 2, 1);
+    assert.equal(backend.convolutionPolicy!('convolve', large, 128), 'time');
+    assert.equal(backend.convolutionPolicy!('weights', large, 128), 'time');
+    assert.equal(backend.convolutionPolicy!('convolve', geometry(64, 64, 32, 32, 3, 3, 1, 1), 128), 'gemm', 'not kernel 4, stride 2');
+    assert.equal(backend.convolutionPolicy!('convolve', geometry(2, 8, 8, 8, 4, 4, 2, 1), 16), 'gemm', 'too small to time');
+    assert.match(backend.description!, /\+ Winograd convolutions where faster \(timed\)$/);
+    assert.doesNotMatch(backend.description!, /oneDNN/);
+    const g = geometry(3, 8, 8, 8, 4, 4, 2, 1);
+    const image = randomValues(g.n * g.c * g.h * g.w, 81);
+    const w = randomValues(16 * g.c * 16, 82);
+    const expected = referenceConvolve(image, w, g, 16);
+    for (const variant of [0, 1, 2, 3]) assert.equal(backend.directConvolution!('convolve', image, w, g, 16, new Float32Array(expected.length), variant), false);
+    const out = new Float32Array(expected.length);
+    assert.equal(backend.directConvolution!('convolve', image, w, g, 16, out, 4), true);
+    assertClose(out, expected, { rtol: 1e-5, atol: 8e-6 * Math.sqrt(g.c * 16) }, 'Winograd without oneDNN');
+    backend.setDirectConv('off');
+    assert.equal(backend.convolutionPolicy!('convolve', large, 128), 'gemm');
+    assert.equal(backend.directConvolution!('convolve', image, w, g, 16, out, 4), false);
   });
 });

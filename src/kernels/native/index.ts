@@ -2,8 +2,9 @@ import { availableParallelism, totalmem } from 'node:os';
 import type { Backend, ConvGeometry, ConvolutionPolicy, DirectConvPass } from '../backend.js';
 import { ChunkedHeap } from '../heap.js';
 import { registerBackend } from '../registry.js';
+import { winogradApplies } from '../winograd.js';
 import { compiledBackend, type CompiledKernels } from '../shared.js';
-import { loadAddon, type FmaPeak, type NativeLibraryInfo } from './addon.js';
+import { loadAddon, type FmaPeak, type NativeAddon, type NativeLibraryInfo } from './addon.js';
 
 export interface NativeBackend extends Backend {
   readonly threads: number;
@@ -56,8 +57,8 @@ function directConvFromEnv(): DirectConvMode {
  * after its first step and only the machine's memory limits a model), and the addon
  * reads any Float32Array in place, so no kernel copies.
  */
-export function createNativeBackend(threads?: number): NativeBackend {
-  const addon = loadAddon();
+/** `addon`: the loaded addon (a test passes a stand-in that answers as one built without oneDNN). */
+export function createNativeBackend(threads?: number, addon: NativeAddon = loadAddon()): NativeBackend {
   // A chunk can span all of the machine's memory (Node's ArrayBuffers may pass 4 GiB; the system
   // commits pages only when touched), so a step's activations stay in one planned range.
   const chunkBytes = Math.max(2 ** 32, 2 ** Math.ceil(Math.log2(totalmem())));
@@ -78,6 +79,9 @@ export function createNativeBackend(threads?: number): NativeBackend {
   let directMode = directConvFromEnv();
   const policies = new Map<string, ConvolutionPolicy>();
   const hasDirect = info.directConv !== undefined && addon.directConv !== undefined;
+  // Our Winograd needs no oneDNN: an addon built without it still has that variant.
+  const hasWinograd = addon.directConv !== undefined;
+  const WINOGRAD = DIRECT_VARIANTS.indexOf('winograd');
   const checkVariant = (variant: number): void => {
     if (!(Number.isInteger(variant) && variant >= 0 && variant < DIRECT_VARIANTS.length)) {
       throw new RangeError(`native directConvolution: variant must be 0..${DIRECT_VARIANTS.length - 1} (${DIRECT_VARIANTS.join(', ')}), got ${variant}`);
@@ -89,7 +93,7 @@ export function createNativeBackend(threads?: number): NativeBackend {
   };
   const directConvolution = (pass: DirectConvPass, input: Float32Array, second: Float32Array, g: ConvGeometry, k: number, output: Float32Array, variant = 0): boolean => {
     checkVariant(variant);
-    if (!hasDirect || directMode === 'off') return false;
+    if (!(hasDirect || (hasWinograd && variant === WINOGRAD)) || directMode === 'off') return false;
     const image = g.n * g.c * g.h * g.w;
     const columns = g.n * k * g.outH * g.outW;
     const weights = k * g.c * g.kh * g.kw;
@@ -126,7 +130,8 @@ export function createNativeBackend(threads?: number): NativeBackend {
     name: 'native',
     // Says whether oneDNN's convolutions take part, as the mode is now.
     get description() {
-      if (!hasDirect || directMode === 'off') return blasDescription;
+      if (!hasDirect) return hasWinograd && directMode === 'auto' ? `${blasDescription} + Winograd convolutions where faster (timed)` : blasDescription;
+      if (directMode === 'off') return blasDescription;
       return `${blasDescription} + ${info.directConv} convolutions${directMode === 'auto' ? ' where faster (timed)' : directMode === 'rule' ? ' where faster' : ''}`;
     },
     allocator: heap,
@@ -153,7 +158,12 @@ export function createNativeBackend(threads?: number): NativeBackend {
     directConvolution,
     directConvolutionVariants: DIRECT_VARIANTS,
     convolutionPolicy(pass, g, k): ConvolutionPolicy {
-      if (!hasDirect || directMode === 'off') return 'gemm';
+      if (!hasDirect) {
+        // Without oneDNN, Winograd is the one direct variant: timed where it applies, as 'auto' does.
+        const flops = 2 * g.n * k * g.c * g.kh * g.kw * g.outH * g.outW;
+        return hasWinograd && directMode === 'auto' && winogradApplies(g) && flops >= TIMED_MIN_FLOPS ? 'time' : 'gemm';
+      }
+      if (directMode === 'off') return 'gemm';
       if (directMode === 'on') return 'direct';
       // Asked at every call of every layer: the answer (which asks oneDNN for its kernel) is kept per layer and mode.
       const key = [directMode, pass, k, ...conv(g)].join(',');
