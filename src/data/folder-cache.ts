@@ -375,6 +375,12 @@ type SlotWriter = (job: PrepareJob, from: number, to: number, fd: number) => Pro
 export const SLOT_PENDING = 0;
 export const SLOT_WRITTEN = 1;
 export const SLOT_FAILED = 2;
+/**
+ * The pool's shared counter is set to this to stop a preparation: workers claim no further
+ * chunk and leave the one they decode, then end on their own. (Not Worker.terminate(): a worker
+ * stopped inside a zlib call can abort the whole process as Node tears it down.)
+ */
+export const PREPARATION_STOPPED = 2 ** 30;
 
 /** A preparation under way (startFolderCachePreparation). */
 export interface Preparation {
@@ -501,6 +507,9 @@ export function startWorker(job: PrepareJob): Worker {
  * thread is busy (a lazy data set's training loop need not yield for the cache to fill); each
  * posts what it skipped per chunk, and a last message when no chunk is left.
  */
+/** How long a worker asked to stop may take to finish its image before it is terminated. */
+const STOP_GRACE_MS = 10_000;
+
 function runWorkers(job: PrepareJob, count: number, results: SlotResult[], onProgress: ((done: number, total: number) => void) | undefined, control: { aborted: boolean; stop: () => void }): Promise<void> {
   const total = job.files.length;
   const chunk = Math.max(1, Math.min(256, Math.ceil(total / (count * 16))));
@@ -508,13 +517,27 @@ function runWorkers(job: PrepareJob, count: number, results: SlotResult[], onPro
   let done = 0;
   let live = count;
   const pool: Worker[] = [];
+  const next = new Int32Array(claim.next!);
   return new Promise<void>((resolvePromise, reject) => {
     let failed = false;
+    let failure: Error | null = null;
+    const running = new Set<Worker>();
+    const finish = (w: Worker): void => {
+      running.delete(w);
+      if (failed && running.size === 0) reject(failure!);
+    };
+    // Asks every worker to stop and rejects once they all have; one that does not within
+    // STOP_GRACE_MS (a decode that hangs) is terminated.
     const failAll = (error: unknown): void => {
       if (failed) return;
       failed = true;
-      for (const w of pool) void w.terminate();
-      reject(error instanceof Error ? error : new DatasetError(String(error)));
+      failure = error instanceof Error ? error : new DatasetError(String(error));
+      Atomics.store(next, 0, PREPARATION_STOPPED);
+      if (running.size === 0) reject(failure);
+      const timer = setTimeout(() => {
+        for (const w of running) void w.terminate();
+      }, STOP_GRACE_MS);
+      timer.unref();
     };
     control.stop = () => failAll(new DatasetError('the image cache preparation was aborted'));
     for (let i = 0; i < count; i++) {
@@ -526,18 +549,21 @@ function runWorkers(job: PrepareJob, count: number, results: SlotResult[], onPro
         return;
       }
       pool.push(w);
+      running.add(w);
       let ended = false;
       w.on('message', (m: { from: number; to: number; results: SlotResult[] } | { error: string } | { end: true }) => {
+        if ('end' in m) {
+          // Its work is done (or it was asked to stop): it waits for nothing, so it can go.
+          ended = true;
+          void w.terminate();
+          if (failed) return;
+          live--;
+          if (live === 0) resolvePromise();
+          return;
+        }
         if (failed) return;
         if ('error' in m) {
           failAll(new DatasetError(`preparing the image cache: ${m.error}`));
-          return;
-        }
-        if ('end' in m) {
-          ended = true;
-          void w.terminate();
-          live--;
-          if (live === 0) resolvePromise();
           return;
         }
         m.results.forEach((r, k) => (results[m.from + k] = r));
@@ -551,6 +577,7 @@ function runWorkers(job: PrepareJob, count: number, results: SlotResult[], onPro
       w.on('error', failAll);
       w.on('exit', (code) => {
         if (!failed && !ended) failAll(new DatasetError(`an image decoding worker stopped (exit code ${code})`));
+        finish(w);
       });
     }
   });

@@ -18,7 +18,7 @@ import { PNG } from 'pngjs';
 import { inflateSync } from 'node:zlib';
 import { checkChannels, checkImageSize, checkRead, DatasetError, DEFAULT_MAX_IMAGE_PIXELS, LUMA_B, LUMA_G, LUMA_R, type ImageDataset } from './common.js';
 import { cacheDir } from './cache-dir.js';
-import { CachedFolderDataset, folderCachePath, folderClasses, folderLabels, openFolderCache, prepareFolderCache, SLOT_FAILED, SLOT_WRITTEN, startFolderCachePreparation, statFiles, type CacheHeader, type PrepareJob, type SlotResult } from './folder-cache.js';
+import { CachedFolderDataset, folderCachePath, folderClasses, folderLabels, openFolderCache, prepareFolderCache, PREPARATION_STOPPED, SLOT_FAILED, SLOT_WRITTEN, startFolderCachePreparation, statFiles, type CacheHeader, type PrepareJob, type SlotResult } from './folder-cache.js';
 import { LazyFolderDataset } from './folder-lazy.js';
 import { SquareResizer } from './resize.js';
 
@@ -577,7 +577,11 @@ export async function decodeSlots(job: PrepareJob, from: number, to: number, fd:
     Atomics.store(flags, slot, state);
     Atomics.notify(flags, slot);
   };
+  // A pool's shared counter past PREPARATION_STOPPED: the preparation is being stopped, so the
+  // rest of this chunk is left (its results are not used).
+  const next = job.next === undefined ? null : new Int32Array(job.next);
   for (let slot = from; slot < to; slot++) {
+    if (next !== null && Atomics.load(next, 0) >= PREPARATION_STOPPED) break;
     if (flags !== null && Atomics.load(flags, slot) === SLOT_WRITTEN) {
       out.push(null);
       continue;
