@@ -348,7 +348,7 @@ export function gemm(
   batch: i32, a: usize, strideA: i32, b: usize, strideB: i32, c: usize, strideC: i32, scratchBase: usize, scratchStride: i32,
 ): void {
   const scratch = scratchBase + <usize>tid * <usize>scratchStride;
-  const splitN = n >= nthreads * NR * 8 || m < nthreads * MR * 4;
+  const splitN = (n >= m && n >= nthreads * NR * 8) || m < nthreads * MR * 4;
   let i0 = 0, i1 = m, j0 = 0, j1 = n;
   if (splitN) {
     const tiles = (n + NR - 1) / NR;
