@@ -165,7 +165,7 @@ export function createWasmBackend(threads?: number): WasmBackend {
     const kernelSide = heap.alloc(9 * k * cp);
     const imageSide = heap.alloc(9 * cp * chunkTiles);
     const columnSide = heap.alloc(9 * k * chunkTiles);
-    const pads = heap.alloc(threads * (g.h + 2) * (g.w + 2));
+    const pads = heap.alloc(threads * g.c * (g.h + 2) * (g.w + 2));
     try {
       const [u, v, z, padPtr] = [kernelSide.byteOffset, imageSide.byteOffset, columnSide.byteOffset, pads.byteOffset];
       const inPtr = hold(input);
@@ -183,16 +183,16 @@ export function createWasmBackend(threads?: number): WasmBackend {
         const t = count * winogradTilesPerImage(g);
         if (pass === 'convolve') {
           run('winogradImages', elements(count), PARALLEL_MIN_ELEMENTS, [inPtr + n0 * imageBytes, g.c, g.h, g.w, ...shape, count, v, padPtr]);
-          products(0, 0, k, t, cp, u, k * cp, v, cp * t, 0, z, k * t);
+          products(0, 1, k, t, cp, u, k * cp, v, cp * t, 0, z, k * t);
           run('winogradUnoutputs', elements(count), PARALLEL_MIN_ELEMENTS, [z, k, ...shape, count, outPtr + n0 * columnBytes]);
         } else if (pass === 'adjoint') {
           run('winogradOutputs', elements(count), PARALLEL_MIN_ELEMENTS, [inPtr + n0 * columnBytes, k, ...shape, count, z]);
-          products(1, 0, cp, t, k, u, k * cp, z, k * t, 0, v, cp * t);
+          products(1, 0, t, cp, k, z, k * t, u, k * cp, 0, v, cp * t);
           run('winogradUnimages', elements(count), PARALLEL_MIN_ELEMENTS, [v, g.c, g.h, g.w, ...shape, count, outPtr + n0 * imageBytes, padPtr]);
         } else {
           run('winogradImages', elements(count), PARALLEL_MIN_ELEMENTS, [inPtr + n0 * imageBytes, g.c, g.h, g.w, ...shape, count, v, padPtr]);
           run('winogradOutputs', elements(count), PARALLEL_MIN_ELEMENTS, [secondPtr + n0 * columnBytes, k, ...shape, count, z]);
-          products(0, 1, k, cp, t, z, k * t, v, cp * t, n0 === 0 ? 0 : 1, u, k * cp);
+          products(0, 0, k, cp, t, z, k * t, v, cp * t, n0 === 0 ? 0 : 1, u, k * cp);
         }
       }
       if (pass === 'weights') run('winogradUnkernels', 9 * k * cp, PARALLEL_MIN_ELEMENTS, [u, k, g.c, outPtr]);

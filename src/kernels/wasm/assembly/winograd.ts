@@ -1,10 +1,11 @@
 // Winograd F(2×2, 2×2) over the image's phases, for layers of kernel 4, stride 2, padding 1: the
 // transforms around the 9 GEMMs (the host runs those as one batched gemm). The algorithm and its
 // matrices are those of native/src/winograd.c, which explains them; the layouts are the same:
-//   U, P [9][k][4c]   V, W [9][4c][T]   M, Z [9][k][T]
+//   U, P [9][k][4c]   M, Z [9][k][T]   and, unlike native's, V, W [9][T][4c] (tile-major)
 // where phase channel c' = 4·ch + 2·p + q and tile t = img·th·tw + ti·tw + tj (th = outH / 2).
-// Work is split by channel, and each thread's tiles run channel-major, so that consecutive
-// stores go to consecutive tiles.
+// Tile-major, a channel's four phases lie side by side: the image transforms take them as one
+// vector (two pairs of neighbours in two rows of the padded image), whatever the tile count.
+// Work is split by channel; each thread holds its channels of one padded image at a time.
 import { at, share } from './common';
 
 /**
@@ -60,81 +61,56 @@ export function winogradUnkernels(tid: i32, nthreads: i32, pm: usize, k: i32, c:
   }
 }
 
-// The s = 0, 1, 2 columns of four consecutive tiles in a padded row from `p` (columns 0, 4, 8, 12 /
-// 2, 6, 10, 14 / 4, 8, 12, 16), dealt out of five vectors. Reads 20 floats; the last three may lie
-// past the row (unused lanes; the heap keeps a spare block past its top).
-@inline function evenPairs(p: usize): v128 {
-  return v128.shuffle<f32>(v128.load(p), v128.load(p, 16), 0, 2, 4, 6);
-}
-@inline function tileColumn0(ab: v128, cd: v128): v128 {
-  return v128.shuffle<f32>(ab, cd, 0, 2, 4, 6);
-}
-@inline function tileColumn1(ab: v128, cd: v128): v128 {
-  return v128.shuffle<f32>(ab, cd, 1, 3, 5, 7);
-}
-@inline function tileColumn2(column0: v128, p: usize): v128 {
-  return v128.shuffle<f32>(column0, v128.load(p, 64), 1, 2, 3, 4);
+/** The four phases (p, q) of padded position (y0 + p, x0 + q): two pairs from two rows. */
+@inline function phases(row: usize, below: usize): v128 {
+  return v128.load64_lane(below, v128.load64_zero(row), 1);
 }
 
-/** V = Bᵀ d B (Bᵀ = [1 −1 0; 0 1 0; 0 −1 1]) for `count` images; `pads` holds one padded plane per thread. */
+/**
+ * V = Bᵀ d B (Bᵀ = [1 −1 0; 0 1 0; 0 −1 1]) for `count` images, tile-major: this thread's
+ * channels of each image are copied into its padded buffer (`pads`: c·(h + 2)·(w + 2) floats
+ * per thread), then each tile gives one vector per point for each channel's four phases.
+ */
 export function winogradImages(
   tid: i32, nthreads: i32, x: usize, c: i32, h: i32, w: i32, outH: i32, outW: i32, count: i32, v: usize, pads: usize,
 ): void {
-  const th = outH >> 1, tw = outW >> 1, pw = w + 2;
-  const tiles = count * th * tw, plane = 4 * c * tiles;
-  const pad = at(pads, tid * (h + 2) * pw);
-  memory.fill(pad, 0, <usize>((h + 2) * pw) << 2);
+  const th = outH >> 1, tw = outW >> 1, pw = w + 2, ph = h + 2;
+  const tiles = count * th * tw, cp = 4 * c;
+  const planeBytes = <usize>(tiles * cp) << 2;
+  const pad = at(pads, tid * c * ph * pw);
   const c0 = share(c, tid, nthreads), c1 = share(c, tid + 1, nthreads);
-  for (let ch = c0; ch < c1; ch++) {
-    for (let img = 0; img < count; img++) {
-      const src = at(x, (img * c + ch) * h * w);
-      for (let y = 0; y < h; y++) memory.copy(at(pad, (y + 1) * pw + 1), at(src, y * w), <usize>w << 2);
-      for (let p = 0; p < 2; p++) {
-        for (let q = 0; q < 2; q++) {
-          const dst = at(v, (ch * 4 + p * 2 + q) * tiles + img * th * tw);
-          for (let ti = 0; ti < th; ti++) {
-            const r0 = at(pad, (4 * ti + p) * pw + q), r1 = r0 + (<usize>(2 * pw) << 2), r2 = r1 + (<usize>(2 * pw) << 2);
-            const o = at(dst, ti * tw);
-            let tj = 0;
-            // Four tiles at a time: their columns 4tj + 2s (s = 0, 1, 2) dealt out of five vectors per row.
-            for (; tj + 4 <= tw; tj += 4) {
-              const x0 = <usize>(4 * tj) << 2;
-              const ab0 = evenPairs(r0 + x0), cd0 = evenPairs(r0 + x0 + 32);
-              const ab1 = evenPairs(r1 + x0), cd1 = evenPairs(r1 + x0 + 32);
-              const ab2 = evenPairs(r2 + x0), cd2 = evenPairs(r2 + x0 + 32);
-              const d00 = tileColumn0(ab0, cd0), d01 = tileColumn1(ab0, cd0), d02 = tileColumn2(d00, r0 + x0);
-              const d10 = tileColumn0(ab1, cd1), d11 = tileColumn1(ab1, cd1), d12 = tileColumn2(d10, r1 + x0);
-              const d20 = tileColumn0(ab2, cd2), d21 = tileColumn1(ab2, cd2), d22 = tileColumn2(d20, r2 + x0);
-              const e00 = f32x4.sub(d00, d10), e01 = f32x4.sub(d01, d11), e02 = f32x4.sub(d02, d12);
-              const e20 = f32x4.sub(d20, d10), e21 = f32x4.sub(d21, d11), e22 = f32x4.sub(d22, d12);
-              const t = o + (<usize>tj << 2);
-              v128.store(t + (<usize>(0 * plane) << 2), f32x4.sub(e00, e01));
-              v128.store(t + (<usize>(1 * plane) << 2), e01);
-              v128.store(t + (<usize>(2 * plane) << 2), f32x4.sub(e02, e01));
-              v128.store(t + (<usize>(3 * plane) << 2), f32x4.sub(d10, d11));
-              v128.store(t + (<usize>(4 * plane) << 2), d11);
-              v128.store(t + (<usize>(5 * plane) << 2), f32x4.sub(d12, d11));
-              v128.store(t + (<usize>(6 * plane) << 2), f32x4.sub(e20, e21));
-              v128.store(t + (<usize>(7 * plane) << 2), e21);
-              v128.store(t + (<usize>(8 * plane) << 2), f32x4.sub(e22, e21));
-            }
-            for (; tj < tw; tj++) {
-              const x0 = <usize>(4 * tj) << 2;
-              const a1 = load<f32>(r1 + x0), b1 = load<f32>(r1 + x0 + 8), c1v = load<f32>(r1 + x0 + 16);
-              const e00 = load<f32>(r0 + x0) - a1, e01 = load<f32>(r0 + x0 + 8) - b1, e02 = load<f32>(r0 + x0 + 16) - c1v;
-              const e20 = load<f32>(r2 + x0) - a1, e21 = load<f32>(r2 + x0 + 8) - b1, e22 = load<f32>(r2 + x0 + 16) - c1v;
-              const t = o + (<usize>tj << 2);
-              store<f32>(t + (<usize>(0 * plane) << 2), e00 - e01);
-              store<f32>(t + (<usize>(1 * plane) << 2), e01);
-              store<f32>(t + (<usize>(2 * plane) << 2), e02 - e01);
-              store<f32>(t + (<usize>(3 * plane) << 2), a1 - b1);
-              store<f32>(t + (<usize>(4 * plane) << 2), b1);
-              store<f32>(t + (<usize>(5 * plane) << 2), c1v - b1);
-              store<f32>(t + (<usize>(6 * plane) << 2), e20 - e21);
-              store<f32>(t + (<usize>(7 * plane) << 2), e21);
-              store<f32>(t + (<usize>(8 * plane) << 2), e22 - e21);
-            }
-          }
+  if (c0 >= c1) return;
+  const rowBytes = <usize>pw << 2;
+  for (let ch = c0; ch < c1; ch++) memory.fill(at(pad, ch * ph * pw), 0, <usize>(ph * pw) << 2);
+  for (let img = 0; img < count; img++) {
+    for (let ch = c0; ch < c1; ch++) {
+      const src = at(x, (img * c + ch) * h * w), dst = at(pad, ch * ph * pw);
+      for (let y = 0; y < h; y++) memory.copy(at(dst, (y + 1) * pw + 1), at(src, y * w), <usize>w << 2);
+    }
+    for (let ti = 0; ti < th; ti++) {
+      for (let tj = 0; tj < tw; tj++) {
+        const t = img * th * tw + ti * tw + tj;
+        let o = at(v, t * cp + 4 * c0);
+        // Padded rows 4ti + 2r (+ p), columns 4tj + 2s (+ q).
+        let r0 = at(pad, c0 * ph * pw + 4 * ti * pw + 4 * tj);
+        for (let ch = c0; ch < c1; ch++) {
+          const r1 = r0 + 2 * rowBytes, r2 = r1 + 2 * rowBytes;
+          const d00 = phases(r0, r0 + rowBytes), d01 = phases(r0 + 8, r0 + rowBytes + 8), d02 = phases(r0 + 16, r0 + rowBytes + 16);
+          const d10 = phases(r1, r1 + rowBytes), d11 = phases(r1 + 8, r1 + rowBytes + 8), d12 = phases(r1 + 16, r1 + rowBytes + 16);
+          const d20 = phases(r2, r2 + rowBytes), d21 = phases(r2 + 8, r2 + rowBytes + 8), d22 = phases(r2 + 16, r2 + rowBytes + 16);
+          const e00 = f32x4.sub(d00, d10), e01 = f32x4.sub(d01, d11), e02 = f32x4.sub(d02, d12);
+          const e20 = f32x4.sub(d20, d10), e21 = f32x4.sub(d21, d11), e22 = f32x4.sub(d22, d12);
+          v128.store(o, f32x4.sub(e00, e01));
+          v128.store(o + planeBytes, e01);
+          v128.store(o + 2 * planeBytes, f32x4.sub(e02, e01));
+          v128.store(o + 3 * planeBytes, f32x4.sub(d10, d11));
+          v128.store(o + 4 * planeBytes, d11);
+          v128.store(o + 5 * planeBytes, f32x4.sub(d12, d11));
+          v128.store(o + 6 * planeBytes, f32x4.sub(e20, e21));
+          v128.store(o + 7 * planeBytes, e21);
+          v128.store(o + 8 * planeBytes, f32x4.sub(e22, e21));
+          o += 16;
+          r0 += <usize>(ph * pw) << 2;
         }
       }
     }
@@ -199,48 +175,58 @@ export function winogradUnoutputs(tid: i32, nthreads: i32, m: usize, k: i32, out
   }
 }
 
+/** Adds the four phases of `value` at padded positions (y0 + p, x0 + q). */
+@inline function addPhases(row: usize, below: usize, value: v128): void {
+  const sum = f32x4.add(v128.load64_lane(below, v128.load64_zero(row), 1), value);
+  v128.store64_lane(row, sum, 0);
+  v128.store64_lane(below, sum, 1);
+}
+
 /**
- * x̄ = Σ_tiles B W Bᵀ (B = [1 0 0; −1 1 −1; 0 0 1]) onto the image's phases: tiles share a row and
- * a column, so each plane is summed in this thread's padded buffer, then its interior copied out.
+ * x̄ = Σ_tiles B W Bᵀ (B = [1 0 0; −1 1 −1; 0 0 1]) onto the image's phases, W tile-major: tiles
+ * share a row and a column, so this thread's channels of each image are summed in its padded
+ * buffer (the order of the sums does not depend on the thread count), then copied out.
  */
 export function winogradUnimages(
   tid: i32, nthreads: i32, wm: usize, c: i32, h: i32, w: i32, outH: i32, outW: i32, count: i32, x: usize, pads: usize,
 ): void {
-  const th = outH >> 1, tw = outW >> 1, pw = w + 2;
-  const tiles = count * th * tw, plane = 4 * c * tiles;
-  const pad = at(pads, tid * (h + 2) * pw);
+  const th = outH >> 1, tw = outW >> 1, pw = w + 2, ph = h + 2;
+  const tiles = count * th * tw, cp = 4 * c;
+  const planeBytes = <usize>(tiles * cp) << 2;
+  const pad = at(pads, tid * c * ph * pw);
   const c0 = share(c, tid, nthreads), c1 = share(c, tid + 1, nthreads);
-  for (let ch = c0; ch < c1; ch++) {
-    for (let img = 0; img < count; img++) {
-      memory.fill(pad, 0, <usize>((h + 2) * pw) << 2);
-      for (let p = 0; p < 2; p++) {
-        for (let q = 0; q < 2; q++) {
-          const src = at(wm, (ch * 4 + p * 2 + q) * tiles + img * th * tw);
-          for (let ti = 0; ti < th; ti++) {
-            const r0 = at(pad, (4 * ti + p) * pw + q), r1 = r0 + (<usize>(2 * pw) << 2), r2 = r1 + (<usize>(2 * pw) << 2);
-            const row = at(src, ti * tw);
-            for (let tj = 0; tj < tw; tj++) {
-              const t = row + (<usize>tj << 2);
-              const w00 = load<f32>(t + (<usize>(0 * plane) << 2)), w01 = load<f32>(t + (<usize>(1 * plane) << 2)), w02 = load<f32>(t + (<usize>(2 * plane) << 2));
-              const w10 = load<f32>(t + (<usize>(3 * plane) << 2)), w11 = load<f32>(t + (<usize>(4 * plane) << 2)), w12 = load<f32>(t + (<usize>(5 * plane) << 2));
-              const w20 = load<f32>(t + (<usize>(6 * plane) << 2)), w21 = load<f32>(t + (<usize>(7 * plane) << 2)), w22 = load<f32>(t + (<usize>(8 * plane) << 2));
-              const e01 = w01 - w00 - w02, e11 = w11 - w10 - w12, e21 = w21 - w20 - w22;
-              const x0 = <usize>(4 * tj) << 2;
-              store<f32>(r0 + x0, load<f32>(r0 + x0) + w00);
-              store<f32>(r0 + x0 + 8, load<f32>(r0 + x0 + 8) + e01);
-              store<f32>(r0 + x0 + 16, load<f32>(r0 + x0 + 16) + w02);
-              store<f32>(r1 + x0, load<f32>(r1 + x0) + (w10 - w00 - w20));
-              store<f32>(r1 + x0 + 8, load<f32>(r1 + x0 + 8) + (e11 - e01 - e21));
-              store<f32>(r1 + x0 + 16, load<f32>(r1 + x0 + 16) + (w12 - w02 - w22));
-              store<f32>(r2 + x0, load<f32>(r2 + x0) + w20);
-              store<f32>(r2 + x0 + 8, load<f32>(r2 + x0 + 8) + e21);
-              store<f32>(r2 + x0 + 16, load<f32>(r2 + x0 + 16) + w22);
-            }
-          }
+  if (c0 >= c1) return;
+  const rowBytes = <usize>pw << 2;
+  for (let img = 0; img < count; img++) {
+    memory.fill(at(pad, c0 * ph * pw), 0, <usize>((c1 - c0) * ph * pw) << 2);
+    for (let ti = 0; ti < th; ti++) {
+      for (let tj = 0; tj < tw; tj++) {
+        const t = img * th * tw + ti * tw + tj;
+        let i = at(wm, t * cp + 4 * c0);
+        let r0 = at(pad, c0 * ph * pw + 4 * ti * pw + 4 * tj);
+        for (let ch = c0; ch < c1; ch++) {
+          const w00 = v128.load(i), w01 = v128.load(i + planeBytes), w02 = v128.load(i + 2 * planeBytes);
+          const w10 = v128.load(i + 3 * planeBytes), w11 = v128.load(i + 4 * planeBytes), w12 = v128.load(i + 5 * planeBytes);
+          const w20 = v128.load(i + 6 * planeBytes), w21 = v128.load(i + 7 * planeBytes), w22 = v128.load(i + 8 * planeBytes);
+          const e01 = f32x4.sub(f32x4.sub(w01, w00), w02), e11 = f32x4.sub(f32x4.sub(w11, w10), w12), e21 = f32x4.sub(f32x4.sub(w21, w20), w22);
+          const r1 = r0 + 2 * rowBytes, r2 = r1 + 2 * rowBytes;
+          addPhases(r0, r0 + rowBytes, w00);
+          addPhases(r0 + 8, r0 + rowBytes + 8, e01);
+          addPhases(r0 + 16, r0 + rowBytes + 16, w02);
+          addPhases(r1, r1 + rowBytes, f32x4.sub(f32x4.sub(w10, w00), w20));
+          addPhases(r1 + 8, r1 + rowBytes + 8, f32x4.sub(f32x4.sub(e11, e01), e21));
+          addPhases(r1 + 16, r1 + rowBytes + 16, f32x4.sub(f32x4.sub(w12, w02), w22));
+          addPhases(r2, r2 + rowBytes, w20);
+          addPhases(r2 + 8, r2 + rowBytes + 8, e21);
+          addPhases(r2 + 16, r2 + rowBytes + 16, w22);
+          i += 16;
+          r0 += <usize>(ph * pw) << 2;
         }
       }
-      const dst = at(x, (img * c + ch) * h * w);
-      for (let y = 0; y < h; y++) memory.copy(at(dst, y * w), at(pad, (y + 1) * pw + 1), <usize>w << 2);
+    }
+    for (let ch = c0; ch < c1; ch++) {
+      const dst = at(x, (img * c + ch) * h * w), src = at(pad, ch * ph * pw);
+      for (let y = 0; y < h; y++) memory.copy(at(dst, y * w), at(src, (y + 1) * pw + 1), <usize>w << 2);
     }
   }
 }
