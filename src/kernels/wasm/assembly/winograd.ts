@@ -117,54 +117,114 @@ export function winogradImages(
   }
 }
 
-/** Z = A ȳ Aᵀ (A = [1 0; 1 1; 0 1]) for every output channel and tile of `count` images. */
+/**
+ * Where four consecutive tiles lie in two loads per row: four along a tile row (tw a multiple of
+ * 4: the second load 16 bytes on), or two tile rows of two (tw = 2: the second load two rows
+ * down). 0: neither (the scalar path).
+ */
+@inline function groupSecondLoad(outW: i32, th: i32, tw: i32): usize {
+  return tw % 4 == 0 ? 16 : tw == 2 && th % 2 == 0 ? <usize>(2 * outW) << 2 : 0;
+}
+
+/** The first tile of group `g` and its top-left output, for groupSecondLoad's two layouts. */
+@inline function groupTile(g: i32, tw: i32): i32 {
+  return g * 4;
+}
+@inline function groupCorner(g: i32, tw: i32, outW: i32): i32 {
+  if (tw == 2) return 4 * g * outW;
+  const t = g * 4, ti = t / tw, tj = t - ti * tw;
+  return 2 * ti * outW + 2 * tj;
+}
+
+/** Z = A ȳ Aᵀ (A = [1 0; 1 1; 0 1]) for every output channel and tile of `count` images, four tiles to a vector where they allow. */
 export function winogradOutputs(tid: i32, nthreads: i32, y: usize, k: i32, outH: i32, outW: i32, count: i32, z: usize): void {
   const th = outH >> 1, tw = outW >> 1;
   const tiles = count * th * tw, plane = k * tiles;
+  const planeBytes = <usize>plane << 2, rowBytes = <usize>outW << 2;
+  const second = groupSecondLoad(outW, th, tw);
   const o0 = share(k, tid, nthreads), o1 = share(k, tid + 1, nthreads);
   for (let o = o0; o < o1; o++) {
     for (let img = 0; img < count; img++) {
       const src = at(y, (img * k + o) * outH * outW);
       const dst = at(z, o * tiles + img * th * tw);
+      if (second != 0) {
+        for (let g = 0; g < (th * tw) >> 2; g++) {
+          const p = at(src, groupCorner(g, tw, outW));
+          const top0 = v128.load(p), top1 = v128.load(p + second), bottom0 = v128.load(p + rowBytes), bottom1 = v128.load(p + rowBytes + second);
+          const a0 = v128.shuffle<f32>(top0, top1, 0, 2, 4, 6), a1 = v128.shuffle<f32>(top0, top1, 1, 3, 5, 7);
+          const b0 = v128.shuffle<f32>(bottom0, bottom1, 0, 2, 4, 6), b1 = v128.shuffle<f32>(bottom0, bottom1, 1, 3, 5, 7);
+          const s0 = f32x4.add(a0, b0), s1 = f32x4.add(a1, b1);
+          const t = at(dst, groupTile(g, tw));
+          v128.store(t, a0);
+          v128.store(t + planeBytes, f32x4.add(a0, a1));
+          v128.store(t + 2 * planeBytes, a1);
+          v128.store(t + 3 * planeBytes, s0);
+          v128.store(t + 4 * planeBytes, f32x4.add(s0, s1));
+          v128.store(t + 5 * planeBytes, s1);
+          v128.store(t + 6 * planeBytes, b0);
+          v128.store(t + 7 * planeBytes, f32x4.add(b0, b1));
+          v128.store(t + 8 * planeBytes, b1);
+        }
+        continue;
+      }
       for (let ti = 0; ti < th; ti++) {
         for (let tj = 0; tj < tw; tj++) {
-          const r0 = at(src, 2 * ti * outW + 2 * tj), r1 = r0 + (<usize>outW << 2);
+          const r0 = at(src, 2 * ti * outW + 2 * tj), r1 = r0 + rowBytes;
           const a0 = load<f32>(r0), a1 = load<f32>(r0, 4), b0 = load<f32>(r1), b1 = load<f32>(r1, 4);
           const s0 = a0 + b0, s1 = a1 + b1;
           const t = at(dst, ti * tw + tj);
-          store<f32>(t + (<usize>(0 * plane) << 2), a0);
-          store<f32>(t + (<usize>(1 * plane) << 2), a0 + a1);
-          store<f32>(t + (<usize>(2 * plane) << 2), a1);
-          store<f32>(t + (<usize>(3 * plane) << 2), s0);
-          store<f32>(t + (<usize>(4 * plane) << 2), s0 + s1);
-          store<f32>(t + (<usize>(5 * plane) << 2), s1);
-          store<f32>(t + (<usize>(6 * plane) << 2), b0);
-          store<f32>(t + (<usize>(7 * plane) << 2), b0 + b1);
-          store<f32>(t + (<usize>(8 * plane) << 2), b1);
+          store<f32>(t, a0);
+          store<f32>(t + planeBytes, a0 + a1);
+          store<f32>(t + 2 * planeBytes, a1);
+          store<f32>(t + 3 * planeBytes, s0);
+          store<f32>(t + 4 * planeBytes, s0 + s1);
+          store<f32>(t + 5 * planeBytes, s1);
+          store<f32>(t + 6 * planeBytes, b0);
+          store<f32>(t + 7 * planeBytes, b0 + b1);
+          store<f32>(t + 8 * planeBytes, b1);
         }
       }
     }
   }
 }
 
-/** y = Aᵀ M A per tile, into the column side's images. */
+/** y = Aᵀ M A per tile, into the column side's images, four tiles to a vector where they allow. */
 export function winogradUnoutputs(tid: i32, nthreads: i32, m: usize, k: i32, outH: i32, outW: i32, count: i32, y: usize): void {
   const th = outH >> 1, tw = outW >> 1;
   const tiles = count * th * tw, plane = k * tiles;
+  const planeBytes = <usize>plane << 2, rowBytes = <usize>outW << 2;
+  const second = groupSecondLoad(outW, th, tw);
   const o0 = share(k, tid, nthreads), o1 = share(k, tid + 1, nthreads);
   for (let o = o0; o < o1; o++) {
     for (let img = 0; img < count; img++) {
       const src = at(m, o * tiles + img * th * tw);
       const dst = at(y, (img * k + o) * outH * outW);
+      if (second != 0) {
+        for (let g = 0; g < (th * tw) >> 2; g++) {
+          const t = at(src, groupTile(g, tw));
+          const m00 = v128.load(t), m01 = v128.load(t + planeBytes), m02 = v128.load(t + 2 * planeBytes);
+          const m10 = v128.load(t + 3 * planeBytes), m11 = v128.load(t + 4 * planeBytes), m12 = v128.load(t + 5 * planeBytes);
+          const m20 = v128.load(t + 6 * planeBytes), m21 = v128.load(t + 7 * planeBytes), m22 = v128.load(t + 8 * planeBytes);
+          const r00 = f32x4.add(m00, m10), r01 = f32x4.add(m01, m11), r02 = f32x4.add(m02, m12);
+          const r10 = f32x4.add(m10, m20), r11 = f32x4.add(m11, m21), r12 = f32x4.add(m12, m22);
+          const y00 = f32x4.add(r00, r01), y01 = f32x4.add(r01, r02), y10 = f32x4.add(r10, r11), y11 = f32x4.add(r11, r12);
+          const p = at(dst, groupCorner(g, tw, outW));
+          v128.store(p, v128.shuffle<f32>(y00, y01, 0, 4, 1, 5));
+          v128.store(p + second, v128.shuffle<f32>(y00, y01, 2, 6, 3, 7));
+          v128.store(p + rowBytes, v128.shuffle<f32>(y10, y11, 0, 4, 1, 5));
+          v128.store(p + rowBytes + second, v128.shuffle<f32>(y10, y11, 2, 6, 3, 7));
+        }
+        continue;
+      }
       for (let ti = 0; ti < th; ti++) {
         for (let tj = 0; tj < tw; tj++) {
           const t = at(src, ti * tw + tj);
-          const m00 = load<f32>(t + (<usize>(0 * plane) << 2)), m01 = load<f32>(t + (<usize>(1 * plane) << 2)), m02 = load<f32>(t + (<usize>(2 * plane) << 2));
-          const m10 = load<f32>(t + (<usize>(3 * plane) << 2)), m11 = load<f32>(t + (<usize>(4 * plane) << 2)), m12 = load<f32>(t + (<usize>(5 * plane) << 2));
-          const m20 = load<f32>(t + (<usize>(6 * plane) << 2)), m21 = load<f32>(t + (<usize>(7 * plane) << 2)), m22 = load<f32>(t + (<usize>(8 * plane) << 2));
+          const m00 = load<f32>(t), m01 = load<f32>(t + planeBytes), m02 = load<f32>(t + 2 * planeBytes);
+          const m10 = load<f32>(t + 3 * planeBytes), m11 = load<f32>(t + 4 * planeBytes), m12 = load<f32>(t + 5 * planeBytes);
+          const m20 = load<f32>(t + 6 * planeBytes), m21 = load<f32>(t + 7 * planeBytes), m22 = load<f32>(t + 8 * planeBytes);
           const r00 = m00 + m10, r01 = m01 + m11, r02 = m02 + m12;
           const r10 = m10 + m20, r11 = m11 + m21, r12 = m12 + m22;
-          const o0p = at(dst, 2 * ti * outW + 2 * tj), o1p = o0p + (<usize>outW << 2);
+          const o0p = at(dst, 2 * ti * outW + 2 * tj), o1p = o0p + rowBytes;
           store<f32>(o0p, r00 + r01);
           store<f32>(o0p, r01 + r02, 4);
           store<f32>(o1p, r10 + r11);
