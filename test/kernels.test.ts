@@ -323,6 +323,17 @@ for (const name of fastBackends) {
       }
       assert.throws(() => backend.batchNormApply(on(backend, bx), bn, bc, bhw, on(backend, mean), on(backend, invStd), null, null, on(backend, new Float32Array(bx.length)), -1),
         /slope ≥ 0/);
+      // Values far from zero (mean 1000, spread 3): the variance as exact as the reference's (no
+      // cancellation between a sum of squares and the squared mean).
+      for (const [fn, fc, fhw] of [[8, 5, 300], [64, 3, 16], [2, 3, 4096]] as const) {
+        const fx = randomValues(fn * fc * fhw, 27, 3).map((v) => v + 1000);
+        const em = new Float32Array(fc), ev = new Float32Array(fc);
+        reference.batchNormStats(fx, fn, fc, fhw, em, ev);
+        const om = on(backend, new Float32Array(fc)), ov = on(backend, new Float32Array(fc));
+        backend.batchNormStats(on(backend, fx), fn, fc, fhw, om, ov);
+        assertClose(om, em, { rtol: 1e-6, atol: 0 }, `mean far from zero ${fn}×${fc}×${fhw}`);
+        assertClose(ov, ev, { rtol: 1e-5, atol: 0 }, `variance far from zero ${fn}×${fc}×${fhw}`);
+      }
       // Short rows (small images: the native backend sweeps them in memory order), threaded and not.
       for (const [sn, sc, shw] of [[64, 37, 16], [3, 5, 16], [40, 7, 255]] as const) {
         const sx = randomValues(sn * sc * shw, 23, 3).map((v) => v + 5);

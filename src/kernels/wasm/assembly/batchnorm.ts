@@ -1,5 +1,6 @@
-// Batch normalisation over x [n, c, hw], split over channels; statistics in float64, four
-// values at a time in two f64x2 lanes each (the sums' order changes, not what is summed).
+// Batch normalisation over x [n, c, hw], split over channels. Sums are in float64, of runs of 32
+// values that are first summed in float lanes (eight values each, so each float rounding is of a
+// short sum; the kernel tests hold these to the reference within 1e-6 relative).
 import { at, share } from './common';
 
 /** The low and high two floats of a f32x4, as f64x2. */
@@ -9,50 +10,74 @@ import { at, share } from './common';
 @inline function high(v: v128): v128 {
   return f64x2.promote_low_f32x4(v128.shuffle<f32>(v, v, 2, 3, 0, 1));
 }
-@inline function total(a: v128, b: v128): f64 {
-  const s = f64x2.add(a, b);
-  return f64x2.extract_lane(s, 0) + f64x2.extract_lane(s, 1);
+
+/** Adds a f32x4 of partial sums to two f64x2 accumulators (lanes 0–1 and 2–3). */
+@inline function widen(acc: v128, v: v128): v128 {
+  return f64x2.add(acc, f64x2.add(low(v), high(v)));
 }
 
+/**
+ * One row's sum and its squared deviations from the row's own mean, both passes while the row is
+ * still in cache (so memory is read once), merged into the channel's running moments by Chan et
+ * al.'s formula, as the native backend does: the variance of values far from zero stays exact.
+ * Within a row, runs of 32 values are summed in float lanes (each lane adds 8), then in double:
+ * float64 for every value made these kernels twice as slow as memory.
+ */
 export function batchNormStats(tid: i32, nthreads: i32, x: usize, n: i32, c: i32, hw: i32, mean: usize, variance: usize): void {
   const c0 = share(c, tid, nthreads);
   const c1 = share(c, tid + 1, nthreads);
-  const count = <f64>(n * hw);
+  const rowCount = <f64>hw;
   for (let ch = c0; ch < c1; ch++) {
-    let s: f64 = 0;
-    let s0 = f64x2.splat(0), s1 = f64x2.splat(0);
+    let count: f64 = 0, mu: f64 = 0, m2: f64 = 0;
     for (let img = 0; img < n; img++) {
       const base = at(x, (img * c + ch) * hw);
+      let s: f64 = 0;
+      let acc = f64x2.splat(0);
       let i = 0;
-      for (; i + 4 <= hw; i += 4) {
-        const v = v128.load(base + (<usize>i << 2));
-        s0 = f64x2.add(s0, low(v));
-        s1 = f64x2.add(s1, high(v));
+      for (; i + 32 <= hw; i += 32) {
+        const p = base + (<usize>i << 2);
+        const a = f32x4.add(f32x4.add(v128.load(p), v128.load(p, 16)), f32x4.add(v128.load(p, 32), v128.load(p, 48)));
+        const b = f32x4.add(f32x4.add(v128.load(p, 64), v128.load(p, 80)), f32x4.add(v128.load(p, 96), v128.load(p, 112)));
+        acc = widen(acc, f32x4.add(a, b));
       }
+      let rest = f32x4.splat(0);
+      for (; i + 4 <= hw; i += 4) rest = f32x4.add(rest, v128.load(base + (<usize>i << 2)));
+      acc = widen(acc, rest);
       for (; i < hw; i++) s += <f64>load<f32>(base + (<usize>i << 2));
-    }
-    const mu = (s + total(s0, s1)) / count;
-    let sq: f64 = 0;
-    let q0 = f64x2.splat(0), q1 = f64x2.splat(0);
-    const vmu = f64x2.splat(mu);
-    for (let img = 0; img < n; img++) {
-      const base = at(x, (img * c + ch) * hw);
-      let i = 0;
-      for (; i + 4 <= hw; i += 4) {
-        const v = v128.load(base + (<usize>i << 2));
-        const d0 = f64x2.sub(low(v), vmu);
-        const d1 = f64x2.sub(high(v), vmu);
-        q0 = f64x2.add(q0, f64x2.mul(d0, d0));
-        q1 = f64x2.add(q1, f64x2.mul(d1, d1));
+      const rowMean = (s + f64x2.extract_lane(acc, 0) + f64x2.extract_lane(acc, 1)) / rowCount;
+      let sq: f64 = 0;
+      let q = f64x2.splat(0);
+      const centre = <f32>rowMean, vc = f32x4.splat(centre);
+      i = 0;
+      for (; i + 32 <= hw; i += 32) {
+        const p = base + (<usize>i << 2);
+        let t = f32x4.splat(0);
+        for (let j: usize = 0; j < 128; j += 16) {
+          const d = f32x4.sub(v128.load(p + j), vc);
+          t = f32x4.add(t, f32x4.mul(d, d));
+        }
+        q = widen(q, t);
       }
+      let restSq = f32x4.splat(0);
+      for (; i + 4 <= hw; i += 4) {
+        const d = f32x4.sub(v128.load(base + (<usize>i << 2)), vc);
+        restSq = f32x4.add(restSq, f32x4.mul(d, d));
+      }
+      q = widen(q, restSq);
       for (; i < hw; i++) {
-        const d = <f64>load<f32>(base + (<usize>i << 2)) - mu;
+        const d = <f64>load<f32>(base + (<usize>i << 2)) - <f64>centre;
         sq += d * d;
       }
+      // Deviations from the float centre: the row's m2 about its mean is that, less (mean − centre)².
+      const off = rowMean - <f64>centre;
+      const rowM2 = sq + f64x2.extract_lane(q, 0) + f64x2.extract_lane(q, 1) - rowCount * off * off;
+      const merged = count + rowCount, delta = rowMean - mu;
+      mu += delta * (rowCount / merged);
+      m2 += rowM2 + delta * delta * (count * rowCount / merged);
+      count = merged;
     }
-    sq += total(q0, q1);
     store<f32>(at(mean, ch), <f32>mu);
-    store<f32>(at(variance, ch), <f32>(sq / count));
+    store<f32>(at(variance, ch), <f32>(m2 / count));
   }
 }
 
@@ -151,20 +176,24 @@ export function batchNormBackward(
     const vs = f32x4.splat(scale), vt = f32x4.splat(shift);
     let sumDy: f64 = 0;
     let sumDyXhat: f64 = 0;
-    let d0 = f64x2.splat(0), d1 = f64x2.splat(0), h0 = f64x2.splat(0), h1 = f64x2.splat(0);
+    // Runs of 32 values summed in float lanes (8 each), then in double, as in batchNormStats.
+    let sums = f64x2.splat(0), tilts = f64x2.splat(0);
     for (let img = 0; img < n; img++) {
       const offset = (img * c + ch) * hw;
       const bx = at(x, offset);
       const bd = at(dy, offset);
       let i = 0;
-      for (; i + 4 <= hw; i += 4) {
-        const g = gradLanes(bd, bx, rectify, slope, vslope, vs, vt, i);
-        const xhat = f32x4.mul(f32x4.sub(v128.load(bx + (<usize>i << 2)), vmu), vis);
-        const g0 = low(g), g1 = high(g);
-        d0 = f64x2.add(d0, g0);
-        d1 = f64x2.add(d1, g1);
-        h0 = f64x2.add(h0, f64x2.mul(g0, low(xhat)));
-        h1 = f64x2.add(h1, f64x2.mul(g1, high(xhat)));
+      while (i + 4 <= hw) {
+        const end = min(hw & ~3, i + 32);
+        let runDy = f32x4.splat(0), runDyXhat = f32x4.splat(0);
+        for (; i < end; i += 4) {
+          const g = gradLanes(bd, bx, rectify, slope, vslope, vs, vt, i);
+          const xhat = f32x4.mul(f32x4.sub(v128.load(bx + (<usize>i << 2)), vmu), vis);
+          runDy = f32x4.add(runDy, g);
+          runDyXhat = f32x4.add(runDyXhat, f32x4.mul(g, xhat));
+        }
+        sums = widen(sums, runDy);
+        tilts = widen(tilts, runDyXhat);
       }
       for (; i < hw; i++) {
         const g = <f64>gradAt(bd, bx, rectify, slope, scale, shift, i);
@@ -172,8 +201,8 @@ export function batchNormBackward(
         sumDyXhat += g * <f64>((load<f32>(bx + (<usize>i << 2)) - mu) * is);
       }
     }
-    sumDy += total(d0, d1);
-    sumDyXhat += total(h0, h1);
+    sumDy += f64x2.extract_lane(sums, 0) + f64x2.extract_lane(sums, 1);
+    sumDyXhat += f64x2.extract_lane(tilts, 0) + f64x2.extract_lane(tilts, 1);
     if (dgamma != 0) store<f32>(at(dgamma, ch), <f32>sumDyXhat);
     if (dbeta != 0) store<f32>(at(dbeta, ch), <f32>sumDy);
     if (dx == 0) continue;
