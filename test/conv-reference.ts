@@ -1,6 +1,8 @@
 /** The three convolution passes by the js reference's im2col / col2im + GEMM, for tests of other ways to compute them. */
 import { gemmParams } from '../src/kernels/backend.js';
 import { createJsBackend, type ConvGeometry } from '../src/kernels/index.js';
+import { conv2d, convTranspose2d } from '../src/ops/conv.js';
+import { tensor } from '../src/ops/create.js';
 
 const reference = createJsBackend();
 
@@ -51,3 +53,22 @@ export function referenceWeights(x: Float32Array, y: Float32Array, g: ConvGeomet
   return grad;
 }
 
+
+/**
+ * conv2d of x [n, c, h, h] and convTranspose2d of dy [n, k, h/2, h/2] by w [k, c, 4, 4] (stride 2,
+ * padding 1) on the current backend, each with its backward (dy, then x, as the output's
+ * gradient): y, dx, dW of the one, then of the other.
+ */
+export function stridedConvsWithGradients(x: Float32Array, w: Float32Array, dy: Float32Array, n: number, c: number, h: number, k: number): Float32Array[] {
+  const results: Float32Array[] = [];
+  for (const transposed of [false, true]) {
+    const input = transposed ? tensor(dy, [n, k, h / 2, h / 2]) : tensor(x, [n, c, h, h]);
+    const weight = tensor(w, [k, c, 4, 4]);
+    input.requiresGrad = true;
+    weight.requiresGrad = true;
+    const out = transposed ? convTranspose2d(input, weight, null, { stride: 2, padding: 1 }) : conv2d(input, weight, null, { stride: 2, padding: 1 });
+    out.backward(tensor(transposed ? x : dy, out.shape));
+    results.push(Float32Array.from(out.data), Float32Array.from(input.grad!.data), Float32Array.from(weight.grad!.data));
+  }
+  return results;
+}

@@ -15,7 +15,7 @@ import { loadAddon, type NativeAddon } from '../src/kernels/native/addon.js';
 import { winogradApplies } from '../src/kernels/winograd.js';
 import { conv2d, convTranspose2d } from '../src/ops/conv.js';
 import { tensor } from '../src/ops/create.js';
-import { geometry, referenceAdjoint, referenceConvolve, referenceWeights } from './conv-reference.js';
+import { geometry, referenceAdjoint, referenceConvolve, referenceWeights, stridedConvsWithGradients } from './conv-reference.js';
 import { assertClose, randomValues, testRandom } from './helpers.js';
 
 function nativeWithDirect(): NativeBackend | null {
@@ -217,17 +217,7 @@ describe('native direct convolutions (oneDNN) against the js reference', { skip 
       const dy = randomValues(4 * 64 * 8 * 8, 9);
       const run = (mode: 'on' | 'off'): Float32Array[] => {
         native.setDirectConv(mode);
-        const results: Float32Array[] = [];
-        for (const transposed of [false, true]) {
-          const input = transposed ? tensor(dy, [4, 64, 8, 8]) : tensor(x, [4, 32, 16, 16]);
-          const weight = tensor(w, [64, 32, 4, 4]);
-          input.requiresGrad = true;
-          weight.requiresGrad = true;
-          const out = transposed ? convTranspose2d(input, weight, null, { stride: 2, padding: 1 }) : conv2d(input, weight, null, { stride: 2, padding: 1 });
-          out.backward(tensor(transposed ? x : dy, out.shape));
-          results.push(Float32Array.from(out.data), Float32Array.from(input.grad!.data), Float32Array.from(weight.grad!.data));
-        }
-        return results;
+        return stridedConvsWithGradients(x, w, dy, 4, 32, 16, 64);
       };
       const off = run('off');
       const on = run('on');

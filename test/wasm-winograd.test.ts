@@ -10,9 +10,7 @@ import { setBackend, type ConvGeometry } from '../src/kernels/index.js';
 import type { WasmBackend } from '../src/kernels/wasm/index.js';
 import { winogradApplies } from '../src/kernels/winograd.js';
 import { clearConvolutionChoices, convolutionChoices, restoreConvolutionChoices, type ConvolutionChoice } from '../src/ops/conv-algorithm.js';
-import { conv2d, convTranspose2d } from '../src/ops/conv.js';
-import { tensor } from '../src/ops/create.js';
-import { geometry, referenceAdjoint, referenceConvolve, referenceWeights } from './conv-reference.js';
+import { geometry, referenceAdjoint, referenceConvolve, referenceWeights, stridedConvsWithGradients } from './conv-reference.js';
 import { assertClose, randomValues, testRandom } from './helpers.js';
 
 const wasm = setBackend('wasm') as WasmBackend;
@@ -103,17 +101,7 @@ describe('wasm Winograd against the js reference', () => {
         }
       }
       restoreConvolutionChoices(choices);
-      const results: Float32Array[] = [];
-      for (const transposed of [false, true]) {
-        const input = transposed ? tensor(dy, [8, 128, 8, 8]) : tensor(x, [8, 64, 16, 16]);
-        const weight = tensor(w, [128, 64, 4, 4]);
-        input.requiresGrad = true;
-        weight.requiresGrad = true;
-        const out = transposed ? convTranspose2d(input, weight, null, { stride: 2, padding: 1 }) : conv2d(input, weight, null, { stride: 2, padding: 1 });
-        out.backward(tensor(transposed ? x : dy, out.shape));
-        results.push(Float32Array.from(out.data), Float32Array.from(input.grad!.data), Float32Array.from(weight.grad!.data));
-      }
-      return results;
+      return stridedConvsWithGradients(x, w, dy, 8, 64, 16, 128);
     };
     const original = wasm.directConvolution!;
     const ran: string[] = [];

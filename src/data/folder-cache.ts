@@ -516,7 +516,6 @@ function runWorkers(job: PrepareJob, count: number, results: SlotResult[], onPro
   const claim: PrepareJob = { ...job, next: new SharedArrayBuffer(8), chunk };
   let done = 0;
   let live = count;
-  const pool: Worker[] = [];
   const next = new Int32Array(claim.next!);
   return new Promise<void>((resolvePromise, reject) => {
     let failed = false;
@@ -548,7 +547,6 @@ function runWorkers(job: PrepareJob, count: number, results: SlotResult[], onPro
         failAll(error);
         return;
       }
-      pool.push(w);
       running.add(w);
       let ended = false;
       w.on('message', (m: { from: number; to: number; results: SlotResult[] } | { error: string } | { end: true }) => {

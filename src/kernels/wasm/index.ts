@@ -92,12 +92,23 @@ export function createWasmBackend(threads?: number): WasmBackend {
     staged = [];
   };
   const threadCount = (): number => (pool?.started === true ? pool.threads : 1);
+  // Inside a sequence of kernels on the same staged arrays (`sequence`), they stay staged until it ends.
+  let inSequence = false;
   const run = (name: KernelName, work: number, minWork: number, args: number[]): void => {
     try {
       const fn = exports[name];
       if (pool !== null && work >= minWork && pool.started) pool.run(name, [pool.threads, ...args], fn);
       else fn(0, 1, ...args);
     } finally {
+      if (!inSequence) unstage();
+    }
+  };
+  const sequence = <T>(body: () => T): T => {
+    inSequence = true;
+    try {
+      return body();
+    } finally {
+      inSequence = false;
       unstage();
     }
   };
@@ -154,52 +165,44 @@ export function createWasmBackend(threads?: number): WasmBackend {
     const perChunk = winogradImagesPerChunk(g, k);
     const chunkTiles = perChunk * winogradTilesPerImage(g);
     const threads = threadCount();
-    const held: Array<{ temp: Float32Array; original: Float32Array; output: boolean }> = [];
-    const hold = (a: Float32Array, isOutput = false): number => {
-      if (heap.owns(a)) return a.byteOffset;
-      const temp = heap.alloc(a.length);
-      if (!isOutput) temp.set(a);
-      held.push({ temp, original: a, output: isOutput });
-      return temp.byteOffset;
-    };
     const kernelSide = heap.alloc(9 * k * cp);
     const imageSide = heap.alloc(9 * cp * chunkTiles);
     const columnSide = heap.alloc(9 * k * chunkTiles);
     const pads = heap.alloc(threads * g.c * (g.h + 2) * (g.w + 2));
     try {
-      const [u, v, z, padPtr] = [kernelSide.byteOffset, imageSide.byteOffset, columnSide.byteOffset, pads.byteOffset];
-      const inPtr = hold(input);
-      const secondPtr = hold(second);
-      const outPtr = hold(output, true);
-      const imageBytes = 4 * g.c * g.h * g.w;
-      const columnBytes = 4 * k * g.outH * g.outW;
-      const shape = [g.outH, g.outW];
-      const elements = (count: number): number => 9 * count * winogradTilesPerImage(g) * (cp + k);
-      const products = (transA: number, transB: number, m: number, n: number, depth: number, a: number, sa: number, b: number, sb: number, beta: number, c: number, sc: number): void =>
-        run('gemm', 2 * 9 * m * n * depth, PARALLEL_MIN_FLOPS, [transA, transB, m, n, depth, 1, beta, 9, a, sa, b, sb, c, sc, scratch, scratchBytes]);
-      if (pass !== 'weights') run('winogradKernels', 9 * k * cp, PARALLEL_MIN_ELEMENTS, [secondPtr, k, g.c, u]);
-      for (let n0 = 0; n0 < g.n; n0 += perChunk) {
-        const count = Math.min(perChunk, g.n - n0);
-        const t = count * winogradTilesPerImage(g);
-        if (pass === 'convolve') {
-          run('winogradImages', elements(count), PARALLEL_MIN_ELEMENTS, [inPtr + n0 * imageBytes, g.c, g.h, g.w, ...shape, count, v, padPtr]);
-          products(0, 1, k, t, cp, u, k * cp, v, cp * t, 0, z, k * t);
-          run('winogradUnoutputs', elements(count), PARALLEL_MIN_ELEMENTS, [z, k, ...shape, count, outPtr + n0 * columnBytes]);
-        } else if (pass === 'adjoint') {
-          run('winogradOutputs', elements(count), PARALLEL_MIN_ELEMENTS, [inPtr + n0 * columnBytes, k, ...shape, count, z]);
-          products(1, 0, t, cp, k, z, k * t, u, k * cp, 0, v, cp * t);
-          run('winogradUnimages', elements(count), PARALLEL_MIN_ELEMENTS, [v, g.c, g.h, g.w, ...shape, count, outPtr + n0 * imageBytes, padPtr]);
-        } else {
-          run('winogradImages', elements(count), PARALLEL_MIN_ELEMENTS, [inPtr + n0 * imageBytes, g.c, g.h, g.w, ...shape, count, v, padPtr]);
-          run('winogradOutputs', elements(count), PARALLEL_MIN_ELEMENTS, [secondPtr + n0 * columnBytes, k, ...shape, count, z]);
-          products(0, 0, k, cp, t, z, k * t, v, cp * t, n0 === 0 ? 0 : 1, u, k * cp);
+      return sequence(() => {
+        const [u, v, z, padPtr] = [kernelSide.byteOffset, imageSide.byteOffset, columnSide.byteOffset, pads.byteOffset];
+        const inPtr = ptr(input);
+        const secondPtr = ptr(second);
+        const outPtr = ptr(output, true);
+        const imageBytes = 4 * g.c * g.h * g.w;
+        const columnBytes = 4 * k * g.outH * g.outW;
+        const shape = [g.outH, g.outW];
+        const elements = (count: number): number => 9 * count * winogradTilesPerImage(g) * (cp + k);
+        const products = (transA: number, transB: number, m: number, n: number, depth: number, a: number, sa: number, b: number, sb: number, beta: number, c: number, sc: number): void =>
+          run('gemm', 2 * 9 * m * n * depth, PARALLEL_MIN_FLOPS, [transA, transB, m, n, depth, 1, beta, 9, a, sa, b, sb, c, sc, scratch, scratchBytes]);
+        if (pass !== 'weights') run('winogradKernels', 9 * k * cp, PARALLEL_MIN_ELEMENTS, [secondPtr, k, g.c, u]);
+        for (let n0 = 0; n0 < g.n; n0 += perChunk) {
+          const count = Math.min(perChunk, g.n - n0);
+          const t = count * winogradTilesPerImage(g);
+          if (pass === 'convolve') {
+            run('winogradImages', elements(count), PARALLEL_MIN_ELEMENTS, [inPtr + n0 * imageBytes, g.c, g.h, g.w, ...shape, count, v, padPtr]);
+            products(0, 1, k, t, cp, u, k * cp, v, cp * t, 0, z, k * t);
+            run('winogradUnoutputs', elements(count), PARALLEL_MIN_ELEMENTS, [z, k, ...shape, count, outPtr + n0 * columnBytes]);
+          } else if (pass === 'adjoint') {
+            run('winogradOutputs', elements(count), PARALLEL_MIN_ELEMENTS, [inPtr + n0 * columnBytes, k, ...shape, count, z]);
+            products(1, 0, t, cp, k, z, k * t, u, k * cp, 0, v, cp * t);
+            run('winogradUnimages', elements(count), PARALLEL_MIN_ELEMENTS, [v, g.c, g.h, g.w, ...shape, count, outPtr + n0 * imageBytes, padPtr]);
+          } else {
+            run('winogradImages', elements(count), PARALLEL_MIN_ELEMENTS, [inPtr + n0 * imageBytes, g.c, g.h, g.w, ...shape, count, v, padPtr]);
+            run('winogradOutputs', elements(count), PARALLEL_MIN_ELEMENTS, [secondPtr + n0 * columnBytes, k, ...shape, count, z]);
+            products(0, 0, k, cp, t, z, k * t, v, cp * t, n0 === 0 ? 0 : 1, u, k * cp);
+          }
         }
-      }
-      if (pass === 'weights') run('winogradUnkernels', 9 * k * cp, PARALLEL_MIN_ELEMENTS, [u, k, g.c, outPtr]);
-      for (const h of held) if (h.output) h.original.set(h.temp);
-      return true;
+        if (pass === 'weights') run('winogradUnkernels', 9 * k * cp, PARALLEL_MIN_ELEMENTS, [u, k, g.c, outPtr]);
+        return true;
+      });
     } finally {
-      for (const h of held) heap.free(h.temp);
       for (const a of [kernelSide, imageSide, columnSide, pads]) heap.free(a);
     }
   };

@@ -126,10 +126,7 @@ export function winogradImages(
   return tw % 4 == 0 ? 16 : tw == 2 && th % 2 == 0 ? <usize>(2 * outW) << 2 : 0;
 }
 
-/** The first tile of group `g` and its top-left output, for groupSecondLoad's two layouts. */
-@inline function groupTile(g: i32, tw: i32): i32 {
-  return g * 4;
-}
+/** Group g holds tiles 4g … 4g + 3; its top-left output, for groupSecondLoad's two layouts. */
 @inline function groupCorner(g: i32, tw: i32, outW: i32): i32 {
   if (tw == 2) return 4 * g * outW;
   const t = g * 4, ti = t / tw, tj = t - ti * tw;
@@ -154,7 +151,7 @@ export function winogradOutputs(tid: i32, nthreads: i32, y: usize, k: i32, outH:
           const a0 = v128.shuffle<f32>(top0, top1, 0, 2, 4, 6), a1 = v128.shuffle<f32>(top0, top1, 1, 3, 5, 7);
           const b0 = v128.shuffle<f32>(bottom0, bottom1, 0, 2, 4, 6), b1 = v128.shuffle<f32>(bottom0, bottom1, 1, 3, 5, 7);
           const s0 = f32x4.add(a0, b0), s1 = f32x4.add(a1, b1);
-          const t = at(dst, groupTile(g, tw));
+          const t = at(dst, g * 4);
           v128.store(t, a0);
           v128.store(t + planeBytes, f32x4.add(a0, a1));
           v128.store(t + 2 * planeBytes, a1);
@@ -201,7 +198,7 @@ export function winogradUnoutputs(tid: i32, nthreads: i32, m: usize, k: i32, out
       const dst = at(y, (img * k + o) * outH * outW);
       if (second != 0) {
         for (let g = 0; g < (th * tw) >> 2; g++) {
-          const t = at(src, groupTile(g, tw));
+          const t = at(src, g * 4);
           const m00 = v128.load(t), m01 = v128.load(t + planeBytes), m02 = v128.load(t + 2 * planeBytes);
           const m10 = v128.load(t + 3 * planeBytes), m11 = v128.load(t + 4 * planeBytes), m12 = v128.load(t + 5 * planeBytes);
           const m20 = v128.load(t + 6 * planeBytes), m21 = v128.load(t + 7 * planeBytes), m22 = v128.load(t + 8 * planeBytes);
