@@ -13,7 +13,9 @@
  *   convolve  M_ξν [k × T] = U_ξν [k × 4c] · V_ξν [4c × T],  y = Aᵀ M A per tile;
  *   adjoint   W_ξν [4c × T] = U_ξνᵀ · Z_ξν [k × T] (Z = A ȳ Aᵀ), x̄ += B W Bᵀ per tile (tiles overlap by a row);
  *   weights   P_ξν [k × 4c] = Σ_chunks Z_ξν · V_ξνᵀ,  w̄ = Gᵀ P G.
- * U = G g Gᵀ is made once per call. The chunks keep the transformed tiles within a budget.
+ * U = G g Gᵀ is made once per call. The chunks keep the transformed tiles within a budget. Where U
+ * is small, each thread instead takes its own images through transform, products and untransform
+ * a few at a time, so the tiles it writes are still in its cache when it multiplies them.
  */
 #include <cblas.h>
 #include <stdlib.h>
@@ -96,33 +98,115 @@ static void untransform_kernels(const float *pm, int k, int c, float *w) {
   }
 }
 
-/* V_ξν [4c × T] = Bᵀ d B for every phase channel and tile of images n0 … n0 + count. Each plane
-   is copied once into a buffer with its padding, so the tiles read it without a bound check. */
+/* A plane with its padding, held by column class: rows 0 … h + 1 of the padded plane, each as
+   four runs of tw + 1 values, run b holding padded columns b, 4 + b, 8 + b, … A tile's columns
+   4tj + q, 4tj + 2 + q and 4tj + 4 + q are then element tj of runs q, q + 2 and q, tj + 1: the
+   transforms read and write whole runs with unit stride, which vectorises. */
+static inline long class_floats(const conv_geometry *g) { return (long)(g->h + 2) * 4 * (g->out_w / 2 + 1); }
+
+typedef float quad __attribute__((vector_size(16)));
+typedef int quad_index __attribute__((vector_size(16)));
+
+/* Run b of n values gets src[4j + b]. Blocks of 16 are a 4 × 4 transpose in registers: the
+   stride-4 loop the compiler makes of it otherwise took half of a transform's time. */
+static void unzip4(const float *restrict src, int n, float *restrict r0, float *restrict r1, float *restrict r2, float *restrict r3) {
+  const quad_index lo = {0, 4, 1, 5}, hi = {2, 6, 3, 7}, first = {0, 1, 4, 5}, second = {2, 3, 6, 7};
+  int j = 0;
+  for (; j + 4 <= n; j += 4) {
+    quad a, b, c, d;
+    memcpy(&a, src + 4 * j, sizeof a);
+    memcpy(&b, src + 4 * j + 4, sizeof b);
+    memcpy(&c, src + 4 * j + 8, sizeof c);
+    memcpy(&d, src + 4 * j + 12, sizeof d);
+    const quad ab0 = __builtin_shuffle(a, b, lo), ab1 = __builtin_shuffle(a, b, hi);
+    const quad cd0 = __builtin_shuffle(c, d, lo), cd1 = __builtin_shuffle(c, d, hi);
+    const quad o0 = __builtin_shuffle(ab0, cd0, first), o1 = __builtin_shuffle(ab0, cd0, second);
+    const quad o2 = __builtin_shuffle(ab1, cd1, first), o3 = __builtin_shuffle(ab1, cd1, second);
+    memcpy(r0 + j, &o0, sizeof o0);
+    memcpy(r1 + j, &o1, sizeof o1);
+    memcpy(r2 + j, &o2, sizeof o2);
+    memcpy(r3 + j, &o3, sizeof o3);
+  }
+  for (; j < n; j++) {
+    r0[j] = src[4 * j];
+    r1[j] = src[4 * j + 1];
+    r2[j] = src[4 * j + 2];
+    r3[j] = src[4 * j + 3];
+  }
+}
+
+/* The inverse: dst[4j + b] = run b's value j. */
+static void zip4(const float *restrict r0, const float *restrict r1, const float *restrict r2, const float *restrict r3, int n, float *restrict dst) {
+  const quad_index lo = {0, 4, 1, 5}, hi = {2, 6, 3, 7}, first = {0, 1, 4, 5}, second = {2, 3, 6, 7};
+  int j = 0;
+  for (; j + 4 <= n; j += 4) {
+    quad a, b, c, d;
+    memcpy(&a, r0 + j, sizeof a);
+    memcpy(&b, r1 + j, sizeof b);
+    memcpy(&c, r2 + j, sizeof c);
+    memcpy(&d, r3 + j, sizeof d);
+    const quad ab0 = __builtin_shuffle(a, b, lo), ab1 = __builtin_shuffle(a, b, hi);
+    const quad cd0 = __builtin_shuffle(c, d, lo), cd1 = __builtin_shuffle(c, d, hi);
+    const quad o0 = __builtin_shuffle(ab0, cd0, first), o1 = __builtin_shuffle(ab0, cd0, second);
+    const quad o2 = __builtin_shuffle(ab1, cd1, first), o3 = __builtin_shuffle(ab1, cd1, second);
+    memcpy(dst + 4 * j, &o0, sizeof o0);
+    memcpy(dst + 4 * j + 4, &o1, sizeof o1);
+    memcpy(dst + 4 * j + 8, &o2, sizeof o2);
+    memcpy(dst + 4 * j + 12, &o3, sizeof o3);
+  }
+  for (; j < n; j++) {
+    dst[4 * j] = r0[j];
+    dst[4 * j + 1] = r1[j];
+    dst[4 * j + 2] = r2[j];
+    dst[4 * j + 3] = r3[j];
+  }
+}
+
+/* Padded column x is the source's x − 1: source class 0 is run 1, …, class 3 is run 0 from 1. */
+static void plane_to_classes(const float *src, const conv_geometry *g, float *cls) {
+  const int h = g->h, w = g->w, tw = g->out_w / 2, cw = tw + 1;
+  memset(cls, 0, sizeof(float) * 4 * cw);
+  memset(cls + (long)(h + 1) * 4 * cw, 0, sizeof(float) * 4 * cw);
+  for (int y = 0; y < h; y++) {
+    float *run = cls + (long)(y + 1) * 4 * cw;
+    unzip4(src + (long)y * w, tw, run + cw, run + 2 * cw, run + 3 * cw, run + 1);
+    run[0] = run[cw + tw] = run[2 * cw + tw] = run[3 * cw + tw] = 0.0f;
+  }
+}
+
+static void classes_to_plane(const float *cls, const conv_geometry *g, float *dst) {
+  const int h = g->h, w = g->w, tw = g->out_w / 2, cw = tw + 1;
+  for (int y = 0; y < h; y++) {
+    const float *run = cls + (long)(y + 1) * 4 * cw;
+    zip4(run + cw, run + 2 * cw, run + 3 * cw, run + 1, tw, dst + (long)y * w);
+  }
+}
+
+/* V_ξν [4c × T] = Bᵀ d B for every phase channel and tile of images n0 … n0 + count. */
 static void transform_images(const float *x, const conv_geometry *g, int count, float *v, float *pads) {
-  const int c = g->c, h = g->h, w = g->w, th = g->out_h / 2, tw = g->out_w / 2, pw = w + 2;
+  const int c = g->c, h = g->h, w = g->w, th = g->out_h / 2, tw = g->out_w / 2, cw = tw + 1;
   const long tiles = (long)count * th * tw, plane = 4L * c * tiles;
 #pragma omp parallel
   {
-    float *pad = pads + (long)omp_get_thread_num() * (h + 2) * pw;
-    memset(pad, 0, sizeof(float) * (h + 2) * pw);
+    float *cls = pads + (long)omp_get_thread_num() * class_floats(g);
 #pragma omp for collapse(2) schedule(static)
     for (int ch = 0; ch < c; ch++)
       for (int img = 0; img < count; img++) {
-        const float *src = x + ((long)img * c + ch) * h * w;
-        for (int y = 0; y < h; y++) memcpy(pad + (long)(y + 1) * pw + 1, src + (long)y * w, sizeof(float) * w);
+        plane_to_classes(x + ((long)img * c + ch) * h * w, g, cls);
         for (int p = 0; p < 2; p++)
           for (int q = 0; q < 2; q++) {
             float *dst = v + (long)(ch * 4 + p * 2 + q) * tiles + (long)img * th * tw;
             for (int ti = 0; ti < th; ti++) {
-              /* Padded rows 4ti + 2r + p, columns 4tj + 2s + q. */
-              const float *r0 = pad + (long)(4 * ti + p) * pw + q, *r1 = r0 + 2 * pw, *r2 = r1 + 2 * pw;
+              /* Padded rows 4ti + p, + 2, + 4; columns as in class_floats' comment. */
+              const float *r0 = cls + (long)(4 * ti + p) * 4 * cw, *r1 = r0 + 8L * cw, *r2 = r1 + 8L * cw;
+              const float *a0 = r0 + q * cw, *b0 = r0 + (q + 2) * cw, *a1 = r1 + q * cw, *b1 = r1 + (q + 2) * cw;
+              const float *a2 = r2 + q * cw, *b2 = r2 + (q + 2) * cw;
               float *o = dst + (long)ti * tw;
 #pragma omp simd
               for (int tj = 0; tj < tw; tj++) {
-                const int x0 = 4 * tj;
-                const float e00 = r0[x0] - r1[x0], e01 = r0[x0 + 2] - r1[x0 + 2], e02 = r0[x0 + 4] - r1[x0 + 4];
-                const float e10 = r1[x0], e11 = r1[x0 + 2], e12 = r1[x0 + 4];
-                const float e20 = r2[x0] - r1[x0], e21 = r2[x0 + 2] - r1[x0 + 2], e22 = r2[x0 + 4] - r1[x0 + 4];
+                const float e00 = a0[tj] - a1[tj], e01 = b0[tj] - b1[tj], e02 = a0[tj + 1] - a1[tj + 1];
+                const float e10 = a1[tj], e11 = b1[tj], e12 = a1[tj + 1];
+                const float e20 = a2[tj] - a1[tj], e21 = b2[tj] - b1[tj], e22 = a2[tj + 1] - a1[tj + 1];
                 o[0 * plane + tj] = e00 - e01;
                 o[1 * plane + tj] = e01;
                 o[2 * plane + tj] = e02 - e01;
@@ -148,17 +232,24 @@ static void transform_outputs(const float *y, const conv_geometry *g, int k, int
     for (int img = 0; img < count; img++) {
       const float *src = y + ((long)img * k + o) * oh * ow;
       float *dst = z + (long)o * tiles + (long)img * th * tw;
-      for (int ti = 0; ti < th; ti++)
+      for (int ti = 0; ti < th; ti++) {
+        const float *r0 = src + (long)(2 * ti) * ow, *r1 = r0 + ow;
+        float *d = dst + (long)ti * tw;
+#pragma omp simd
         for (int tj = 0; tj < tw; tj++) {
-          const float *r0 = src + (long)(2 * ti) * ow + 2 * tj, *r1 = r0 + ow;
-          const float e[3][2] = {{r0[0], r0[1]}, {r0[0] + r1[0], r0[1] + r1[1]}, {r1[0], r1[1]}};
-          const long t = (long)ti * tw + tj;
-          for (int i = 0; i < 3; i++) {
-            dst[(i * 3 + 0) * plane + t] = e[i][0];
-            dst[(i * 3 + 1) * plane + t] = e[i][0] + e[i][1];
-            dst[(i * 3 + 2) * plane + t] = e[i][1];
-          }
+          const float a = r0[2 * tj], b = r0[2 * tj + 1], c = r1[2 * tj], e = r1[2 * tj + 1];
+          const float ac = a + c, be = b + e;
+          d[0 * plane + tj] = a;
+          d[1 * plane + tj] = a + b;
+          d[2 * plane + tj] = b;
+          d[3 * plane + tj] = ac;
+          d[4 * plane + tj] = ac + be;
+          d[5 * plane + tj] = be;
+          d[6 * plane + tj] = c;
+          d[7 * plane + tj] = c + e;
+          d[8 * plane + tj] = e;
         }
+      }
     }
 }
 
@@ -171,66 +262,70 @@ static void untransform_outputs(const float *m, const conv_geometry *g, int k, i
     for (int img = 0; img < count; img++) {
       const float *src = m + (long)o * tiles + (long)img * th * tw;
       float *dst = y + ((long)img * k + o) * oh * ow;
-      for (int ti = 0; ti < th; ti++)
+      for (int ti = 0; ti < th; ti++) {
+        const float *s = src + (long)ti * tw;
+        float *o0 = dst + (long)(2 * ti) * ow, *o1 = o0 + ow;
+#pragma omp simd
         for (int tj = 0; tj < tw; tj++) {
-          const long t = (long)ti * tw + tj;
-          float r[2][3];
-          for (int j = 0; j < 3; j++) {
-            const float m0 = src[(0 * 3 + j) * plane + t], m1 = src[(1 * 3 + j) * plane + t], m2 = src[(2 * 3 + j) * plane + t];
-            r[0][j] = m0 + m1;
-            r[1][j] = m1 + m2;
-          }
-          float *o0 = dst + (long)(2 * ti) * ow + 2 * tj, *o1 = o0 + ow;
-          o0[0] = r[0][0] + r[0][1];
-          o0[1] = r[0][1] + r[0][2];
-          o1[0] = r[1][0] + r[1][1];
-          o1[1] = r[1][1] + r[1][2];
+          const float m0 = s[0 * plane + tj], m1 = s[1 * plane + tj], m2 = s[2 * plane + tj];
+          const float m3 = s[3 * plane + tj], m4 = s[4 * plane + tj], m5 = s[5 * plane + tj];
+          const float m6 = s[6 * plane + tj], m7 = s[7 * plane + tj], m8 = s[8 * plane + tj];
+          const float r00 = m0 + m3, r01 = m1 + m4, r02 = m2 + m5, r10 = m3 + m6, r11 = m4 + m7, r12 = m5 + m8;
+          o0[2 * tj] = r00 + r01;
+          o0[2 * tj + 1] = r01 + r02;
+          o1[2 * tj] = r10 + r11;
+          o1[2 * tj + 1] = r11 + r12;
         }
+      }
     }
 }
 
-/* x̄ = Σ_tiles B W Bᵀ, added onto the image's phases (W_ξν [4c × T]); tiles overlap by a row and a
-   column, so each thread sums whole planes in a buffer with the padding, then copies the interior. */
+/* x̄ = Σ_tiles B W Bᵀ, added onto the image's phases (W_ξν [4c × T]). Tiles overlap by a row and
+   a column, so each thread sums whole planes, held by column class, then writes them out. The
+   column a tile shares with the next is added in a second loop, so each loop vectorises. */
 static void untransform_images(const float *wm, const conv_geometry *g, int count, float *x, float *pads) {
-  const int c = g->c, h = g->h, w = g->w, th = g->out_h / 2, tw = g->out_w / 2, pw = w + 2;
+  const int c = g->c, h = g->h, w = g->w, th = g->out_h / 2, tw = g->out_w / 2, cw = tw + 1;
   const long tiles = (long)count * th * tw, plane = 4L * c * tiles;
 #pragma omp parallel
   {
-    float *pad = pads + (long)omp_get_thread_num() * (h + 2) * pw;
+    float *cls = pads + (long)omp_get_thread_num() * class_floats(g);
 #pragma omp for collapse(2) schedule(static)
     for (int ch = 0; ch < c; ch++)
       for (int img = 0; img < count; img++) {
-        memset(pad, 0, sizeof(float) * (h + 2) * pw);
+        memset(cls, 0, sizeof(float) * class_floats(g));
         for (int p = 0; p < 2; p++)
           for (int q = 0; q < 2; q++) {
             const float *src = wm + (long)(ch * 4 + p * 2 + q) * tiles + (long)img * th * tw;
             for (int ti = 0; ti < th; ti++) {
-              float *r0 = pad + (long)(4 * ti + p) * pw + q, *r1 = r0 + 2 * pw, *r2 = r1 + 2 * pw;
+              float *r0 = cls + (long)(4 * ti + p) * 4 * cw, *r1 = r0 + 8L * cw, *r2 = r1 + 8L * cw;
+              float *a0 = r0 + q * cw, *b0 = r0 + (q + 2) * cw, *a1 = r1 + q * cw, *b1 = r1 + (q + 2) * cw;
+              float *a2 = r2 + q * cw, *b2 = r2 + (q + 2) * cw;
               const float *in = src + (long)ti * tw;
-              /* B = [1 0 0; −1 1 −1; 0 0 1] along the rows, then the columns; tiles tj and tj + 1
-                 share a column, so the loop runs in order. */
+              /* B = [1 0 0; −1 1 −1; 0 0 1] along the rows, then the columns. Run element tj of
+                 a0, a1, a2 takes column 0 of tile tj and column 2 of tile tj − 1, in one store:
+                 adding the second in a loop of its own stalled on store forwarding. */
+              const float *w0 = in, *w1 = in + plane, *w2 = in + 2 * plane, *w3 = in + 3 * plane, *w4 = in + 4 * plane;
+              const float *w5 = in + 5 * plane, *w6 = in + 6 * plane, *w7 = in + 7 * plane, *w8 = in + 8 * plane;
+#pragma omp simd
               for (int tj = 0; tj < tw; tj++) {
-                const float w00 = in[0 * plane + tj], w01 = in[1 * plane + tj], w02 = in[2 * plane + tj];
-                const float w10 = in[3 * plane + tj], w11 = in[4 * plane + tj], w12 = in[5 * plane + tj];
-                const float w20 = in[6 * plane + tj], w21 = in[7 * plane + tj], w22 = in[8 * plane + tj];
-                const float e00 = w00, e01 = w01 - w00 - w02, e02 = w02;
-                const float e10 = w10, e11 = w11 - w10 - w12, e12 = w12;
-                const float e20 = w20, e21 = w21 - w20 - w22, e22 = w22;
-                const int x0 = 4 * tj;
-                r0[x0] += e00;
-                r0[x0 + 2] += e01;
-                r0[x0 + 4] += e02;
-                r1[x0] += e10 - e00 - e20;
-                r1[x0 + 2] += e11 - e01 - e21;
-                r1[x0 + 4] += e12 - e02 - e22;
-                r2[x0] += e20;
-                r2[x0 + 2] += e21;
-                r2[x0 + 4] += e22;
+                const float e01 = w1[tj] - w0[tj] - w2[tj], e21 = w7[tj] - w6[tj] - w8[tj];
+                b0[tj] += e01;
+                b1[tj] += w4[tj] - w3[tj] - w5[tj] - e01 - e21;
+                b2[tj] += e21;
               }
+#pragma omp simd
+              for (int tj = 0; tj < tw; tj++) {
+                const float c0 = tj > 0 ? w2[tj - 1] : 0.0f, c2 = tj > 0 ? w8[tj - 1] : 0.0f, c1 = tj > 0 ? w5[tj - 1] - c0 - c2 : 0.0f;
+                a0[tj] += w0[tj] + c0;
+                a1[tj] += (w3[tj] - w0[tj] - w6[tj]) + c1;
+                a2[tj] += w6[tj] + c2;
+              }
+              a0[tw] += w2[tw - 1];
+              a1[tw] += w5[tw - 1] - w2[tw - 1] - w8[tw - 1];
+              a2[tw] += w8[tw - 1];
             }
           }
-        float *dst = x + ((long)img * c + ch) * h * w;
-        for (int y = 0; y < h; y++) memcpy(dst + (long)y * w, pad + (long)(y + 1) * pw + 1, sizeof(float) * w);
+        classes_to_plane(cls, g, x + ((long)img * c + ch) * h * w);
       }
   }
 }
@@ -238,9 +333,9 @@ static void untransform_images(const float *wm, const conv_geometry *g, int coun
 /* The 9 products C_i = op(A_i)·op(B_i) + β C_i, side by side: each thread runs single-threaded
    GEMMs on column strips of them, so the threads share the work evenly however small each is.
    oneDNN's sgemm where the addon has it (faster than OpenBLAS's on these shapes). */
-static void products(enum CBLAS_TRANSPOSE ta, enum CBLAS_TRANSPOSE tb, int m, int n, int kk, const float *a, int lda, long sa, const float *b,
-                     int ldb, long sb, float beta, float *c, int ldc, long sc) {
-  const int split = omp_get_max_threads(), strip = (n + split - 1) / split;
+static void products(int split, enum CBLAS_TRANSPOSE ta, enum CBLAS_TRANSPOSE tb, int m, int n, int kk, const float *a, int lda, long sa,
+                     const float *b, int ldb, long sb, float beta, float *c, int ldc, long sc) {
+  const int strip = (n + split - 1) / split;
 #pragma omp parallel for schedule(static) collapse(2)
   for (int i = 0; i < 9; i++)
     for (int part = 0; part < split; part++) {
@@ -255,41 +350,95 @@ static void products(enum CBLAS_TRANSPOSE ta, enum CBLAS_TRANSPOSE tb, int m, in
     }
 }
 
-static int images_per_chunk(const conv_geometry *g, int k) {
+static int images_per_chunk(const conv_geometry *g, int k, long budget) {
   const long per_image = 9L * (g->out_h / 2) * (g->out_w / 2) * (4L * g->c + k) * (long)sizeof(float);
-  const long chunk = WINOGRAD_BUDGET / per_image;
+  const long chunk = budget / per_image;
   return chunk < 1 ? 1 : chunk < g->n ? (int)chunk : g->n;
 }
 
-int native_winograd_conv(int pass, const conv_geometry *g, int k, const float *input, const float *second, float *output) {
-  if (!native_winograd_applies(g) || (pass != DIRECT_CONVOLVE && pass != DIRECT_ADJOINT && pass != DIRECT_WEIGHTS)) return 0;
-  const int c = g->c, cp = 4 * c, per_chunk = images_per_chunk(g, k);
+/* Images first … last − 1 in chunks of per_chunk: transform, 9 products (split column strips
+   each), untransform. `kernels` is U for the convolution and its adjoint, and the P this call
+   sums into for the weights (overwritten by the first chunk). */
+static void run_chunks(int pass, const conv_geometry *g, int k, const float *input, const float *second, float *output, int first, int last,
+                       int per_chunk, int split, float *kernels, float *images, float *columns, float *pads) {
+  const int cp = 4 * g->c;
   const long tiles_per_image = (long)(g->out_h / 2) * (g->out_w / 2);
-  const long kernel_floats = 9L * k * cp, chunk_tiles = per_chunk * tiles_per_image;
-  /* U (or P), the chunk's transformed images and column side, and a padded plane per thread. */
-  const long pad_floats = (long)omp_get_max_threads() * (g->h + 2) * (g->w + 2);
-  float *u = grow_scratch(sizeof(float) * (kernel_floats + 9L * chunk_tiles * (cp + k) + pad_floats));
-  if (u == NULL) return 0;
-  float *images = u + kernel_floats, *columns = images + 9L * cp * chunk_tiles, *pads = columns + 9L * k * chunk_tiles;
-  const long image = (long)c * g->h * g->w, column = (long)k * g->out_h * g->out_w;
-  if (pass != DIRECT_WEIGHTS) transform_kernels(second, k, c, u);
-  for (int n0 = 0; n0 < g->n; n0 += per_chunk) {
-    const int count = g->n - n0 < per_chunk ? g->n - n0 : per_chunk;
+  const long image = (long)g->c * g->h * g->w, column = (long)k * g->out_h * g->out_w;
+  for (int n0 = first; n0 < last; n0 += per_chunk) {
+    const int count = last - n0 < per_chunk ? last - n0 : per_chunk;
     const long t = count * tiles_per_image;
     if (pass == DIRECT_CONVOLVE) {
       transform_images(input + n0 * image, g, count, images, pads);
-      products(CblasNoTrans, CblasNoTrans, k, t, cp, u, cp, (long)k * cp, images, t, cp * t, 0.0f, columns, t, (long)k * t);
+      products(split, CblasNoTrans, CblasNoTrans, k, t, cp, kernels, cp, (long)k * cp, images, t, cp * t, 0.0f, columns, t, (long)k * t);
       untransform_outputs(columns, g, k, count, output + n0 * column);
     } else if (pass == DIRECT_ADJOINT) {
       transform_outputs(input + n0 * column, g, k, count, columns);
-      products(CblasTrans, CblasNoTrans, cp, t, k, u, cp, (long)k * cp, columns, t, (long)k * t, 0.0f, images, t, cp * t);
+      products(split, CblasTrans, CblasNoTrans, cp, t, k, kernels, cp, (long)k * cp, columns, t, (long)k * t, 0.0f, images, t, cp * t);
       untransform_images(images, g, count, output + n0 * image, pads);
     } else {
       transform_images(input + n0 * image, g, count, images, pads);
       transform_outputs(second + n0 * column, g, k, count, columns);
-      products(CblasNoTrans, CblasTrans, k, cp, t, columns, t, (long)k * t, images, t, cp * t, n0 == 0 ? 0.0f : 1.0f, u, cp, (long)k * cp);
+      products(split, CblasNoTrans, CblasTrans, k, cp, t, columns, t, (long)k * t, images, t, cp * t, n0 == first ? 0.0f : 1.0f, kernels, cp,
+               (long)k * cp);
     }
   }
+}
+
+/* Whether each thread should take its own images through the whole pipeline, a few at a time,
+   so that the transformed tiles it writes are still in its cache when it multiplies them. That
+   pays where U is small enough to stay in cache beside them (D's first two layers, G's last two);
+   for larger U, each thread's short products would read all of it again per chunk. */
+#define PIPELINE_KERNEL_BYTES (2L << 20)
+#define PIPELINE_BUDGET (512L << 10)
+
+static int pipelined(const conv_geometry *g, int k, int threads) {
+  return threads > 1 && g->n >= 2 * threads && 9L * k * 4 * g->c * (long)sizeof(float) <= PIPELINE_KERNEL_BYTES;
+}
+
+int native_winograd_conv(int pass, const conv_geometry *g, int k, const float *input, const float *second, float *output) {
+  if (!native_winograd_applies(g) || (pass != DIRECT_CONVOLVE && pass != DIRECT_ADJOINT && pass != DIRECT_WEIGHTS)) return 0;
+  const int c = g->c, cp = 4 * c, threads = omp_get_max_threads();
+  const long tiles_per_image = (long)(g->out_h / 2) * (g->out_w / 2), kernel_floats = 9L * k * cp;
+  const long pad_floats = class_floats(g);
+  if (pipelined(g, k, threads)) {
+    const int per_chunk = images_per_chunk(g, k, PIPELINE_BUDGET);
+    const long chunk_tiles = per_chunk * tiles_per_image, per_thread = 9L * chunk_tiles * (cp + k) + pad_floats;
+    /* U, or one P per thread for the weights; then each thread's transformed tiles and plane. */
+    const int kernel_copies = pass == DIRECT_WEIGHTS ? threads : 1;
+    float *u = grow_scratch(sizeof(float) * (kernel_floats * kernel_copies + threads * per_thread));
+    if (u == NULL) return 0;
+    if (pass != DIRECT_WEIGHTS) transform_kernels(second, k, c, u);
+    int team = 1;
+#pragma omp parallel num_threads(threads)
+    {
+      const int t = omp_get_thread_num();
+#pragma omp single
+      team = omp_get_num_threads();
+      float *images = u + kernel_floats * kernel_copies + t * per_thread, *columns = images + 9L * cp * chunk_tiles;
+      float *kernels = pass == DIRECT_WEIGHTS ? u + t * kernel_floats : u;
+      const int first = (int)((long)g->n * t / team), last = (int)((long)g->n * (t + 1) / team);
+      run_chunks(pass, g, k, input, second, output, first, last, per_chunk, 1, kernels, images, columns, columns + 9L * k * chunk_tiles);
+    }
+    if (pass == DIRECT_WEIGHTS) {
+      /* Every thread had images (n ≥ 2 · threads), so every P is written. */
+#pragma omp parallel for schedule(static)
+      for (long i = 0; i < kernel_floats; i++) {
+        float sum = u[i];
+        for (int t = 1; t < team; t++) sum += u[t * kernel_floats + i];
+        u[i] = sum;
+      }
+      untransform_kernels(u, k, c, output);
+    }
+    return 1;
+  }
+  const int per_chunk = images_per_chunk(g, k, WINOGRAD_BUDGET);
+  const long chunk_tiles = per_chunk * tiles_per_image;
+  /* U (or P), the chunk's transformed images and column side, and a padded plane per thread. */
+  float *u = grow_scratch(sizeof(float) * (kernel_floats + 9L * chunk_tiles * (cp + k) + threads * pad_floats));
+  if (u == NULL) return 0;
+  float *images = u + kernel_floats, *columns = images + 9L * cp * chunk_tiles, *pads = columns + 9L * k * chunk_tiles;
+  if (pass != DIRECT_WEIGHTS) transform_kernels(second, k, c, u);
+  run_chunks(pass, g, k, input, second, output, 0, g->n, per_chunk, threads, u, images, columns, pads);
   if (pass == DIRECT_WEIGHTS) untransform_kernels(u, k, c, output);
   return 1;
 }
