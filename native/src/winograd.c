@@ -13,9 +13,9 @@
  *   convolve  M_ξν [k × T] = U_ξν [k × 4c] · V_ξν [4c × T],  y = Aᵀ M A per tile;
  *   adjoint   W_ξν [4c × T] = U_ξνᵀ · Z_ξν [k × T] (Z = A ȳ Aᵀ), x̄ += B W Bᵀ per tile (tiles overlap by a row);
  *   weights   P_ξν [k × 4c] = Σ_chunks Z_ξν · V_ξνᵀ,  w̄ = Gᵀ P G.
- * U = G g Gᵀ is made once per call. The chunks keep the transformed tiles within a budget. Where U
- * is small, each thread instead takes its own images through transform, products and untransform
- * a few at a time, so the tiles it writes are still in its cache when it multiplies them.
+ * U = G g Gᵀ is made once per call. On more than one thread, each thread takes its own images
+ * through transform, products and untransform a chunk at a time, so the tiles it writes are still
+ * in its cache when it multiplies them; otherwise the chunks keep the tiles within a budget.
  */
 #include <cblas.h>
 #include <stdlib.h>
@@ -384,15 +384,16 @@ static void run_chunks(int pass, const conv_geometry *g, int k, const float *inp
   }
 }
 
-/* Whether each thread should take its own images through the whole pipeline, a few at a time,
-   so that the transformed tiles it writes are still in its cache when it multiplies them. That
-   pays where U is small enough to stay in cache beside them (D's first two layers, G's last two);
-   for larger U, each thread's short products would read all of it again per chunk. */
-#define PIPELINE_KERNEL_BYTES (2L << 20)
-#define PIPELINE_BUDGET (512L << 10)
+/* Whether each thread should take its own images through the whole pipeline, a chunk at a time,
+   so that the transformed tiles it writes are still in its cache when it multiplies them. The
+   weight gradient then needs a P per thread, summed at the end: for large kernels that sum costs
+   more than the pipeline saves. */
+#define PIPELINE_CHUNK_TILES 128
+#define PIPELINE_WEIGHTS_BYTES (8L << 20)
 
-static int pipelined(const conv_geometry *g, int k, int threads) {
-  return threads > 1 && g->n >= 2 * threads && 9L * k * 4 * g->c * (long)sizeof(float) <= PIPELINE_KERNEL_BYTES;
+static int pipelined(int pass, const conv_geometry *g, int k, int threads) {
+  if (threads < 2 || g->n < 2 * threads) return 0;
+  return pass != DIRECT_WEIGHTS || 9L * k * 4 * g->c * (long)sizeof(float) <= PIPELINE_WEIGHTS_BYTES;
 }
 
 int native_winograd_conv(int pass, const conv_geometry *g, int k, const float *input, const float *second, float *output) {
@@ -400,8 +401,10 @@ int native_winograd_conv(int pass, const conv_geometry *g, int k, const float *i
   const int c = g->c, cp = 4 * c, threads = omp_get_max_threads();
   const long tiles_per_image = (long)(g->out_h / 2) * (g->out_w / 2), kernel_floats = 9L * k * cp;
   const long pad_floats = class_floats(g);
-  if (pipelined(g, k, threads)) {
-    const int per_chunk = images_per_chunk(g, k, PIPELINE_BUDGET);
+  if (pipelined(pass, g, k, threads)) {
+    /* Chunks of about PIPELINE_CHUNK_TILES tiles: the products' column count, enough for GEMM to
+       run near its best. */
+    const int per_chunk = (int)((PIPELINE_CHUNK_TILES + tiles_per_image - 1) / tiles_per_image);
     const long chunk_tiles = per_chunk * tiles_per_image, per_thread = 9L * chunk_tiles * (cp + k) + pad_floats;
     /* U, or one P per thread for the weights; then each thread's transformed tiles and plane. */
     const int kernel_copies = pass == DIRECT_WEIGHTS ? threads : 1;
