@@ -120,8 +120,13 @@ describe('native direct convolutions (oneDNN) against the js reference', { skip 
       assert.equal(native.convolutionPolicy!('adjoint', geometry(2, 3, 16, 16, 4, 4, 2, 1), 64), 'gemm', 'the adjoint onto a 3-channel image');
       assert.equal(native.convolutionPolicy!('convolve', geometry(2, 3, 16, 16, 4, 4, 2, 1), 64), jit ? 'direct' : 'gemm', 'the forward from a 3-channel image');
       native.setDirectConv('auto');
-      // A batch of 64 makes the middle layer 1.07 GFLOP: worth timing; 2 images are not.
-      assert.equal(native.convolutionPolicy!('convolve', geometry(64, 64, 16, 16, 4, 4, 2, 1), 128), jit ? 'time' : 'gemm');
+      // A batch of 64 makes the middle layer 1.07 GFLOP: worth timing (Winograd applies to it, so
+      // whatever oneDNN has); 2 images are not.
+      assert.equal(native.convolutionPolicy!('convolve', geometry(64, 64, 16, 16, 4, 4, 2, 1), 128), 'time');
+      // G's last layer: oneDNN pads the 3 channels, but Winograd does not, so it is timed.
+      assert.equal(native.convolutionPolicy!('adjoint', geometry(64, 3, 64, 64, 4, 4, 2, 1), 64), 'time', "the adjoint onto G's 3-channel image");
+      // Where Winograd does not apply (stride 1), the few-channel adjoint stays with im2col + GEMM.
+      assert.equal(native.convolutionPolicy!('adjoint', geometry(64, 3, 64, 64, 3, 3, 1, 1), 64), 'gemm', 'a stride-1 adjoint onto 3 channels');
       assert.equal(native.convolutionPolicy!('convolve', middle, 128), jit ? 'direct' : 'gemm');
       assert.equal(native.convolutionPolicy!('convolve', geometry(64, 512, 4, 4, 4, 4, 1, 0), 1), 'gemm');
       native.setDirectConv('on');

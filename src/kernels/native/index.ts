@@ -170,7 +170,10 @@ export function createNativeBackend(threads?: number, addon: NativeAddon = loadA
       let policy = policies.get(key);
       if (policy === undefined) {
         const flops = 2 * g.n * k * g.c * g.kh * g.kw * g.outH * g.outW;
-        policy = !directWins(pass, g, () => directConvImpl(pass, g, k)) ? 'gemm' : directMode === 'auto' && flops >= TIMED_MIN_FLOPS ? 'time' : 'direct';
+        const timed = directMode === 'auto' && flops >= TIMED_MIN_FLOPS;
+        // Winograd has no blocked layout to pad, so it is timed even where oneDNN's kernels lose
+        // (the adjoint onto a 3-channel image: G's last layer).
+        policy = timed && hasWinograd && winogradApplies(g) ? 'time' : !directWins(pass, g, () => directConvImpl(pass, g, k)) ? 'gemm' : timed ? 'time' : 'direct';
         policies.set(key, policy);
       }
       return policy;
