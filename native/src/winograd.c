@@ -31,6 +31,12 @@
 /* The transformed tiles of one chunk (V or Z, and M or W) stay within this many bytes. */
 #define WINOGRAD_BUDGET (16L << 20)
 
+/* The 9 planes of transformed tiles are this many floats apart beyond their size: at a multiple of
+   4 KiB, the transforms' 9 streams of stores fall in the same cache sets. */
+#define PLANE_PAD 16L
+
+static inline long tile_plane(long rows, long tiles) { return rows * tiles + PLANE_PAD; }
+
 static float *scratch = NULL;
 static size_t scratch_bytes = 0;
 
@@ -185,7 +191,7 @@ static void classes_to_plane(const float *cls, const conv_geometry *g, float *ds
 /* V_ξν [4c × T] = Bᵀ d B for every phase channel and tile of images n0 … n0 + count. */
 static void transform_images(const float *x, const conv_geometry *g, int count, float *v, float *pads) {
   const int c = g->c, h = g->h, w = g->w, th = g->out_h / 2, tw = g->out_w / 2, cw = tw + 1;
-  const long tiles = (long)count * th * tw, plane = 4L * c * tiles;
+  const long tiles = (long)count * th * tw, plane = tile_plane(4L * c, tiles);
 #pragma omp parallel
   {
     float *cls = pads + (long)omp_get_thread_num() * class_floats(g);
@@ -226,7 +232,7 @@ static void transform_images(const float *x, const conv_geometry *g, int count, 
 /* Z_ξν [k × T] = A ȳ Aᵀ for every output channel and tile (A = [1 0; 1 1; 0 1]). */
 static void transform_outputs(const float *y, const conv_geometry *g, int k, int count, float *z) {
   const int oh = g->out_h, ow = g->out_w, th = oh / 2, tw = ow / 2;
-  const long tiles = (long)count * th * tw, plane = (long)k * tiles;
+  const long tiles = (long)count * th * tw, plane = tile_plane(k, tiles);
 #pragma omp parallel for collapse(2) schedule(static)
   for (int o = 0; o < k; o++)
     for (int img = 0; img < count; img++) {
@@ -256,7 +262,7 @@ static void transform_outputs(const float *y, const conv_geometry *g, int k, int
 /* y = Aᵀ M A per tile, into the column side's images n0 … (M_ξν [k × T]). */
 static void untransform_outputs(const float *m, const conv_geometry *g, int k, int count, float *y) {
   const int oh = g->out_h, ow = g->out_w, th = oh / 2, tw = ow / 2;
-  const long tiles = (long)count * th * tw, plane = (long)k * tiles;
+  const long tiles = (long)count * th * tw, plane = tile_plane(k, tiles);
 #pragma omp parallel for collapse(2) schedule(static)
   for (int o = 0; o < k; o++)
     for (int img = 0; img < count; img++) {
@@ -285,7 +291,7 @@ static void untransform_outputs(const float *m, const conv_geometry *g, int k, i
    column a tile shares with the next is added in a second loop, so each loop vectorises. */
 static void untransform_images(const float *wm, const conv_geometry *g, int count, float *x, float *pads) {
   const int c = g->c, h = g->h, w = g->w, th = g->out_h / 2, tw = g->out_w / 2, cw = tw + 1;
-  const long tiles = (long)count * th * tw, plane = 4L * c * tiles;
+  const long tiles = (long)count * th * tw, plane = tile_plane(4L * c, tiles);
 #pragma omp parallel
   {
     float *cls = pads + (long)omp_get_thread_num() * class_floats(g);
@@ -369,16 +375,16 @@ static void run_chunks(int pass, const conv_geometry *g, int k, const float *inp
     const long t = count * tiles_per_image;
     if (pass == DIRECT_CONVOLVE) {
       transform_images(input + n0 * image, g, count, images, pads);
-      products(split, CblasNoTrans, CblasNoTrans, k, t, cp, kernels, cp, (long)k * cp, images, t, cp * t, 0.0f, columns, t, (long)k * t);
+      products(split, CblasNoTrans, CblasNoTrans, k, t, cp, kernels, cp, (long)k * cp, images, t, tile_plane(cp, t), 0.0f, columns, t, tile_plane(k, t));
       untransform_outputs(columns, g, k, count, output + n0 * column);
     } else if (pass == DIRECT_ADJOINT) {
       transform_outputs(input + n0 * column, g, k, count, columns);
-      products(split, CblasTrans, CblasNoTrans, cp, t, k, kernels, cp, (long)k * cp, columns, t, (long)k * t, 0.0f, images, t, cp * t);
+      products(split, CblasTrans, CblasNoTrans, cp, t, k, kernels, cp, (long)k * cp, columns, t, tile_plane(k, t), 0.0f, images, t, tile_plane(cp, t));
       untransform_images(images, g, count, output + n0 * image, pads);
     } else {
       transform_images(input + n0 * image, g, count, images, pads);
       transform_outputs(second + n0 * column, g, k, count, columns);
-      products(split, CblasNoTrans, CblasTrans, k, cp, t, columns, t, (long)k * t, images, t, cp * t, n0 == first ? 0.0f : 1.0f, kernels, cp,
+      products(split, CblasNoTrans, CblasTrans, k, cp, t, columns, t, tile_plane(k, t), images, t, tile_plane(cp, t), n0 == first ? 0.0f : 1.0f, kernels, cp,
                (long)k * cp);
     }
   }
@@ -405,7 +411,7 @@ int native_winograd_conv(int pass, const conv_geometry *g, int k, const float *i
     /* Chunks of about PIPELINE_CHUNK_TILES tiles: the products' column count, enough for GEMM to
        run near its best. */
     const int per_chunk = (int)((PIPELINE_CHUNK_TILES + tiles_per_image - 1) / tiles_per_image);
-    const long chunk_tiles = per_chunk * tiles_per_image, per_thread = 9L * chunk_tiles * (cp + k) + pad_floats;
+    const long chunk_tiles = per_chunk * tiles_per_image, per_thread = 9L * (tile_plane(cp, chunk_tiles) + tile_plane(k, chunk_tiles)) + pad_floats;
     /* U, or one P per thread for the weights; then each thread's transformed tiles and plane. */
     const int kernel_copies = pass == DIRECT_WEIGHTS ? threads : 1;
     float *u = grow_scratch(sizeof(float) * (kernel_floats * kernel_copies + threads * per_thread));
@@ -417,10 +423,10 @@ int native_winograd_conv(int pass, const conv_geometry *g, int k, const float *i
       const int t = omp_get_thread_num();
 #pragma omp single
       team = omp_get_num_threads();
-      float *images = u + kernel_floats * kernel_copies + t * per_thread, *columns = images + 9L * cp * chunk_tiles;
+      float *images = u + kernel_floats * kernel_copies + t * per_thread, *columns = images + 9L * tile_plane(cp, chunk_tiles);
       float *kernels = pass == DIRECT_WEIGHTS ? u + t * kernel_floats : u;
       const int first = (int)((long)g->n * t / team), last = (int)((long)g->n * (t + 1) / team);
-      run_chunks(pass, g, k, input, second, output, first, last, per_chunk, 1, kernels, images, columns, columns + 9L * k * chunk_tiles);
+      run_chunks(pass, g, k, input, second, output, first, last, per_chunk, 1, kernels, images, columns, columns + 9L * tile_plane(k, chunk_tiles));
     }
     if (pass == DIRECT_WEIGHTS) {
       /* Every thread had images (n ≥ 2 · threads), so every P is written. */
@@ -437,9 +443,9 @@ int native_winograd_conv(int pass, const conv_geometry *g, int k, const float *i
   const int per_chunk = images_per_chunk(g, k, WINOGRAD_BUDGET);
   const long chunk_tiles = per_chunk * tiles_per_image;
   /* U (or P), the chunk's transformed images and column side, and a padded plane per thread. */
-  float *u = grow_scratch(sizeof(float) * (kernel_floats + 9L * chunk_tiles * (cp + k) + threads * pad_floats));
+  float *u = grow_scratch(sizeof(float) * (kernel_floats + 9L * (tile_plane(cp, chunk_tiles) + tile_plane(k, chunk_tiles)) + threads * pad_floats));
   if (u == NULL) return 0;
-  float *images = u + kernel_floats, *columns = images + 9L * cp * chunk_tiles, *pads = columns + 9L * k * chunk_tiles;
+  float *images = u + kernel_floats, *columns = images + 9L * tile_plane(cp, chunk_tiles), *pads = columns + 9L * tile_plane(k, chunk_tiles);
   if (pass != DIRECT_WEIGHTS) transform_kernels(second, k, c, u);
   run_chunks(pass, g, k, input, second, output, 0, g->n, per_chunk, threads, u, images, columns, pads);
   if (pass == DIRECT_WEIGHTS) untransform_kernels(u, k, c, output);
