@@ -110,12 +110,13 @@ static void untransform_kernels(const float *pm, int k, int c, float *w) {
    transforms read and write whole runs with unit stride, which vectorises. */
 static inline long class_floats(const conv_geometry *g) { return (long)(g->h + 2) * 4 * (g->out_w / 2 + 1); }
 
+#define INLINE_EARLY static inline __attribute__((always_inline))
 typedef float quad __attribute__((vector_size(16)));
 typedef int quad_index __attribute__((vector_size(16)));
 
 /* Run b of n values gets src[4j + b]. Blocks of 16 are a 4 × 4 transpose in registers: the
    stride-4 loop the compiler makes of it otherwise took half of a transform's time. */
-static void unzip4(const float *restrict src, int n, float *restrict r0, float *restrict r1, float *restrict r2, float *restrict r3) {
+INLINE_EARLY void unzip4(const float *restrict src, int n, float *restrict r0, float *restrict r1, float *restrict r2, float *restrict r3) {
   const quad_index lo = {0, 4, 1, 5}, hi = {2, 6, 3, 7}, first = {0, 1, 4, 5}, second = {2, 3, 6, 7};
   int j = 0;
   for (; j + 4 <= n; j += 4) {
@@ -142,7 +143,7 @@ static void unzip4(const float *restrict src, int n, float *restrict r0, float *
 }
 
 /* The inverse: dst[4j + b] = run b's value j. */
-static void zip4(const float *restrict r0, const float *restrict r1, const float *restrict r2, const float *restrict r3, int n, float *restrict dst) {
+INLINE_EARLY void zip4(const float *restrict r0, const float *restrict r1, const float *restrict r2, const float *restrict r3, int n, float *restrict dst) {
   const quad_index lo = {0, 4, 1, 5}, hi = {2, 6, 3, 7}, first = {0, 1, 4, 5}, second = {2, 3, 6, 7};
   int j = 0;
   for (; j + 4 <= n; j += 4) {
@@ -169,8 +170,10 @@ static void zip4(const float *restrict r0, const float *restrict r1, const float
 }
 
 /* Padded column x is the source's x − 1: source class 0 is run 1, …, class 3 is run 0 from 1. */
-static void plane_to_classes(const float *src, const conv_geometry *g, float *cls) {
-  const int h = g->h, w = g->w, tw = g->out_w / 2, cw = tw + 1;
+#define INLINE static inline __attribute__((always_inline))
+
+INLINE void plane_to_classes(const float *src, int th, int tw, float *cls) {
+  const int h = 4 * th, w = 4 * tw, cw = tw + 1;
   memset(cls, 0, sizeof(float) * 4 * cw);
   memset(cls + (long)(h + 1) * 4 * cw, 0, sizeof(float) * 4 * cw);
   for (int y = 0; y < h; y++) {
@@ -180,52 +183,66 @@ static void plane_to_classes(const float *src, const conv_geometry *g, float *cl
   }
 }
 
-static void classes_to_plane(const float *cls, const conv_geometry *g, float *dst) {
-  const int h = g->h, w = g->w, tw = g->out_w / 2, cw = tw + 1;
+INLINE void classes_to_plane(const float *cls, int th, int tw, float *dst) {
+  const int h = 4 * th, w = 4 * tw, cw = tw + 1;
   for (int y = 0; y < h; y++) {
     const float *run = cls + (long)(y + 1) * 4 * cw;
     zip4(run + cw, run + 2 * cw, run + 3 * cw, run + 1, tw, dst + (long)y * w);
   }
 }
 
+/* The per-plane bodies below are inlined with DCGAN's tile counts as constants (planes of 8², 16²
+   and 32²), so their short loops unroll; on D's 8 × 8 planes the loop overhead was most of the time. */
+#define DISPATCH_TILES(th, tw, call)                     \
+  do {                                                   \
+    if ((th) == 2 && (tw) == 2) call(2, 2);              \
+    else if ((th) == 4 && (tw) == 4) call(4, 4);         \
+    else if ((th) == 8 && (tw) == 8) call(8, 8);         \
+    else call(th, tw);                                   \
+  } while (0)
+
+/* One plane of one image into V (dst: its phase channel 0's first tile). */
+INLINE void transform_plane(const float *src, int th, int tw, float *cls, float *dst, long tiles, long plane) {
+  const int cw = tw + 1;
+  plane_to_classes(src, th, tw, cls);
+  for (int p = 0; p < 2; p++)
+    for (int q = 0; q < 2; q++)
+      for (int ti = 0; ti < th; ti++) {
+        /* Padded rows 4ti + p, + 2, + 4; columns as in class_floats' comment. */
+        const float *r0 = cls + (long)(4 * ti + p) * 4 * cw, *r1 = r0 + 8L * cw, *r2 = r1 + 8L * cw;
+        const float *a0 = r0 + q * cw, *b0 = r0 + (q + 2) * cw, *a1 = r1 + q * cw, *b1 = r1 + (q + 2) * cw;
+        const float *a2 = r2 + q * cw, *b2 = r2 + (q + 2) * cw;
+        float *o = dst + (long)(p * 2 + q) * tiles + (long)ti * tw;
+#pragma omp simd
+        for (int tj = 0; tj < tw; tj++) {
+          const float e00 = a0[tj] - a1[tj], e01 = b0[tj] - b1[tj], e02 = a0[tj + 1] - a1[tj + 1];
+          const float e10 = a1[tj], e11 = b1[tj], e12 = a1[tj + 1];
+          const float e20 = a2[tj] - a1[tj], e21 = b2[tj] - b1[tj], e22 = a2[tj + 1] - a1[tj + 1];
+          o[0 * plane + tj] = e00 - e01;
+          o[1 * plane + tj] = e01;
+          o[2 * plane + tj] = e02 - e01;
+          o[3 * plane + tj] = e10 - e11;
+          o[4 * plane + tj] = e11;
+          o[5 * plane + tj] = e12 - e11;
+          o[6 * plane + tj] = e20 - e21;
+          o[7 * plane + tj] = e21;
+          o[8 * plane + tj] = e22 - e21;
+        }
+      }
+}
+
 /* V_ξν [4c × T] = Bᵀ d B for every phase channel and tile of images n0 … n0 + count. */
 static void transform_images(const float *x, const conv_geometry *g, int count, float *v, float *pads) {
-  const int c = g->c, h = g->h, w = g->w, th = g->out_h / 2, tw = g->out_w / 2, cw = tw + 1;
+  const int c = g->c, h = g->h, w = g->w, th = g->out_h / 2, tw = g->out_w / 2;
   const long tiles = (long)count * th * tw, plane = tile_plane(4L * c, tiles);
 #pragma omp parallel
   {
     float *cls = pads + (long)omp_get_thread_num() * class_floats(g);
-#pragma omp for collapse(2) schedule(static)
-    for (int ch = 0; ch < c; ch++)
-      for (int img = 0; img < count; img++) {
-        plane_to_classes(x + ((long)img * c + ch) * h * w, g, cls);
-        for (int p = 0; p < 2; p++)
-          for (int q = 0; q < 2; q++) {
-            float *dst = v + (long)(ch * 4 + p * 2 + q) * tiles + (long)img * th * tw;
-            for (int ti = 0; ti < th; ti++) {
-              /* Padded rows 4ti + p, + 2, + 4; columns as in class_floats' comment. */
-              const float *r0 = cls + (long)(4 * ti + p) * 4 * cw, *r1 = r0 + 8L * cw, *r2 = r1 + 8L * cw;
-              const float *a0 = r0 + q * cw, *b0 = r0 + (q + 2) * cw, *a1 = r1 + q * cw, *b1 = r1 + (q + 2) * cw;
-              const float *a2 = r2 + q * cw, *b2 = r2 + (q + 2) * cw;
-              float *o = dst + (long)ti * tw;
-#pragma omp simd
-              for (int tj = 0; tj < tw; tj++) {
-                const float e00 = a0[tj] - a1[tj], e01 = b0[tj] - b1[tj], e02 = a0[tj + 1] - a1[tj + 1];
-                const float e10 = a1[tj], e11 = b1[tj], e12 = a1[tj + 1];
-                const float e20 = a2[tj] - a1[tj], e21 = b2[tj] - b1[tj], e22 = a2[tj + 1] - a1[tj + 1];
-                o[0 * plane + tj] = e00 - e01;
-                o[1 * plane + tj] = e01;
-                o[2 * plane + tj] = e02 - e01;
-                o[3 * plane + tj] = e10 - e11;
-                o[4 * plane + tj] = e11;
-                o[5 * plane + tj] = e12 - e11;
-                o[6 * plane + tj] = e20 - e21;
-                o[7 * plane + tj] = e21;
-                o[8 * plane + tj] = e22 - e21;
-              }
-            }
-          }
-      }
+#define PLANES(TH, TW)                                                                                                           \
+  _Pragma("omp for collapse(2) schedule(static)") for (int ch = 0; ch < c; ch++) for (int img = 0; img < count; img++)        \
+      transform_plane(x + ((long)img * c + ch) * h * w, TH, TW, cls, v + (long)ch * 4 * tiles + (long)img * th * tw, tiles, plane)
+    DISPATCH_TILES(th, tw, PLANES);
+#undef PLANES
   }
 }
 
@@ -286,53 +303,56 @@ static void untransform_outputs(const float *m, const conv_geometry *g, int k, i
     }
 }
 
-/* x̄ = Σ_tiles B W Bᵀ, added onto the image's phases (W_ξν [4c × T]). Tiles overlap by a row and
-   a column, so each thread sums whole planes, held by column class, then writes them out. The
-   column a tile shares with the next is added in a second loop, so each loop vectorises. */
+/* One plane of one image from W (src: its phase channel 0's first tile), summed in cls and written
+   to dst. Tiles overlap by a row and a column. Run element tj of a0, a1, a2 takes column 0 of tile
+   tj and column 2 of tile tj − 1 in one store: adding the second in a loop of its own stalled on
+   store forwarding. */
+INLINE void untransform_plane(const float *src, int th, int tw, float *cls, float *dst, long tiles, long plane) {
+  const int cw = tw + 1;
+  memset(cls, 0, sizeof(float) * (4L * th + 2) * 4 * cw);
+  for (int p = 0; p < 2; p++)
+    for (int q = 0; q < 2; q++)
+      for (int ti = 0; ti < th; ti++) {
+        float *r0 = cls + (long)(4 * ti + p) * 4 * cw, *r1 = r0 + 8L * cw, *r2 = r1 + 8L * cw;
+        float *a0 = r0 + q * cw, *b0 = r0 + (q + 2) * cw, *a1 = r1 + q * cw, *b1 = r1 + (q + 2) * cw;
+        float *a2 = r2 + q * cw, *b2 = r2 + (q + 2) * cw;
+        /* B = [1 0 0; −1 1 −1; 0 0 1] along the rows, then the columns. */
+        const float *w0 = src + (long)(p * 2 + q) * tiles + (long)ti * tw, *w1 = w0 + plane, *w2 = w0 + 2 * plane, *w3 = w0 + 3 * plane;
+        const float *w4 = w0 + 4 * plane, *w5 = w0 + 5 * plane, *w6 = w0 + 6 * plane, *w7 = w0 + 7 * plane, *w8 = w0 + 8 * plane;
+#pragma omp simd
+        for (int tj = 0; tj < tw; tj++) {
+          const float e01 = w1[tj] - w0[tj] - w2[tj], e21 = w7[tj] - w6[tj] - w8[tj];
+          b0[tj] += e01;
+          b1[tj] += w4[tj] - w3[tj] - w5[tj] - e01 - e21;
+          b2[tj] += e21;
+        }
+#pragma omp simd
+        for (int tj = 0; tj < tw; tj++) {
+          const float c0 = tj > 0 ? w2[tj - 1] : 0.0f, c2 = tj > 0 ? w8[tj - 1] : 0.0f, c1 = tj > 0 ? w5[tj - 1] - c0 - c2 : 0.0f;
+          a0[tj] += w0[tj] + c0;
+          a1[tj] += (w3[tj] - w0[tj] - w6[tj]) + c1;
+          a2[tj] += w6[tj] + c2;
+        }
+        a0[tw] += w2[tw - 1];
+        a1[tw] += w5[tw - 1] - w2[tw - 1] - w8[tw - 1];
+        a2[tw] += w8[tw - 1];
+      }
+  classes_to_plane(cls, th, tw, dst);
+}
+
+/* x̄ = Σ_tiles B W Bᵀ, added onto the image's phases (W_ξν [4c × T]); each thread sums whole
+   planes, held by column class. */
 static void untransform_images(const float *wm, const conv_geometry *g, int count, float *x, float *pads) {
-  const int c = g->c, h = g->h, w = g->w, th = g->out_h / 2, tw = g->out_w / 2, cw = tw + 1;
+  const int c = g->c, h = g->h, w = g->w, th = g->out_h / 2, tw = g->out_w / 2;
   const long tiles = (long)count * th * tw, plane = tile_plane(4L * c, tiles);
 #pragma omp parallel
   {
     float *cls = pads + (long)omp_get_thread_num() * class_floats(g);
-#pragma omp for collapse(2) schedule(static)
-    for (int ch = 0; ch < c; ch++)
-      for (int img = 0; img < count; img++) {
-        memset(cls, 0, sizeof(float) * class_floats(g));
-        for (int p = 0; p < 2; p++)
-          for (int q = 0; q < 2; q++) {
-            const float *src = wm + (long)(ch * 4 + p * 2 + q) * tiles + (long)img * th * tw;
-            for (int ti = 0; ti < th; ti++) {
-              float *r0 = cls + (long)(4 * ti + p) * 4 * cw, *r1 = r0 + 8L * cw, *r2 = r1 + 8L * cw;
-              float *a0 = r0 + q * cw, *b0 = r0 + (q + 2) * cw, *a1 = r1 + q * cw, *b1 = r1 + (q + 2) * cw;
-              float *a2 = r2 + q * cw, *b2 = r2 + (q + 2) * cw;
-              const float *in = src + (long)ti * tw;
-              /* B = [1 0 0; −1 1 −1; 0 0 1] along the rows, then the columns. Run element tj of
-                 a0, a1, a2 takes column 0 of tile tj and column 2 of tile tj − 1, in one store:
-                 adding the second in a loop of its own stalled on store forwarding. */
-              const float *w0 = in, *w1 = in + plane, *w2 = in + 2 * plane, *w3 = in + 3 * plane, *w4 = in + 4 * plane;
-              const float *w5 = in + 5 * plane, *w6 = in + 6 * plane, *w7 = in + 7 * plane, *w8 = in + 8 * plane;
-#pragma omp simd
-              for (int tj = 0; tj < tw; tj++) {
-                const float e01 = w1[tj] - w0[tj] - w2[tj], e21 = w7[tj] - w6[tj] - w8[tj];
-                b0[tj] += e01;
-                b1[tj] += w4[tj] - w3[tj] - w5[tj] - e01 - e21;
-                b2[tj] += e21;
-              }
-#pragma omp simd
-              for (int tj = 0; tj < tw; tj++) {
-                const float c0 = tj > 0 ? w2[tj - 1] : 0.0f, c2 = tj > 0 ? w8[tj - 1] : 0.0f, c1 = tj > 0 ? w5[tj - 1] - c0 - c2 : 0.0f;
-                a0[tj] += w0[tj] + c0;
-                a1[tj] += (w3[tj] - w0[tj] - w6[tj]) + c1;
-                a2[tj] += w6[tj] + c2;
-              }
-              a0[tw] += w2[tw - 1];
-              a1[tw] += w5[tw - 1] - w2[tw - 1] - w8[tw - 1];
-              a2[tw] += w8[tw - 1];
-            }
-          }
-        classes_to_plane(cls, g, x + ((long)img * c + ch) * h * w);
-      }
+#define PLANES(TH, TW)                                                                                                           \
+  _Pragma("omp for collapse(2) schedule(static)") for (int ch = 0; ch < c; ch++) for (int img = 0; img < count; img++)        \
+      untransform_plane(wm + (long)ch * 4 * tiles + (long)img * th * tw, TH, TW, cls, x + ((long)img * c + ch) * h * w, tiles, plane)
+    DISPATCH_TILES(th, tw, PLANES);
+#undef PLANES
   }
 }
 
