@@ -246,61 +246,69 @@ static void transform_images(const float *x, const conv_geometry *g, int count, 
   }
 }
 
-/* Z_ξν [k × T] = A ȳ Aᵀ for every output channel and tile (A = [1 0; 1 1; 0 1]). */
+/* One column-side plane into Z (dst: its first tile), A ȳ Aᵀ per tile (A = [1 0; 1 1; 0 1]). */
+INLINE void transform_output_plane(const float *src, int th, int tw, float *dst, long plane) {
+  const int ow = 2 * tw;
+  for (int ti = 0; ti < th; ti++) {
+    const float *r0 = src + (long)(2 * ti) * ow, *r1 = r0 + ow;
+    float *d = dst + (long)ti * tw;
+#pragma omp simd
+    for (int tj = 0; tj < tw; tj++) {
+      const float a = r0[2 * tj], b = r0[2 * tj + 1], c = r1[2 * tj], e = r1[2 * tj + 1];
+      const float ac = a + c, be = b + e;
+      d[0 * plane + tj] = a;
+      d[1 * plane + tj] = a + b;
+      d[2 * plane + tj] = b;
+      d[3 * plane + tj] = ac;
+      d[4 * plane + tj] = ac + be;
+      d[5 * plane + tj] = be;
+      d[6 * plane + tj] = c;
+      d[7 * plane + tj] = c + e;
+      d[8 * plane + tj] = e;
+    }
+  }
+}
+
+/* One column-side plane from M (src: its first tile), Aᵀ M A per tile. */
+INLINE void untransform_output_plane(const float *src, int th, int tw, float *dst, long plane) {
+  const int ow = 2 * tw;
+  for (int ti = 0; ti < th; ti++) {
+    const float *s = src + (long)ti * tw;
+    float *o0 = dst + (long)(2 * ti) * ow, *o1 = o0 + ow;
+#pragma omp simd
+    for (int tj = 0; tj < tw; tj++) {
+      const float m0 = s[0 * plane + tj], m1 = s[1 * plane + tj], m2 = s[2 * plane + tj];
+      const float m3 = s[3 * plane + tj], m4 = s[4 * plane + tj], m5 = s[5 * plane + tj];
+      const float m6 = s[6 * plane + tj], m7 = s[7 * plane + tj], m8 = s[8 * plane + tj];
+      const float r00 = m0 + m3, r01 = m1 + m4, r02 = m2 + m5, r10 = m3 + m6, r11 = m4 + m7, r12 = m5 + m8;
+      o0[2 * tj] = r00 + r01;
+      o0[2 * tj + 1] = r01 + r02;
+      o1[2 * tj] = r10 + r11;
+      o1[2 * tj + 1] = r11 + r12;
+    }
+  }
+}
+
+/* Z_ξν [k × T] = A ȳ Aᵀ for every output channel and tile. */
 static void transform_outputs(const float *y, const conv_geometry *g, int k, int count, float *z) {
   const int oh = g->out_h, ow = g->out_w, th = oh / 2, tw = ow / 2;
   const long tiles = (long)count * th * tw, plane = tile_plane(k, tiles);
-#pragma omp parallel for collapse(2) schedule(static)
-  for (int o = 0; o < k; o++)
-    for (int img = 0; img < count; img++) {
-      const float *src = y + ((long)img * k + o) * oh * ow;
-      float *dst = z + (long)o * tiles + (long)img * th * tw;
-      for (int ti = 0; ti < th; ti++) {
-        const float *r0 = src + (long)(2 * ti) * ow, *r1 = r0 + ow;
-        float *d = dst + (long)ti * tw;
-#pragma omp simd
-        for (int tj = 0; tj < tw; tj++) {
-          const float a = r0[2 * tj], b = r0[2 * tj + 1], c = r1[2 * tj], e = r1[2 * tj + 1];
-          const float ac = a + c, be = b + e;
-          d[0 * plane + tj] = a;
-          d[1 * plane + tj] = a + b;
-          d[2 * plane + tj] = b;
-          d[3 * plane + tj] = ac;
-          d[4 * plane + tj] = ac + be;
-          d[5 * plane + tj] = be;
-          d[6 * plane + tj] = c;
-          d[7 * plane + tj] = c + e;
-          d[8 * plane + tj] = e;
-        }
-      }
-    }
+#define PLANES(TH, TW)                                                                                                       \
+  _Pragma("omp parallel for collapse(2) schedule(static)") for (int o = 0; o < k; o++) for (int img = 0; img < count; img++) \
+      transform_output_plane(y + ((long)img * k + o) * oh * ow, TH, TW, z + (long)o * tiles + (long)img * th * tw, plane)
+  DISPATCH_TILES(th, tw, PLANES);
+#undef PLANES
 }
 
 /* y = Aᵀ M A per tile, into the column side's images n0 … (M_ξν [k × T]). */
 static void untransform_outputs(const float *m, const conv_geometry *g, int k, int count, float *y) {
   const int oh = g->out_h, ow = g->out_w, th = oh / 2, tw = ow / 2;
   const long tiles = (long)count * th * tw, plane = tile_plane(k, tiles);
-#pragma omp parallel for collapse(2) schedule(static)
-  for (int o = 0; o < k; o++)
-    for (int img = 0; img < count; img++) {
-      const float *src = m + (long)o * tiles + (long)img * th * tw;
-      float *dst = y + ((long)img * k + o) * oh * ow;
-      for (int ti = 0; ti < th; ti++) {
-        const float *s = src + (long)ti * tw;
-        float *o0 = dst + (long)(2 * ti) * ow, *o1 = o0 + ow;
-#pragma omp simd
-        for (int tj = 0; tj < tw; tj++) {
-          const float m0 = s[0 * plane + tj], m1 = s[1 * plane + tj], m2 = s[2 * plane + tj];
-          const float m3 = s[3 * plane + tj], m4 = s[4 * plane + tj], m5 = s[5 * plane + tj];
-          const float m6 = s[6 * plane + tj], m7 = s[7 * plane + tj], m8 = s[8 * plane + tj];
-          const float r00 = m0 + m3, r01 = m1 + m4, r02 = m2 + m5, r10 = m3 + m6, r11 = m4 + m7, r12 = m5 + m8;
-          o0[2 * tj] = r00 + r01;
-          o0[2 * tj + 1] = r01 + r02;
-          o1[2 * tj] = r10 + r11;
-          o1[2 * tj + 1] = r11 + r12;
-        }
-      }
-    }
+#define PLANES(TH, TW)                                                                                                       \
+  _Pragma("omp parallel for collapse(2) schedule(static)") for (int o = 0; o < k; o++) for (int img = 0; img < count; img++) \
+      untransform_output_plane(m + (long)o * tiles + (long)img * th * tw, TH, TW, y + ((long)img * k + o) * oh * ow, plane)
+  DISPATCH_TILES(th, tw, PLANES);
+#undef PLANES
 }
 
 /* One plane of one image from W (src: its phase channel 0's first tile), summed in cls and written
