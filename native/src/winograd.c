@@ -54,25 +54,36 @@ int native_winograd_applies(const conv_geometry *g) {
          g->h == 2 * g->out_h && g->w == 2 * g->out_w && g->out_h % 2 == 0 && g->out_w % 2 == 0 && g->n > 0;
 }
 
+/* The kernel transforms hold a tap's four phases (p, q) in one vector, lane 2p + q: U's 4c phase
+   channels are channel-major, so each point ξ of a channel is one 4-float store. */
+typedef float quad __attribute__((vector_size(16)));
+typedef int quad_index __attribute__((vector_size(16)));
+
 /* U_ξν [k × 4c] = G g Gᵀ for every output channel and phase channel. */
 static void transform_kernels(const float *w, int k, int c, float *u) {
   const long plane = (long)k * 4 * c;
+  const quad_index left = {0, 1, 4, 5}, right = {2, 3, 6, 7};
 #pragma omp parallel for schedule(static)
   for (int o = 0; o < k; o++) {
     for (int ch = 0; ch < c; ch++) {
       const float *src = w + ((long)o * c + ch) * 16;
-      for (int p = 0; p < 2; p++)
-        for (int q = 0; q < 2; q++) {
-          const float g00 = src[p * 4 + q], g01 = src[p * 4 + 2 + q], g10 = src[(2 + p) * 4 + q], g11 = src[(2 + p) * 4 + 2 + q];
-          /* Rows: (g0, g0 + g1, g1); then columns the same. */
-          const float r[3][2] = {{g00, g01}, {g00 + g10, g01 + g11}, {g10, g11}};
-          const long at = (long)o * 4 * c + ch * 4 + p * 2 + q;
-          for (int i = 0; i < 3; i++) {
-            u[(i * 3 + 0) * plane + at] = r[i][0];
-            u[(i * 3 + 1) * plane + at] = r[i][0] + r[i][1];
-            u[(i * 3 + 2) * plane + at] = r[i][1];
-          }
-        }
+      quad row0, row1, row2, row3;
+      memcpy(&row0, src, sizeof row0);
+      memcpy(&row1, src + 4, sizeof row1);
+      memcpy(&row2, src + 8, sizeof row2);
+      memcpy(&row3, src + 12, sizeof row3);
+      /* g_ab of phase (p, q) is w[2a + p, 2b + q]. */
+      const quad g00 = __builtin_shuffle(row0, row1, left), g01 = __builtin_shuffle(row0, row1, right);
+      const quad g10 = __builtin_shuffle(row2, row3, left), g11 = __builtin_shuffle(row2, row3, right);
+      /* Rows: (g0, g0 + g1, g1); then columns the same. */
+      const quad r[3][2] = {{g00, g01}, {g00 + g10, g01 + g11}, {g10, g11}};
+      float *at = u + (long)o * 4 * c + ch * 4;
+      for (int i = 0; i < 3; i++) {
+        const quad sum = r[i][0] + r[i][1];
+        memcpy(at + (i * 3 + 0) * plane, &r[i][0], sizeof sum);
+        memcpy(at + (i * 3 + 1) * plane, &sum, sizeof sum);
+        memcpy(at + (i * 3 + 2) * plane, &r[i][1], sizeof sum);
+      }
     }
   }
 }
@@ -80,26 +91,28 @@ static void transform_kernels(const float *w, int k, int c, float *u) {
 /* The weight gradient from P_ξν [k × 4c]: w̄ = Gᵀ P G. */
 static void untransform_kernels(const float *pm, int k, int c, float *w) {
   const long plane = (long)k * 4 * c;
+  const quad_index left = {0, 1, 4, 5}, right = {2, 3, 6, 7};
 #pragma omp parallel for schedule(static)
   for (int o = 0; o < k; o++) {
     for (int ch = 0; ch < c; ch++) {
+      const float *at = pm + (long)o * 4 * c + ch * 4;
+      quad m[3][3];
+      for (int i = 0; i < 9; i++) memcpy(&m[i / 3][i % 3], at + i * plane, sizeof(quad));
+      /* Gᵀ = [1 1 0; 0 1 1] on both sides. */
+      quad r[2][3];
+      for (int j = 0; j < 3; j++) {
+        r[0][j] = m[0][j] + m[1][j];
+        r[1][j] = m[1][j] + m[2][j];
+      }
+      /* Taps (2a + p, q) and (2a + p, 2 + q) of each phase. */
+      const quad d00 = r[0][0] + r[0][1], d01 = r[0][1] + r[0][2], d10 = r[1][0] + r[1][1], d11 = r[1][1] + r[1][2];
+      const quad row0 = __builtin_shuffle(d00, d01, left), row1 = __builtin_shuffle(d00, d01, right);
+      const quad row2 = __builtin_shuffle(d10, d11, left), row3 = __builtin_shuffle(d10, d11, right);
       float *dst = w + ((long)o * c + ch) * 16;
-      for (int p = 0; p < 2; p++)
-        for (int q = 0; q < 2; q++) {
-          const long at = (long)o * 4 * c + ch * 4 + p * 2 + q;
-          float m[3][3];
-          for (int i = 0; i < 9; i++) m[i / 3][i % 3] = pm[i * plane + at];
-          /* Gᵀ = [1 1 0; 0 1 1] on both sides. */
-          float r[2][3];
-          for (int j = 0; j < 3; j++) {
-            r[0][j] = m[0][j] + m[1][j];
-            r[1][j] = m[1][j] + m[2][j];
-          }
-          for (int a = 0; a < 2; a++) {
-            dst[(2 * a + p) * 4 + q] = r[a][0] + r[a][1];
-            dst[(2 * a + p) * 4 + 2 + q] = r[a][1] + r[a][2];
-          }
-        }
+      memcpy(dst, &row0, sizeof row0);
+      memcpy(dst + 4, &row1, sizeof row1);
+      memcpy(dst + 8, &row2, sizeof row2);
+      memcpy(dst + 12, &row3, sizeof row3);
     }
   }
 }
@@ -111,8 +124,6 @@ static void untransform_kernels(const float *pm, int k, int c, float *w) {
 static inline long class_floats(const conv_geometry *g) { return (long)(g->h + 2) * 4 * (g->out_w / 2 + 1); }
 
 #define INLINE_EARLY static inline __attribute__((always_inline))
-typedef float quad __attribute__((vector_size(16)));
-typedef int quad_index __attribute__((vector_size(16)));
 
 /* Run b of n values gets src[4j + b]. Blocks of 16 are a 4 × 4 transpose in registers: the
    stride-4 loop the compiler makes of it otherwise took half of a transform's time. */
