@@ -196,28 +196,30 @@ describe('native direct convolutions (oneDNN) against the js reference', { skip 
   });
 
   it('winograd over chunks of images: the weight gradient summed across chunks and threads, the last chunk shorter', () => {
-    // 13 images of 32 × 64 × 64, k 32: about 1.5 MB of transformed tiles per image. On 1 thread, chunks
-    // of 10 and 3; on 2, U is small enough that each thread takes its own images (7 and 6) one at a time
-    // and sums its own part of the weight gradient.
-    const g = geometry(13, 32, 64, 64, 4, 4, 2, 1);
-    const k = 32;
-    const image = randomValues(g.n * g.c * g.h * g.w, 41);
-    const columns = randomValues(g.n * k * g.outH * g.outW, 42);
-    const w = randomValues(k * g.c * 16, 43, 0.1);
-    const depth = { convolve: g.c * 16, adjoint: k * 16, weights: g.n * g.outH * g.outW };
-    const cases = [
-      ['convolve', image, w, referenceConvolve(image, w, g, k)],
-      ['adjoint', columns, w, referenceAdjoint(columns, w, g, k)],
-      ['weights', image, columns, referenceWeights(image, columns, g, k)],
-    ] as const;
+    // Each thread takes its own images in chunks of about 128 tiles: 13 images of 32 × 64 × 64 (256
+    // tiles each) go one at a time, 13 on 1 thread, 7 and 6 on 2, each thread summing its own part of
+    // the weight gradient. With fewer than two images per thread the chunks are shared instead, within
+    // 16 MiB of transformed tiles: 3 images of 32 × 128 × 128 (5.9 MB each) go as 2 and 1.
+    const cases: [ConvGeometry, number, number][] = [
+      [geometry(13, 32, 64, 64, 4, 4, 2, 1), 32, 1], [geometry(13, 32, 64, 64, 4, 4, 2, 1), 32, 2], [geometry(3, 32, 128, 128, 4, 4, 2, 1), 32, 2],
+    ];
     const threads = native.threads;
     try {
-      for (const n of [1, 2]) {
+      for (const [g, k, n] of cases) {
         native.setThreads(n);
-        for (const [pass, input, second, expected] of cases) {
+        const image = randomValues(g.n * g.c * g.h * g.w, 41);
+        const columns = randomValues(g.n * k * g.outH * g.outW, 42);
+        const w = randomValues(k * g.c * 16, 43, 0.1);
+        const depth = { convolve: g.c * 16, adjoint: k * 16, weights: g.n * g.outH * g.outW };
+        for (const [pass, input, second, expected] of [
+          ['convolve', image, w, referenceConvolve(image, w, g, k)],
+          ['adjoint', columns, w, referenceAdjoint(columns, w, g, k)],
+          ['weights', image, columns, referenceWeights(image, columns, g, k)],
+        ] as const) {
           const out = randomValues(expected.length, 44);
-          assert.ok(native.directConvolution!(pass, input, second, g, k, out, 4), `winograd ${pass} ran on ${n} threads`);
-          assertClose(out, expected, { rtol: 1e-5, atol: 1e-5 * Math.sqrt(depth[pass]) }, `winograd ${pass} on ${n} threads`);
+          const what = `winograd ${pass}, ${g.n} images of ${g.h}², ${n} thread(s)`;
+          assert.ok(native.directConvolution!(pass, input, second, g, k, out, 4), `${what} ran`);
+          assertClose(out, expected, { rtol: 1e-5, atol: 1e-5 * Math.sqrt(depth[pass]) }, what);
         }
       }
     } finally {

@@ -13,9 +13,9 @@
  *   convolve  M_ξν [k × T] = U_ξν [k × 4c] · V_ξν [4c × T],  y = Aᵀ M A per tile;
  *   adjoint   W_ξν [4c × T] = U_ξνᵀ · Z_ξν [k × T] (Z = A ȳ Aᵀ), x̄ += B W Bᵀ per tile (tiles overlap by a row);
  *   weights   P_ξν [k × 4c] = Σ_chunks Z_ξν · V_ξνᵀ,  w̄ = Gᵀ P G.
- * U = G g Gᵀ is made once per call. On more than one thread, each thread takes its own images
- * through transform, products and untransform a chunk at a time, so the tiles it writes are still
- * in its cache when it multiplies them; otherwise the chunks keep the tiles within a budget.
+ * U = G g Gᵀ is made once per call. Each thread takes its own images through transform, products
+ * and untransform a chunk at a time, so the tiles it writes are still in its cache when it
+ * multiplies them; where that does not pay, the chunks are shared and kept within a budget.
  */
 #include <cblas.h>
 #include <stdlib.h>
@@ -429,15 +429,16 @@ static void run_chunks(int pass, const conv_geometry *g, int k, const float *inp
   }
 }
 
-/* Whether each thread should take its own images through the whole pipeline, a chunk at a time,
-   so that the transformed tiles it writes are still in its cache when it multiplies them. The
-   weight gradient then needs a P per thread, summed at the end: for large kernels that sum costs
-   more than the pipeline saves. */
+/* Whether each thread should take its own images through the whole pipeline, a chunk of about
+   PIPELINE_CHUNK_TILES tiles at a time, so that the transformed tiles it writes are still in its
+   cache when it multiplies them (on one thread too: smaller chunks than the shared budget's). The
+   weight gradient then needs a P per thread, summed at the end, and reads and writes it once per
+   chunk: for large kernels that costs more than the pipeline saves. */
 #define PIPELINE_CHUNK_TILES 128
 #define PIPELINE_WEIGHTS_BYTES (8L << 20)
 
 static int pipelined(int pass, const conv_geometry *g, int k, int threads) {
-  if (threads < 2 || g->n < 2 * threads) return 0;
+  if (g->n < 2 * threads) return 0;
   return pass != DIRECT_WEIGHTS || 9L * k * 4 * g->c * (long)sizeof(float) <= PIPELINE_WEIGHTS_BYTES;
 }
 
