@@ -436,9 +436,19 @@ static void run_chunks(int pass, const conv_geometry *g, int k, const float *inp
    chunk: for large kernels that costs more than the pipeline saves. */
 #define PIPELINE_CHUNK_TILES 128
 #define PIPELINE_WEIGHTS_BYTES (8L << 20)
+/* A chunk is at least one image: for very large images the threads' chunks together would
+   outgrow the shared budget many times over, so those take the shared chunks. */
+#define PIPELINE_MAX_BYTES (64L << 20)
+
+static long pipeline_chunk_images(const conv_geometry *g) {
+  const long tiles_per_image = (long)(g->out_h / 2) * (g->out_w / 2);
+  return (PIPELINE_CHUNK_TILES + tiles_per_image - 1) / tiles_per_image;
+}
 
 static int pipelined(int pass, const conv_geometry *g, int k, int threads) {
   if (g->n < 2 * threads) return 0;
+  const long chunk_tiles = pipeline_chunk_images(g) * (g->out_h / 2) * (g->out_w / 2);
+  if ((long)threads * 9 * chunk_tiles * (4L * g->c + k) * (long)sizeof(float) > PIPELINE_MAX_BYTES) return 0;
   return pass != DIRECT_WEIGHTS || 9L * k * 4 * g->c * (long)sizeof(float) <= PIPELINE_WEIGHTS_BYTES;
 }
 
@@ -450,7 +460,7 @@ int native_winograd_conv(int pass, const conv_geometry *g, int k, const float *i
   if (pipelined(pass, g, k, threads)) {
     /* Chunks of about PIPELINE_CHUNK_TILES tiles: the products' column count, enough for GEMM to
        run near its best. */
-    const int per_chunk = (int)((PIPELINE_CHUNK_TILES + tiles_per_image - 1) / tiles_per_image);
+    const int per_chunk = (int)pipeline_chunk_images(g);
     const long chunk_tiles = per_chunk * tiles_per_image, per_thread = 9L * (tile_plane(cp, chunk_tiles) + tile_plane(k, chunk_tiles)) + pad_floats;
     /* U, or one P per thread for the weights; then each thread's transformed tiles and plane. */
     const int kernel_copies = pass == DIRECT_WEIGHTS ? threads : 1;
