@@ -54,6 +54,8 @@ int native_winograd_applies(const conv_geometry *g) {
          g->h == 2 * g->out_h && g->w == 2 * g->out_w && g->out_h % 2 == 0 && g->out_w % 2 == 0 && g->n > 0;
 }
 
+#define INLINE static inline __attribute__((always_inline))
+
 /* The kernel transforms hold a tap's four phases (p, q) in one vector, lane 2p + q: U's 4c phase
    channels are channel-major, so each point ξ of a channel is one 4-float store. */
 typedef float quad __attribute__((vector_size(16)));
@@ -123,11 +125,10 @@ static void untransform_kernels(const float *pm, int k, int c, float *w) {
    transforms read and write whole runs with unit stride, which vectorises. */
 static inline long class_floats(const conv_geometry *g) { return (long)(g->h + 2) * 4 * (g->out_w / 2 + 1); }
 
-#define INLINE_EARLY static inline __attribute__((always_inline))
 
 /* Run b of n values gets src[4j + b]. Blocks of 16 are a 4 × 4 transpose in registers: the
    stride-4 loop the compiler makes of it otherwise took half of a transform's time. */
-INLINE_EARLY void unzip4(const float *restrict src, int n, float *restrict r0, float *restrict r1, float *restrict r2, float *restrict r3) {
+INLINE void unzip4(const float *restrict src, int n, float *restrict r0, float *restrict r1, float *restrict r2, float *restrict r3) {
   const quad_index lo = {0, 4, 1, 5}, hi = {2, 6, 3, 7}, first = {0, 1, 4, 5}, second = {2, 3, 6, 7};
   int j = 0;
   for (; j + 4 <= n; j += 4) {
@@ -154,7 +155,7 @@ INLINE_EARLY void unzip4(const float *restrict src, int n, float *restrict r0, f
 }
 
 /* The inverse: dst[4j + b] = run b's value j. */
-INLINE_EARLY void zip4(const float *restrict r0, const float *restrict r1, const float *restrict r2, const float *restrict r3, int n, float *restrict dst) {
+INLINE void zip4(const float *restrict r0, const float *restrict r1, const float *restrict r2, const float *restrict r3, int n, float *restrict dst) {
   const quad_index lo = {0, 4, 1, 5}, hi = {2, 6, 3, 7}, first = {0, 1, 4, 5}, second = {2, 3, 6, 7};
   int j = 0;
   for (; j + 4 <= n; j += 4) {
@@ -181,8 +182,6 @@ INLINE_EARLY void zip4(const float *restrict r0, const float *restrict r1, const
 }
 
 /* Padded column x is the source's x − 1: source class 0 is run 1, …, class 3 is run 0 from 1. */
-#define INLINE static inline __attribute__((always_inline))
-
 INLINE void plane_to_classes(const float *src, int th, int tw, float *cls) {
   const int h = 4 * th, w = 4 * tw, cw = tw + 1;
   memset(cls, 0, sizeof(float) * 4 * cw);
@@ -395,9 +394,10 @@ static void products(int split, enum CBLAS_TRANSPOSE ta, enum CBLAS_TRANSPOSE tb
     }
 }
 
-static int images_per_chunk(const conv_geometry *g, int k, long budget) {
+/* Images per shared chunk: their transformed tiles within WINOGRAD_BUDGET. */
+static int images_per_chunk(const conv_geometry *g, int k) {
   const long per_image = 9L * (g->out_h / 2) * (g->out_w / 2) * (4L * g->c + k) * (long)sizeof(float);
-  const long chunk = budget / per_image;
+  const long chunk = WINOGRAD_BUDGET / per_image;
   return chunk < 1 ? 1 : chunk < g->n ? (int)chunk : g->n;
 }
 
@@ -490,7 +490,7 @@ int native_winograd_conv(int pass, const conv_geometry *g, int k, const float *i
     }
     return 1;
   }
-  const int per_chunk = images_per_chunk(g, k, WINOGRAD_BUDGET);
+  const int per_chunk = images_per_chunk(g, k);
   const long chunk_tiles = per_chunk * tiles_per_image;
   /* U (or P), the chunk's transformed images and column side, and a padded plane per thread. */
   float *u = grow_scratch(sizeof(float) * (kernel_floats + 9L * (tile_plane(cp, chunk_tiles) + tile_plane(k, chunk_tiles)) + threads * pad_floats));
