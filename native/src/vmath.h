@@ -13,7 +13,8 @@
  * past those both are saturated by construction); glibc's tanhf is within 1 ulp (PyTorch's
  * Sleef tanh 1.0). Both saturate exactly (±1, 0, 1) wherever the reference rounded to float
  * does, stay within [-1, 1] / [0, 1], keep the sign of zero (tanh) and pass NaN through;
- * test/native-math.test.ts checks all of this on a fine sweep through the native backend.
+ * test/vector-math.test.ts checks all of this on a fine sweep, through this backend and through the
+ * wasm one, which has the same arithmetic (src/kernels/wasm/assembly/elementwise.ts) and gives the same bits.
  */
 #ifndef DCGAN_NATIVE_VMATH_H
 #define DCGAN_NATIVE_VMATH_H
