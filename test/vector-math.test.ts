@@ -48,19 +48,22 @@ function inputs(from: number, to: number): Float32Array {
   return Float32Array.from(values);
 }
 
+/** op over a copy of x in the backend's own memory. */
+function runUnary(backend: Backend, op: 'tanh' | 'sigmoid', x: Float32Array): Float32Array {
+  const xs = backend.allocator.alloc(x.length);
+  const out = backend.allocator.alloc(x.length);
+  xs.set(x);
+  backend.unary(op, xs, out, 0);
+  const result = out.slice();
+  backend.allocator.free(xs);
+  backend.allocator.free(out);
+  return result;
+}
+
 for (const name of ['native', 'wasm'] as const) {
   describe(`${name} tanh and sigmoid (vectorised) against the double-precision reference`, { skip: availableBackends().includes(name) ? false : `the ${name} backend is not available here` }, () => {
     let backend: Backend;
-    const run = (op: 'tanh' | 'sigmoid', x: Float32Array): Float32Array => {
-      const out = backend.allocator.alloc(x.length);
-      const xs = backend.allocator.alloc(x.length);
-      xs.set(x);
-      backend.unary(op, xs, out, 0);
-      const result = out.slice();
-      backend.allocator.free(xs);
-      backend.allocator.free(out);
-      return result;
-    };
+    const run = (op: 'tanh' | 'sigmoid', x: Float32Array): Float32Array => runUnary(backend, op, x);
 
     const cases = [
       { op: 'tanh', reference: Math.tanh, bound: TANH_MAX_ULP, from: -20, to: 20, low: -1 },
@@ -110,17 +113,7 @@ describe('tanh and sigmoid: native and wasm give the same bits', { skip: ['nativ
   for (const op of ['tanh', 'sigmoid'] as const) {
     it(op, () => {
       const x = inputs(-110, 20);
-      const results = (['native', 'wasm'] as const).map((name) => {
-        const backend = setBackend(name);
-        const xs = backend.allocator.alloc(x.length);
-        const out = backend.allocator.alloc(x.length);
-        xs.set(x);
-        backend.unary(op, xs, out, 0);
-        const result = out.slice();
-        backend.allocator.free(xs);
-        backend.allocator.free(out);
-        return result;
-      });
+      const results = (['native', 'wasm'] as const).map((name) => runUnary(setBackend(name), op, x));
       const [native, wasm] = results as [Float32Array, Float32Array];
       for (let i = 0; i < x.length; i++) {
         if (!Object.is(native[i], wasm[i])) assert.fail(`${op}(${x[i]}): native ${native[i]}, wasm ${wasm[i]}`);

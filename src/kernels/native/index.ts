@@ -158,22 +158,18 @@ export function createNativeBackend(threads?: number, addon: NativeAddon = loadA
     directConvolution,
     directConvolutionVariants: DIRECT_VARIANTS,
     convolutionPolicy(pass, g, k): ConvolutionPolicy {
-      if (!hasDirect) {
-        // Without oneDNN, Winograd is the one direct variant: timed where it applies, as 'auto' does.
-        const flops = 2 * g.n * k * g.c * g.kh * g.kw * g.outH * g.outW;
-        return hasWinograd && directMode === 'auto' && winogradApplies(g) && flops >= TIMED_MIN_FLOPS ? 'time' : 'gemm';
-      }
-      if (directMode === 'off') return 'gemm';
+      const flops = 2 * g.n * k * g.c * g.kh * g.kw * g.outH * g.outW;
+      const timed = directMode === 'auto' && flops >= TIMED_MIN_FLOPS;
+      // Winograd (ours, with or without oneDNN) has no blocked layout to pad, so it is timed
+      // wherever it applies, also where oneDNN's kernels lose (the adjoint onto G's 3-channel image).
+      if (timed && hasWinograd && winogradApplies(g)) return 'time';
+      if (!hasDirect || directMode === 'off') return 'gemm';
       if (directMode === 'on') return 'direct';
       // Asked at every call of every layer: the answer (which asks oneDNN for its kernel) is kept per layer and mode.
       const key = [directMode, pass, k, ...conv(g)].join(',');
       let policy = policies.get(key);
       if (policy === undefined) {
-        const flops = 2 * g.n * k * g.c * g.kh * g.kw * g.outH * g.outW;
-        const timed = directMode === 'auto' && flops >= TIMED_MIN_FLOPS;
-        // Winograd has no blocked layout to pad, so it is timed even where oneDNN's kernels lose
-        // (the adjoint onto a 3-channel image: G's last layer).
-        policy = timed && hasWinograd && winogradApplies(g) ? 'time' : !directWins(pass, g, () => directConvImpl(pass, g, k)) ? 'gemm' : timed ? 'time' : 'direct';
+        policy = !directWins(pass, g, () => directConvImpl(pass, g, k)) ? 'gemm' : timed ? 'time' : 'direct';
         policies.set(key, policy);
       }
       return policy;
