@@ -90,16 +90,24 @@ static void transform_kernels(const float *w, int k, int c, float *u) {
   }
 }
 
-/* The weight gradient from P_ξν [k × 4c]: w̄ = Gᵀ P G. */
-static void untransform_kernels(const float *pm, int k, int c, float *w) {
-  const long plane = (long)k * 4 * c;
+/* The weight gradient from P_ξν [k × 4c], the sum of `copies` partial Ps one after another
+   (one per thread; added here, in thread order, rather than in a pass of their own): w̄ = Gᵀ P G. */
+static void untransform_kernels(const float *pm, int copies, int k, int c, float *w) {
+  const long plane = (long)k * 4 * c, copy = 9 * plane;
   const quad_index left = {0, 1, 4, 5}, right = {2, 3, 6, 7};
 #pragma omp parallel for schedule(static)
   for (int o = 0; o < k; o++) {
     for (int ch = 0; ch < c; ch++) {
       const float *at = pm + (long)o * 4 * c + ch * 4;
       quad m[3][3];
-      for (int i = 0; i < 9; i++) memcpy(&m[i / 3][i % 3], at + i * plane, sizeof(quad));
+      for (int i = 0; i < 9; i++) {
+        memcpy(&m[i / 3][i % 3], at + i * plane, sizeof(quad));
+        for (int t = 1; t < copies; t++) {
+          quad more;
+          memcpy(&more, at + t * copy + i * plane, sizeof more);
+          m[i / 3][i % 3] += more;
+        }
+      }
       /* Gᵀ = [1 1 0; 0 1 1] on both sides. */
       quad r[2][3];
       for (int j = 0; j < 3; j++) {
@@ -478,16 +486,8 @@ int native_winograd_conv(int pass, const conv_geometry *g, int k, const float *i
       const int first = (int)((long)g->n * t / team), last = (int)((long)g->n * (t + 1) / team);
       run_chunks(pass, g, k, input, second, output, first, last, per_chunk, 1, kernels, images, columns, columns + 9L * tile_plane(k, chunk_tiles));
     }
-    if (pass == DIRECT_WEIGHTS) {
-      /* Every thread had images (n ≥ 2 · threads), so every P is written. */
-#pragma omp parallel for schedule(static)
-      for (long i = 0; i < kernel_floats; i++) {
-        float sum = u[i];
-        for (int t = 1; t < team; t++) sum += u[t * kernel_floats + i];
-        u[i] = sum;
-      }
-      untransform_kernels(u, k, c, output);
-    }
+    /* Every thread had images (n ≥ 2 · threads), so every P is written. */
+    if (pass == DIRECT_WEIGHTS) untransform_kernels(u, team, k, c, output);
     return 1;
   }
   const int per_chunk = images_per_chunk(g, k);
@@ -498,6 +498,6 @@ int native_winograd_conv(int pass, const conv_geometry *g, int k, const float *i
   float *images = u + kernel_floats, *columns = images + 9L * tile_plane(cp, chunk_tiles), *pads = columns + 9L * tile_plane(k, chunk_tiles);
   if (pass != DIRECT_WEIGHTS) transform_kernels(second, k, c, u);
   run_chunks(pass, g, k, input, second, output, 0, g->n, per_chunk, threads, u, images, columns, pads);
-  if (pass == DIRECT_WEIGHTS) untransform_kernels(u, k, c, output);
+  if (pass == DIRECT_WEIGHTS) untransform_kernels(u, 1, k, c, output);
   return 1;
 }
