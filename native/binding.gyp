@@ -23,7 +23,8 @@
         "src/optim.c",
         "src/peak.c",
         "src/direct_conv.c",
-        "src/winograd.c"
+        "src/winograd.c",
+        "src/image_conv.c"
       ],
       # No contraction into FMA: the kernels round like the js reference (and PyTorch's Adam).
       # No trapping math: nothing here unmasks floating-point exceptions, and without the flag GCC

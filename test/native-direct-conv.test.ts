@@ -50,6 +50,13 @@ describe('native direct convolutions (oneDNN) against the js reference', { skip 
       let winogradCases = 0;
       // Random geometries that Winograd takes, with odd channel counts and non-square images.
       for (let i = 0; i < 4; i++) cases.push([geometry(pick(1, 3), pick(1, 9), 4 * pick(1, 4), 4 * pick(1, 4), 4, 4, 2, 1), pick(1, 9)]);
+      // The layers on the image (1 to 4 channels, a row of outputs a multiple of 16), which the image
+      // variant takes: D's first and G's last at 32 × 32 × 1 and 64 × 64 × 3, a non-square one with 2 channels.
+      const imageLayers: [ConvGeometry, number][] = [
+        [geometry(5, 1, 32, 32, 4, 4, 2, 1), 64], [geometry(3, 3, 64, 64, 4, 4, 2, 1), 16], [geometry(2, 2, 32, 64, 4, 4, 2, 1), 8],
+      ];
+      cases.push(...imageLayers);
+      let imageCases = 0;
       for (const [i, [g, k]] of cases.entries()) {
         const image = randomValues(g.n * g.c * g.h * g.w, 200 + i);
         const columns = randomValues(g.n * k * g.outH * g.outW, 300 + i);
@@ -71,8 +78,9 @@ describe('native direct convolutions (oneDNN) against the js reference', { skip 
           }
           // The other variants (channels-last: other oneDNN kernels; phases: stride-1 convolutions over the
           // image's phases; phases-forward: the adjoint's phases as forward convolutions with the flipped
-          // kernel; winograd: F(2×2, 2×2) over the phases, ours): the same numbers, or declined without a write.
-          for (const variant of [1, 2, 3, 4]) {
+          // kernel; winograd: F(2×2, 2×2) over the phases, ours; image: the direct convolution of layers with 1
+          // to 4 image channels, ours): the same numbers, or declined without a write.
+          for (const variant of [1, 2, 3, 4, 5]) {
             const name = native.directConvolutionVariants![variant]!;
             const other = garbage.slice();
             if (native.directConvolution!(pass, input, second, g, k, other, variant)) {
@@ -81,6 +89,10 @@ describe('native direct convolutions (oneDNN) against the js reference', { skip 
               assertClose(other, expected, variant === 4 ? { rtol: tol.rtol, atol: 2 * tol.atol } : tol, `${pass} ${name} ${JSON.stringify(g)} k ${k}`);
               if (variant >= 2) phaseCases++;
               if (variant === 4) winogradCases++;
+              if (variant === 5) {
+                assert.ok(g.c <= 4 && winogradApplies(g), `image took ${pass} ${JSON.stringify(g)} k ${k}`);
+                imageCases++;
+              }
             } else {
               assert.deepEqual(other, garbage, `a declined ${name} ${pass} writes nothing`);
               // Strided layers whose kernel is a multiple of the stride (DCGAN's) are what phases are for.
@@ -99,6 +111,8 @@ describe('native direct convolutions (oneDNN) against the js reference', { skip 
       assert.ok(phaseCases > 8, `phases ran ${phaseCases} passes`);
       // D's and G's middle layers and the four added above, three passes each.
       assert.ok(winogradCases >= 18, `winograd ran ${winogradCases} passes`);
+      // Every pass of the image layers (whatever the CPU's vector width: 16 outputs are whole vectors).
+      assert.ok(imageCases >= 3 * imageLayers.length, `image ran ${imageCases} passes`);
       if (process.env.ONEDNN_MAX_CPU_ISA !== undefined) {
         assert.doesNotMatch(native.directConvImpl('convolve', cases[0]![0], cases[0]![1], 2) ?? '', /avx512/, `oneDNN is limited to ${process.env.ONEDNN_MAX_CPU_ISA} here`);
       }
@@ -121,13 +135,17 @@ describe('native direct convolutions (oneDNN) against the js reference', { skip 
       assert.equal(native.convolutionPolicy!('convolve', geometry(2, 3, 16, 16, 4, 4, 2, 1), 64), jit ? 'direct' : 'gemm', 'the forward from a 3-channel image');
       native.setDirectConv('auto');
       // A batch of 64 makes the middle layer 1.07 GFLOP: worth timing (Winograd applies to it, so
-      // whatever oneDNN has); 2 images are not.
+      // whatever oneDNN has); one image (17 MFLOP) is not.
       assert.equal(native.convolutionPolicy!('convolve', geometry(64, 64, 16, 16, 4, 4, 2, 1), 128), 'time');
+      // D's first layer and G's last at 32 × 32 × 1 (34 MFLOP): the image variant is timed against the rest.
+      for (const pass of ['convolve', 'adjoint', 'weights'] as const) {
+        assert.equal(native.convolutionPolicy!(pass, geometry(64, 1, 32, 32, 4, 4, 2, 1), 64), 'time', `${pass} of a 1-channel image layer`);
+      }
       // G's last layer: oneDNN pads the 3 channels, but Winograd does not, so it is timed.
       assert.equal(native.convolutionPolicy!('adjoint', geometry(64, 3, 64, 64, 4, 4, 2, 1), 64), 'time', "the adjoint onto G's 3-channel image");
       // Where Winograd does not apply (stride 1), the few-channel adjoint stays with im2col + GEMM.
       assert.equal(native.convolutionPolicy!('adjoint', geometry(64, 3, 64, 64, 3, 3, 1, 1), 64), 'gemm', 'a stride-1 adjoint onto 3 channels');
-      assert.equal(native.convolutionPolicy!('convolve', middle, 128), jit ? 'direct' : 'gemm');
+      assert.equal(native.convolutionPolicy!('convolve', geometry(1, 64, 16, 16, 4, 4, 2, 1), 128), jit ? 'direct' : 'gemm');
       assert.equal(native.convolutionPolicy!('convolve', geometry(64, 512, 4, 4, 4, 4, 1, 0), 1), 'gemm');
       native.setDirectConv('on');
       assert.equal(native.convolutionPolicy!('adjoint', geometry(2, 3, 16, 16, 4, 4, 2, 1), 64), 'direct');
@@ -150,8 +168,8 @@ describe('native direct convolutions (oneDNN) against the js reference', { skip 
       );
       assert.throws(() => native.directConvolution!('adjoint', new Float32Array(10), new Float32Array(16 * 8 * 16), g, 16, new Float32Array(2 * 8 * 64)), /input has 10 elements/);
       assert.throws(() => native.directConvolution!('weights', new Float32Array(2 * 8 * 64), new Float32Array(2 * 16 * 16 - 2), g, 16, new Float32Array(16 * 8 * 16)), /second has 510 elements but the call reaches 512/);
-      assert.throws(() => native.directConvolution!('convolve', new Float32Array(2 * 8 * 64), new Float32Array(16 * 8 * 16), g, 16, new Float32Array(2 * 16 * 16), 5), /variant must be 0\.\.4 \(blocked, channels-last, phases, phases-forward, winograd\), got 5/);
-      assert.deepEqual(native.directConvolutionVariants, ['blocked', 'channels-last', 'phases', 'phases-forward', 'winograd']);
+      assert.throws(() => native.directConvolution!('convolve', new Float32Array(2 * 8 * 64), new Float32Array(16 * 8 * 16), g, 16, new Float32Array(2 * 16 * 16), 6), /variant must be 0\.\.5 \(blocked, channels-last, phases, phases-forward, winograd, image\), got 6/);
+      assert.deepEqual(native.directConvolutionVariants, ['blocked', 'channels-last', 'phases', 'phases-forward', 'winograd', 'image']);
       assert.throws(() => native.setDirectConv('sometimes' as 'on'), /setDirectConv: the mode must be one of auto, rule, on, off, got sometimes/);
       // What the CLI prints as the engine says whether oneDNN takes part.
       native.setDirectConv('off');

@@ -275,6 +275,7 @@ static size_t arena_need(const cached_conv *e) {
 
 int native_direct_conv(int pass, int layout, const conv_geometry *g, int k, const float *input, const float *second, float *output) {
   if (layout == DIRECT_WINOGRAD) return native_winograd_conv(pass, g, k, input, second, output);
+  if (layout == DIRECT_IMAGE) return native_image_conv(pass, g, k, input, second, output);
   if ((pass != DIRECT_CONVOLVE && pass != DIRECT_ADJOINT && pass != DIRECT_WEIGHTS) ||
       (layout < DIRECT_BLOCKED || layout > DIRECT_PHASES_FORWARD) || !ensure_engine())
     return 0;
@@ -799,6 +800,7 @@ static int execute_phases(cached_phases *e, const float *input, const float *sec
 
 const char *native_direct_conv_impl(int pass, int layout, const conv_geometry *g, int k) {
   if (layout == DIRECT_WINOGRAD) return native_winograd_applies(g) ? "winograd F(2x2,2x2) on phases" : NULL;
+  if (layout == DIRECT_IMAGE) return native_image_conv_applies(g, k) ? "direct on phases, few channels" : NULL;
   if (layout < DIRECT_BLOCKED || layout > DIRECT_PHASES_FORWARD || !ensure_engine()) return NULL;
   conv_geometry part = *g;
   if (pass != DIRECT_WEIGHTS) part.n = images_per_chunk(g, k);
@@ -816,10 +818,12 @@ const char *native_direct_conv_library(void) {
 #else
 
 int native_direct_conv(int pass, int layout, const conv_geometry *g, int k, const float *input, const float *second, float *output) {
-  return layout == DIRECT_WINOGRAD ? native_winograd_conv(pass, g, k, input, second, output) : 0;
+  if (layout == DIRECT_WINOGRAD) return native_winograd_conv(pass, g, k, input, second, output);
+  return layout == DIRECT_IMAGE ? native_image_conv(pass, g, k, input, second, output) : 0;
 }
 const char *native_direct_conv_impl(int pass, int layout, const conv_geometry *g, int k) {
-  return layout == DIRECT_WINOGRAD && native_winograd_applies(g) ? "winograd F(2x2,2x2) on phases" : NULL;
+  if (layout == DIRECT_WINOGRAD) return native_winograd_applies(g) ? "winograd F(2x2,2x2) on phases" : NULL;
+  return layout == DIRECT_IMAGE && native_image_conv_applies(g, k) ? "direct on phases, few channels" : NULL;
 }
 const char *native_direct_conv_library(void) { return NULL; }
 

@@ -151,7 +151,8 @@ export interface Backend {
    * The ways the backend's direct convolution can run, by name (the native backend: oneDNN's
    * blocked layout, 'blocked'; 'channels-last'; a strided layer as stride-1 convolutions over its
    * image's phases, 'phases'; and for the adjoint, those as forward convolutions, 'phases-forward';
-   * Winograd F(2×2, 2×2) over the phases, ours, 'winograd'); timing tries each. Absent: one, variant 0.
+   * Winograd F(2×2, 2×2) over the phases, ours, 'winograd'; the direct convolution of layers on the
+   * image itself, 1 to 4 channels, ours, 'image'); timing tries each. Absent: one, variant 0.
    */
   readonly directConvolutionVariants?: readonly string[];
   /**
