@@ -43,8 +43,6 @@ static inline vec splat(float w) { return (vec){w, w, w, w}; }
 #define WEIGHTS_BLOCK 1
 #endif
 
-#define INLINE static inline __attribute__((always_inline))
-
 INLINE vec load(const float *p) {
   vec v;
   memcpy(&v, p, sizeof v);
@@ -59,7 +57,7 @@ INLINE void store(float *p, vec v) { memcpy(p, &v, sizeof v); }
 int native_image_conv_applies(const conv_geometry *g, int k) {
   return g->kh == 4 && g->kw == 4 && g->stride_h == 2 && g->stride_w == 2 && g->pad_h == 1 && g->pad_w == 1 && g->h == 2 * g->out_h &&
          g->w == 2 * g->out_w && g->out_h % 2 == 0 && g->out_w % VW == 0 && g->c >= 1 && g->c <= IMAGE_MAX_CHANNELS && k % FORWARD_BLOCK == 0 &&
-         k % WEIGHTS_BLOCK == 0 && g->n > 0;
+         g->n > 0;
 }
 
 /* A phase plane's rows hold v = 0 … out_w (out_w + 1 values; a tap at b = 1 reads up to there). */
@@ -220,18 +218,15 @@ int native_image_conv(int pass, const conv_geometry *g, int k, const float *inpu
   if (!native_image_conv_applies(g, k) || (pass != DIRECT_CONVOLVE && pass != DIRECT_ADJOINT && pass != DIRECT_WEIGHTS)) return 0;
   const int c = g->c, threads = omp_get_max_threads();
   const long image = (long)c * g->h * g->w, columns = (long)k * g->out_h * g->out_w;
-  const long scratch_floats = pass == DIRECT_ADJOINT ? k * padded_plane(g) : 4L * c * phase_plane(g);
-  float *scratch = aligned_alloc(64, sizeof(float) * (size_t)((scratch_floats + 15) / 16 * 16) * threads);
-  /* The forward's weights by tap, then output channel; the weight gradient's sums per thread. */
-  const long tap_floats = 16L * c * k, sum_vectors = 16L * c * k;
-  float *taps = pass == DIRECT_CONVOLVE ? aligned_alloc(64, sizeof(float) * (size_t)((tap_floats + 15) / 16 * 16)) : NULL;
-  vec *sums = pass == DIRECT_WEIGHTS ? aligned_alloc(64, sizeof(vec) * (size_t)sum_vectors * threads) : NULL;
-  if (scratch == NULL || (pass == DIRECT_CONVOLVE && taps == NULL) || (pass == DIRECT_WEIGHTS && sums == NULL)) {
-    free(scratch);
-    free(taps);
-    free(sums);
-    return 0;
-  }
+  /* Per thread: the image's phases (or the padded column side), rounded to whole cache lines; the
+     forward's weights by tap, then output channel; the weight gradient's sums per thread. */
+  const long scratch_floats = ((pass == DIRECT_ADJOINT ? k * padded_plane(g) : 4L * c * phase_plane(g)) + 15) / 16 * 16;
+  const long tap_floats = pass == DIRECT_CONVOLVE ? (16L * c * k + 15) / 16 * 16 : 0, sum_vectors = 16L * c * k;
+  const long sums_floats = pass == DIRECT_WEIGHTS ? sum_vectors * threads * VW : 0;
+  float *scratch = native_scratch(sizeof(float) * (size_t)(sums_floats + tap_floats + scratch_floats * threads));
+  if (scratch == NULL) return 0;
+  vec *sums = (vec *)scratch;
+  float *taps = scratch + sums_floats, *planes = taps + tap_floats;
   if (pass == DIRECT_CONVOLVE)
     for (int o = 0; o < k; o++)
       for (int ch = 0; ch < c; ch++)
@@ -245,7 +240,7 @@ int native_image_conv(int pass, const conv_geometry *g, int k, const float *inpu
     const int t = omp_get_thread_num();
 #pragma omp single
     team = omp_get_num_threads();
-    float *mine = scratch + (scratch_floats + 15) / 16 * 16 * t;
+    float *mine = planes + scratch_floats * t;
     memset(mine, 0, sizeof(float) * scratch_floats);
     vec *my_sums = pass == DIRECT_WEIGHTS ? sums + sum_vectors * t : NULL;
     if (my_sums != NULL)
@@ -276,8 +271,5 @@ int native_image_conv(int pass, const conv_geometry *g, int k, const float *inpu
       output[oc * 16 + (2 * a + p) * 4 + 2 * b + q] = sum;
     }
   }
-  free(scratch);
-  free(taps);
-  free(sums);
   return 1;
 }

@@ -9,6 +9,13 @@
 
 #include <stddef.h>
 
+/* For small per-plane bodies the compiler must inline (their loops unroll with constant counts). */
+#define INLINE static inline __attribute__((always_inline))
+
+/* scratch.c: working memory shared by the convolution kernels, at least `bytes`, 64-byte aligned
+   (NULL when it cannot be had); valid until the next call. */
+float *native_scratch(size_t bytes);
+
 /* Below this many elements a kernel runs on the calling thread: waking the pool costs more. */
 #define PARALLEL_MIN_ELEMENTS 32768
 

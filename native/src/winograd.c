@@ -37,24 +37,10 @@
 
 static inline long tile_plane(long rows, long tiles) { return rows * tiles + PLANE_PAD; }
 
-static float *scratch = NULL;
-static size_t scratch_bytes = 0;
-
-static float *grow_scratch(size_t bytes) {
-  if (bytes > scratch_bytes) {
-    free(scratch);
-    scratch = aligned_alloc(64, (bytes + 63) / 64 * 64);
-    scratch_bytes = scratch != NULL ? bytes : 0;
-  }
-  return scratch;
-}
-
 int native_winograd_applies(const conv_geometry *g) {
   return g->kh == 4 && g->kw == 4 && g->stride_h == 2 && g->stride_w == 2 && g->pad_h == 1 && g->pad_w == 1 &&
          g->h == 2 * g->out_h && g->w == 2 * g->out_w && g->out_h % 2 == 0 && g->out_w % 2 == 0 && g->n > 0;
 }
-
-#define INLINE static inline __attribute__((always_inline))
 
 /* The kernel transforms hold a tap's four phases (p, q) in one vector, lane 2p + q: U's 4c phase
    channels are channel-major, so each point ξ of a channel is one 4-float store. */
@@ -472,7 +458,7 @@ int native_winograd_conv(int pass, const conv_geometry *g, int k, const float *i
     const long chunk_tiles = per_chunk * tiles_per_image, per_thread = 9L * (tile_plane(cp, chunk_tiles) + tile_plane(k, chunk_tiles)) + pad_floats;
     /* U, or one P per thread for the weights; then each thread's transformed tiles and plane. */
     const int kernel_copies = pass == DIRECT_WEIGHTS ? threads : 1;
-    float *u = grow_scratch(sizeof(float) * (kernel_floats * kernel_copies + threads * per_thread));
+    float *u = native_scratch(sizeof(float) * (kernel_floats * kernel_copies + threads * per_thread));
     if (u == NULL) return 0;
     if (pass != DIRECT_WEIGHTS) transform_kernels(second, k, c, u);
     int team = 1;
@@ -493,7 +479,7 @@ int native_winograd_conv(int pass, const conv_geometry *g, int k, const float *i
   const int per_chunk = images_per_chunk(g, k);
   const long chunk_tiles = per_chunk * tiles_per_image;
   /* U (or P), the chunk's transformed images and column side, and a padded plane per thread. */
-  float *u = grow_scratch(sizeof(float) * (kernel_floats + 9L * (tile_plane(cp, chunk_tiles) + tile_plane(k, chunk_tiles)) + threads * pad_floats));
+  float *u = native_scratch(sizeof(float) * (kernel_floats + 9L * (tile_plane(cp, chunk_tiles) + tile_plane(k, chunk_tiles)) + threads * pad_floats));
   if (u == NULL) return 0;
   float *images = u + kernel_floats, *columns = images + 9L * tile_plane(cp, chunk_tiles), *pads = columns + 9L * tile_plane(k, chunk_tiles);
   if (pass != DIRECT_WEIGHTS) transform_kernels(second, k, c, u);

@@ -87,7 +87,7 @@ export function createNativeBackend(threads?: number, addon: NativeAddon = loadA
   const policies = new Map<string, ConvolutionPolicy>();
   const hasDirect = info.directConv !== undefined && addon.directConv !== undefined;
   // Our Winograd and image convolutions need no oneDNN: an addon built without it still has those variants.
-  const hasWinograd = addon.directConv !== undefined;
+  const hasOurs = addon.directConv !== undefined;
   const ours = (variant: number): boolean => DIRECT_VARIANTS[variant] === 'winograd' || DIRECT_VARIANTS[variant] === 'image';
   const checkVariant = (variant: number): void => {
     if (!(Number.isInteger(variant) && variant >= 0 && variant < DIRECT_VARIANTS.length)) {
@@ -96,11 +96,11 @@ export function createNativeBackend(threads?: number, addon: NativeAddon = loadA
   };
   const directConvImpl = (pass: DirectConvPass, g: ConvGeometry, k: number, variant = 0): string | null => {
     checkVariant(variant);
-    return hasDirect || (hasWinograd && ours(variant)) ? (addon.directConvImpl?.(passCode(pass), k, ...conv(g), variant) ?? null) : null;
+    return hasDirect || (hasOurs && ours(variant)) ? (addon.directConvImpl?.(passCode(pass), k, ...conv(g), variant) ?? null) : null;
   };
   const directConvolution = (pass: DirectConvPass, input: Float32Array, second: Float32Array, g: ConvGeometry, k: number, output: Float32Array, variant = 0): boolean => {
     checkVariant(variant);
-    if (!(hasDirect || (hasWinograd && ours(variant))) || directMode === 'off') return false;
+    if (!(hasDirect || (hasOurs && ours(variant))) || directMode === 'off') return false;
     const image = g.n * g.c * g.h * g.w;
     const columns = g.n * k * g.outH * g.outW;
     const weights = k * g.c * g.kh * g.kw;
@@ -137,7 +137,7 @@ export function createNativeBackend(threads?: number, addon: NativeAddon = loadA
     name: 'native',
     // Says whether oneDNN's convolutions take part, as the mode is now.
     get description() {
-      if (!hasDirect) return hasWinograd && directMode === 'auto' ? `${blasDescription} + Winograd convolutions where faster (timed)` : blasDescription;
+      if (!hasDirect) return hasOurs && directMode === 'auto' ? `${blasDescription} + Winograd convolutions where faster (timed)` : blasDescription;
       if (directMode === 'off') return blasDescription;
       return `${blasDescription} + ${info.directConv} convolutions${directMode === 'auto' ? ' where faster (timed)' : directMode === 'rule' ? ' where faster' : ''}`;
     },
@@ -169,7 +169,7 @@ export function createNativeBackend(threads?: number, addon: NativeAddon = loadA
       const timed = directMode === 'auto' && flops >= TIMED_MIN_FLOPS;
       // Winograd (ours, with or without oneDNN) has no blocked layout to pad, so it is timed
       // wherever it applies, also where oneDNN's kernels lose (the adjoint onto G's 3-channel image).
-      if (timed && hasWinograd && winogradApplies(g)) return 'time';
+      if (timed && hasOurs && winogradApplies(g)) return 'time';
       if (!hasDirect || directMode === 'off') return 'gemm';
       if (directMode === 'on') return 'direct';
       // Asked at every call of every layer: the answer (which asks oneDNN for its kernel) is kept per layer and mode.
