@@ -79,6 +79,11 @@ for (const name of fastBackends) {
       gemmCase(backend, { transA: false, transB: false, m: 64, n: 2048, k: 300, alpha: 1, beta: 0, batch: 1, strideA: 0, strideB: 0, strideC: 0 }, 600);
       gemmCase(backend, { transA: true, transB: false, m: 1024, n: 24, k: 130, alpha: 1, beta: 0, batch: 1, strideA: 0, strideB: 0, strideC: 0 }, 601);
       gemmCase(backend, { transA: false, transB: true, m: 130, n: 1040, k: 513, alpha: 1, beta: 0, batch: 1, strideA: 0, strideB: 0, strideC: 0 }, 602);
+      // Thin with one long side (G's projection and its gradient, D's last layer; native: oneDNN's sgemm where built with it), with alpha and beta.
+      gemmCase(backend, { transA: false, transB: false, m: 64, n: 4096, k: 100, alpha: -1.5, beta: 0.5, batch: 1, strideA: 0, strideB: 0, strideC: 0 }, 603);
+      gemmCase(backend, { transA: true, transB: false, m: 100, n: 4096, k: 64, alpha: 1, beta: 1, batch: 1, strideA: 0, strideB: 0, strideC: 0 }, 604);
+      gemmCase(backend, { transA: false, transB: false, m: 64, n: 4096, k: 1, alpha: 1, beta: 0, batch: 1, strideA: 0, strideB: 0, strideC: 0 }, 605);
+      gemmCase(backend, { transA: false, transB: true, m: 64, n: 1, k: 4096, alpha: 1, beta: 0, batch: 1, strideA: 0, strideB: 0, strideC: 0 }, 606);
     });
 
     // Our wasm GEMM splits work so that sums keep their order; OpenBLAS (native) blocks its
