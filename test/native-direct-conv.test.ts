@@ -48,6 +48,7 @@ describe('native direct convolutions (oneDNN) against the js reference', { skip 
       let declined = 0;
       let phaseCases = 0;
       let winogradCases = 0;
+      let winograd4Cases = 0;
       // Random geometries that Winograd takes, with odd channel counts and non-square images.
       for (let i = 0; i < 4; i++) cases.push([geometry(pick(1, 3), pick(1, 9), 4 * pick(1, 4), 4 * pick(1, 4), 4, 4, 2, 1), pick(1, 9)]);
       // The layers on the image (1 to 4 channels, a row of outputs a multiple of 16), which the image
@@ -79,16 +80,23 @@ describe('native direct convolutions (oneDNN) against the js reference', { skip 
           // The other variants (channels-last: other oneDNN kernels; phases: stride-1 convolutions over the
           // image's phases; phases-forward: the adjoint's phases as forward convolutions with the flipped
           // kernel; winograd: F(2×2, 2×2) over the phases, ours; image: the direct convolution of layers with 1
-          // to 4 image channels, ours): the same numbers, or declined without a write.
-          for (const variant of [1, 2, 3, 4, 5]) {
+          // to 4 image channels, ours; winograd4: F(4×4, 2×2) over the phases, ours): the same numbers, or
+          // declined without a write.
+          for (const variant of [1, 2, 3, 4, 5, 6]) {
             const name = native.directConvolutionVariants![variant]!;
             const other = garbage.slice();
             if (native.directConvolution!(pass, input, second, g, k, other, variant)) {
-              // Winograd's transforms add and subtract before and after the products: its error is
-              // 1.3–2× the direct kernels' (RMS, measured on D's layers), so twice their bound.
-              assertClose(other, expected, variant === 4 ? { rtol: tol.rtol, atol: 2 * tol.atol } : tol, `${pass} ${name} ${JSON.stringify(g)} k ${k}`);
+              // Winograd's transforms add and subtract before and after the products: F(2×2, 2×2)'s error
+              // is 1.3–2× the direct kernels' (RMS, measured on D's layers), so twice their bound;
+              // F(4×4, 2×2)'s (coefficients up to 8) 2–3× F(2×2, 2×2)'s, so four times.
+              const bound = variant === 4 ? 2 : variant === 6 ? 4 : 1;
+              assertClose(other, expected, { rtol: tol.rtol, atol: bound * tol.atol }, `${pass} ${name} ${JSON.stringify(g)} k ${k}`);
               if (variant >= 2) phaseCases++;
               if (variant === 4) winogradCases++;
+              if (variant === 6) {
+                assert.ok(winogradApplies(g) && g.outH % 4 === 0 && g.outW % 4 === 0, `winograd4 took ${pass} ${JSON.stringify(g)} k ${k}`);
+                winograd4Cases++;
+              }
               if (variant === 5) {
                 assert.ok(g.c <= 4 && winogradApplies(g), `image took ${pass} ${JSON.stringify(g)} k ${k}`);
                 imageCases++;
@@ -101,6 +109,8 @@ describe('native direct convolutions (oneDNN) against the js reference', { skip 
               }
               // Winograd takes every layer of kernel 4, stride 2, padding 1 with an even output side.
               if (variant === 4) assert.ok(!winogradApplies(g), `winograd declined ${pass} ${JSON.stringify(g)} k ${k}`);
+              // F(4×4, 2×2) takes those with an output side a multiple of 4.
+              if (variant === 6) assert.ok(!winogradApplies(g) || g.outH % 4 !== 0 || g.outW % 4 !== 0, `winograd4 declined ${pass} ${JSON.stringify(g)} k ${k}`);
             }
           }
         }
@@ -111,6 +121,8 @@ describe('native direct convolutions (oneDNN) against the js reference', { skip 
       assert.ok(phaseCases > 8, `phases ran ${phaseCases} passes`);
       // D's and G's middle layers and the four added above, three passes each.
       assert.ok(winogradCases >= 18, `winograd ran ${winogradCases} passes`);
+      // Of those, the layers with 8 × 8 and 32 × 32 outputs and the image layers (at least).
+      assert.ok(winograd4Cases >= 12, `winograd4 ran ${winograd4Cases} passes`);
       // Every pass of the image layers (whatever the CPU's vector width: 16 outputs are whole vectors).
       assert.ok(imageCases >= 3 * imageLayers.length, `image ran ${imageCases} passes`);
       if (process.env.ONEDNN_MAX_CPU_ISA !== undefined) {
@@ -168,8 +180,8 @@ describe('native direct convolutions (oneDNN) against the js reference', { skip 
       );
       assert.throws(() => native.directConvolution!('adjoint', new Float32Array(10), new Float32Array(16 * 8 * 16), g, 16, new Float32Array(2 * 8 * 64)), /input has 10 elements/);
       assert.throws(() => native.directConvolution!('weights', new Float32Array(2 * 8 * 64), new Float32Array(2 * 16 * 16 - 2), g, 16, new Float32Array(16 * 8 * 16)), /second has 510 elements but the call reaches 512/);
-      assert.throws(() => native.directConvolution!('convolve', new Float32Array(2 * 8 * 64), new Float32Array(16 * 8 * 16), g, 16, new Float32Array(2 * 16 * 16), 6), /variant must be 0\.\.5 \(blocked, channels-last, phases, phases-forward, winograd, image\), got 6/);
-      assert.deepEqual(native.directConvolutionVariants, ['blocked', 'channels-last', 'phases', 'phases-forward', 'winograd', 'image']);
+      assert.throws(() => native.directConvolution!('convolve', new Float32Array(2 * 8 * 64), new Float32Array(16 * 8 * 16), g, 16, new Float32Array(2 * 16 * 16), 7), /variant must be 0\.\.6 \(blocked, channels-last, phases, phases-forward, winograd, image, winograd4\), got 7/);
+      assert.deepEqual(native.directConvolutionVariants, ['blocked', 'channels-last', 'phases', 'phases-forward', 'winograd', 'image', 'winograd4']);
       assert.throws(() => native.setDirectConv('sometimes' as 'on'), /setDirectConv: the mode must be one of auto, rule, on, off, got sometimes/);
       // What the CLI prints as the engine says whether oneDNN takes part.
       native.setDirectConv('off');
@@ -234,10 +246,12 @@ describe('native direct convolutions (oneDNN) against the js reference', { skip 
           ['adjoint', columns, w, referenceAdjoint(columns, w, g, k)],
           ['weights', image, columns, referenceWeights(image, columns, g, k)],
         ] as const) {
-          const out = randomValues(expected.length, 44);
-          const what = `winograd ${pass}, ${g.n} images of ${g.h}², ${n} thread(s)`;
-          assert.ok(native.directConvolution!(pass, input, second, g, k, out, 4), `${what} ran`);
-          assertClose(out, expected, { rtol: 1e-5, atol: 1e-5 * Math.sqrt(depth[pass]) }, what);
+          for (const [variant, bound] of [[4, 1], [6, 2]] as const) {
+            const out = randomValues(expected.length, 44);
+            const what = `${native.directConvolutionVariants![variant]} ${pass}, ${g.n} images of ${g.h}², ${n} thread(s)`;
+            assert.ok(native.directConvolution!(pass, input, second, g, k, out, variant), `${what} ran`);
+            assertClose(out, expected, { rtol: 1e-5, atol: bound * 1e-5 * Math.sqrt(depth[pass]) }, what);
+          }
         }
       }
     } finally {

@@ -23,6 +23,22 @@
 
 #include "kernels.h"
 
+/* Our variants, which need no oneDNN: 1 when `layout` is one of them (*done: whether it ran). */
+static int ours_conv(int pass, int layout, const conv_geometry *g, int k, const float *input, const float *second, float *output, int *done) {
+  if (layout == DIRECT_WINOGRAD || layout == DIRECT_WINOGRAD4) *done = native_winograd_conv(pass, layout == DIRECT_WINOGRAD4 ? 4 : 2, g, k, input, second, output);
+  else if (layout == DIRECT_IMAGE) *done = native_image_conv(pass, g, k, input, second, output);
+  else return 0;
+  return 1;
+}
+
+static int ours_impl(int layout, const conv_geometry *g, int k, const char **impl) {
+  if (layout == DIRECT_WINOGRAD) *impl = native_winograd_applies(g, 2) ? "winograd F(2x2,2x2) on phases" : NULL;
+  else if (layout == DIRECT_WINOGRAD4) *impl = native_winograd_applies(g, 4) ? "winograd F(4x4,2x2) on phases" : NULL;
+  else if (layout == DIRECT_IMAGE) *impl = native_image_conv_applies(g, k) ? "direct on phases, few channels" : NULL;
+  else return 0;
+  return 1;
+}
+
 #ifdef DCGAN_DNNL
 #include <dnnl.h>
 #include <omp.h>
@@ -274,8 +290,8 @@ static size_t arena_need(const cached_conv *e) {
 }
 
 int native_direct_conv(int pass, int layout, const conv_geometry *g, int k, const float *input, const float *second, float *output) {
-  if (layout == DIRECT_WINOGRAD) return native_winograd_conv(pass, g, k, input, second, output);
-  if (layout == DIRECT_IMAGE) return native_image_conv(pass, g, k, input, second, output);
+  int done = 0;
+  if (ours_conv(pass, layout, g, k, input, second, output, &done)) return done;
   if ((pass != DIRECT_CONVOLVE && pass != DIRECT_ADJOINT && pass != DIRECT_WEIGHTS) ||
       (layout < DIRECT_BLOCKED || layout > DIRECT_PHASES_FORWARD) || !ensure_engine())
     return 0;
@@ -799,8 +815,8 @@ static int execute_phases(cached_phases *e, const float *input, const float *sec
 }
 
 const char *native_direct_conv_impl(int pass, int layout, const conv_geometry *g, int k) {
-  if (layout == DIRECT_WINOGRAD) return native_winograd_applies(g) ? "winograd F(2x2,2x2) on phases" : NULL;
-  if (layout == DIRECT_IMAGE) return native_image_conv_applies(g, k) ? "direct on phases, few channels" : NULL;
+  const char *impl = NULL;
+  if (ours_impl(layout, g, k, &impl)) return impl;
   if (layout < DIRECT_BLOCKED || layout > DIRECT_PHASES_FORWARD || !ensure_engine()) return NULL;
   conv_geometry part = *g;
   if (pass != DIRECT_WEIGHTS) part.n = images_per_chunk(g, k);
@@ -818,12 +834,12 @@ const char *native_direct_conv_library(void) {
 #else
 
 int native_direct_conv(int pass, int layout, const conv_geometry *g, int k, const float *input, const float *second, float *output) {
-  if (layout == DIRECT_WINOGRAD) return native_winograd_conv(pass, g, k, input, second, output);
-  return layout == DIRECT_IMAGE ? native_image_conv(pass, g, k, input, second, output) : 0;
+  int done = 0;
+  return ours_conv(pass, layout, g, k, input, second, output, &done) && done;
 }
 const char *native_direct_conv_impl(int pass, int layout, const conv_geometry *g, int k) {
-  if (layout == DIRECT_WINOGRAD) return native_winograd_applies(g) ? "winograd F(2x2,2x2) on phases" : NULL;
-  return layout == DIRECT_IMAGE && native_image_conv_applies(g, k) ? "direct on phases, few channels" : NULL;
+  const char *impl = NULL;
+  return ours_impl(layout, g, k, &impl) ? impl : NULL;
 }
 const char *native_direct_conv_library(void) { return NULL; }
 

@@ -43,7 +43,8 @@ void native_gemm(const gemm_params *p, const float *a, const float *b, float *c)
  * strided layer as stride-1 convolutions over the image's phases (blocked layouts; direct_conv.c),
  * DIRECT_PHASES_FORWARD the adjoint's phases as forward convolutions with the flipped kernel.
  * DIRECT_WINOGRAD is ours, without oneDNN: Winograd F(2×2, 2×2) over the phases (winograd.c), for
- * kernel 4, stride 2, padding 1 and an even output side. DIRECT_IMAGE is ours too: the direct
+ * kernel 4, stride 2, padding 1 and an even output side; DIRECT_WINOGRAD4 is F(4×4, 2×2) for an
+ * output side that is a multiple of 4 (fewer products, more rounding). DIRECT_IMAGE is ours too: the direct
  * convolution of the same layers where the image side has 1 to 4 channels (image_conv.c).
  * Returns 0, touching nothing, when it cannot do this geometry.
  */
@@ -56,12 +57,14 @@ void native_gemm(const gemm_params *p, const float *a, const float *b, float *c)
 #define DIRECT_PHASES_FORWARD 3
 #define DIRECT_WINOGRAD 4
 #define DIRECT_IMAGE 5
+#define DIRECT_WINOGRAD4 6
 int native_direct_conv(int pass, int layout, const conv_geometry *g, int k, const float *input, const float *second, float *output);
 /* The implementation oneDNN chose for this geometry, pass and layout (e.g. "jit:avx512_core"), or NULL. */
 const char *native_direct_conv_impl(int pass, int layout, const conv_geometry *g, int k);
-/* winograd.c: whether DIRECT_WINOGRAD applies to a geometry, and the pass (0 when it does not apply). */
-int native_winograd_applies(const conv_geometry *g);
-int native_winograd_conv(int pass, const conv_geometry *g, int k, const float *input, const float *second, float *output);
+/* winograd.c: whether Winograd with output tiles of side 2 (DIRECT_WINOGRAD) or 4 (DIRECT_WINOGRAD4)
+   applies to a geometry, and the pass (0 when it does not apply). */
+int native_winograd_applies(const conv_geometry *g, int side);
+int native_winograd_conv(int pass, int side, const conv_geometry *g, int k, const float *input, const float *second, float *output);
 /* image_conv.c: DIRECT_IMAGE, the direct convolution for layers with 1 to 4 image channels (0 when it does not apply). */
 int native_image_conv_applies(const conv_geometry *g, int k);
 int native_image_conv(int pass, const conv_geometry *g, int k, const float *input, const float *second, float *output);

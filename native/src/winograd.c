@@ -37,10 +37,6 @@
 
 static inline long tile_plane(long rows, long tiles) { return rows * tiles + PLANE_PAD; }
 
-int native_winograd_applies(const conv_geometry *g) {
-  return g->kh == 4 && g->kw == 4 && g->stride_h == 2 && g->stride_w == 2 && g->pad_h == 1 && g->pad_w == 1 &&
-         g->h == 2 * g->out_h && g->w == 2 * g->out_w && g->out_h % 2 == 0 && g->out_w % 2 == 0 && g->n > 0;
-}
 
 /* The kernel transforms hold a tap's four phases (p, q) in one vector, lane 2p + q: U's 4c phase
    channels are channel-major, so each point ξ of a channel is one 4-float store. */
@@ -368,14 +364,310 @@ static void untransform_images(const float *wm, const conv_geometry *g, int coun
   }
 }
 
-/* The 9 products C_i = op(A_i)·op(B_i) + β C_i, side by side: each thread runs single-threaded
-   GEMMs on column strips of them, so the threads share the work evenly however small each is.
-   oneDNN's sgemm where the addon has it (faster than OpenBLAS's on these shapes). */
-static void products(int split, enum CBLAS_TRANSPOSE ta, enum CBLAS_TRANSPOSE tb, int m, int n, int kk, const float *a, int lda, long sa,
+/* ---- F(4×4, 2×2): 25 products for a 4×4 output tile per phase channel, where F(2×2, 2×2) takes 36
+   for the same outputs (9 per 2×2) and the direct convolution 64. Interpolation points 0, ±1, ±2
+   (no point at infinity: of the choices with small coefficients, the one that rounds least, about
+   6× the direct convolution's error where F(2×2, 2×2) is 1.5×; test/native-direct-conv.test.ts
+   bounds it). Bᵀ and Aᵀ have small integer coefficients, exact in float; G's fractions (1/4, 1/6,
+   1/12, 1/24) are applied in double, so U and w̄ are rounded once.
+     Bᵀ = [4 0 −5 0 1; 0 −4 −4 1 1; 0 4 −4 −1 1; 0 −2 −1 2 1; 0 2 −1 −2 1]
+     G  = [1/4 0; −1/6 −1/6; −1/6 1/6; 1/24 1/12; 1/24 −1/12]
+     Aᵀ = [1 1 1 1 1; 0 1 −1 2 −2; 0 1 1 4 4; 0 1 −1 8 −8]
+   Tiles of 4×4 outputs read 5×5 values of a phase and overlap their neighbours by one. ---- */
+
+static const double G4[5][2] = {{0.25, 0.0}, {-1.0 / 6, -1.0 / 6}, {-1.0 / 6, 1.0 / 6}, {1.0 / 24, 1.0 / 12}, {1.0 / 24, -1.0 / 12}};
+
+/* Bᵀ d for five values. */
+#define BT5(d0, d1, d2, d3, d4, o0, o1, o2, o3, o4) \
+  do {                                              \
+    const float a_ = (d4) - 4.0f * (d2), b_ = (d3) - 4.0f * (d1); \
+    const float c_ = (d4) - (d2), e_ = 2.0f * ((d3) - (d1));     \
+    o0 = 4.0f * (d0) - 5.0f * (d2) + (d4);        \
+    o1 = b_ + a_;                                   \
+    o2 = a_ - b_;                                   \
+    o3 = c_ + e_;                                   \
+    o4 = c_ - e_;                                   \
+  } while (0)
+
+/* B w for five values (the adjoint of BT5). */
+#define B5(w0, w1, w2, w3, w4, o0, o1, o2, o3, o4) \
+  do {                                             \
+    const float s12_ = (w1) + (w2), d12_ = (w1) - (w2), s34_ = (w3) + (w4), d34_ = (w3) - (w4); \
+    o0 = 4.0f * (w0);                              \
+    o1 = -4.0f * d12_ - 2.0f * d34_;               \
+    o2 = -5.0f * (w0) - 4.0f * s12_ - s34_;        \
+    o3 = d12_ + 2.0f * d34_;                       \
+    o4 = (w0) + s12_ + s34_;                       \
+  } while (0)
+
+/* A ȳ for four values: the five points' values of the tile's row. */
+#define A4(y0, y1, y2, y3, o0, o1, o2, o3, o4) \
+  do {                                         \
+    const float s02_ = (y0) + (y2), s13_ = (y1) + (y3); \
+    const float t_ = (y0) + 4.0f * (y2), u_ = 2.0f * (y1) + 8.0f * (y3); \
+    o0 = (y0);                                 \
+    o1 = s02_ + s13_;                          \
+    o2 = s02_ - s13_;                          \
+    o3 = t_ + u_;                              \
+    o4 = t_ - u_;                              \
+  } while (0)
+
+/* Aᵀ m for five values. */
+#define AT5(m0, m1, m2, m3, m4, o0, o1, o2, o3) \
+  do {                                          \
+    const float s12_ = (m1) + (m2), d12_ = (m1) - (m2), s34_ = (m3) + (m4), d34_ = (m3) - (m4); \
+    o0 = (m0) + s12_ + s34_;                    \
+    o1 = d12_ + 2.0f * d34_;                    \
+    o2 = s12_ + 4.0f * s34_;                    \
+    o3 = d12_ + 8.0f * d34_;                    \
+  } while (0)
+
+/* Four doubles: a tap's four phases, as in transform_kernels, with G applied in double. */
+typedef double quad_double __attribute__((vector_size(32)));
+
+static inline quad_double widen(quad v) { return __builtin_convertvector(v, quad_double); }
+static inline quad narrow(quad_double v) { return __builtin_convertvector(v, quad); }
+
+/* U_ξν [k × 4c] = G g Gᵀ (5 × 5 points) for every output channel and phase channel. */
+static void transform_kernels4(const float *w, int k, int c, float *u) {
+  const long plane = (long)k * 4 * c;
+  const quad_index left = {0, 1, 4, 5}, right = {2, 3, 6, 7};
+#pragma omp parallel for schedule(static)
+  for (int o = 0; o < k; o++) {
+    for (int ch = 0; ch < c; ch++) {
+      const float *src = w + ((long)o * c + ch) * 16;
+      quad row0, row1, row2, row3;
+      memcpy(&row0, src, sizeof row0);
+      memcpy(&row1, src + 4, sizeof row1);
+      memcpy(&row2, src + 8, sizeof row2);
+      memcpy(&row3, src + 12, sizeof row3);
+      const quad_double g00 = widen(__builtin_shuffle(row0, row1, left)), g01 = widen(__builtin_shuffle(row0, row1, right));
+      const quad_double g10 = widen(__builtin_shuffle(row2, row3, left)), g11 = widen(__builtin_shuffle(row2, row3, right));
+      float *at = u + (long)o * 4 * c + ch * 4;
+      for (int i = 0; i < 5; i++) {
+        const quad_double r0 = G4[i][0] * g00 + G4[i][1] * g10, r1 = G4[i][0] * g01 + G4[i][1] * g11;
+        for (int j = 0; j < 5; j++) {
+          const quad v = narrow(G4[j][0] * r0 + G4[j][1] * r1);
+          memcpy(at + (i * 5 + j) * plane, &v, sizeof v);
+        }
+      }
+    }
+  }
+}
+
+/* w̄ = Gᵀ P G from P_ξν [k × 4c], the sum of `copies` partial Ps (in thread order; G in double). */
+static void untransform_kernels4(const float *pm, int copies, int k, int c, float *w) {
+  const long plane = (long)k * 4 * c, copy = 25 * plane;
+  const quad_index left = {0, 1, 4, 5}, right = {2, 3, 6, 7};
+#pragma omp parallel for schedule(static)
+  for (int o = 0; o < k; o++) {
+    for (int ch = 0; ch < c; ch++) {
+      const float *at = pm + (long)o * 4 * c + ch * 4;
+      /* Rows of Gᵀ P: r[a][j] = Σ_i G[i][a] P[i][j]. */
+      quad_double r[2][5];
+      memset(r, 0, sizeof r);
+      for (int i = 0; i < 5; i++)
+        for (int j = 0; j < 5; j++) {
+          quad m;
+          memcpy(&m, at + (i * 5 + j) * plane, sizeof m);
+          for (int t = 1; t < copies; t++) {
+            quad more;
+            memcpy(&more, at + t * copy + (i * 5 + j) * plane, sizeof more);
+            m += more;
+          }
+          const quad_double md = widen(m);
+          r[0][j] += G4[i][0] * md;
+          r[1][j] += G4[i][1] * md;
+        }
+      quad d[2][2];
+      for (int a = 0; a < 2; a++)
+        for (int b = 0; b < 2; b++) {
+          quad_double sum = {0, 0, 0, 0};
+          for (int j = 0; j < 5; j++) sum += G4[j][b] * r[a][j];
+          d[a][b] = narrow(sum);
+        }
+      /* d[a][b] holds tap (2a + p, 2b + q) in lane 2p + q. */
+      const quad row0 = __builtin_shuffle(d[0][0], d[0][1], left), row1 = __builtin_shuffle(d[0][0], d[0][1], right);
+      const quad row2 = __builtin_shuffle(d[1][0], d[1][1], left), row3 = __builtin_shuffle(d[1][0], d[1][1], right);
+      float *dst = w + ((long)o * c + ch) * 16;
+      memcpy(dst, &row0, sizeof row0);
+      memcpy(dst + 4, &row1, sizeof row1);
+      memcpy(dst + 8, &row2, sizeof row2);
+      memcpy(dst + 12, &row3, sizeof row3);
+    }
+  }
+}
+
+/* The F(4×4, 2×2) transforms work on blocks of up to IMAGE_BLOCK images at once, the images in
+   the vector lanes: their tiles are numbered position-major (tile (ti, tj) of image i of a chunk
+   of `count` is (ti · tw + tj) · count + i), so the transformed tiles' stores and loads are whole
+   vectors; at DCGAN's small planes (1 to 4 tiles) vectors along a plane's tiles would be too short. */
+#define IMAGE_BLOCK 32
+
+static inline int image_blocks(int count) { return (count + IMAGE_BLOCK - 1) / IMAGE_BLOCK; }
+
+/* V_ξν [4c × T] = Bᵀ d B for every phase channel and tile of `count` images. Rows first (into a
+   block of rows padded by a zero column on each side), then each tile's columns. Phase (p, q)'s
+   value (u, v) is the padded image's (2u + p, 2v + q). */
+static void transform_images4(const float *x, const conv_geometry *g, int count, float *v) {
+  const int c = g->c, h = g->h, w = g->w, th = g->out_h / 4, tw = g->out_w / 4, rw = w + 2, blocks = image_blocks(count);
+  const long tiles = (long)count * th * tw, plane = tile_plane(4L * c, tiles), image = (long)c * h * w;
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int ch = 0; ch < c; ch++)
+    for (int blk = 0; blk < blocks; blk++) {
+      const int b0 = blk * IMAGE_BLOCK, nb = count - b0 < IMAGE_BLOCK ? count - b0 : IMAGE_BLOCK;
+      const float *src = x + (long)b0 * image + (long)ch * h * w;
+      float rows[5][rw][IMAGE_BLOCK];
+      for (int i = 0; i < 5; i++)
+        for (int b = 0; b < IMAGE_BLOCK; b++) rows[i][0][b] = rows[i][rw - 1][b] = 0.0f;
+      for (int p = 0; p < 2; p++)
+        for (int ti = 0; ti < th; ti++) {
+          int y[5];
+          for (int l = 0; l < 5; l++) y[l] = 8 * ti + 2 * l + p - 1;
+          for (int col = 0; col < w; col++) {
+            const float *s0 = src + (long)y[0] * w + col, *s1 = src + (long)y[1] * w + col, *s2 = src + (long)y[2] * w + col;
+            const float *s3 = src + (long)y[3] * w + col, *s4 = src + (long)y[4] * w + col;
+            const int has0 = y[0] >= 0, has4 = y[4] < h;
+#pragma omp simd
+            for (int b = 0; b < nb; b++) {
+              const float d0 = has0 ? s0[b * image] : 0.0f, d4 = has4 ? s4[b * image] : 0.0f;
+              BT5(d0, s1[b * image], s2[b * image], s3[b * image], d4, rows[0][col + 1][b], rows[1][col + 1][b], rows[2][col + 1][b],
+                  rows[3][col + 1][b], rows[4][col + 1][b]);
+            }
+          }
+          for (int q = 0; q < 2; q++)
+            for (int tj = 0; tj < tw; tj++)
+              for (int i = 0; i < 5; i++) {
+                const float *e0 = rows[i][8 * tj + q], *e1 = rows[i][8 * tj + q + 2], *e2 = rows[i][8 * tj + q + 4];
+                const float *e3 = rows[i][8 * tj + q + 6], *e4 = rows[i][8 * tj + q + 8];
+                float *o = v + (long)(i * 5) * plane + (long)(ch * 4 + p * 2 + q) * tiles + (long)(ti * tw + tj) * count + b0;
+#pragma omp simd
+                for (int b = 0; b < nb; b++) BT5(e0[b], e1[b], e2[b], e3[b], e4[b], o[b], o[plane + b], o[2 * plane + b], o[3 * plane + b], o[4 * plane + b]);
+              }
+        }
+    }
+}
+
+/* Z_ξν [k × T] = A ȳ Aᵀ for every output channel and 4×4 tile. */
+static void transform_outputs4(const float *y, const conv_geometry *g, int k, int count, float *z) {
+  const int oh = g->out_h, ow = g->out_w, th = oh / 4, tw = ow / 4, blocks = image_blocks(count);
+  const long tiles = (long)count * th * tw, plane = tile_plane(k, tiles), column = (long)k * oh * ow;
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int o = 0; o < k; o++)
+    for (int blk = 0; blk < blocks; blk++) {
+      const int b0 = blk * IMAGE_BLOCK, nb = count - b0 < IMAGE_BLOCK ? count - b0 : IMAGE_BLOCK;
+      const float *src = y + (long)b0 * column + (long)o * oh * ow;
+      float rows[5][ow][IMAGE_BLOCK];
+      for (int ti = 0; ti < th; ti++) {
+        for (int col = 0; col < ow; col++) {
+          const float *s = src + (long)(4 * ti) * ow + col;
+#pragma omp simd
+          for (int b = 0; b < nb; b++)
+            A4(s[b * column], s[b * column + ow], s[b * column + 2 * ow], s[b * column + 3 * ow], rows[0][col][b], rows[1][col][b], rows[2][col][b], rows[3][col][b],
+               rows[4][col][b]);
+        }
+        for (int tj = 0; tj < tw; tj++)
+          for (int i = 0; i < 5; i++) {
+            const float *e0 = rows[i][4 * tj], *e1 = rows[i][4 * tj + 1], *e2 = rows[i][4 * tj + 2], *e3 = rows[i][4 * tj + 3];
+            float *d = z + (long)(i * 5) * plane + (long)o * tiles + (long)(ti * tw + tj) * count + b0;
+#pragma omp simd
+            for (int b = 0; b < nb; b++) A4(e0[b], e1[b], e2[b], e3[b], d[b], d[plane + b], d[2 * plane + b], d[3 * plane + b], d[4 * plane + b]);
+          }
+      }
+    }
+}
+
+/* y = Aᵀ M A per tile, into the column side's images (M_ξν [k × T]). */
+static void untransform_outputs4(const float *m, const conv_geometry *g, int k, int count, float *y) {
+  const int oh = g->out_h, ow = g->out_w, th = oh / 4, tw = ow / 4, blocks = image_blocks(count);
+  const long tiles = (long)count * th * tw, plane = tile_plane(k, tiles), column = (long)k * oh * ow;
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int o = 0; o < k; o++)
+    for (int blk = 0; blk < blocks; blk++) {
+      const int b0 = blk * IMAGE_BLOCK, nb = count - b0 < IMAGE_BLOCK ? count - b0 : IMAGE_BLOCK;
+      float out[oh][ow][IMAGE_BLOCK];
+      for (int ti = 0; ti < th; ti++)
+        for (int tj = 0; tj < tw; tj++) {
+          float r[5][4][IMAGE_BLOCK];
+          const float *s = m + (long)o * tiles + (long)(ti * tw + tj) * count + b0;
+          for (int i = 0; i < 5; i++) {
+            const float *si = s + (long)(i * 5) * plane;
+#pragma omp simd
+            for (int b = 0; b < nb; b++) AT5(si[b], si[plane + b], si[2 * plane + b], si[3 * plane + b], si[4 * plane + b], r[i][0][b], r[i][1][b], r[i][2][b], r[i][3][b]);
+          }
+          for (int j = 0; j < 4; j++) {
+#pragma omp simd
+            for (int b = 0; b < nb; b++)
+              AT5(r[0][j][b], r[1][j][b], r[2][j][b], r[3][j][b], r[4][j][b], out[4 * ti][4 * tj + j][b], out[4 * ti + 1][4 * tj + j][b], out[4 * ti + 2][4 * tj + j][b],
+                  out[4 * ti + 3][4 * tj + j][b]);
+          }
+        }
+      float *dst = y + (long)b0 * column + (long)o * oh * ow;
+      for (int b = 0; b < nb; b++)
+        for (int row = 0; row < oh; row++)
+          for (int col = 0; col < ow; col++) dst[b * column + (long)row * ow + col] = out[row][col][b];
+    }
+}
+
+/* x̄ = Σ_tiles B W Bᵀ (W_ξν [4c × T]): each tile's 5×5 values added into its phase of the padded
+   plane (tiles overlap by a row and a column of their phase), held image-minor in `pads` (per
+   thread), then the planes' interiors written out. */
+static long untransform_pad_floats(const conv_geometry *g) { return (long)(g->h + 2) * (g->w + 2) * IMAGE_BLOCK; }
+
+static void untransform_images4(const float *wm, const conv_geometry *g, int count, float *x, float *pads) {
+  const int c = g->c, h = g->h, w = g->w, th = g->out_h / 4, tw = g->out_w / 4, pw = w + 2, blocks = image_blocks(count);
+  const long tiles = (long)count * th * tw, plane = tile_plane(4L * c, tiles), image = (long)c * h * w;
+#pragma omp parallel
+  {
+    float(*pad)[pw][IMAGE_BLOCK] = (float(*)[pw][IMAGE_BLOCK])(pads + (long)omp_get_thread_num() * untransform_pad_floats(g));
+#pragma omp for collapse(2) schedule(static)
+    for (int ch = 0; ch < c; ch++)
+      for (int blk = 0; blk < blocks; blk++) {
+        const int b0 = blk * IMAGE_BLOCK, nb = count - b0 < IMAGE_BLOCK ? count - b0 : IMAGE_BLOCK;
+        memset(pad, 0, sizeof(float) * (h + 2) * pw * IMAGE_BLOCK);
+        for (int p = 0; p < 2; p++)
+          for (int q = 0; q < 2; q++)
+            for (int ti = 0; ti < th; ti++)
+              for (int tj = 0; tj < tw; tj++) {
+                float r[5][5][IMAGE_BLOCK];
+                const float *s = wm + (long)(ch * 4 + p * 2 + q) * tiles + (long)(ti * tw + tj) * count + b0;
+                for (int i = 0; i < 5; i++) {
+                  const float *si = s + (long)(i * 5) * plane;
+#pragma omp simd
+                  for (int b = 0; b < nb; b++)
+                    B5(si[b], si[plane + b], si[2 * plane + b], si[3 * plane + b], si[4 * plane + b], r[i][0][b], r[i][1][b], r[i][2][b], r[i][3][b], r[i][4][b]);
+                }
+                const int y0 = 8 * ti + p, x0 = 8 * tj + q;
+                for (int j = 0; j < 5; j++) {
+                  float *o0 = pad[y0][x0 + 2 * j], *o1 = pad[y0 + 2][x0 + 2 * j], *o2 = pad[y0 + 4][x0 + 2 * j], *o3 = pad[y0 + 6][x0 + 2 * j], *o4 = pad[y0 + 8][x0 + 2 * j];
+#pragma omp simd
+                  for (int b = 0; b < nb; b++) {
+                    float v0, v1, v2, v3, v4;
+                    B5(r[0][j][b], r[1][j][b], r[2][j][b], r[3][j][b], r[4][j][b], v0, v1, v2, v3, v4);
+                    o0[b] += v0;
+                    o1[b] += v1;
+                    o2[b] += v2;
+                    o3[b] += v3;
+                    o4[b] += v4;
+                  }
+                }
+              }
+        float *dst = x + (long)b0 * image + (long)ch * h * w;
+        for (int b = 0; b < nb; b++)
+          for (int row = 0; row < h; row++)
+            for (int col = 0; col < w; col++) dst[b * image + (long)row * w + col] = pad[row + 1][col + 1][b];
+      }
+  }
+}
+
+/* The products C_i = op(A_i)·op(B_i) + β C_i, one per point (9 or 25), side by side: each thread
+   runs single-threaded GEMMs on column strips of them, so the threads share the work evenly however
+   small each is. oneDNN's sgemm where the addon has it (faster than OpenBLAS's on these shapes). */
+static void products(int points, int split, enum CBLAS_TRANSPOSE ta, enum CBLAS_TRANSPOSE tb, int m, int n, int kk, const float *a, int lda, long sa,
                      const float *b, int ldb, long sb, float beta, float *c, int ldc, long sc) {
   const int strip = (n + split - 1) / split;
 #pragma omp parallel for schedule(static) collapse(2)
-  for (int i = 0; i < 9; i++)
+  for (int i = 0; i < points; i++)
     for (int part = 0; part < split; part++) {
       const int j0 = part * strip, width = n - j0 < strip ? n - j0 : strip;
       if (width <= 0) continue;
@@ -388,37 +680,55 @@ static void products(int split, enum CBLAS_TRANSPOSE ta, enum CBLAS_TRANSPOSE tb
     }
 }
 
+/* A form of the algorithm: its output tile's side (2 or 4) and its points per tile, (side + 1)². */
+typedef struct {
+  int side, points;
+} winograd_form;
+
+static long tiles_per_image(const conv_geometry *g, winograd_form f) { return (long)(g->out_h / f.side) * (g->out_w / f.side); }
+
 /* Images per shared chunk: their transformed tiles within WINOGRAD_BUDGET. */
-static int images_per_chunk(const conv_geometry *g, int k) {
-  const long per_image = 9L * (g->out_h / 2) * (g->out_w / 2) * (4L * g->c + k) * (long)sizeof(float);
+static int images_per_chunk(const conv_geometry *g, int k, winograd_form f) {
+  const long per_image = f.points * tiles_per_image(g, f) * (4L * g->c + k) * (long)sizeof(float);
   const long chunk = WINOGRAD_BUDGET / per_image;
   return chunk < 1 ? 1 : chunk < g->n ? (int)chunk : g->n;
 }
 
-/* Images first … last − 1 in chunks of per_chunk: transform, 9 products (split column strips
+/* Images first … last − 1 in chunks of per_chunk: transform, the products (split column strips
    each), untransform. `kernels` is U for the convolution and its adjoint, and the P this call
    sums into for the weights (overwritten by the first chunk). */
-static void run_chunks(int pass, const conv_geometry *g, int k, const float *input, const float *second, float *output, int first, int last,
-                       int per_chunk, int split, float *kernels, float *images, float *columns, float *pads) {
-  const int cp = 4 * g->c;
-  const long tiles_per_image = (long)(g->out_h / 2) * (g->out_w / 2);
+static void run_chunks(int pass, winograd_form f, const conv_geometry *g, int k, const float *input, const float *second, float *output, int first,
+                       int last, int per_chunk, int split, float *kernels, float *images, float *columns, float *pads) {
+  const int cp = 4 * g->c, four = f.side == 4;
+  const long per_image = tiles_per_image(g, f);
   const long image = (long)g->c * g->h * g->w, column = (long)k * g->out_h * g->out_w;
   for (int n0 = first; n0 < last; n0 += per_chunk) {
     const int count = last - n0 < per_chunk ? last - n0 : per_chunk;
-    const long t = count * tiles_per_image;
+    const long t = count * per_image;
     if (pass == DIRECT_CONVOLVE) {
-      transform_images(input + n0 * image, g, count, images, pads);
-      products(split, CblasNoTrans, CblasNoTrans, k, t, cp, kernels, cp, (long)k * cp, images, t, tile_plane(cp, t), 0.0f, columns, t, tile_plane(k, t));
-      untransform_outputs(columns, g, k, count, output + n0 * column);
+      if (four) transform_images4(input + n0 * image, g, count, images);
+      else transform_images(input + n0 * image, g, count, images, pads);
+      products(f.points, split, CblasNoTrans, CblasNoTrans, k, t, cp, kernels, cp, (long)k * cp, images, t, tile_plane(cp, t), 0.0f, columns, t,
+               tile_plane(k, t));
+      if (four) untransform_outputs4(columns, g, k, count, output + n0 * column);
+      else untransform_outputs(columns, g, k, count, output + n0 * column);
     } else if (pass == DIRECT_ADJOINT) {
-      transform_outputs(input + n0 * column, g, k, count, columns);
-      products(split, CblasTrans, CblasNoTrans, cp, t, k, kernels, cp, (long)k * cp, columns, t, tile_plane(k, t), 0.0f, images, t, tile_plane(cp, t));
-      untransform_images(images, g, count, output + n0 * image, pads);
+      if (four) transform_outputs4(input + n0 * column, g, k, count, columns);
+      else transform_outputs(input + n0 * column, g, k, count, columns);
+      products(f.points, split, CblasTrans, CblasNoTrans, cp, t, k, kernels, cp, (long)k * cp, columns, t, tile_plane(k, t), 0.0f, images, t,
+               tile_plane(cp, t));
+      if (four) untransform_images4(images, g, count, output + n0 * image, pads);
+      else untransform_images(images, g, count, output + n0 * image, pads);
     } else {
-      transform_images(input + n0 * image, g, count, images, pads);
-      transform_outputs(second + n0 * column, g, k, count, columns);
-      products(split, CblasNoTrans, CblasTrans, k, cp, t, columns, t, tile_plane(k, t), images, t, tile_plane(cp, t), n0 == first ? 0.0f : 1.0f, kernels, cp,
-               (long)k * cp);
+      if (four) {
+        transform_images4(input + n0 * image, g, count, images);
+        transform_outputs4(second + n0 * column, g, k, count, columns);
+      } else {
+        transform_images(input + n0 * image, g, count, images, pads);
+        transform_outputs(second + n0 * column, g, k, count, columns);
+      }
+      products(f.points, split, CblasNoTrans, CblasTrans, k, cp, t, columns, t, tile_plane(k, t), images, t, tile_plane(cp, t), n0 == first ? 0.0f : 1.0f,
+               kernels, cp, (long)k * cp);
     }
   }
 }
@@ -434,56 +744,74 @@ static void run_chunks(int pass, const conv_geometry *g, int k, const float *inp
    outgrow the shared budget many times over, so those take the shared chunks. */
 #define PIPELINE_MAX_BYTES (64L << 20)
 
-static long pipeline_chunk_images(const conv_geometry *g) {
-  const long tiles_per_image = (long)(g->out_h / 2) * (g->out_w / 2);
-  return (PIPELINE_CHUNK_TILES + tiles_per_image - 1) / tiles_per_image;
+static long pipeline_chunk_images(const conv_geometry *g, winograd_form f) {
+  const long per_image = tiles_per_image(g, f);
+  return (PIPELINE_CHUNK_TILES + per_image - 1) / per_image;
 }
 
-static int pipelined(int pass, const conv_geometry *g, int k, int threads) {
+static int pipelined(int pass, winograd_form f, const conv_geometry *g, int k, int threads) {
   if (g->n < 2 * threads) return 0;
-  const long chunk_tiles = pipeline_chunk_images(g) * (g->out_h / 2) * (g->out_w / 2);
-  if ((long)threads * 9 * chunk_tiles * (4L * g->c + k) * (long)sizeof(float) > PIPELINE_MAX_BYTES) return 0;
-  return pass != DIRECT_WEIGHTS || 9L * k * 4 * g->c * (long)sizeof(float) <= PIPELINE_WEIGHTS_BYTES;
+  const long chunk_tiles = pipeline_chunk_images(g, f) * tiles_per_image(g, f);
+  if ((long)threads * f.points * chunk_tiles * (4L * g->c + k) * (long)sizeof(float) > PIPELINE_MAX_BYTES) return 0;
+  return pass != DIRECT_WEIGHTS || (long)f.points * k * 4 * g->c * (long)sizeof(float) <= PIPELINE_WEIGHTS_BYTES;
 }
 
-int native_winograd_conv(int pass, const conv_geometry *g, int k, const float *input, const float *second, float *output) {
-  if (!native_winograd_applies(g) || (pass != DIRECT_CONVOLVE && pass != DIRECT_ADJOINT && pass != DIRECT_WEIGHTS)) return 0;
+int native_winograd_applies(const conv_geometry *g, int side) {
+  return (side == 2 || side == 4) && g->kh == 4 && g->kw == 4 && g->stride_h == 2 && g->stride_w == 2 && g->pad_h == 1 && g->pad_w == 1 &&
+         g->h == 2 * g->out_h && g->w == 2 * g->out_w && g->out_h % side == 0 && g->out_w % side == 0 && g->n > 0;
+}
+
+int native_winograd_conv(int pass, int side, const conv_geometry *g, int k, const float *input, const float *second, float *output) {
+  if (!native_winograd_applies(g, side) || (pass != DIRECT_CONVOLVE && pass != DIRECT_ADJOINT && pass != DIRECT_WEIGHTS)) return 0;
+  const winograd_form f = {side, (side + 1) * (side + 1)};
   const int c = g->c, cp = 4 * c, threads = omp_get_max_threads();
-  const long tiles_per_image = (long)(g->out_h / 2) * (g->out_w / 2), kernel_floats = 9L * k * cp;
-  const long pad_floats = class_floats(g);
-  if (pipelined(pass, g, k, threads)) {
+  const long kernel_floats = (long)f.points * k * cp, pad_floats = side == 4 ? untransform_pad_floats(g) : class_floats(g);
+  if (pipelined(pass, f, g, k, threads)) {
     /* Chunks of about PIPELINE_CHUNK_TILES tiles: the products' column count, enough for GEMM to
        run near its best. */
-    const int per_chunk = (int)pipeline_chunk_images(g);
-    const long chunk_tiles = per_chunk * tiles_per_image, per_thread = 9L * (tile_plane(cp, chunk_tiles) + tile_plane(k, chunk_tiles)) + pad_floats;
+    const int per_chunk = (int)pipeline_chunk_images(g, f);
+    const long chunk_tiles = per_chunk * tiles_per_image(g, f),
+               per_thread = f.points * (tile_plane(cp, chunk_tiles) + tile_plane(k, chunk_tiles)) + pad_floats;
     /* U, or one P per thread for the weights; then each thread's transformed tiles and plane. */
     const int kernel_copies = pass == DIRECT_WEIGHTS ? threads : 1;
     float *u = native_scratch(sizeof(float) * (kernel_floats * kernel_copies + threads * per_thread));
     if (u == NULL) return 0;
-    if (pass != DIRECT_WEIGHTS) transform_kernels(second, k, c, u);
+    if (pass != DIRECT_WEIGHTS) {
+      if (side == 4) transform_kernels4(second, k, c, u);
+      else transform_kernels(second, k, c, u);
+    }
     int team = 1;
 #pragma omp parallel num_threads(threads)
     {
       const int t = omp_get_thread_num();
 #pragma omp single
       team = omp_get_num_threads();
-      float *images = u + kernel_floats * kernel_copies + t * per_thread, *columns = images + 9L * tile_plane(cp, chunk_tiles);
+      float *images = u + kernel_floats * kernel_copies + t * per_thread, *columns = images + f.points * tile_plane(cp, chunk_tiles);
       float *kernels = pass == DIRECT_WEIGHTS ? u + t * kernel_floats : u;
       const int first = (int)((long)g->n * t / team), last = (int)((long)g->n * (t + 1) / team);
-      run_chunks(pass, g, k, input, second, output, first, last, per_chunk, 1, kernels, images, columns, columns + 9L * tile_plane(k, chunk_tiles));
+      run_chunks(pass, f, g, k, input, second, output, first, last, per_chunk, 1, kernels, images, columns, columns + f.points * tile_plane(k, chunk_tiles));
     }
     /* Every thread had images (n ≥ 2 · threads), so every P is written. */
-    if (pass == DIRECT_WEIGHTS) untransform_kernels(u, team, k, c, output);
+    if (pass == DIRECT_WEIGHTS) {
+      if (side == 4) untransform_kernels4(u, team, k, c, output);
+      else untransform_kernels(u, team, k, c, output);
+    }
     return 1;
   }
-  const int per_chunk = images_per_chunk(g, k);
-  const long chunk_tiles = per_chunk * tiles_per_image;
+  const int per_chunk = images_per_chunk(g, k, f);
+  const long chunk_tiles = per_chunk * tiles_per_image(g, f);
   /* U (or P), the chunk's transformed images and column side, and a padded plane per thread. */
-  float *u = native_scratch(sizeof(float) * (kernel_floats + 9L * (tile_plane(cp, chunk_tiles) + tile_plane(k, chunk_tiles)) + threads * pad_floats));
+  float *u = native_scratch(sizeof(float) * (kernel_floats + f.points * (tile_plane(cp, chunk_tiles) + tile_plane(k, chunk_tiles)) + threads * pad_floats));
   if (u == NULL) return 0;
-  float *images = u + kernel_floats, *columns = images + 9L * tile_plane(cp, chunk_tiles), *pads = columns + 9L * tile_plane(k, chunk_tiles);
-  if (pass != DIRECT_WEIGHTS) transform_kernels(second, k, c, u);
-  run_chunks(pass, g, k, input, second, output, 0, g->n, per_chunk, threads, u, images, columns, pads);
-  if (pass == DIRECT_WEIGHTS) untransform_kernels(u, 1, k, c, output);
+  float *images = u + kernel_floats, *columns = images + f.points * tile_plane(cp, chunk_tiles), *pads = columns + f.points * tile_plane(k, chunk_tiles);
+  if (pass != DIRECT_WEIGHTS) {
+    if (side == 4) transform_kernels4(second, k, c, u);
+    else transform_kernels(second, k, c, u);
+  }
+  run_chunks(pass, f, g, k, input, second, output, 0, g->n, per_chunk, threads, u, images, columns, pads);
+  if (pass == DIRECT_WEIGHTS) {
+    if (side == 4) untransform_kernels4(u, 1, k, c, output);
+    else untransform_kernels(u, 1, k, c, output);
+  }
   return 1;
 }

@@ -34,10 +34,11 @@ export interface NativeBackend extends Backend {
 }
 
 /**
- * How a direct convolution runs: oneDNN's layouts, its phase variants, our Winograd, or our direct
- * convolution for layers on the image itself (1 to 4 channels) (the addon's layout codes, in order).
+ * How a direct convolution runs: oneDNN's layouts, its phase variants, our Winograd F(2×2, 2×2), our
+ * direct convolution for layers on the image itself (1 to 4 channels), or our Winograd F(4×4, 2×2)
+ * (output sides a multiple of 4) (the addon's layout codes, in order).
  */
-const DIRECT_VARIANTS = ['blocked', 'channels-last', 'phases', 'phases-forward', 'winograd', 'image'] as const;
+const DIRECT_VARIANTS = ['blocked', 'channels-last', 'phases', 'phases-forward', 'winograd', 'image', 'winograd4'] as const;
 
 export type DirectConvMode = 'auto' | 'rule' | 'on' | 'off';
 const DIRECT_CONV_MODES: readonly DirectConvMode[] = ['auto', 'rule', 'on', 'off'];
@@ -88,7 +89,7 @@ export function createNativeBackend(threads?: number, addon: NativeAddon = loadA
   const hasDirect = info.directConv !== undefined && addon.directConv !== undefined;
   // Our Winograd and image convolutions need no oneDNN: an addon built without it still has those variants.
   const hasOurs = addon.directConv !== undefined;
-  const ours = (variant: number): boolean => DIRECT_VARIANTS[variant] === 'winograd' || DIRECT_VARIANTS[variant] === 'image';
+  const ours = (variant: number): boolean => ['winograd', 'image', 'winograd4'].includes(DIRECT_VARIANTS[variant]!);
   const checkVariant = (variant: number): void => {
     if (!(Number.isInteger(variant) && variant >= 0 && variant < DIRECT_VARIANTS.length)) {
       throw new RangeError(`native directConvolution: variant must be 0..${DIRECT_VARIANTS.length - 1} (${DIRECT_VARIANTS.join(', ')}), got ${variant}`);
