@@ -51,6 +51,10 @@ describe('native direct convolutions (oneDNN) against the js reference', { skip 
       let winograd4Cases = 0;
       // Random geometries that Winograd takes, with odd channel counts and non-square images.
       for (let i = 0; i < 4; i++) cases.push([geometry(pick(1, 3), pick(1, 9), 4 * pick(1, 4), 4 * pick(1, 4), 4, 4, 2, 1), pick(1, 9)]);
+      // Geometries F(4×4, 2×2) takes (output sides a multiple of 4, at least 128 tiles of 4 × 4 in the
+      // call): D's 8 × 8 layer at batch 32, 130 images of 4 × 4 outputs (a last block of 2 images in the
+      // vector lanes), a non-square one with odd channel counts.
+      cases.push([geometry(32, 8, 16, 16, 4, 4, 2, 1), 12], [geometry(130, 3, 8, 8, 4, 4, 2, 1), 5], [geometry(20, 5, 16, 32, 4, 4, 2, 1), 7]);
       // The layers on the image (1 to 4 channels, a row of outputs a multiple of 16), which the image
       // variant takes: D's first and G's last at 32 × 32 × 1 and 64 × 64 × 3, a non-square one with 2 channels.
       const imageLayers: [ConvGeometry, number][] = [
@@ -94,7 +98,7 @@ describe('native direct convolutions (oneDNN) against the js reference', { skip 
               if (variant >= 2) phaseCases++;
               if (variant === 4) winogradCases++;
               if (variant === 6) {
-                assert.ok(winogradApplies(g) && g.outH % 4 === 0 && g.outW % 4 === 0, `winograd4 took ${pass} ${JSON.stringify(g)} k ${k}`);
+                assert.ok(winogradApplies(g) && g.outH % 4 === 0 && g.outW % 4 === 0 && g.n * (g.outH / 4) * (g.outW / 4) >= 128, `winograd4 took ${pass} ${JSON.stringify(g)} k ${k}`);
                 winograd4Cases++;
               }
               if (variant === 5) {
@@ -109,8 +113,9 @@ describe('native direct convolutions (oneDNN) against the js reference', { skip 
               }
               // Winograd takes every layer of kernel 4, stride 2, padding 1 with an even output side.
               if (variant === 4) assert.ok(!winogradApplies(g), `winograd declined ${pass} ${JSON.stringify(g)} k ${k}`);
-              // F(4×4, 2×2) takes those with an output side a multiple of 4.
-              if (variant === 6) assert.ok(!winogradApplies(g) || g.outH % 4 !== 0 || g.outW % 4 !== 0, `winograd4 declined ${pass} ${JSON.stringify(g)} k ${k}`);
+              // F(4×4, 2×2) takes those with output sides a multiple of 4 and at least 128 tiles.
+              const tiles4 = g.n * Math.floor(g.outH / 4) * Math.floor(g.outW / 4);
+              if (variant === 6) assert.ok(!winogradApplies(g) || g.outH % 4 !== 0 || g.outW % 4 !== 0 || tiles4 < 128, `winograd4 declined ${pass} ${JSON.stringify(g)} k ${k}`);
             }
           }
         }
@@ -121,8 +126,8 @@ describe('native direct convolutions (oneDNN) against the js reference', { skip 
       assert.ok(phaseCases > 8, `phases ran ${phaseCases} passes`);
       // D's and G's middle layers and the four added above, three passes each.
       assert.ok(winogradCases >= 18, `winograd ran ${winogradCases} passes`);
-      // Of those, the layers with 8 × 8 and 32 × 32 outputs and the image layers (at least).
-      assert.ok(winograd4Cases >= 12, `winograd4 ran ${winograd4Cases} passes`);
+      // Of those, the three added for it, D's 16 × 16 layer and the 3-channel image layer: three passes each.
+      assert.ok(winograd4Cases >= 15, `winograd4 ran ${winograd4Cases} passes`);
       // Every pass of the image layers (whatever the CPU's vector width: 16 outputs are whole vectors).
       assert.ok(imageCases >= 3 * imageLayers.length, `image ran ${imageCases} passes`);
       if (process.env.ONEDNN_MAX_CPU_ISA !== undefined) {

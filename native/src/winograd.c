@@ -16,8 +16,13 @@
  * U = G g Gᵀ is made once per call. Each thread takes its own images through transform, products
  * and untransform a chunk at a time, so the tiles it writes are still in its cache when it
  * multiplies them; where that does not pay, the chunks are shared and kept within a budget.
+ *
+ * F(4×4, 2×2) (DIRECT_WINOGRAD4, further below) is the same over 4×4 output tiles: 25 products
+ * where F(2×2, 2×2) takes 36 for the same outputs, with larger transforms and more rounding. The
+ * chunks, products and threads are shared by both forms (winograd_form).
  */
 #include <cblas.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -380,8 +385,10 @@ static const double G4[5][2] = {{0.25, 0.0}, {-1.0 / 6, -1.0 / 6}, {-1.0 / 6, 1.
 /* Bᵀ d for five values. */
 #define BT5(d0, d1, d2, d3, d4, o0, o1, o2, o3, o4) \
   do {                                              \
-    const float a_ = (d4) - 4.0f * (d2), b_ = (d3) - 4.0f * (d1); \
-    const float c_ = (d4) - (d2), e_ = 2.0f * ((d3) - (d1));     \
+    const __auto_type a_ = (d4) - 4.0f * (d2);     \
+    const __auto_type b_ = (d3) - 4.0f * (d1);     \
+    const __auto_type c_ = (d4) - (d2);            \
+    const __auto_type e_ = 2.0f * ((d3) - (d1));   \
     o0 = 4.0f * (d0) - 5.0f * (d2) + (d4);        \
     o1 = b_ + a_;                                   \
     o2 = a_ - b_;                                   \
@@ -392,7 +399,10 @@ static const double G4[5][2] = {{0.25, 0.0}, {-1.0 / 6, -1.0 / 6}, {-1.0 / 6, 1.
 /* B w for five values (the adjoint of BT5). */
 #define B5(w0, w1, w2, w3, w4, o0, o1, o2, o3, o4) \
   do {                                             \
-    const float s12_ = (w1) + (w2), d12_ = (w1) - (w2), s34_ = (w3) + (w4), d34_ = (w3) - (w4); \
+    const __auto_type s12_ = (w1) + (w2);          \
+    const __auto_type d12_ = (w1) - (w2);          \
+    const __auto_type s34_ = (w3) + (w4);          \
+    const __auto_type d34_ = (w3) - (w4);          \
     o0 = 4.0f * (w0);                              \
     o1 = -4.0f * d12_ - 2.0f * d34_;               \
     o2 = -5.0f * (w0) - 4.0f * s12_ - s34_;        \
@@ -403,8 +413,10 @@ static const double G4[5][2] = {{0.25, 0.0}, {-1.0 / 6, -1.0 / 6}, {-1.0 / 6, 1.
 /* A ȳ for four values: the five points' values of the tile's row. */
 #define A4(y0, y1, y2, y3, o0, o1, o2, o3, o4) \
   do {                                         \
-    const float s02_ = (y0) + (y2), s13_ = (y1) + (y3); \
-    const float t_ = (y0) + 4.0f * (y2), u_ = 2.0f * (y1) + 8.0f * (y3); \
+    const __auto_type s02_ = (y0) + (y2);       \
+    const __auto_type s13_ = (y1) + (y3);       \
+    const __auto_type t_ = (y0) + 4.0f * (y2);  \
+    const __auto_type u_ = 2.0f * (y1) + 8.0f * (y3); \
     o0 = (y0);                                 \
     o1 = s02_ + s13_;                          \
     o2 = s02_ - s13_;                          \
@@ -415,7 +427,10 @@ static const double G4[5][2] = {{0.25, 0.0}, {-1.0 / 6, -1.0 / 6}, {-1.0 / 6, 1.
 /* Aᵀ m for five values. */
 #define AT5(m0, m1, m2, m3, m4, o0, o1, o2, o3) \
   do {                                          \
-    const float s12_ = (m1) + (m2), d12_ = (m1) - (m2), s34_ = (m3) + (m4), d34_ = (m3) - (m4); \
+    const __auto_type s12_ = (m1) + (m2);       \
+    const __auto_type d12_ = (m1) - (m2);       \
+    const __auto_type s34_ = (m3) + (m4);       \
+    const __auto_type d34_ = (m3) - (m4);       \
     o0 = (m0) + s12_ + s34_;                    \
     o1 = d12_ + 2.0f * d34_;                    \
     o2 = s12_ + 4.0f * s34_;                    \
@@ -498,164 +513,234 @@ static void untransform_kernels4(const float *pm, int copies, int k, int c, floa
   }
 }
 
-/* The F(4×4, 2×2) transforms work on blocks of up to IMAGE_BLOCK images at once, the images in
-   the vector lanes: their tiles are numbered position-major (tile (ti, tj) of image i of a chunk
-   of `count` is (ti · tw + tj) · count + i), so the transformed tiles' stores and loads are whole
-   vectors; at DCGAN's small planes (1 to 4 tiles) vectors along a plane's tiles would be too short. */
-#define IMAGE_BLOCK 32
+/* The F(4×4, 2×2) transforms take LANES images at a time, one per vector lane: at DCGAN's small
+   planes (1 to 4 tiles) vectors along a plane's tiles would be too short. Tiles are numbered
+   position-major (tile (ti, tj) of image i of a chunk of `count` is (ti · tw + tj) · count + i), so
+   the transformed tiles are loaded and stored as whole vectors; the planes are turned into lanes
+   (and back) 8 × 8 at a time, in registers. Each thread works in its own staging plane of vectors. */
+#define LANES 8
+typedef float lanes __attribute__((vector_size(LANES * sizeof(float))));
+typedef int lanes_index __attribute__((vector_size(LANES * sizeof(int))));
 
-static inline int image_blocks(int count) { return (count + IMAGE_BLOCK - 1) / IMAGE_BLOCK; }
+/* v[j][i] ↔ v[i][j]. */
+INLINE void transpose_lanes(lanes v[LANES]) {
+  const lanes_index lo = {0, 8, 1, 9, 4, 12, 5, 13}, hi = {2, 10, 3, 11, 6, 14, 7, 15};
+  const lanes_index pairs_lo = {0, 1, 8, 9, 4, 5, 12, 13}, pairs_hi = {2, 3, 10, 11, 6, 7, 14, 15};
+  const lanes_index halves_lo = {0, 1, 2, 3, 8, 9, 10, 11}, halves_hi = {4, 5, 6, 7, 12, 13, 14, 15};
+  lanes t[8], u[8];
+  for (int i = 0; i < 8; i += 2) {
+    t[i] = __builtin_shuffle(v[i], v[i + 1], lo);
+    t[i + 1] = __builtin_shuffle(v[i], v[i + 1], hi);
+  }
+  for (int i = 0; i < 8; i += 4) {
+    u[i] = __builtin_shuffle(t[i], t[i + 2], pairs_lo);
+    u[i + 1] = __builtin_shuffle(t[i], t[i + 2], pairs_hi);
+    u[i + 2] = __builtin_shuffle(t[i + 1], t[i + 3], pairs_lo);
+    u[i + 3] = __builtin_shuffle(t[i + 1], t[i + 3], pairs_hi);
+  }
+  for (int i = 0; i < 4; i++) {
+    v[i] = __builtin_shuffle(u[i], u[i + 4], halves_lo);
+    v[i + 4] = __builtin_shuffle(u[i], u[i + 4], halves_hi);
+  }
+}
 
-/* V_ξν [4c × T] = Bᵀ d B for every phase channel and tile of `count` images. Rows first (into a
-   block of rows padded by a zero column on each side), then each tile's columns. Phase (p, q)'s
+/* Row `src` of `nb` images (`stride` floats apart) into s[0 … w): lane b is image b (0 beyond nb). */
+INLINE void row_to_lanes(const float *src, long stride, int nb, int w, lanes *s) {
+  for (int x0 = 0; x0 < w; x0 += LANES) {
+    const int width = w - x0 < LANES ? w - x0 : LANES;
+    lanes v[LANES];
+    for (int b = 0; b < LANES; b++) {
+      v[b] = (lanes){0};
+      if (b >= nb) continue;
+      if (width == LANES) memcpy(&v[b], src + b * stride + x0, sizeof(lanes));
+      else memcpy(&v[b], src + b * stride + x0, sizeof(float) * width);
+    }
+    transpose_lanes(v);
+    for (int j = 0; j < width; j++) s[x0 + j] = v[j];
+  }
+}
+
+/* The inverse: s[0 … w) into row `dst` of `nb` images. */
+INLINE void lanes_to_row(const lanes *s, int w, int nb, float *dst, long stride) {
+  for (int x0 = 0; x0 < w; x0 += LANES) {
+    const int width = w - x0 < LANES ? w - x0 : LANES;
+    lanes v[LANES];
+    for (int j = 0; j < LANES; j++) v[j] = j < width ? s[x0 + j] : (lanes){0};
+    transpose_lanes(v);
+    for (int b = 0; b < nb; b++) {
+      if (width == LANES) memcpy(dst + b * stride + x0, &v[b], sizeof(lanes));
+      else memcpy(dst + b * stride + x0, &v[b], sizeof(float) * width);
+    }
+  }
+}
+
+/* Whole vectors where all lanes are images (a chunk's last block may have fewer). */
+INLINE lanes load_lanes(const float *src, int nb) {
+  lanes v = {0};
+  if (nb == LANES) memcpy(&v, src, sizeof v);
+  else memcpy(&v, src, sizeof(float) * nb);
+  return v;
+}
+
+INLINE void store_lanes(float *dst, lanes v, int nb) {
+  if (nb == LANES) memcpy(dst, &v, sizeof v);
+  else memcpy(dst, &v, sizeof(float) * nb);
+}
+
+/* Each thread's staging, in floats: a padded plane of vectors and five rows. */
+static long staging_floats(const conv_geometry *g) { return (long)LANES * ((g->h + 2) * (g->w + 2) + 5 * (g->w + 2)); }
+
+/* The staging planes start on a cache line (the scratch buffer does; the tile planes before them need not end on one). */
+static inline float *aligned_floats(float *p) { return (float *)(((uintptr_t)p + 63) & ~(uintptr_t)63); }
+
+static inline int lane_blocks(int count) { return (count + LANES - 1) / LANES; }
+
+/* V_ξν [4c × T] = Bᵀ d B for every phase channel and tile of `count` images: the plane into lanes,
+   rows (into rows padded by a zero column on each side), then each tile's columns. Phase (p, q)'s
    value (u, v) is the padded image's (2u + p, 2v + q). */
-static void transform_images4(const float *x, const conv_geometry *g, int count, float *v) {
-  const int c = g->c, h = g->h, w = g->w, th = g->out_h / 4, tw = g->out_w / 4, rw = w + 2, blocks = image_blocks(count);
-  const long tiles = (long)count * th * tw, plane = tile_plane(4L * c, tiles), image = (long)c * h * w;
-#pragma omp parallel for collapse(2) schedule(static)
-  for (int ch = 0; ch < c; ch++)
-    for (int blk = 0; blk < blocks; blk++) {
-      const int b0 = blk * IMAGE_BLOCK, nb = count - b0 < IMAGE_BLOCK ? count - b0 : IMAGE_BLOCK;
-      const float *src = x + (long)b0 * image + (long)ch * h * w;
-      float rows[5][rw][IMAGE_BLOCK];
-      for (int i = 0; i < 5; i++)
-        for (int b = 0; b < IMAGE_BLOCK; b++) rows[i][0][b] = rows[i][rw - 1][b] = 0.0f;
-      for (int p = 0; p < 2; p++)
-        for (int ti = 0; ti < th; ti++) {
-          int y[5];
-          for (int l = 0; l < 5; l++) y[l] = 8 * ti + 2 * l + p - 1;
-          for (int col = 0; col < w; col++) {
-            const float *s0 = src + (long)y[0] * w + col, *s1 = src + (long)y[1] * w + col, *s2 = src + (long)y[2] * w + col;
-            const float *s3 = src + (long)y[3] * w + col, *s4 = src + (long)y[4] * w + col;
-            const int has0 = y[0] >= 0, has4 = y[4] < h;
-#pragma omp simd
-            for (int b = 0; b < nb; b++) {
-              const float d0 = has0 ? s0[b * image] : 0.0f, d4 = has4 ? s4[b * image] : 0.0f;
-              BT5(d0, s1[b * image], s2[b * image], s3[b * image], d4, rows[0][col + 1][b], rows[1][col + 1][b], rows[2][col + 1][b],
-                  rows[3][col + 1][b], rows[4][col + 1][b]);
-            }
-          }
-          for (int q = 0; q < 2; q++)
-            for (int tj = 0; tj < tw; tj++)
-              for (int i = 0; i < 5; i++) {
-                const float *e0 = rows[i][8 * tj + q], *e1 = rows[i][8 * tj + q + 2], *e2 = rows[i][8 * tj + q + 4];
-                const float *e3 = rows[i][8 * tj + q + 6], *e4 = rows[i][8 * tj + q + 8];
-                float *o = v + (long)(i * 5) * plane + (long)(ch * 4 + p * 2 + q) * tiles + (long)(ti * tw + tj) * count + b0;
-#pragma omp simd
-                for (int b = 0; b < nb; b++) BT5(e0[b], e1[b], e2[b], e3[b], e4[b], o[b], o[plane + b], o[2 * plane + b], o[3 * plane + b], o[4 * plane + b]);
-              }
-        }
-    }
-}
-
-/* Z_ξν [k × T] = A ȳ Aᵀ for every output channel and 4×4 tile. */
-static void transform_outputs4(const float *y, const conv_geometry *g, int k, int count, float *z) {
-  const int oh = g->out_h, ow = g->out_w, th = oh / 4, tw = ow / 4, blocks = image_blocks(count);
-  const long tiles = (long)count * th * tw, plane = tile_plane(k, tiles), column = (long)k * oh * ow;
-#pragma omp parallel for collapse(2) schedule(static)
-  for (int o = 0; o < k; o++)
-    for (int blk = 0; blk < blocks; blk++) {
-      const int b0 = blk * IMAGE_BLOCK, nb = count - b0 < IMAGE_BLOCK ? count - b0 : IMAGE_BLOCK;
-      const float *src = y + (long)b0 * column + (long)o * oh * ow;
-      float rows[5][ow][IMAGE_BLOCK];
-      for (int ti = 0; ti < th; ti++) {
-        for (int col = 0; col < ow; col++) {
-          const float *s = src + (long)(4 * ti) * ow + col;
-#pragma omp simd
-          for (int b = 0; b < nb; b++)
-            A4(s[b * column], s[b * column + ow], s[b * column + 2 * ow], s[b * column + 3 * ow], rows[0][col][b], rows[1][col][b], rows[2][col][b], rows[3][col][b],
-               rows[4][col][b]);
-        }
-        for (int tj = 0; tj < tw; tj++)
-          for (int i = 0; i < 5; i++) {
-            const float *e0 = rows[i][4 * tj], *e1 = rows[i][4 * tj + 1], *e2 = rows[i][4 * tj + 2], *e3 = rows[i][4 * tj + 3];
-            float *d = z + (long)(i * 5) * plane + (long)o * tiles + (long)(ti * tw + tj) * count + b0;
-#pragma omp simd
-            for (int b = 0; b < nb; b++) A4(e0[b], e1[b], e2[b], e3[b], d[b], d[plane + b], d[2 * plane + b], d[3 * plane + b], d[4 * plane + b]);
-          }
-      }
-    }
-}
-
-/* y = Aᵀ M A per tile, into the column side's images (M_ξν [k × T]). */
-static void untransform_outputs4(const float *m, const conv_geometry *g, int k, int count, float *y) {
-  const int oh = g->out_h, ow = g->out_w, th = oh / 4, tw = ow / 4, blocks = image_blocks(count);
-  const long tiles = (long)count * th * tw, plane = tile_plane(k, tiles), column = (long)k * oh * ow;
-#pragma omp parallel for collapse(2) schedule(static)
-  for (int o = 0; o < k; o++)
-    for (int blk = 0; blk < blocks; blk++) {
-      const int b0 = blk * IMAGE_BLOCK, nb = count - b0 < IMAGE_BLOCK ? count - b0 : IMAGE_BLOCK;
-      float out[oh][ow][IMAGE_BLOCK];
-      for (int ti = 0; ti < th; ti++)
-        for (int tj = 0; tj < tw; tj++) {
-          float r[5][4][IMAGE_BLOCK];
-          const float *s = m + (long)o * tiles + (long)(ti * tw + tj) * count + b0;
-          for (int i = 0; i < 5; i++) {
-            const float *si = s + (long)(i * 5) * plane;
-#pragma omp simd
-            for (int b = 0; b < nb; b++) AT5(si[b], si[plane + b], si[2 * plane + b], si[3 * plane + b], si[4 * plane + b], r[i][0][b], r[i][1][b], r[i][2][b], r[i][3][b]);
-          }
-          for (int j = 0; j < 4; j++) {
-#pragma omp simd
-            for (int b = 0; b < nb; b++)
-              AT5(r[0][j][b], r[1][j][b], r[2][j][b], r[3][j][b], r[4][j][b], out[4 * ti][4 * tj + j][b], out[4 * ti + 1][4 * tj + j][b], out[4 * ti + 2][4 * tj + j][b],
-                  out[4 * ti + 3][4 * tj + j][b]);
-          }
-        }
-      float *dst = y + (long)b0 * column + (long)o * oh * ow;
-      for (int b = 0; b < nb; b++)
-        for (int row = 0; row < oh; row++)
-          for (int col = 0; col < ow; col++) dst[b * column + (long)row * ow + col] = out[row][col][b];
-    }
-}
-
-/* x̄ = Σ_tiles B W Bᵀ (W_ξν [4c × T]): each tile's 5×5 values added into its phase of the padded
-   plane (tiles overlap by a row and a column of their phase), held image-minor in `pads` (per
-   thread), then the planes' interiors written out. */
-static long untransform_pad_floats(const conv_geometry *g) { return (long)(g->h + 2) * (g->w + 2) * IMAGE_BLOCK; }
-
-static void untransform_images4(const float *wm, const conv_geometry *g, int count, float *x, float *pads) {
-  const int c = g->c, h = g->h, w = g->w, th = g->out_h / 4, tw = g->out_w / 4, pw = w + 2, blocks = image_blocks(count);
+static void transform_images4(const float *x, const conv_geometry *g, int count, float *v, float *stage) {
+  const int c = g->c, h = g->h, w = g->w, th = g->out_h / 4, tw = g->out_w / 4, rw = w + 2, blocks = lane_blocks(count);
   const long tiles = (long)count * th * tw, plane = tile_plane(4L * c, tiles), image = (long)c * h * w;
 #pragma omp parallel
   {
-    float(*pad)[pw][IMAGE_BLOCK] = (float(*)[pw][IMAGE_BLOCK])(pads + (long)omp_get_thread_num() * untransform_pad_floats(g));
+    lanes *s = (lanes *)(stage + (long)omp_get_thread_num() * staging_floats(g)), *rows = s + h * w;
+    const lanes zero = {0};
 #pragma omp for collapse(2) schedule(static)
     for (int ch = 0; ch < c; ch++)
       for (int blk = 0; blk < blocks; blk++) {
-        const int b0 = blk * IMAGE_BLOCK, nb = count - b0 < IMAGE_BLOCK ? count - b0 : IMAGE_BLOCK;
-        memset(pad, 0, sizeof(float) * (h + 2) * pw * IMAGE_BLOCK);
+        const int b0 = blk * LANES, nb = count - b0 < LANES ? count - b0 : LANES;
+        const float *src = x + (long)b0 * image + (long)ch * h * w;
+        for (int y = 0; y < h; y++) row_to_lanes(src + (long)y * w, image, nb, w, s + y * w);
+        for (int i = 0; i < 5; i++) rows[i * rw] = rows[i * rw + rw - 1] = zero;
+        for (int p = 0; p < 2; p++)
+          for (int ti = 0; ti < th; ti++) {
+            const lanes *d[5];
+            for (int l = 0; l < 5; l++) {
+              const int y = 8 * ti + 2 * l + p - 1;
+              d[l] = y >= 0 && y < h ? s + y * w : NULL;
+            }
+            for (int col = 0; col < w; col++) {
+              const lanes d0 = d[0] != NULL ? d[0][col] : zero, d4 = d[4] != NULL ? d[4][col] : zero;
+              BT5(d0, d[1][col], d[2][col], d[3][col], d4, rows[col + 1], rows[rw + col + 1], rows[2 * rw + col + 1], rows[3 * rw + col + 1],
+                  rows[4 * rw + col + 1]);
+            }
+            for (int q = 0; q < 2; q++)
+              for (int tj = 0; tj < tw; tj++)
+                for (int i = 0; i < 5; i++) {
+                  const lanes *r = rows + i * rw + 8 * tj + q;
+                  lanes o0, o1, o2, o3, o4;
+                  BT5(r[0], r[2], r[4], r[6], r[8], o0, o1, o2, o3, o4);
+                  float *o = v + (long)(i * 5) * plane + (long)(ch * 4 + p * 2 + q) * tiles + (long)(ti * tw + tj) * count + b0;
+                  store_lanes(o, o0, nb);
+                  store_lanes(o + plane, o1, nb);
+                  store_lanes(o + 2 * plane, o2, nb);
+                  store_lanes(o + 3 * plane, o3, nb);
+                  store_lanes(o + 4 * plane, o4, nb);
+                }
+          }
+      }
+  }
+}
+
+/* Z_ξν [k × T] = A ȳ Aᵀ for every output channel and 4×4 tile. */
+static void transform_outputs4(const float *y, const conv_geometry *g, int k, int count, float *z, float *stage) {
+  const int oh = g->out_h, ow = g->out_w, th = oh / 4, tw = ow / 4, blocks = lane_blocks(count);
+  const long tiles = (long)count * th * tw, plane = tile_plane(k, tiles), column = (long)k * oh * ow;
+#pragma omp parallel
+  {
+    lanes *s = (lanes *)(stage + (long)omp_get_thread_num() * staging_floats(g)), *rows = s + oh * ow;
+#pragma omp for collapse(2) schedule(static)
+    for (int o = 0; o < k; o++)
+      for (int blk = 0; blk < blocks; blk++) {
+        const int b0 = blk * LANES, nb = count - b0 < LANES ? count - b0 : LANES;
+        const float *src = y + (long)b0 * column + (long)o * oh * ow;
+        for (int r = 0; r < oh; r++) row_to_lanes(src + (long)r * ow, column, nb, ow, s + r * ow);
+        for (int ti = 0; ti < th; ti++) {
+          const lanes *y0 = s + 4 * ti * ow, *y1 = y0 + ow, *y2 = y1 + ow, *y3 = y2 + ow;
+          for (int col = 0; col < ow; col++) A4(y0[col], y1[col], y2[col], y3[col], rows[col], rows[ow + col], rows[2 * ow + col], rows[3 * ow + col], rows[4 * ow + col]);
+          for (int tj = 0; tj < tw; tj++)
+            for (int i = 0; i < 5; i++) {
+              const lanes *e = rows + i * ow + 4 * tj;
+              lanes z0, z1, z2, z3, z4;
+              A4(e[0], e[1], e[2], e[3], z0, z1, z2, z3, z4);
+              float *d = z + (long)(i * 5) * plane + (long)o * tiles + (long)(ti * tw + tj) * count + b0;
+              store_lanes(d, z0, nb);
+              store_lanes(d + plane, z1, nb);
+              store_lanes(d + 2 * plane, z2, nb);
+              store_lanes(d + 3 * plane, z3, nb);
+              store_lanes(d + 4 * plane, z4, nb);
+            }
+        }
+      }
+  }
+}
+
+/* y = Aᵀ M A per tile, into the column side's images (M_ξν [k × T]). */
+static void untransform_outputs4(const float *m, const conv_geometry *g, int k, int count, float *y, float *stage) {
+  const int oh = g->out_h, ow = g->out_w, th = oh / 4, tw = ow / 4, blocks = lane_blocks(count);
+  const long tiles = (long)count * th * tw, plane = tile_plane(k, tiles), column = (long)k * oh * ow;
+#pragma omp parallel
+  {
+    lanes *out = (lanes *)(stage + (long)omp_get_thread_num() * staging_floats(g));
+#pragma omp for collapse(2) schedule(static)
+    for (int o = 0; o < k; o++)
+      for (int blk = 0; blk < blocks; blk++) {
+        const int b0 = blk * LANES, nb = count - b0 < LANES ? count - b0 : LANES;
+        for (int ti = 0; ti < th; ti++)
+          for (int tj = 0; tj < tw; tj++) {
+            const float *src = m + (long)o * tiles + (long)(ti * tw + tj) * count + b0;
+            lanes r[5][4];
+            for (int i = 0; i < 5; i++) {
+              const float *si = src + (long)(i * 5) * plane;
+              AT5(load_lanes(si, nb), load_lanes(si + plane, nb), load_lanes(si + 2 * plane, nb), load_lanes(si + 3 * plane, nb),
+                  load_lanes(si + 4 * plane, nb), r[i][0], r[i][1], r[i][2], r[i][3]);
+            }
+            lanes *at = out + 4 * ti * ow + 4 * tj;
+            for (int j = 0; j < 4; j++) AT5(r[0][j], r[1][j], r[2][j], r[3][j], r[4][j], at[j], at[ow + j], at[2 * ow + j], at[3 * ow + j]);
+          }
+        float *dst = y + (long)b0 * column + (long)o * oh * ow;
+        for (int r = 0; r < oh; r++) lanes_to_row(out + r * ow, ow, nb, dst + (long)r * ow, column);
+      }
+  }
+}
+
+/* x̄ = Σ_tiles B W Bᵀ (W_ξν [4c × T]): each tile's 5×5 values added into its phase of the padded
+   plane of lanes (tiles overlap by a row and a column of their phase), then its interior written out. */
+static void untransform_images4(const float *wm, const conv_geometry *g, int count, float *x, float *stage) {
+  const int c = g->c, h = g->h, w = g->w, th = g->out_h / 4, tw = g->out_w / 4, pw = w + 2, blocks = lane_blocks(count);
+  const long tiles = (long)count * th * tw, plane = tile_plane(4L * c, tiles), image = (long)c * h * w;
+#pragma omp parallel
+  {
+    lanes *pad = (lanes *)(stage + (long)omp_get_thread_num() * staging_floats(g));
+#pragma omp for collapse(2) schedule(static)
+    for (int ch = 0; ch < c; ch++)
+      for (int blk = 0; blk < blocks; blk++) {
+        const int b0 = blk * LANES, nb = count - b0 < LANES ? count - b0 : LANES;
+        memset(pad, 0, sizeof(lanes) * (h + 2) * pw);
         for (int p = 0; p < 2; p++)
           for (int q = 0; q < 2; q++)
             for (int ti = 0; ti < th; ti++)
               for (int tj = 0; tj < tw; tj++) {
-                float r[5][5][IMAGE_BLOCK];
-                const float *s = wm + (long)(ch * 4 + p * 2 + q) * tiles + (long)(ti * tw + tj) * count + b0;
+                const float *src = wm + (long)(ch * 4 + p * 2 + q) * tiles + (long)(ti * tw + tj) * count + b0;
+                lanes r[5][5];
                 for (int i = 0; i < 5; i++) {
-                  const float *si = s + (long)(i * 5) * plane;
-#pragma omp simd
-                  for (int b = 0; b < nb; b++)
-                    B5(si[b], si[plane + b], si[2 * plane + b], si[3 * plane + b], si[4 * plane + b], r[i][0][b], r[i][1][b], r[i][2][b], r[i][3][b], r[i][4][b]);
+                  const float *si = src + (long)(i * 5) * plane;
+                  B5(load_lanes(si, nb), load_lanes(si + plane, nb), load_lanes(si + 2 * plane, nb), load_lanes(si + 3 * plane, nb),
+                     load_lanes(si + 4 * plane, nb), r[i][0], r[i][1], r[i][2], r[i][3], r[i][4]);
                 }
-                const int y0 = 8 * ti + p, x0 = 8 * tj + q;
+                lanes *at = pad + (8 * ti + p) * pw + 8 * tj + q;
                 for (int j = 0; j < 5; j++) {
-                  float *o0 = pad[y0][x0 + 2 * j], *o1 = pad[y0 + 2][x0 + 2 * j], *o2 = pad[y0 + 4][x0 + 2 * j], *o3 = pad[y0 + 6][x0 + 2 * j], *o4 = pad[y0 + 8][x0 + 2 * j];
-#pragma omp simd
-                  for (int b = 0; b < nb; b++) {
-                    float v0, v1, v2, v3, v4;
-                    B5(r[0][j][b], r[1][j][b], r[2][j][b], r[3][j][b], r[4][j][b], v0, v1, v2, v3, v4);
-                    o0[b] += v0;
-                    o1[b] += v1;
-                    o2[b] += v2;
-                    o3[b] += v3;
-                    o4[b] += v4;
-                  }
+                  lanes x0, x1, x2, x3, x4;
+                  B5(r[0][j], r[1][j], r[2][j], r[3][j], r[4][j], x0, x1, x2, x3, x4);
+                  at[2 * j] += x0;
+                  at[2 * pw + 2 * j] += x1;
+                  at[4 * pw + 2 * j] += x2;
+                  at[6 * pw + 2 * j] += x3;
+                  at[8 * pw + 2 * j] += x4;
                 }
               }
         float *dst = x + (long)b0 * image + (long)ch * h * w;
-        for (int b = 0; b < nb; b++)
-          for (int row = 0; row < h; row++)
-            for (int col = 0; col < w; col++) dst[b * image + (long)row * w + col] = pad[row + 1][col + 1][b];
+        for (int r = 0; r < h; r++) lanes_to_row(pad + (r + 1) * pw + 1, w, nb, dst + (long)r * w, image);
       }
   }
 }
@@ -706,14 +791,14 @@ static void run_chunks(int pass, winograd_form f, const conv_geometry *g, int k,
     const int count = last - n0 < per_chunk ? last - n0 : per_chunk;
     const long t = count * per_image;
     if (pass == DIRECT_CONVOLVE) {
-      if (four) transform_images4(input + n0 * image, g, count, images);
+      if (four) transform_images4(input + n0 * image, g, count, images, pads);
       else transform_images(input + n0 * image, g, count, images, pads);
       products(f.points, split, CblasNoTrans, CblasNoTrans, k, t, cp, kernels, cp, (long)k * cp, images, t, tile_plane(cp, t), 0.0f, columns, t,
                tile_plane(k, t));
-      if (four) untransform_outputs4(columns, g, k, count, output + n0 * column);
+      if (four) untransform_outputs4(columns, g, k, count, output + n0 * column, pads);
       else untransform_outputs(columns, g, k, count, output + n0 * column);
     } else if (pass == DIRECT_ADJOINT) {
-      if (four) transform_outputs4(input + n0 * column, g, k, count, columns);
+      if (four) transform_outputs4(input + n0 * column, g, k, count, columns, pads);
       else transform_outputs(input + n0 * column, g, k, count, columns);
       products(f.points, split, CblasTrans, CblasNoTrans, cp, t, k, kernels, cp, (long)k * cp, columns, t, tile_plane(k, t), 0.0f, images, t,
                tile_plane(cp, t));
@@ -721,8 +806,8 @@ static void run_chunks(int pass, winograd_form f, const conv_geometry *g, int k,
       else untransform_images(images, g, count, output + n0 * image, pads);
     } else {
       if (four) {
-        transform_images4(input + n0 * image, g, count, images);
-        transform_outputs4(second + n0 * column, g, k, count, columns);
+        transform_images4(input + n0 * image, g, count, images, pads);
+        transform_outputs4(second + n0 * column, g, k, count, columns, pads);
       } else {
         transform_images(input + n0 * image, g, count, images, pads);
         transform_outputs(second + n0 * column, g, k, count, columns);
@@ -756,7 +841,68 @@ static int pipelined(int pass, winograd_form f, const conv_geometry *g, int k, i
   return pass != DIRECT_WEIGHTS || (long)f.points * k * 4 * g->c * (long)sizeof(float) <= PIPELINE_WEIGHTS_BYTES;
 }
 
+/* F(4×4, 2×2)'s U for the weights of the last few calls. A training step convolves with the same
+   weights several times (D's forward on real and fake images and both backward passes before its
+   update; G's forward and backward), and F(4×4, 2×2)'s U is 6.25 times the weights: making it
+   again each time cost more than checking the weights. An entry is used only when its copy of the
+   weights is bitwise the caller's now (weights updated in place are seen as new). F(2×2, 2×2)'s U,
+   2.25 times the weights, is made at every call: there the check and the entries' memory cost
+   about what they save (an A/B of training steps was slower with them). Entries larger than
+   U_CACHE_ENTRY_BYTES are not kept, so the cache stays within U_CACHE_ENTRIES times that. */
+#define U_CACHE_ENTRIES 6
+#define U_CACHE_ENTRY_BYTES (16L << 20)
+
+typedef struct {
+  int side, k, c;
+  float *weights, *u;
+  unsigned long last_use;
+} kernel_entry;
+
+static kernel_entry kernel_cache[U_CACHE_ENTRIES];
+static unsigned long kernel_clock;
+
+/* U for weights w (k × c × 4 × 4), from the cache or transformed into it; NULL where it is not kept. */
+static const float *cached_kernels(const float *w, int k, int c, winograd_form f) {
+  const size_t weight_bytes = sizeof(float) * 16 * k * c, u_bytes = sizeof(float) * f.points * k * 4 * c;
+  if (f.side != 4 || u_bytes > (size_t)U_CACHE_ENTRY_BYTES) return NULL;
+  kernel_entry *slot = &kernel_cache[0];
+  for (int i = 0; i < U_CACHE_ENTRIES; i++) {
+    kernel_entry *e = &kernel_cache[i];
+    if (e->u != NULL && e->side == f.side && e->k == k && e->c == c && memcmp(e->weights, w, weight_bytes) == 0) {
+      e->last_use = ++kernel_clock;
+      return e->u;
+    }
+    if (e->u == NULL || (slot->u != NULL && e->last_use < slot->last_use)) slot = e;
+  }
+  /* The least recently used entry (or an empty one) takes these weights, reusing its memory when the shape is the same. */
+  if (slot->u == NULL || slot->side != f.side || slot->k != k || slot->c != c) {
+    free(slot->weights);
+    free(slot->u);
+    slot->weights = malloc(weight_bytes);
+    slot->u = aligned_alloc(64, (u_bytes + 63) / 64 * 64);
+    if (slot->weights == NULL || slot->u == NULL) {
+      free(slot->weights);
+      free(slot->u);
+      slot->weights = slot->u = NULL;
+      return NULL;
+    }
+    slot->side = f.side;
+    slot->k = k;
+    slot->c = c;
+  }
+  memcpy(slot->weights, w, weight_bytes);
+  transform_kernels4(w, k, c, slot->u);
+  slot->last_use = ++kernel_clock;
+  return slot->u;
+}
+
+/* F(4×4, 2×2) needs at least this many tiles in a call: its U, 25 planes of k × 4c, is read once for
+   every column the products have, so with fewer the products wait on memory for U (D's 4 × 4 layer at
+   batch 64 has 64 tiles; timed alone, with U in cache, it won; in a training step it lost by half). */
+#define WINOGRAD4_MIN_TILES 128
+
 int native_winograd_applies(const conv_geometry *g, int side) {
+  if (side == 4 && (long)g->n * (g->out_h / 4) * (g->out_w / 4) < WINOGRAD4_MIN_TILES) return 0;
   return (side == 2 || side == 4) && g->kh == 4 && g->kw == 4 && g->stride_h == 2 && g->stride_w == 2 && g->pad_h == 1 && g->pad_w == 1 &&
          g->h == 2 * g->out_h && g->w == 2 * g->out_w && g->out_h % side == 0 && g->out_w % side == 0 && g->n > 0;
 }
@@ -765,7 +911,7 @@ int native_winograd_conv(int pass, int side, const conv_geometry *g, int k, cons
   if (!native_winograd_applies(g, side) || (pass != DIRECT_CONVOLVE && pass != DIRECT_ADJOINT && pass != DIRECT_WEIGHTS)) return 0;
   const winograd_form f = {side, (side + 1) * (side + 1)};
   const int c = g->c, cp = 4 * c, threads = omp_get_max_threads();
-  const long kernel_floats = (long)f.points * k * cp, pad_floats = side == 4 ? untransform_pad_floats(g) : class_floats(g);
+  const long kernel_floats = (long)f.points * k * cp, pad_floats = (side == 4 ? staging_floats(g) : class_floats(g)) + 16;
   if (pipelined(pass, f, g, k, threads)) {
     /* Chunks of about PIPELINE_CHUNK_TILES tiles: the products' column count, enough for GEMM to
        run near its best. */
@@ -773,10 +919,11 @@ int native_winograd_conv(int pass, int side, const conv_geometry *g, int k, cons
     const long chunk_tiles = per_chunk * tiles_per_image(g, f),
                per_thread = f.points * (tile_plane(cp, chunk_tiles) + tile_plane(k, chunk_tiles)) + pad_floats;
     /* U, or one P per thread for the weights; then each thread's transformed tiles and plane. */
-    const int kernel_copies = pass == DIRECT_WEIGHTS ? threads : 1;
+    const float *kept = pass != DIRECT_WEIGHTS ? cached_kernels(second, k, c, f) : NULL;
+    const int kernel_copies = pass == DIRECT_WEIGHTS ? threads : kept != NULL ? 0 : 1;
     float *u = native_scratch(sizeof(float) * (kernel_floats * kernel_copies + threads * per_thread));
     if (u == NULL) return 0;
-    if (pass != DIRECT_WEIGHTS) {
+    if (pass != DIRECT_WEIGHTS && kept == NULL) {
       if (side == 4) transform_kernels4(second, k, c, u);
       else transform_kernels(second, k, c, u);
     }
@@ -787,9 +934,9 @@ int native_winograd_conv(int pass, int side, const conv_geometry *g, int k, cons
 #pragma omp single
       team = omp_get_num_threads();
       float *images = u + kernel_floats * kernel_copies + t * per_thread, *columns = images + f.points * tile_plane(cp, chunk_tiles);
-      float *kernels = pass == DIRECT_WEIGHTS ? u + t * kernel_floats : u;
+      float *kernels = pass == DIRECT_WEIGHTS ? u + t * kernel_floats : kept != NULL ? (float *)kept : u;
       const int first = (int)((long)g->n * t / team), last = (int)((long)g->n * (t + 1) / team);
-      run_chunks(pass, f, g, k, input, second, output, first, last, per_chunk, 1, kernels, images, columns, columns + f.points * tile_plane(k, chunk_tiles));
+      run_chunks(pass, f, g, k, input, second, output, first, last, per_chunk, 1, kernels, images, columns, aligned_floats(columns + f.points * tile_plane(k, chunk_tiles)));
     }
     /* Every thread had images (n ≥ 2 · threads), so every P is written. */
     if (pass == DIRECT_WEIGHTS) {
@@ -801,14 +948,16 @@ int native_winograd_conv(int pass, int side, const conv_geometry *g, int k, cons
   const int per_chunk = images_per_chunk(g, k, f);
   const long chunk_tiles = per_chunk * tiles_per_image(g, f);
   /* U (or P), the chunk's transformed images and column side, and a padded plane per thread. */
-  float *u = native_scratch(sizeof(float) * (kernel_floats + f.points * (tile_plane(cp, chunk_tiles) + tile_plane(k, chunk_tiles)) + threads * pad_floats));
+  const float *kept = pass != DIRECT_WEIGHTS ? cached_kernels(second, k, c, f) : NULL;
+  const long own_kernels = kept != NULL ? 0 : kernel_floats;
+  float *u = native_scratch(sizeof(float) * (own_kernels + f.points * (tile_plane(cp, chunk_tiles) + tile_plane(k, chunk_tiles)) + threads * pad_floats));
   if (u == NULL) return 0;
-  float *images = u + kernel_floats, *columns = images + f.points * tile_plane(cp, chunk_tiles), *pads = columns + f.points * tile_plane(k, chunk_tiles);
-  if (pass != DIRECT_WEIGHTS) {
+  float *images = u + own_kernels, *columns = images + f.points * tile_plane(cp, chunk_tiles), *pads = aligned_floats(columns + f.points * tile_plane(k, chunk_tiles));
+  if (pass != DIRECT_WEIGHTS && kept == NULL) {
     if (side == 4) transform_kernels4(second, k, c, u);
     else transform_kernels(second, k, c, u);
   }
-  run_chunks(pass, f, g, k, input, second, output, 0, g->n, per_chunk, threads, u, images, columns, pads);
+  run_chunks(pass, f, g, k, input, second, output, 0, g->n, per_chunk, threads, kept != NULL ? (float *)kept : u, images, columns, pads);
   if (pass == DIRECT_WEIGHTS) {
     if (side == 4) untransform_kernels4(u, 1, k, c, output);
     else untransform_kernels(u, 1, k, c, output);
