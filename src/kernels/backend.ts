@@ -152,7 +152,8 @@ export interface Backend {
    * blocked layout, 'blocked'; 'channels-last'; a strided layer as stride-1 convolutions over its
    * image's phases, 'phases'; and for the adjoint, those as forward convolutions, 'phases-forward';
    * Winograd F(2×2, 2×2) over the phases, ours, 'winograd'; the direct convolution of layers on the
-   * image itself, 1 to 4 channels, ours, 'image'); timing tries each. Absent: one, variant 0.
+   * image itself, 1 to 4 channels, ours, 'image'; Winograd F(4×4, 2×2), ours, 'winograd4'); timing
+   * tries each. Absent: one, variant 0.
    */
   readonly directConvolutionVariants?: readonly string[];
   /**
