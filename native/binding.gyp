@@ -25,7 +25,8 @@
         "src/direct_conv.c",
         "src/winograd.c",
         "src/image_conv.c",
-        "src/scratch.c"
+        "src/scratch.c",
+        "src/signals.c"
       ],
       # No contraction into FMA: the kernels round like the js reference (and PyTorch's Adam).
       # No trapping math: nothing here unmasks floating-point exceptions, and without the flag GCC

@@ -14,6 +14,23 @@
 
 #include "kernels.h"
 
+/* A call that can reach oneDNN (its sgemm for thin products and Winograd's products, its
+   convolutions): no asynchronous signal on this thread meanwhile (signals.c says why). */
+#ifdef DCGAN_DNNL
+#define ONEDNN_CALL(stmt)              \
+  do {                                 \
+    sigset_t saved_;                   \
+    native_signals_hold(&saved_);      \
+    stmt;                              \
+    native_signals_release(&saved_);   \
+  } while (0)
+#else
+#define ONEDNN_CALL(stmt) \
+  do {                    \
+    stmt;                 \
+  } while (0)
+#endif
+
 #define MAX_ARGS 20
 
 typedef struct {
@@ -74,7 +91,8 @@ static napi_value gemm(napi_env env, napi_callback_info info) {
       .stride_a = (long)number(&a, 9), .stride_b = (long)number(&a, 11), .stride_c = (long)number(&a, 13)};
   const float *A = floats(&a, 8), *B = floats(&a, 10);
   float *C = floats(&a, 12);
-  if (!a.failed) native_gemm(&p, A, B, C);
+  if (a.failed) return NULL;
+  ONEDNN_CALL(native_gemm(&p, A, B, C));
   return NULL;
 }
 
@@ -129,8 +147,10 @@ static napi_value direct_conv(napi_env env, napi_callback_info info) {
   const float *input = floats(&a, 1), *second = floats(&a, 2);
   float *output = floats(&a, 3);
   if (!geometry(&a, 5, &g) || a.failed) return NULL;
+  int done = 0;
+  ONEDNN_CALL(done = native_direct_conv(pass, layout, &g, k, input, second, output));
   napi_value result;
-  napi_get_boolean(env, native_direct_conv(pass, layout, &g, k, input, second, output) != 0, &result);
+  napi_get_boolean(env, done != 0, &result);
   return result;
 }
 
@@ -141,7 +161,8 @@ static napi_value direct_conv_impl(napi_env env, napi_callback_info info) {
   conv_geometry g;
   const int pass = (int)number(&a, 0), k = (int)number(&a, 1), layout = (int)number(&a, 14);
   if (!geometry(&a, 2, &g) || a.failed) return NULL;
-  const char *impl = native_direct_conv_impl(pass, layout, &g, k);
+  const char *impl = NULL;
+  ONEDNN_CALL(impl = native_direct_conv_impl(pass, layout, &g, k));
   napi_value result;
   if (impl == NULL) napi_get_null(env, &result);
   else napi_create_string_utf8(env, impl, NAPI_AUTO_LENGTH, &result);
@@ -297,6 +318,7 @@ static napi_value set_threads(napi_env env, napi_callback_info info) {
   }
   omp_set_num_threads(n);
   openblas_set_num_threads(n);
+  native_signals_block_workers();
   return NULL;
 }
 
@@ -409,6 +431,7 @@ static napi_value init(napi_env env, napi_value exports) {
       EXPORT("releasePages", release_pages),
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
+  native_signals_block_workers();
   return exports;
 }
 

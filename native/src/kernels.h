@@ -7,6 +7,7 @@
 #ifndef DCGAN_NATIVE_KERNELS_H
 #define DCGAN_NATIVE_KERNELS_H
 
+#include <signal.h>
 #include <stddef.h>
 
 /* For small per-plane bodies the compiler must inline (their loops unroll with constant counts). */
@@ -68,6 +69,13 @@ int native_winograd_conv(int pass, int side, const conv_geometry *g, int k, cons
 /* image_conv.c: DIRECT_IMAGE, the direct convolution for layers with 1 to 4 image channels (0 when it does not apply). */
 int native_image_conv_applies(const conv_geometry *g, int k);
 int native_image_conv(int pass, const conv_geometry *g, int k, const float *input, const float *second, float *output);
+/* signals.c: no asynchronous signal on a thread while oneDNN runs there (its JIT GEMM keeps data
+   below the stack pointer, where a signal handler's frame would land). hold/release around a
+   call that can reach oneDNN, on the calling thread; block_workers once the OpenMP team may
+   have grown (at load and at every thread count). */
+void native_signals_hold(sigset_t *saved);
+void native_signals_release(const sigset_t *saved);
+void native_signals_block_workers(void);
 /* "oneDNN x.y.z", or NULL when the addon was built without it. */
 const char *native_direct_conv_library(void);
 
