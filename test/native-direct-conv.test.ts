@@ -285,11 +285,12 @@ describe('native direct convolutions (oneDNN) against the js reference', { skip 
     check(first, 'first weights');
     check(second, 'second weights, same shape');
     check(first, 'first weights again');
-    first[7] += 0.5;
-    first[first.length - 1] -= 0.25;
+    first[7] = first[7]! + 0.5;
+    first[first.length - 1] = first[first.length - 1]! - 0.25;
     check(first, 'first weights changed in place');
     for (let i = 0; i < 8; i++) {
-      second[(i * 37) % second.length] += 0.01 * (i + 1);
+      const at = (i * 37) % second.length;
+      second[at] = second[at]! + 0.01 * (i + 1);
       check(i % 2 === 0 ? second : first, `round ${i}`);
     }
   });
