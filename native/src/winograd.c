@@ -48,24 +48,53 @@ static inline long tile_plane(long rows, long tiles) { return rows * tiles + PLA
 typedef float quad __attribute__((vector_size(16)));
 typedef int quad_index __attribute__((vector_size(16)));
 
+/* A kernel's 16 taps as its four phases: g[a][b] holds tap (2a + p, 2b + q) in lane 2p + q. */
+INLINE void taps_to_phases(const float *src, quad g[2][2]) {
+  const quad_index left = {0, 1, 4, 5}, right = {2, 3, 6, 7};
+  quad row0, row1, row2, row3;
+  memcpy(&row0, src, sizeof row0);
+  memcpy(&row1, src + 4, sizeof row1);
+  memcpy(&row2, src + 8, sizeof row2);
+  memcpy(&row3, src + 12, sizeof row3);
+  g[0][0] = __builtin_shuffle(row0, row1, left);
+  g[0][1] = __builtin_shuffle(row0, row1, right);
+  g[1][0] = __builtin_shuffle(row2, row3, left);
+  g[1][1] = __builtin_shuffle(row2, row3, right);
+}
+
+/* The inverse: the four phases back into the kernel's 16 taps. */
+INLINE void phases_to_taps(const quad d[2][2], float *dst) {
+  const quad_index left = {0, 1, 4, 5}, right = {2, 3, 6, 7};
+  const quad row0 = __builtin_shuffle(d[0][0], d[0][1], left), row1 = __builtin_shuffle(d[0][0], d[0][1], right);
+  const quad row2 = __builtin_shuffle(d[1][0], d[1][1], left), row3 = __builtin_shuffle(d[1][0], d[1][1], right);
+  memcpy(dst, &row0, sizeof row0);
+  memcpy(dst + 4, &row1, sizeof row1);
+  memcpy(dst + 8, &row2, sizeof row2);
+  memcpy(dst + 12, &row3, sizeof row3);
+}
+
+/* A point's quad of P, its `copies` partial sums (`copy` floats apart) added in order. */
+INLINE quad summed_copies(const float *at, long copy, int copies) {
+  quad m;
+  memcpy(&m, at, sizeof m);
+  for (int t = 1; t < copies; t++) {
+    quad more;
+    memcpy(&more, at + t * copy, sizeof more);
+    m += more;
+  }
+  return m;
+}
+
 /* U_ξν [k × 4c] = G g Gᵀ for every output channel and phase channel. */
 static void transform_kernels(const float *w, int k, int c, float *u) {
   const long plane = (long)k * 4 * c;
-  const quad_index left = {0, 1, 4, 5}, right = {2, 3, 6, 7};
 #pragma omp parallel for schedule(static)
   for (int o = 0; o < k; o++) {
     for (int ch = 0; ch < c; ch++) {
-      const float *src = w + ((long)o * c + ch) * 16;
-      quad row0, row1, row2, row3;
-      memcpy(&row0, src, sizeof row0);
-      memcpy(&row1, src + 4, sizeof row1);
-      memcpy(&row2, src + 8, sizeof row2);
-      memcpy(&row3, src + 12, sizeof row3);
-      /* g_ab of phase (p, q) is w[2a + p, 2b + q]. */
-      const quad g00 = __builtin_shuffle(row0, row1, left), g01 = __builtin_shuffle(row0, row1, right);
-      const quad g10 = __builtin_shuffle(row2, row3, left), g11 = __builtin_shuffle(row2, row3, right);
+      quad g[2][2];
+      taps_to_phases(w + ((long)o * c + ch) * 16, g);
       /* Rows: (g0, g0 + g1, g1); then columns the same. */
-      const quad r[3][2] = {{g00, g01}, {g00 + g10, g01 + g11}, {g10, g11}};
+      const quad r[3][2] = {{g[0][0], g[0][1]}, {g[0][0] + g[1][0], g[0][1] + g[1][1]}, {g[1][0], g[1][1]}};
       float *at = u + (long)o * 4 * c + ch * 4;
       for (int i = 0; i < 3; i++) {
         const quad sum = r[i][0] + r[i][1];
@@ -81,35 +110,20 @@ static void transform_kernels(const float *w, int k, int c, float *u) {
    (one per thread; added here, in thread order, rather than in a pass of their own): w̄ = Gᵀ P G. */
 static void untransform_kernels(const float *pm, int copies, int k, int c, float *w) {
   const long plane = (long)k * 4 * c, copy = 9 * plane;
-  const quad_index left = {0, 1, 4, 5}, right = {2, 3, 6, 7};
 #pragma omp parallel for schedule(static)
   for (int o = 0; o < k; o++) {
     for (int ch = 0; ch < c; ch++) {
       const float *at = pm + (long)o * 4 * c + ch * 4;
       quad m[3][3];
-      for (int i = 0; i < 9; i++) {
-        memcpy(&m[i / 3][i % 3], at + i * plane, sizeof(quad));
-        for (int t = 1; t < copies; t++) {
-          quad more;
-          memcpy(&more, at + t * copy + i * plane, sizeof more);
-          m[i / 3][i % 3] += more;
-        }
-      }
+      for (int i = 0; i < 9; i++) m[i / 3][i % 3] = summed_copies(at + i * plane, copy, copies);
       /* Gᵀ = [1 1 0; 0 1 1] on both sides. */
       quad r[2][3];
       for (int j = 0; j < 3; j++) {
         r[0][j] = m[0][j] + m[1][j];
         r[1][j] = m[1][j] + m[2][j];
       }
-      /* Taps (2a + p, q) and (2a + p, 2 + q) of each phase. */
-      const quad d00 = r[0][0] + r[0][1], d01 = r[0][1] + r[0][2], d10 = r[1][0] + r[1][1], d11 = r[1][1] + r[1][2];
-      const quad row0 = __builtin_shuffle(d00, d01, left), row1 = __builtin_shuffle(d00, d01, right);
-      const quad row2 = __builtin_shuffle(d10, d11, left), row3 = __builtin_shuffle(d10, d11, right);
-      float *dst = w + ((long)o * c + ch) * 16;
-      memcpy(dst, &row0, sizeof row0);
-      memcpy(dst + 4, &row1, sizeof row1);
-      memcpy(dst + 8, &row2, sizeof row2);
-      memcpy(dst + 12, &row3, sizeof row3);
+      const quad d[2][2] = {{r[0][0] + r[0][1], r[0][1] + r[0][2]}, {r[1][0] + r[1][1], r[1][1] + r[1][2]}};
+      phases_to_taps(d, w + ((long)o * c + ch) * 16);
     }
   }
 }
@@ -446,18 +460,12 @@ static inline quad narrow(quad_double v) { return __builtin_convertvector(v, qua
 /* U_ξν [k × 4c] = G g Gᵀ (5 × 5 points) for every output channel and phase channel. */
 static void transform_kernels4(const float *w, int k, int c, float *u) {
   const long plane = (long)k * 4 * c;
-  const quad_index left = {0, 1, 4, 5}, right = {2, 3, 6, 7};
 #pragma omp parallel for schedule(static)
   for (int o = 0; o < k; o++) {
     for (int ch = 0; ch < c; ch++) {
-      const float *src = w + ((long)o * c + ch) * 16;
-      quad row0, row1, row2, row3;
-      memcpy(&row0, src, sizeof row0);
-      memcpy(&row1, src + 4, sizeof row1);
-      memcpy(&row2, src + 8, sizeof row2);
-      memcpy(&row3, src + 12, sizeof row3);
-      const quad_double g00 = widen(__builtin_shuffle(row0, row1, left)), g01 = widen(__builtin_shuffle(row0, row1, right));
-      const quad_double g10 = widen(__builtin_shuffle(row2, row3, left)), g11 = widen(__builtin_shuffle(row2, row3, right));
+      quad g[2][2];
+      taps_to_phases(w + ((long)o * c + ch) * 16, g);
+      const quad_double g00 = widen(g[0][0]), g01 = widen(g[0][1]), g10 = widen(g[1][0]), g11 = widen(g[1][1]);
       float *at = u + (long)o * 4 * c + ch * 4;
       for (int i = 0; i < 5; i++) {
         const quad_double r0 = G4[i][0] * g00 + G4[i][1] * g10, r1 = G4[i][0] * g01 + G4[i][1] * g11;
@@ -473,7 +481,6 @@ static void transform_kernels4(const float *w, int k, int c, float *u) {
 /* w̄ = Gᵀ P G from P_ξν [k × 4c], the sum of `copies` partial Ps (in thread order; G in double). */
 static void untransform_kernels4(const float *pm, int copies, int k, int c, float *w) {
   const long plane = (long)k * 4 * c, copy = 25 * plane;
-  const quad_index left = {0, 1, 4, 5}, right = {2, 3, 6, 7};
 #pragma omp parallel for schedule(static)
   for (int o = 0; o < k; o++) {
     for (int ch = 0; ch < c; ch++) {
@@ -483,14 +490,7 @@ static void untransform_kernels4(const float *pm, int copies, int k, int c, floa
       memset(r, 0, sizeof r);
       for (int i = 0; i < 5; i++)
         for (int j = 0; j < 5; j++) {
-          quad m;
-          memcpy(&m, at + (i * 5 + j) * plane, sizeof m);
-          for (int t = 1; t < copies; t++) {
-            quad more;
-            memcpy(&more, at + t * copy + (i * 5 + j) * plane, sizeof more);
-            m += more;
-          }
-          const quad_double md = widen(m);
+          const quad_double md = widen(summed_copies(at + (i * 5 + j) * plane, copy, copies));
           r[0][j] += G4[i][0] * md;
           r[1][j] += G4[i][1] * md;
         }
@@ -501,14 +501,7 @@ static void untransform_kernels4(const float *pm, int copies, int k, int c, floa
           for (int j = 0; j < 5; j++) sum += G4[j][b] * r[a][j];
           d[a][b] = narrow(sum);
         }
-      /* d[a][b] holds tap (2a + p, 2b + q) in lane 2p + q. */
-      const quad row0 = __builtin_shuffle(d[0][0], d[0][1], left), row1 = __builtin_shuffle(d[0][0], d[0][1], right);
-      const quad row2 = __builtin_shuffle(d[1][0], d[1][1], left), row3 = __builtin_shuffle(d[1][0], d[1][1], right);
-      float *dst = w + ((long)o * c + ch) * 16;
-      memcpy(dst, &row0, sizeof row0);
-      memcpy(dst + 4, &row1, sizeof row1);
-      memcpy(dst + 8, &row2, sizeof row2);
-      memcpy(dst + 12, &row3, sizeof row3);
+      phases_to_taps(d, w + ((long)o * c + ch) * 16);
     }
   }
 }
@@ -587,6 +580,15 @@ INLINE void store_lanes(float *dst, lanes v, int nb) {
   else memcpy(dst, &v, sizeof(float) * nb);
 }
 
+/* A tile's five points along one axis, `plane` floats apart, as vectors. */
+INLINE void store_points(float *at, long plane, int nb, const lanes v[5]) {
+  for (int i = 0; i < 5; i++) store_lanes(at + i * plane, v[i], nb);
+}
+
+INLINE void load_points(const float *at, long plane, int nb, lanes v[5]) {
+  for (int i = 0; i < 5; i++) v[i] = load_lanes(at + i * plane, nb);
+}
+
 /* Each thread's staging, in floats: a padded plane of vectors and five rows. */
 static long staging_floats(const conv_geometry *g) { return (long)LANES * ((g->h + 2) * (g->w + 2) + 5 * (g->w + 2)); }
 
@@ -628,14 +630,9 @@ static void transform_images4(const float *x, const conv_geometry *g, int count,
               for (int tj = 0; tj < tw; tj++)
                 for (int i = 0; i < 5; i++) {
                   const lanes *r = rows + i * rw + 8 * tj + q;
-                  lanes o0, o1, o2, o3, o4;
-                  BT5(r[0], r[2], r[4], r[6], r[8], o0, o1, o2, o3, o4);
-                  float *o = v + (long)(i * 5) * plane + (long)(ch * 4 + p * 2 + q) * tiles + (long)(ti * tw + tj) * count + b0;
-                  store_lanes(o, o0, nb);
-                  store_lanes(o + plane, o1, nb);
-                  store_lanes(o + 2 * plane, o2, nb);
-                  store_lanes(o + 3 * plane, o3, nb);
-                  store_lanes(o + 4 * plane, o4, nb);
+                  lanes out[5];
+                  BT5(r[0], r[2], r[4], r[6], r[8], out[0], out[1], out[2], out[3], out[4]);
+                  store_points(v + (long)(i * 5) * plane + (long)(ch * 4 + p * 2 + q) * tiles + (long)(ti * tw + tj) * count + b0, plane, nb, out);
                 }
           }
       }
@@ -661,14 +658,9 @@ static void transform_outputs4(const float *y, const conv_geometry *g, int k, in
           for (int tj = 0; tj < tw; tj++)
             for (int i = 0; i < 5; i++) {
               const lanes *e = rows + i * ow + 4 * tj;
-              lanes z0, z1, z2, z3, z4;
-              A4(e[0], e[1], e[2], e[3], z0, z1, z2, z3, z4);
-              float *d = z + (long)(i * 5) * plane + (long)o * tiles + (long)(ti * tw + tj) * count + b0;
-              store_lanes(d, z0, nb);
-              store_lanes(d + plane, z1, nb);
-              store_lanes(d + 2 * plane, z2, nb);
-              store_lanes(d + 3 * plane, z3, nb);
-              store_lanes(d + 4 * plane, z4, nb);
+              lanes out[5];
+              A4(e[0], e[1], e[2], e[3], out[0], out[1], out[2], out[3], out[4]);
+              store_points(z + (long)(i * 5) * plane + (long)o * tiles + (long)(ti * tw + tj) * count + b0, plane, nb, out);
             }
         }
       }
@@ -691,9 +683,9 @@ static void untransform_outputs4(const float *m, const conv_geometry *g, int k, 
             const float *src = m + (long)o * tiles + (long)(ti * tw + tj) * count + b0;
             lanes r[5][4];
             for (int i = 0; i < 5; i++) {
-              const float *si = src + (long)(i * 5) * plane;
-              AT5(load_lanes(si, nb), load_lanes(si + plane, nb), load_lanes(si + 2 * plane, nb), load_lanes(si + 3 * plane, nb),
-                  load_lanes(si + 4 * plane, nb), r[i][0], r[i][1], r[i][2], r[i][3]);
+              lanes m[5];
+              load_points(src + (long)(i * 5) * plane, plane, nb, m);
+              AT5(m[0], m[1], m[2], m[3], m[4], r[i][0], r[i][1], r[i][2], r[i][3]);
             }
             lanes *at = out + 4 * ti * ow + 4 * tj;
             for (int j = 0; j < 4; j++) AT5(r[0][j], r[1][j], r[2][j], r[3][j], r[4][j], at[j], at[ow + j], at[2 * ow + j], at[3 * ow + j]);
@@ -724,9 +716,9 @@ static void untransform_images4(const float *wm, const conv_geometry *g, int cou
                 const float *src = wm + (long)(ch * 4 + p * 2 + q) * tiles + (long)(ti * tw + tj) * count + b0;
                 lanes r[5][5];
                 for (int i = 0; i < 5; i++) {
-                  const float *si = src + (long)(i * 5) * plane;
-                  B5(load_lanes(si, nb), load_lanes(si + plane, nb), load_lanes(si + 2 * plane, nb), load_lanes(si + 3 * plane, nb),
-                     load_lanes(si + 4 * plane, nb), r[i][0], r[i][1], r[i][2], r[i][3], r[i][4]);
+                  lanes m[5];
+                  load_points(src + (long)(i * 5) * plane, plane, nb, m);
+                  B5(m[0], m[1], m[2], m[3], m[4], r[i][0], r[i][1], r[i][2], r[i][3], r[i][4]);
                 }
                 lanes *at = pad + (8 * ti + p) * pw + 8 * tj + q;
                 for (int j = 0; j < 5; j++) {
@@ -853,7 +845,7 @@ static int pipelined(int pass, winograd_form f, const conv_geometry *g, int k, i
 #define U_CACHE_ENTRY_BYTES (16L << 20)
 
 typedef struct {
-  int side, k, c;
+  int k, c;
   float *weights, *u;
   unsigned long last_use;
 } kernel_entry;
@@ -868,14 +860,14 @@ static const float *cached_kernels(const float *w, int k, int c, winograd_form f
   kernel_entry *slot = &kernel_cache[0];
   for (int i = 0; i < U_CACHE_ENTRIES; i++) {
     kernel_entry *e = &kernel_cache[i];
-    if (e->u != NULL && e->side == f.side && e->k == k && e->c == c && memcmp(e->weights, w, weight_bytes) == 0) {
+    if (e->u != NULL && e->k == k && e->c == c && memcmp(e->weights, w, weight_bytes) == 0) {
       e->last_use = ++kernel_clock;
       return e->u;
     }
     if (e->u == NULL || (slot->u != NULL && e->last_use < slot->last_use)) slot = e;
   }
   /* The least recently used entry (or an empty one) takes these weights, reusing its memory when the shape is the same. */
-  if (slot->u == NULL || slot->side != f.side || slot->k != k || slot->c != c) {
+  if (slot->u == NULL || slot->k != k || slot->c != c) {
     free(slot->weights);
     free(slot->u);
     slot->weights = malloc(weight_bytes);
@@ -886,7 +878,6 @@ static const float *cached_kernels(const float *w, int k, int c, winograd_form f
       slot->weights = slot->u = NULL;
       return NULL;
     }
-    slot->side = f.side;
     slot->k = k;
     slot->c = c;
   }
