@@ -10,7 +10,12 @@
  * per second) is reported as a fraction of the peak at the same thread count.
  * Prints one JSON object.
  *
+ * Both sides are timed at their steady state: untimed steps first, at least 2 and then more until
+ * --warmup-seconds (8) have passed, at most --max-warmup (25) (warmupDone in
+ * src/bench/training-step.ts; --warmup-seconds 0 gives the earlier protocol, 2 warm-up steps).
+ *
  *   npm run bench [-- --quick] [-- --no-peer] [-- --rounds 3] [-- --backends native,wasm]
+ *                 [-- --warmup-seconds 8] [-- --max-warmup 25]
  */
 import { cpus } from 'node:os';
 import { availableBackends, getBackend } from '../src/index.js';
@@ -26,6 +31,9 @@ const configs = [
 const threadCounts = [1, 2];
 const steps = quick ? 2 : 5;
 const rounds = Number(flags['rounds'] ?? (quick ? 1 : 3));
+const warmupSeconds = Number(flags['warmup-seconds'] ?? (quick ? 0 : 8));
+const maxWarmup = Number(flags['max-warmup'] ?? 25);
+const warmup = ['--warmup', '2', '--warmup-seconds', String(warmupSeconds), '--max-warmup', String(maxWarmup)];
 // Default: the backend a user gets (native where its addon was built, else wasm).
 const backends = (flags['backends'] ?? getBackend().name).split(',');
 for (const b of backends) {
@@ -42,6 +50,7 @@ const report: Row = {
   command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
   backends,
   rounds,
+  warmup: { minSteps: 2, seconds: warmupSeconds, maxSteps: maxWarmup },
 };
 // The FMA peak per thread count ('1t', '2t'), measured: the denominator of each step's fraction of peak.
 let peak: Record<string, number> | null = null;
@@ -70,7 +79,7 @@ if (!withPeer) process.stderr.write('bench: PyTorch peer not available (apt-get 
 const rows: Row[] = [];
 for (const c of configs) {
   const stepFlops = trainingStepFlops({ imageSize: c.imageSize, channels: c.channels as 1 | 3, nz: 100, ngf: 64, ndf: 64, projection: 'conv' }, c.batch);
-  const args = ['--image-size', String(c.imageSize), '--channels', String(c.channels), '--batch', String(c.batch), '--steps', String(steps)];
+  const args = ['--image-size', String(c.imageSize), '--channels', String(c.channels), '--batch', String(c.batch), '--steps', String(steps), ...warmup];
   const runs: Row[] = [];
   for (let r = 0; r < rounds; r++) {
     for (const threads of threadCounts) {
@@ -79,7 +88,7 @@ for (const c of configs) {
         runs.push({ round: r, side: backend, ...run<Row>(process.execPath, [...tsx, 'bench/step.ts', '--backend', backend, '--threads', String(threads), ...args]) });
       }
       if (withPeer) {
-        const peerArgs = ['bench/peers/pytorch_dcgan.py', '--threads', String(threads), '--batch', String(c.batch), '--image-size', String(c.imageSize), '--channels', String(c.channels), '--steps', String(steps)];
+        const peerArgs = ['bench/peers/pytorch_dcgan.py', '--threads', String(threads), '--batch', String(c.batch), '--image-size', String(c.imageSize), '--channels', String(c.channels), '--steps', String(steps), ...warmup];
         runs.push({ round: r, side: 'pytorch', ...run<Row>('/usr/bin/python3', peerArgs, PEER_ENV) });
       }
     }

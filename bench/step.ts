@@ -1,6 +1,7 @@
 /**
  * One training-step measurement in a process of its own (so peak RSS is this config's):
  *   node --import tsx bench/step.ts --backend wasm --threads 2 --image-size 64 --channels 3 --batch 64 [--column-budget-mib 8]
+ *     [--steps 5] [--warmup 2] [--warmup-seconds 0] [--max-warmup 25]   (the warm-up rule: warmupDone)
  */
 import { setBackend, setConvColumnBudget, setThreads } from '../src/index.js';
 import { benchmarkTrainingStep } from '../src/bench/training-step.js';
@@ -17,5 +18,7 @@ const result = benchmarkTrainingStep({
   batch: Number(flags['batch'] ?? 64),
   steps: Number(flags['steps'] ?? 5),
   warmup: Number(flags['warmup'] ?? 2),
+  warmupSeconds: Number(flags['warmup-seconds'] ?? 0),
+  maxWarmup: Number(flags['max-warmup'] ?? 25),
 });
 console.log(JSON.stringify(result));

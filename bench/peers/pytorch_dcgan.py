@@ -136,13 +136,22 @@ def main():
     parser = config_parser()
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--warmup-seconds", type=float, default=0.0,
+                        help="after --warmup steps, keep warming up until this many seconds have passed")
+    parser.add_argument("--max-warmup", type=int, default=25, help="but run no more warm-up steps than this")
     args = parser.parse_args()
 
     net_g, net_d = build_nets(args)
     step = make_step(args, net_g, net_d)
 
-    for _ in range(args.warmup):
+    # The same rule as ours (src/bench/training-step.ts, warmupDone).
+    warmup_start = time.perf_counter()
+    warmup_steps = 0
+    max_warmup = max(args.warmup, args.max_warmup)
+    while not (warmup_steps >= args.warmup
+               and (time.perf_counter() - warmup_start >= args.warmup_seconds or warmup_steps >= max_warmup)):
         step()
+        warmup_steps += 1
     times = []
     for _ in range(args.steps):
         t0 = time.perf_counter()
@@ -173,6 +182,7 @@ def main():
         "imagesPerSec": round(args.batch / (step_ms / 1000), 1),
         "inferenceMs": round(infer_ms, 1),
         "inferenceImagesPerSec": round(args.batch / (infer_ms / 1000), 1),
+        "warmupSteps": warmup_steps,
         "peakRssMiB": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }))
 

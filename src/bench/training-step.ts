@@ -21,7 +21,12 @@ export interface StepBenchOptions {
   ngf?: number;
   ndf?: number;
   steps?: number;
+  /** Untimed steps first: at least this many (default 2)… */
   warmup?: number;
+  /** …and more until this many seconds of them have passed (default 0)… */
+  warmupSeconds?: number;
+  /** …but no more than this many (default 25). See WARMUP_RULE. */
+  maxWarmup?: number;
 }
 
 export interface StepBenchResult {
@@ -44,6 +49,19 @@ export interface StepBenchResult {
   peakTensorMiBByPhase: Record<GanStepPhase, number>;
   /** Memory the backend's allocator holds for tensors (in use or kept for reuse). */
   tensorHeapMiB: number;
+  /** Untimed steps run before the timed ones. */
+  warmupSteps: number;
+}
+
+/**
+ * How many untimed steps come first: at least `min`, then more until `seconds` have passed, at
+ * most `max`. A new Node process compiles its hot JavaScript over its first twenty-odd steps, on
+ * V8's threads, which take a core from the kernels' second thread (BENCHMARKS.md, seventeenth
+ * session); a training run is past that within seconds. bench/peers/pytorch_dcgan.py keeps the
+ * same rule, so both sides are timed at their steady state.
+ */
+export function warmupDone(done: number, elapsedMs: number, rule: { min: number; seconds: number; max: number }): boolean {
+  return done >= rule.min && (elapsedMs >= rule.seconds * 1000 || done >= rule.max);
 }
 
 /** The middle value (the mean of the two middle ones for an even count). */
@@ -102,7 +120,13 @@ export function benchmarkTrainingStep(options: StepBenchOptions): StepBenchResul
     tidy(() => ganStep({ netG, netD, optG, optD }, real, randn([batch, config.nz, 1, 1], { generator }), { realLabel: 1, onPhaseEnd }));
   };
 
-  for (let i = 0; i < warmup; i++) step();
+  const warmupStart = performance.now();
+  const rule = { min: warmup, seconds: options.warmupSeconds ?? 0, max: Math.max(warmup, options.maxWarmup ?? 25) };
+  let warmupSteps = 0;
+  while (!warmupDone(warmupSteps, performance.now() - warmupStart, rule)) {
+    step();
+    warmupSteps++;
+  }
   for (const phase of GAN_STEP_PHASES) phasePeaks[phase] = 0;
   resetPeakMemory();
   const times: number[] = [];
@@ -142,5 +166,6 @@ export function benchmarkTrainingStep(options: StepBenchOptions): StepBenchResul
     peakTensorMiB: +(peakTensorBytes / 2 ** 20).toFixed(1),
     peakTensorMiBByPhase: Object.fromEntries(GAN_STEP_PHASES.map((phase) => [phase, +(phasePeaks[phase] / 2 ** 20).toFixed(1)])) as Record<GanStepPhase, number>,
     tensorHeapMiB: +((getBackend().allocator.stats?.().heapBytes ?? 0) / 2 ** 20).toFixed(1),
+    warmupSteps,
   };
 }
