@@ -19,7 +19,7 @@
  */
 import { cpus } from 'node:os';
 import { availableBackends, getBackend } from '../src/index.js';
-import { trainingStepFlops } from '../src/bench/training-step.js';
+import { STEADY_WARMUP, trainingStepFlops } from '../src/bench/training-step.js';
 import { cpuInfo, gitCommit, median, parseFlags, PEER_ENV, peerAvailable, runJson as run } from './util.js';
 
 const flags = parseFlags(process.argv.slice(2));
@@ -31,9 +31,9 @@ const configs = [
 const threadCounts = [1, 2];
 const steps = quick ? 2 : 5;
 const rounds = Number(flags['rounds'] ?? (quick ? 1 : 3));
-const warmupSeconds = Number(flags['warmup-seconds'] ?? (quick ? 0 : 8));
-const maxWarmup = Number(flags['max-warmup'] ?? 25);
-const warmup = ['--warmup', '2', '--warmup-seconds', String(warmupSeconds), '--max-warmup', String(maxWarmup)];
+const warmupSeconds = Number(flags['warmup-seconds'] ?? (quick ? 0 : STEADY_WARMUP.warmupSeconds));
+const maxWarmup = Number(flags['max-warmup'] ?? STEADY_WARMUP.maxWarmup);
+const warmup = ['--warmup', String(STEADY_WARMUP.warmup), '--warmup-seconds', String(warmupSeconds), '--max-warmup', String(maxWarmup)];
 // Default: the backend a user gets (native where its addon was built, else wasm).
 const backends = (flags['backends'] ?? getBackend().name).split(',');
 for (const b of backends) {
@@ -50,7 +50,7 @@ const report: Row = {
   command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
   backends,
   rounds,
-  warmup: { minSteps: 2, seconds: warmupSeconds, maxSteps: maxWarmup },
+  warmup: { minSteps: STEADY_WARMUP.warmup, seconds: warmupSeconds, maxSteps: maxWarmup },
 };
 // The FMA peak per thread count ('1t', '2t'), measured: the denominator of each step's fraction of peak.
 let peak: Record<string, number> | null = null;

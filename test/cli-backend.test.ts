@@ -84,4 +84,12 @@ describe('dcgan bench', () => {
     assert.ok(parts['dFake']! > parts['dReal']!, JSON.stringify(parts));
     assert.equal(Math.max(...Object.values(parts)), result.peakTensorMiB);
   });
+
+  test('dcgan bench warms up by the bench rule before it times, and --warmup-seconds 0 gives the minimum', () => {
+    const steady = JSON.parse(bench({}, '--backend', 'wasm', '--json').stdout) as { warmupSteps: number };
+    // Steps of a 16 × 16 batch of 2 take milliseconds: 8 s of them is more than the cap.
+    assert.equal(steady.warmupSteps, 25);
+    const minimum = JSON.parse(bench({}, '--backend', 'wasm', '--json', '--warmup-seconds', '0').stdout) as { warmupSteps: number };
+    assert.equal(minimum.warmupSteps, 2);
+  });
 });

@@ -25,7 +25,7 @@ export interface StepBenchOptions {
   warmup?: number;
   /** …and more until this many seconds of them have passed (default 0)… */
   warmupSeconds?: number;
-  /** …but no more than this many (default 25). See WARMUP_RULE. */
+  /** …but no more than this many (default 25). See warmupDone. */
   maxWarmup?: number;
 }
 
@@ -60,6 +60,9 @@ export interface StepBenchResult {
  * session); a training run is past that within seconds. bench/peers/pytorch_dcgan.py keeps the
  * same rule, so both sides are timed at their steady state.
  */
+/** The bench's rule (`npm run bench`, `dcgan bench`): at least 2 steps, then until 8 s have passed, at most 25. */
+export const STEADY_WARMUP = { warmup: 2, warmupSeconds: 8, maxWarmup: 25 } as const;
+
 export function warmupDone(done: number, elapsedMs: number, rule: { min: number; seconds: number; max: number }): boolean {
   return done >= rule.min && (elapsedMs >= rule.seconds * 1000 || done >= rule.max);
 }

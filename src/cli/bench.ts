@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { benchmarkTrainingStep, type StepBenchResult } from '../bench/training-step.js';
+import { benchmarkTrainingStep, STEADY_WARMUP, type StepBenchResult } from '../bench/training-step.js';
 import { getBackend } from '../kernels/index.js';
 import type { NativeBackend } from '../kernels/native/index.js';
 import type { GanStepPhase } from '../train/step.js';
@@ -11,6 +11,7 @@ interface BenchFlags {
   channels: 1 | 3;
   batch: number;
   steps: number;
+  warmupSeconds: number;
   backend?: string;
   threads?: number;
   json?: boolean;
@@ -30,6 +31,7 @@ export function benchCommand(): Command {
     .option('--channels <n>', '1 or 3', choiceOption('--channels', ['1', '3']), '3')
     .option('--batch <n>', 'batch size', intOption('--batch', 2), 64)
     .option('--steps <n>', 'timed steps (the median is reported)', intOption('--steps', 1), 5)
+    .option('--warmup-seconds <s>', `untimed steps first, until this many seconds have passed (at least ${STEADY_WARMUP.warmup} steps, at most ${STEADY_WARMUP.maxWarmup}): Node compiles its JavaScript over the first steps`, intOption('--warmup-seconds', 0), STEADY_WARMUP.warmupSeconds)
     .option('--json', 'print one JSON object')
     .action((raw: Omit<BenchFlags, 'imageSize' | 'channels'> & { imageSize: string; channels: string }) => {
       const flags: BenchFlags = { ...raw, imageSize: Number(raw.imageSize), channels: Number(raw.channels) as 1 | 3 };
@@ -40,7 +42,7 @@ export function benchCommand(): Command {
       if (engine.hint !== null) process.stderr.write(`note: ${engine.hint}\n`);
       let result: StepBenchResult;
       try {
-        result = benchmarkTrainingStep({ imageSize: flags.imageSize, channels: flags.channels, batch: flags.batch, steps: flags.steps });
+        result = benchmarkTrainingStep({ ...STEADY_WARMUP, imageSize: flags.imageSize, channels: flags.channels, batch: flags.batch, steps: flags.steps, warmupSeconds: flags.warmupSeconds });
       } catch (error) {
         if (error instanceof RangeError) throw new UsageError(error.message);
         throw error;
@@ -56,7 +58,7 @@ export function benchCommand(): Command {
       const threads = `${result.threads} thread${result.threads > 1 ? 's' : ''}`;
       console.log(
         [
-          `training step      ${result.stepMs} ms  (${result.imagesPerSec} images/s, ≈${result.effectiveGflops} GFLOP/s in the convolutions)`,
+          `training step      ${result.stepMs} ms  (${result.imagesPerSec} images/s, ≈${result.effectiveGflops} GFLOP/s in the convolutions; median of ${flags.steps} after ${result.warmupSteps} untimed)`,
           `generator forward  ${result.inferenceMs} ms  (${result.inferenceImagesPerSec} images/s)`,
           `peak memory        ${result.peakRssMiB} MiB resident; tensors ${result.peakTensorMiB} MiB at most, by part of the step:`,
           `                   ${Object.entries(result.peakTensorMiBByPhase).map(([phase, mib]) => `${PHASE_NAMES[phase as GanStepPhase]} ${mib}`).join(' · ')} MiB`,
