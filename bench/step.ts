@@ -4,7 +4,7 @@
  *     [--steps 5] [--warmup 2] [--warmup-seconds 0] [--max-warmup 25]   (the warm-up rule: warmupDone)
  */
 import { setBackend, setConvColumnBudget, setThreads } from '../src/index.js';
-import { benchmarkTrainingStep } from '../src/bench/training-step.js';
+import { benchmarkTrainingStep, STEADY_WARMUP } from '../src/bench/training-step.js';
 import { parseFlags } from './util.js';
 
 const flags = parseFlags(process.argv.slice(2));
@@ -19,6 +19,6 @@ const result = benchmarkTrainingStep({
   steps: Number(flags['steps'] ?? 5),
   warmup: Number(flags['warmup'] ?? 2),
   warmupSeconds: Number(flags['warmup-seconds'] ?? 0),
-  maxWarmup: Number(flags['max-warmup'] ?? 25),
+  maxWarmup: Number(flags['max-warmup'] ?? STEADY_WARMUP.maxWarmup),
 });
 console.log(JSON.stringify(result));

@@ -124,7 +124,7 @@ export function benchmarkTrainingStep(options: StepBenchOptions): StepBenchResul
   };
 
   const warmupStart = performance.now();
-  const rule = { min: warmup, seconds: options.warmupSeconds ?? 0, max: Math.max(warmup, options.maxWarmup ?? 25) };
+  const rule = { min: warmup, seconds: options.warmupSeconds ?? 0, max: Math.max(warmup, options.maxWarmup ?? STEADY_WARMUP.maxWarmup) };
   let warmupSteps = 0;
   while (!warmupDone(warmupSteps, performance.now() - warmupStart, rule)) {
     step();
