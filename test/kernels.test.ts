@@ -84,6 +84,11 @@ for (const name of fastBackends) {
       gemmCase(backend, { transA: true, transB: false, m: 100, n: 4096, k: 64, alpha: 1, beta: 1, batch: 1, strideA: 0, strideB: 0, strideC: 0 }, 604);
       gemmCase(backend, { transA: false, transB: false, m: 64, n: 4096, k: 1, alpha: 1, beta: 0, batch: 1, strideA: 0, strideB: 0, strideC: 0 }, 605);
       gemmCase(backend, { transA: false, transB: true, m: 64, n: 1, k: 4096, alpha: 1, beta: 0, batch: 1, strideA: 0, strideB: 0, strideC: 0 }, 606);
+      // Outer products (k = 1; native: its own loop rather than the BLAS), threaded and batched, every transpose.
+      for (const [transA, transB] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+        gemmCase(backend, { transA, transB, m: 70, n: 1030, k: 1, alpha: -1.5, beta: 0.5, batch: 1, strideA: 0, strideB: 0, strideC: 0 }, 607);
+        gemmCase(backend, { transA, transB, m: 9, n: 33, k: 1, alpha: 2, beta: 0, batch: 3, strideA: 9, strideB: 0, strideC: 300 }, 608);
+      }
     });
 
     // Our wasm GEMM splits work so that sums keep their order; OpenBLAS (native) blocks its
@@ -338,6 +343,31 @@ for (const name of fastBackends) {
         backend.batchNormStats(on(backend, fx), fn, fc, fhw, om, ov);
         assertClose(om, em, { rtol: 1e-6, atol: 0 }, `mean far from zero ${fn}×${fc}×${fhw}`);
         assertClose(ov, ev, { rtol: 1e-5, atol: 0 }, `variance far from zero ${fn}×${fc}×${fhw}`);
+      }
+      // A channel's first value far from the rest (the native backend's short-row sums are taken
+      // about it): the variance still as exact as the reference's.
+      for (const [on_, oc, ohw] of [[64, 6, 16], [4, 3, 64]] as const) {
+        const ox = randomValues(on_ * oc * ohw, 28, 3).map((v) => v + 5);
+        for (let ch = 0; ch < oc; ch++) ox[ch * ohw] = ch % 2 ? 1e4 : -3e3;
+        const em = new Float32Array(oc), ev = new Float32Array(oc);
+        reference.batchNormStats(ox, on_, oc, ohw, em, ev);
+        const om = on(backend, new Float32Array(oc)), ov = on(backend, new Float32Array(oc));
+        backend.batchNormStats(on(backend, ox), on_, oc, ohw, om, ov);
+        assertClose(om, em, { rtol: 1e-6, atol: 0 }, `mean with an outlier ${on_}×${oc}×${ohw}`);
+        assertClose(ov, ev, { rtol: 1e-5, atol: 0 }, `variance with an outlier ${on_}×${oc}×${ohw}`);
+      }
+      // …and not finite: a mean that is not finite either and a NaN variance, for that channel only
+      // (the reference's mean is ±∞ where the wasm kernel's merges make it NaN).
+      for (const first of [Infinity, -Infinity, NaN]) {
+        const nx = randomValues(4 * 2 * 16, 29);
+        nx[0] = first;
+        const em = new Float32Array(2), ev = new Float32Array(2);
+        reference.batchNormStats(nx, 4, 2, 16, em, ev);
+        const om = on(backend, new Float32Array(2)), ov = on(backend, new Float32Array(2));
+        backend.batchNormStats(on(backend, nx), 4, 2, 16, om, ov);
+        assert.ok(!Number.isFinite(om[0]) && Number.isNaN(ov[0]) && Number.isNaN(ev[0]), `non-finite first value ${first}: ${om[0]} ${ov[0]}`);
+        assertClose(om.subarray(1), em.subarray(1), { rtol: 1e-6, atol: 1e-7 }, 'the other channel unchanged');
+        assertClose(ov.subarray(1), ev.subarray(1), { rtol: 1e-5, atol: 1e-7 }, 'the other channel unchanged');
       }
       // Short rows (small images: the native backend sweeps them in memory order), threaded and not.
       for (const [sn, sc, shw] of [[64, 37, 16], [3, 5, 16], [40, 7, 255]] as const) {
