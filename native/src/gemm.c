@@ -20,7 +20,32 @@ static int thin(const gemm_params *p) {
   return lo >= 1 && lo <= 128 && hi >= 1024;
 }
 
+/* k = 1 is an outer product, C = α·a bᵀ + β·C (D's last layer's input gradient: 64 × 4096 values
+   from 64 + 4096): the BLAS calls take several times as long as writing C once, in their packing
+   and threads' start. Each value rounds as the BLAS's: one product, scaled, then added. a and b are
+   contiguous whichever way they are said to be transposed. */
+static void outer(const gemm_params *p, const float *a, const float *b, float *c) {
+  const long n = p->n;
+  const float alpha = p->alpha, beta = p->beta;
+#pragma omp parallel for schedule(static) if ((long)p->m * n >= PARALLEL_MIN_ELEMENTS)
+  for (int i = 0; i < p->m; i++) {
+    const float ai = a[i];
+    float *restrict row = c + i * n;
+    if (beta == 0) {
+#pragma omp simd
+      for (long j = 0; j < n; j++) row[j] = alpha * (ai * b[j]);
+    } else {
+#pragma omp simd
+      for (long j = 0; j < n; j++) row[j] = alpha * (ai * b[j]) + beta * row[j];
+    }
+  }
+}
+
 static void one(const gemm_params *p, const float *a, const float *b, float *c) {
+  if (p->k == 1) {
+    outer(p, a, b, c);
+    return;
+  }
   const int lda = p->trans_a ? p->m : p->k;
   const int ldb = p->trans_b ? p->k : p->n;
 #ifdef DCGAN_DNNL
