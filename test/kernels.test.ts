@@ -344,9 +344,9 @@ for (const name of fastBackends) {
         assertClose(om, em, { rtol: 1e-6, atol: 0 }, `mean far from zero ${fn}×${fc}×${fhw}`);
         assertClose(ov, ev, { rtol: 1e-5, atol: 0 }, `variance far from zero ${fn}×${fc}×${fhw}`);
       }
-      // A channel's first value far from the rest (the native backend's short-row sums are taken
-      // about it): the variance still as exact as the reference's.
-      for (const [on_, oc, ohw] of [[64, 6, 16], [4, 3, 64]] as const) {
+      // A channel's first value far from the rest (the native backend's sums are taken about it):
+      // the variance still as exact as the reference's; short and long rows, threaded and not.
+      for (const [on_, oc, ohw] of [[64, 6, 16], [4, 3, 64], [8, 4, 1031]] as const) {
         const ox = randomValues(on_ * oc * ohw, 28, 3).map((v) => v + 5);
         for (let ch = 0; ch < oc; ch++) ox[ch * ohw] = ch % 2 ? 1e4 : -3e3;
         const em = new Float32Array(oc), ev = new Float32Array(oc);
@@ -358,13 +358,13 @@ for (const name of fastBackends) {
       }
       // …and not finite: a mean that is not finite either and a NaN variance, for that channel only
       // (the reference's mean is ±∞ where the wasm kernel's merges make it NaN).
-      for (const first of [Infinity, -Infinity, NaN]) {
-        const nx = randomValues(4 * 2 * 16, 29);
+      for (const [first, nhw] of [[Infinity, 16], [-Infinity, 16], [NaN, 16], [Infinity, 300], [NaN, 300]] as const) {
+        const nx = randomValues(4 * 2 * nhw, 29);
         nx[0] = first;
         const em = new Float32Array(2), ev = new Float32Array(2);
-        reference.batchNormStats(nx, 4, 2, 16, em, ev);
+        reference.batchNormStats(nx, 4, 2, nhw, em, ev);
         const om = on(backend, new Float32Array(2)), ov = on(backend, new Float32Array(2));
-        backend.batchNormStats(on(backend, nx), 4, 2, 16, om, ov);
+        backend.batchNormStats(on(backend, nx), 4, 2, nhw, om, ov);
         assert.ok(!Number.isFinite(om[0]) && Number.isNaN(ov[0]) && Number.isNaN(ev[0]), `non-finite first value ${first}: ${om[0]} ${ov[0]}`);
         assertClose(om.subarray(1), em.subarray(1), { rtol: 1e-6, atol: 1e-7 }, 'the other channel unchanged');
         assertClose(ov.subarray(1), ev.subarray(1), { rtol: 1e-5, atol: 1e-7 }, 'the other channel unchanged');

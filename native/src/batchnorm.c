@@ -9,96 +9,75 @@
 #include "kernels.h"
 
 /* Rows (one image's values of one channel) of at most this many floats are swept in memory
-   order, with per-thread partial sums (or moments) per channel: channel by channel, such rows lie far apart
+   order, with per-thread partial sums per channel: channel by channel, such rows lie far apart
    (2× slower at 4×4 images, even at 16×16, slower at 32×32 and above). */
 #define SHORT_ROWS 256
 
-/* A running mean and sum of squared deviations over `count` values (Chan et al.'s merge). */
-typedef struct {
-  double count, mean, m2;
-} moments;
+/* The statistics as sums of d = x − K and d² in double, K being the channel's first value: the
+   shifted-data algorithm. With K a sample of the channel, the variance Σd²/N − (Σd/N)² does not
+   cancel as the plain Σx² would for values far from zero, and one sweep reads each value once with
+   no per-row merges (row_moments' divisions cost more than the sums at 4×4 images). */
+static inline double channel_shift(const float *x, long hw, int ch) {
+  /* A value that is not finite would make every d NaN: its channel's mean is then not finite anyway. */
+  const float first = x[(long)ch * hw];
+  return isfinite(first) ? first : 0.0;
+}
 
-/* One row's moments: its sum, then its squared deviations from its own mean, while the row is
-   still in cache; so memory is read once and the variance of values far from zero stays exact. */
-static inline moments row_moments(const float *p, long hw) {
-  double sum = 0;
-#pragma omp simd reduction(+ : sum)
-  for (long i = 0; i < hw; i++) sum += p[i];
-  const double mean = sum / (double)hw;
-  double m2 = 0;
-#pragma omp simd reduction(+ : m2)
+static inline void add_shifted(const float *p, long hw, double shift, double *sum, double *squares) {
+  double s = 0, s2 = 0;
+#pragma omp simd reduction(+ : s, s2)
   for (long i = 0; i < hw; i++) {
-    const double d = p[i] - mean;
-    m2 += d * d;
+    const double d = p[i] - shift;
+    s += d;
+    s2 += d * d;
   }
-  return (moments){(double)hw, mean, m2};
+  *sum += s;
+  *squares += s2;
 }
 
-static inline void merge_moments(moments *into, moments add) {
-  const double count = into->count + add.count, delta = add.mean - into->mean;
-  into->mean += delta * (add.count / count);
-  into->m2 += add.m2 + delta * delta * (into->count * add.count / count);
-  into->count = count;
+static inline void finish_shifted(double shift, double sum, double squares, double count, float *mean, float *variance) {
+  const double offset = sum / count, v = squares / count - offset * offset;
+  *mean = (float)(shift + offset);
+  *variance = (float)(v < 0 ? 0 : v); /* rounding can leave −ε; NaN stays NaN */
 }
 
-/* One sweep in memory order, per-thread sums per channel of d = x − K and d² in double, K being the
-   channel's first value (the shifted-data algorithm: with K a sample of the channel, the variance
-   Σd²/N − (Σd/N)² does not cancel as the plain Σx² would for values far from zero). Merged in
-   thread order: the same result for a given thread count. Per-row moments merged as row_moments'
-   cost more than the sums here (a division per row of 16 values at 4×4 images). */
+/* Short rows: one sweep in memory order with per-thread sums per channel, merged in thread order
+   (the same result for a given thread count). */
 static int stats_by_rows(const float *x, int n, int c, long hw, float *mean, float *variance) {
-  const long rows = (long)n * c;
-  const int threads = rows * hw >= PARALLEL_MIN_ELEMENTS ? omp_get_max_threads() : 1;
+  const int threads = (long)n * c * hw >= PARALLEL_MIN_ELEMENTS ? omp_get_max_threads() : 1;
   double *part = calloc((size_t)threads * 2 * c + (size_t)c, sizeof(double));
   if (part == NULL) return 0;
-  /* A value that is not finite would make every d NaN: its channel's mean is then not finite anyway. */
   double *shifts = part + (size_t)threads * 2 * c;
-  for (int ch = 0; ch < c; ch++) shifts[ch] = isfinite(x[(long)ch * hw]) ? x[(long)ch * hw] : 0.0;
+  for (int ch = 0; ch < c; ch++) shifts[ch] = channel_shift(x, hw, ch);
 #pragma omp parallel num_threads(threads)
   {
     double *sum = part + (size_t)omp_get_thread_num() * 2 * c, *squares = sum + c;
 #pragma omp for schedule(static) collapse(2)
     for (int img = 0; img < n; img++)
-      for (int ch = 0; ch < c; ch++) {
-        const float *p = x + ((long)img * c + ch) * hw;
-        const double shift = shifts[ch];
-        double s = 0, s2 = 0;
-#pragma omp simd reduction(+ : s, s2)
-        for (long i = 0; i < hw; i++) {
-          const double d = p[i] - shift;
-          s += d;
-          s2 += d * d;
-        }
-        sum[ch] += s;
-        squares[ch] += s2;
-      }
+      for (int ch = 0; ch < c; ch++) add_shifted(x + ((long)img * c + ch) * hw, hw, shifts[ch], &sum[ch], &squares[ch]);
   }
-  const double count = (double)n * hw;
   for (int ch = 0; ch < c; ch++) {
     double s = 0, s2 = 0;
     for (int t = 0; t < threads; t++) {
       s += part[(size_t)t * 2 * c + ch];
       s2 += part[(size_t)t * 2 * c + c + ch];
     }
-    const double offset = s / count;
-    mean[ch] = (float)(shifts[ch] + offset);
-    const double v = s2 / count - offset * offset;
-    variance[ch] = (float)(v < 0 ? 0 : v); /* rounding can leave −ε; NaN stays NaN */
+    finish_shifted(shifts[ch], s, s2, (double)n * hw, &mean[ch], &variance[ch]);
   }
   free(part);
   return 1;
 }
 
-/* Each row read from memory once (row_moments), rows merged per channel. */
+/* Long rows: each thread takes whole channels. */
 void native_batch_norm_stats(const float *x, int n, int c, long hw, float *mean, float *variance) {
   if (hw <= SHORT_ROWS && stats_by_rows(x, n, c, hw, mean, variance)) return;
   const long total = (long)n * c * hw;
 #pragma omp parallel for schedule(static) if (total >= PARALLEL_MIN_ELEMENTS)
   for (int ch = 0; ch < c; ch++) {
-    moments m = row_moments(x + (long)ch * hw, hw);
-    for (int img = 1; img < n; img++) merge_moments(&m, row_moments(x + ((long)img * c + ch) * hw, hw));
-    mean[ch] = (float)m.mean;
-    variance[ch] = (float)(m.m2 / m.count);
+    const double shift = channel_shift(x, hw, ch);
+    double s = 0, s2 = 0;
+    for (int img = 0; img < n; img++) add_shifted(x + ((long)img * c + ch) * hw, hw, shift, &s, &s2);
+    finish_shifted(shift, s, s2, (double)n * hw, &mean[ch], &variance[ch]);
   }
 }
 
