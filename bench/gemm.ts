@@ -26,6 +26,14 @@ export const CONV_SHAPES: Shape[] = [
   { name: 'D conv3 filter grad', transA: false, transB: true, m: 256, n: 2048, k: 4096 },
 ];
 
+// The thin products of G's projection (z → 4×4×512) and D's last layer (4×4×512 → 1 logit), forward and gradients.
+export const THIN_SHAPES: Shape[] = [
+  { name: 'G projection fwd (100 → 8192)', transA: false, transB: false, m: 64, n: 8192, k: 100 },
+  { name: 'G projection weight grad', transA: true, transB: false, m: 100, n: 8192, k: 64 },
+  { name: 'D last layer fwd (8192 → 1)', transA: false, transB: true, m: 64, n: 1, k: 8192 },
+  { name: 'D last layer input grad (outer product)', transA: false, transB: false, m: 64, n: 8192, k: 1 },
+];
+
 const flags = parseFlags(process.argv.slice(2));
 const threadCounts = (flags['threads'] ?? '1,2').split(',').map(Number);
 const repeats = Number(flags['repeats'] ?? 5);
@@ -34,7 +42,7 @@ for (const backendName of availableBackends().filter((n) => n !== 'js')) {
   const backend = setBackend(backendName);
   for (const threads of threadCounts) {
     setThreads(threads);
-    for (const s of CONV_SHAPES) {
+    for (const s of [...CONV_SHAPES, ...THIN_SHAPES]) {
       const p: GemmParams = { ...s, alpha: 1, beta: 0, batch: 1, strideA: 0, strideB: 0, strideC: 0 };
       const a = backend.allocator.alloc(s.m * s.k).fill(0.5);
       const b = backend.allocator.alloc(s.k * s.n).fill(0.25);
@@ -47,7 +55,7 @@ for (const backendName of availableBackends().filter((n) => n !== 'js')) {
         times.push(performance.now() - t0);
       }
       const ms = median(times);
-      results.push({ backend: backendName, threads, shape: s.name, m: s.m, n: s.n, k: s.k, ms: +ms.toFixed(2), gflops: +((2 * s.m * s.n * s.k) / ms / 1e6).toFixed(1) });
+      results.push({ backend: backendName, threads, shape: s.name, m: s.m, n: s.n, k: s.k, ms: +ms.toFixed(4), gflops: +((2 * s.m * s.n * s.k) / ms / 1e6).toFixed(1) });
       for (const t of [a, b, c]) backend.allocator.free(t);
     }
   }
