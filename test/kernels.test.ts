@@ -333,14 +333,18 @@ for (const name of fastBackends) {
       }
       assert.throws(() => backend.batchNormApply(on(backend, bx), bn, bc, bhw, on(backend, mean), on(backend, invStd), null, null, on(backend, new Float32Array(bx.length)), -1),
         /slope ≥ 0/);
+      // The statistics of x [n, c, hw], the reference's and the backend's.
+      const statsBoth = (x: Float32Array, n: number, c: number, hw: number): { em: Float32Array; ev: Float32Array; om: Float32Array; ov: Float32Array } => {
+        const em = new Float32Array(c), ev = new Float32Array(c);
+        reference.batchNormStats(x, n, c, hw, em, ev);
+        const om = on(backend, new Float32Array(c)), ov = on(backend, new Float32Array(c));
+        backend.batchNormStats(on(backend, x), n, c, hw, om, ov);
+        return { em, ev, om, ov };
+      };
       // Values far from zero (mean 1000, spread 3): the variance as exact as the reference's (no
       // cancellation between a sum of squares and the squared mean).
       for (const [fn, fc, fhw] of [[8, 5, 300], [64, 3, 16], [2, 3, 4096]] as const) {
-        const fx = randomValues(fn * fc * fhw, 27, 3).map((v) => v + 1000);
-        const em = new Float32Array(fc), ev = new Float32Array(fc);
-        reference.batchNormStats(fx, fn, fc, fhw, em, ev);
-        const om = on(backend, new Float32Array(fc)), ov = on(backend, new Float32Array(fc));
-        backend.batchNormStats(on(backend, fx), fn, fc, fhw, om, ov);
+        const { em, ev, om, ov } = statsBoth(randomValues(fn * fc * fhw, 27, 3).map((v) => v + 1000), fn, fc, fhw);
         assertClose(om, em, { rtol: 1e-6, atol: 0 }, `mean far from zero ${fn}×${fc}×${fhw}`);
         assertClose(ov, ev, { rtol: 1e-5, atol: 0 }, `variance far from zero ${fn}×${fc}×${fhw}`);
       }
@@ -349,10 +353,7 @@ for (const name of fastBackends) {
       for (const [on_, oc, ohw] of [[64, 6, 16], [4, 3, 64], [8, 4, 1031]] as const) {
         const ox = randomValues(on_ * oc * ohw, 28, 3).map((v) => v + 5);
         for (let ch = 0; ch < oc; ch++) ox[ch * ohw] = ch % 2 ? 1e4 : -3e3;
-        const em = new Float32Array(oc), ev = new Float32Array(oc);
-        reference.batchNormStats(ox, on_, oc, ohw, em, ev);
-        const om = on(backend, new Float32Array(oc)), ov = on(backend, new Float32Array(oc));
-        backend.batchNormStats(on(backend, ox), on_, oc, ohw, om, ov);
+        const { em, ev, om, ov } = statsBoth(ox, on_, oc, ohw);
         assertClose(om, em, { rtol: 1e-6, atol: 0 }, `mean with an outlier ${on_}×${oc}×${ohw}`);
         assertClose(ov, ev, { rtol: 1e-5, atol: 0 }, `variance with an outlier ${on_}×${oc}×${ohw}`);
       }
@@ -361,10 +362,7 @@ for (const name of fastBackends) {
       for (const [first, nhw] of [[Infinity, 16], [-Infinity, 16], [NaN, 16], [Infinity, 300], [NaN, 300]] as const) {
         const nx = randomValues(4 * 2 * nhw, 29);
         nx[0] = first;
-        const em = new Float32Array(2), ev = new Float32Array(2);
-        reference.batchNormStats(nx, 4, 2, nhw, em, ev);
-        const om = on(backend, new Float32Array(2)), ov = on(backend, new Float32Array(2));
-        backend.batchNormStats(on(backend, nx), 4, 2, nhw, om, ov);
+        const { em, ev, om, ov } = statsBoth(nx, 4, 2, nhw);
         assert.ok(!Number.isFinite(om[0]) && Number.isNaN(ov[0]) && Number.isNaN(ev[0]), `non-finite first value ${first}: ${om[0]} ${ov[0]}`);
         assertClose(om.subarray(1), em.subarray(1), { rtol: 1e-6, atol: 1e-7 }, 'the other channel unchanged');
         assertClose(ov.subarray(1), ev.subarray(1), { rtol: 1e-5, atol: 1e-7 }, 'the other channel unchanged');
