@@ -42,6 +42,10 @@
 
 static inline long tile_plane(long rows, long tiles) { return rows * tiles + PLANE_PAD; }
 
+/* Floats rounded up to whole cache lines: each thread's share of a buffer starts on a line, as
+   thread 0's does (half a line off, the products on a thread's tiles ran 6–11% slower). */
+static inline long whole_lines(long floats) { return (floats + 15) / 16 * 16; }
+
 
 /* The kernel transforms hold a tap's four phases (p, q) in one vector, lane 2p + q: U's 4c phase
    channels are channel-major, so each point ξ of a channel is one 4-float store. */
@@ -132,7 +136,7 @@ static void untransform_kernels(const float *pm, int copies, int k, int c, float
    four runs of tw + 1 values, run b holding padded columns b, 4 + b, 8 + b, … A tile's columns
    4tj + q, 4tj + 2 + q and 4tj + 4 + q are then element tj of runs q, q + 2 and q, tj + 1: the
    transforms read and write whole runs with unit stride, which vectorises. */
-static inline long class_floats(const conv_geometry *g) { return (long)(g->h + 2) * 4 * (g->out_w / 2 + 1); }
+static inline long class_floats(const conv_geometry *g) { return whole_lines((long)(g->h + 2) * 4 * (g->out_w / 2 + 1)); }
 
 
 /* Run b of n values gets src[4j + b]. Blocks of 16 are a 4 × 4 transpose in registers: the
@@ -590,7 +594,7 @@ INLINE void load_points(const float *at, long plane, int nb, lanes v[5]) {
 }
 
 /* Each thread's staging, in floats: a padded plane of vectors and five rows. */
-static long staging_floats(const conv_geometry *g) { return (long)LANES * ((g->h + 2) * (g->w + 2) + 5 * (g->w + 2)); }
+static long staging_floats(const conv_geometry *g) { return whole_lines((long)LANES * ((g->h + 2) * (g->w + 2) + 5 * (g->w + 2))); }
 
 /* The staging planes start on a cache line (the scratch buffer does; the tile planes before them need not end on one). */
 static inline float *aligned_floats(float *p) { return (float *)(((uintptr_t)p + 63) & ~(uintptr_t)63); }
@@ -908,7 +912,7 @@ int native_winograd_conv(int pass, int side, const conv_geometry *g, int k, cons
        run near its best. */
     const int per_chunk = (int)pipeline_chunk_images(g, f);
     const long chunk_tiles = per_chunk * tiles_per_image(g, f),
-               per_thread = f.points * (tile_plane(cp, chunk_tiles) + tile_plane(k, chunk_tiles)) + pad_floats;
+               per_thread = whole_lines(f.points * (tile_plane(cp, chunk_tiles) + tile_plane(k, chunk_tiles)) + pad_floats);
     /* U, or one P per thread for the weights; then each thread's transformed tiles and plane. */
     const float *kept = pass != DIRECT_WEIGHTS ? cached_kernels(second, k, c, f) : NULL;
     const int kernel_copies = pass == DIRECT_WEIGHTS ? threads : kept != NULL ? 0 : 1;
