@@ -220,8 +220,8 @@ int native_image_conv(int pass, const conv_geometry *g, int k, const float *inpu
   const long image = (long)c * g->h * g->w, columns = (long)k * g->out_h * g->out_w;
   /* Per thread: the image's phases (or the padded column side), rounded to whole cache lines; the
      forward's weights by tap, then output channel; the weight gradient's sums per thread. */
-  const long scratch_floats = ((pass == DIRECT_ADJOINT ? k * padded_plane(g) : 4L * c * phase_plane(g)) + 15) / 16 * 16;
-  const long tap_floats = pass == DIRECT_CONVOLVE ? (16L * c * k + 15) / 16 * 16 : 0, sum_vectors = 16L * c * k;
+  const long scratch_floats = whole_lines(pass == DIRECT_ADJOINT ? k * padded_plane(g) : 4L * c * phase_plane(g));
+  const long tap_floats = pass == DIRECT_CONVOLVE ? whole_lines(16L * c * k) : 0, sum_vectors = 16L * c * k;
   const long sums_floats = pass == DIRECT_WEIGHTS ? sum_vectors * threads * VW : 0;
   float *scratch = native_scratch(sizeof(float) * (size_t)(sums_floats + tap_floats + scratch_floats * threads));
   if (scratch == NULL) return 0;

@@ -42,10 +42,6 @@
 
 static inline long tile_plane(long rows, long tiles) { return rows * tiles + PLANE_PAD; }
 
-/* Floats rounded up to whole cache lines: each thread's share of a buffer starts on a line, as
-   thread 0's does (half a line off, the products on a thread's tiles ran 6–11% slower). */
-static inline long whole_lines(long floats) { return (floats + 15) / 16 * 16; }
-
 
 /* The kernel transforms hold a tap's four phases (p, q) in one vector, lane 2p + q: U's 4c phase
    channels are channel-major, so each point ξ of a channel is one 4-float store. */
