@@ -909,11 +909,16 @@ int native_winograd_conv(int pass, int side, const conv_geometry *g, int k, cons
     const int per_chunk = (int)pipeline_chunk_images(g, f);
     const long chunk_tiles = per_chunk * tiles_per_image(g, f),
                per_thread = whole_lines(f.points * (tile_plane(cp, chunk_tiles) + tile_plane(k, chunk_tiles)) + pad_floats);
-    /* U, or one P per thread for the weights; then each thread's transformed tiles and plane. */
+    /* Each thread's transformed tiles and plane, then U, or one P per thread for the weights. The
+       threads' shares come first so that they lie at the same addresses in every pass of a layer:
+       a thread's tiles go where its own last call left them, still in its cache (after U or the Ps
+       they would move with the pass, and thread 1's first writes in the weight gradient, right
+       after the input gradient, went to lines no longer cached). */
     const float *kept = pass != DIRECT_WEIGHTS ? cached_kernels(second, k, c, f) : NULL;
     const int kernel_copies = pass == DIRECT_WEIGHTS ? threads : kept != NULL ? 0 : 1;
-    float *u = native_scratch(sizeof(float) * (kernel_floats * kernel_copies + threads * per_thread));
-    if (u == NULL) return 0;
+    float *shares = native_scratch(sizeof(float) * (threads * per_thread + kernel_floats * kernel_copies));
+    if (shares == NULL) return 0;
+    float *u = shares + threads * per_thread;
     if (pass != DIRECT_WEIGHTS && kept == NULL) {
       if (side == 4) transform_kernels4(second, k, c, u);
       else transform_kernels(second, k, c, u);
@@ -924,7 +929,7 @@ int native_winograd_conv(int pass, int side, const conv_geometry *g, int k, cons
       const int t = omp_get_thread_num();
 #pragma omp single
       team = omp_get_num_threads();
-      float *images = u + kernel_floats * kernel_copies + t * per_thread, *columns = images + f.points * tile_plane(cp, chunk_tiles);
+      float *images = shares + t * per_thread, *columns = images + f.points * tile_plane(cp, chunk_tiles);
       float *kernels = pass == DIRECT_WEIGHTS ? u + t * kernel_floats : kept != NULL ? (float *)kept : u;
       const int first = (int)((long)g->n * t / team), last = (int)((long)g->n * (t + 1) / team);
       run_chunks(pass, f, g, k, input, second, output, first, last, per_chunk, 1, kernels, images, columns, aligned_floats(columns + f.points * tile_plane(k, chunk_tiles)));
