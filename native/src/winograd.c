@@ -943,12 +943,14 @@ int native_winograd_conv(int pass, int side, const conv_geometry *g, int k, cons
   }
   const int per_chunk = images_per_chunk(g, k, f);
   const long chunk_tiles = per_chunk * tiles_per_image(g, f);
-  /* U (or P), the chunk's transformed images and column side, and a padded plane per thread. */
+  /* The chunk's transformed images and column side, a padded plane per thread, then U (or P):
+     first what every pass of the layer has, as above. */
   const float *kept = pass != DIRECT_WEIGHTS ? cached_kernels(second, k, c, f) : NULL;
-  const long own_kernels = kept != NULL ? 0 : kernel_floats;
-  float *u = native_scratch(sizeof(float) * (own_kernels + f.points * (tile_plane(cp, chunk_tiles) + tile_plane(k, chunk_tiles)) + threads * pad_floats));
-  if (u == NULL) return 0;
-  float *images = u + own_kernels, *columns = images + f.points * tile_plane(cp, chunk_tiles), *pads = aligned_floats(columns + f.points * tile_plane(k, chunk_tiles));
+  const long own_kernels = kept != NULL ? 0 : kernel_floats,
+             tiles_floats = whole_lines(f.points * (tile_plane(cp, chunk_tiles) + tile_plane(k, chunk_tiles)) + threads * pad_floats);
+  float *images = native_scratch(sizeof(float) * (tiles_floats + own_kernels));
+  if (images == NULL) return 0;
+  float *columns = images + f.points * tile_plane(cp, chunk_tiles), *pads = aligned_floats(columns + f.points * tile_plane(k, chunk_tiles)), *u = images + tiles_floats;
   if (pass != DIRECT_WEIGHTS && kept == NULL) {
     if (side == 4) transform_kernels4(second, k, c, u);
     else transform_kernels(second, k, c, u);
