@@ -266,32 +266,35 @@ describe('native direct convolutions (oneDNN) against the js reference', { skip 
 
   it("winograd4 keeps U only for weights that are bitwise the same: weights changed in place, and two sets of one shape in turn, give each its own numbers", () => {
     // F(4×4, 2×2) keeps its transformed weights for the weights last seen (checked against a copy):
-    // Adam updates weights in place, so a buffer seen before may hold new values.
-    const g = geometry(32, 8, 16, 16, 4, 4, 2, 1);
-    const k = 12;
-    const image = randomValues(g.n * g.c * g.h * g.w, 61);
-    const columns = randomValues(g.n * k * g.outH * g.outW, 62);
-    const first = randomValues(k * g.c * 16, 63, 0.1);
-    const second = randomValues(k * g.c * 16, 64, 0.1);
-    const tol = (depth: number): { rtol: number; atol: number } => ({ rtol: 1e-5, atol: 1.6e-5 * Math.sqrt(depth) });
-    const check = (w: Float32Array, what: string): void => {
-      const y = new Float32Array(g.n * k * g.outH * g.outW);
-      assert.ok(native.directConvolution!('convolve', image, w, g, k, y, 6), `${what}: convolve ran`);
-      assertClose(y, referenceConvolve(image, w, g, k), tol(g.c * 16), `${what}: convolve`);
-      const x = new Float32Array(image.length);
-      assert.ok(native.directConvolution!('adjoint', columns, w, g, k, x, 6), `${what}: adjoint ran`);
-      assertClose(x, referenceAdjoint(columns, w, g, k), tol(k * 16), `${what}: adjoint`);
-    };
-    check(first, 'first weights');
-    check(second, 'second weights, same shape');
-    check(first, 'first weights again');
-    first[7] = first[7]! + 0.5;
-    first[first.length - 1] = first[first.length - 1]! - 0.25;
-    check(first, 'first weights changed in place');
-    for (let i = 0; i < 8; i++) {
-      const at = (i * 37) % second.length;
-      second[at] = second[at]! + 0.01 * (i + 1);
-      check(i % 2 === 0 ? second : first, `round ${i}`);
+    // Adam updates weights in place, so a buffer seen before may hold new values. Small weights are
+    // compared on the calling thread, those of 64 KiB and more by every thread at once (128 KiB here).
+    for (const [c, k] of [[8, 12], [32, 64]] as const) {
+      const g = geometry(32, c, 16, 16, 4, 4, 2, 1);
+      const image = randomValues(g.n * g.c * g.h * g.w, 61);
+      const columns = randomValues(g.n * k * g.outH * g.outW, 62);
+      const first = randomValues(k * g.c * 16, 63, 0.1);
+      const second = randomValues(k * g.c * 16, 64, 0.1);
+      const tol = (depth: number): { rtol: number; atol: number } => ({ rtol: 1e-5, atol: 1.6e-5 * Math.sqrt(depth) });
+      const check = (w: Float32Array, what: string): void => {
+        const y = new Float32Array(g.n * k * g.outH * g.outW);
+        assert.ok(native.directConvolution!('convolve', image, w, g, k, y, 6), `${what}: convolve ran`);
+        assertClose(y, referenceConvolve(image, w, g, k), tol(g.c * 16), `${what}: convolve (${c} → ${k})`);
+        const x = new Float32Array(image.length);
+        assert.ok(native.directConvolution!('adjoint', columns, w, g, k, x, 6), `${what}: adjoint ran`);
+        assertClose(x, referenceAdjoint(columns, w, g, k), tol(k * 16), `${what}: adjoint (${c} → ${k})`);
+      };
+      check(first, 'first weights');
+      check(second, 'second weights, same shape');
+      check(first, 'first weights again');
+      first[7] = first[7]! + 0.5;
+      first[first.length - 1] = first[first.length - 1]! - 0.25;
+      check(first, 'first weights changed in place');
+      for (let i = 0; i < 8; i++) {
+        // Changes anywhere in the weights: the first line, the middle, the last block.
+        const at = [3, (second.length >> 1) + i, second.length - 1 - i][i % 3]!;
+        second[at] = second[at]! + 0.01 * (i + 1);
+        check(i % 2 === 0 ? second : first, `round ${i}`);
+      }
     }
   });
 

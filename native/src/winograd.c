@@ -853,6 +853,23 @@ typedef struct {
 static kernel_entry kernel_cache[U_CACHE_ENTRIES];
 static unsigned long kernel_clock;
 
+/* Whether the bytes are the same, compared by every thread at once: each reads its own part of the
+   weights, as each then reads its own images, rather than the calling thread reading all of them
+   into its cache first. An entry for other weights differs at once, so the first line is checked
+   alone. */
+static int same_bytes(const void *a, const void *b, size_t bytes) {
+  const size_t head = bytes < 64 ? bytes : 64;
+  if (memcmp(a, b, head) != 0) return 0;
+  const long blocks = (long)((bytes - head + 4095) / 4096);
+  int differ = 0;
+#pragma omp parallel for schedule(static) reduction(|| : differ) if (blocks >= 16)
+  for (long i = 0; i < blocks; i++) {
+    const size_t at = head + (size_t)i * 4096, size = bytes - at < 4096 ? bytes - at : 4096;
+    differ = differ || memcmp((const char *)a + at, (const char *)b + at, size) != 0;
+  }
+  return !differ;
+}
+
 /* U for weights w (k × c × 4 × 4), from the cache or transformed into it; NULL where it is not kept. */
 static const float *cached_kernels(const float *w, int k, int c, winograd_form f) {
   const size_t weight_bytes = sizeof(float) * 16 * k * c, u_bytes = sizeof(float) * f.points * k * 4 * c;
@@ -860,7 +877,7 @@ static const float *cached_kernels(const float *w, int k, int c, winograd_form f
   kernel_entry *slot = &kernel_cache[0];
   for (int i = 0; i < U_CACHE_ENTRIES; i++) {
     kernel_entry *e = &kernel_cache[i];
-    if (e->u != NULL && e->k == k && e->c == c && memcmp(e->weights, w, weight_bytes) == 0) {
+    if (e->u != NULL && e->k == k && e->c == c && same_bytes(e->weights, w, weight_bytes)) {
       e->last_use = ++kernel_clock;
       return e->u;
     }
