@@ -18,8 +18,8 @@
 float *native_scratch(size_t bytes);
 
 /* Floats rounded up to whole 64-byte cache lines: each thread's share of the scratch then starts
-   on a line, as thread 0's does (half a line off, Winograd's products on a thread's tiles ran
-   6–11% slower). */
+   on a line, as thread 0's does (half a line off, the GEMMs on a thread's tiles run measurably
+   slower: BENCHMARKS.md, eighteenth session). */
 static inline long whole_lines(long floats) { return (floats + 15) / 16 * 16; }
 
 /* Below this many elements a kernel runs on the calling thread: waking the pool costs more. */
