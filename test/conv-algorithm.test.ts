@@ -15,7 +15,7 @@ import type { Backend, ConvGeometry, DirectConvPass } from '../src/kernels/backe
 import { createJsBackend, getBackendName, registerBackend, setBackend } from '../src/kernels/index.js';
 import { conv2d, convTranspose2d } from '../src/ops/conv.js';
 import {
-  clearConvolutionChoices, convolutionChoiceKey, convolutionChoices, restoreConvolutionChoices, setConvolutionChoiceStore, type ConvolutionChoiceStore,
+  clearConvolutionChoices, convolutionChoiceKey, convolutionChoices, fastestDirect, restoreConvolutionChoices, setConvolutionChoiceStore, type ConvolutionChoiceStore,
 } from '../src/ops/conv-algorithm.js';
 import { tensor } from '../src/ops/create.js';
 import { referenceAdjoint, referenceConvolve, referenceWeights } from './conv-reference.js';
@@ -124,6 +124,61 @@ describe('convolution algorithms chosen by timing', () => {
     const choices = convolutionChoices();
     assert.ok(choices.length > 0);
     for (const c of choices) if (c.gemmMs >= c.directMs! * 0.9) assert.equal(c.algorithm, 'direct');
+  });
+});
+
+describe("the direct convolution's variants timed in turns", () => {
+  let previous = '';
+  before(() => {
+    previous = getBackendName();
+    registerBackend('variants-test', () => ({ ...createJsBackend(), name: 'variants-test', directConvolutionVariants: ['first', 'second', 'third', 'fourth'] }));
+    setBackend('variants-test');
+  });
+  after(() => setBackend(previous));
+
+  /** A clock that only the variants move: variant v takes cost[v] ms, times `slowdown` from call `slowFrom` on. */
+  function machine(cost: number[], slowFrom: number, slowdown: number): { run: (v: number) => boolean; now: () => number; calls: number[] } {
+    let clock = 0;
+    const calls: number[] = [];
+    return {
+      run: (v) => {
+        if (cost[v] === undefined) return false;
+        clock += cost[v] * (calls.length >= slowFrom ? slowdown : 1);
+        calls.push(v);
+        return true;
+      },
+      now: () => clock,
+      calls,
+    };
+  }
+
+  it('the fastest variant wins, with its own time; variants that decline are not timed', () => {
+    const m = machine([3, 2, 2.5], Infinity, 1);
+    assert.deepEqual(fastestDirect(m.run, m.now), { directMs: 2, variant: 1 });
+    assert.ok(!m.calls.includes(3));
+    // One untimed call each, then the same number of timed turns for every variant.
+    const counts = [0, 1, 2].map((v) => m.calls.filter((c) => c === v).length);
+    assert.equal(new Set(counts).size, 1);
+    assert.ok(counts[0]! >= 6);
+  });
+
+  it('a machine that slows down while the variants are timed does not decide the choice', () => {
+    // The machine turns three times slower after the first few calls. Timed one variant after
+    // another, the first would be timed fast only and win though it is the slowest.
+    for (const slowFrom of [3, 5, 8, 12, 20]) {
+      const m = machine([1, 0.8, 0.9], slowFrom, 3);
+      assert.equal(fastestDirect(m.run, m.now).variant, 1, `slower from call ${slowFrom}`);
+    }
+    // And a machine that speeds up.
+    for (const slowFrom of [3, 8, 12]) {
+      const m = machine([0.8, 1, 0.9], slowFrom, 1 / 3);
+      assert.equal(fastestDirect(m.run, m.now).variant, 0, `faster from call ${slowFrom}`);
+    }
+  });
+
+  it('every variant declining leaves no direct time', () => {
+    const m = machine([], Infinity, 1);
+    assert.deepEqual(fastestDirect(m.run, m.now), { directMs: null, variant: 0 });
   });
 });
 

@@ -37,7 +37,7 @@ export interface Timing {
 
 /** GEMM replaces the direct convolution only when this much faster: a near tie keeps the backend's usual choice. */
 const GEMM_MARGIN = 0.9;
-const TIMED_RUNS = 5;
+const TIMED_RUNS = 7;
 /** Every choice known here: timed, restored from a checkpoint, or read from the store. */
 const timedChoices = new Map<string, ConvolutionChoice>();
 /** The ones this run has used or was given by its checkpoint, in that order: what its checkpoints carry on. */
@@ -128,28 +128,55 @@ export function parseConvolutionChoice(value: unknown): ConvolutionChoice | null
   };
 }
 
+/** The middle of an odd number of values. */
+function middle(values: number[]): number {
+  return [...values].sort((a, b) => a - b)[values.length >> 1]!;
+}
+
 /** Median milliseconds of `run` after one untimed call; null when that call declines (returns false). */
-export function medianMs(run: () => boolean | void): number | null {
+export function medianMs(run: () => boolean | void, now: () => number = () => performance.now()): number | null {
   if (run() === false) return null;
   const times: number[] = [];
   for (let i = 0; i < TIMED_RUNS; i++) {
-    const t0 = performance.now();
+    const t0 = now();
     run();
-    times.push(performance.now() - t0);
+    times.push(now() - t0);
   }
-  times.sort((a, b) => a - b);
-  return times[TIMED_RUNS >> 1]!;
+  return middle(times);
 }
 
-/** The fastest variant of the backend's direct convolution for `run`, and its median time (null: every variant declined). */
-export function fastestDirect(run: (variant: number) => boolean): { directMs: number | null; variant: number } {
-  const variants = getBackend().directConvolutionVariants?.length ?? 1;
-  let best: { directMs: number | null; variant: number } = { directMs: null, variant: 0 };
-  for (let variant = 0; variant < variants; variant++) {
-    const ms = medianMs(() => run(variant));
-    if (ms !== null && (best.directMs === null || ms < best.directMs)) best = { directMs: ms, variant };
+/**
+ * The fastest variant of the backend's direct convolution for `run`, and its median time (null:
+ * every variant declined). After one untimed call each, the variants take turns, TIMED_RUNS rounds
+ * (each round starting one variant later), and the winner has the least median over rounds of its
+ * time over the round's fastest. A shared machine's speed drifts within seconds: timed one after
+ * another, a variant timed in a slow stretch lost to a slower one timed in a fast stretch, and a
+ * layer's choice changed from one run to the next.
+ */
+export function fastestDirect(run: (variant: number) => boolean, now: () => number = () => performance.now()): { directMs: number | null; variant: number } {
+  const count = getBackend().directConvolutionVariants?.length ?? 1;
+  const variants: number[] = [];
+  for (let variant = 0; variant < count; variant++) if (run(variant)) variants.push(variant);
+  if (variants.length === 0) return { directMs: null, variant: 0 };
+  const times = variants.map((): number[] => []), relative = variants.map((): number[] => []);
+  for (let round = 0; round < TIMED_RUNS; round++) {
+    const ms = variants.map(() => 0);
+    for (let turn = 0; turn < variants.length; turn++) {
+      const i = (round + turn) % variants.length;
+      const t0 = now();
+      run(variants[i]!);
+      ms[i] = now() - t0;
+    }
+    const fastest = Math.min(...ms);
+    ms.forEach((t, i) => {
+      times[i]!.push(t);
+      relative[i]!.push(fastest > 0 ? t / fastest : 1);
+    });
   }
-  return best;
+  const score = relative.map(middle);
+  let best = 0;
+  for (let i = 1; i < variants.length; i++) if (score[i]! < score[best]!) best = i;
+  return { directMs: middle(times[best]!), variant: variants[best]! };
 }
 
 /**
