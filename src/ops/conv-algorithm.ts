@@ -37,7 +37,9 @@ export interface Timing {
 
 /** GEMM replaces the direct convolution only when this much faster: a near tie keeps the backend's usual choice. */
 const GEMM_MARGIN = 0.9;
-const TIMED_RUNS = 7;
+const TIMED_RUNS = 5;
+/** Rounds of turns where two or more variants compete: more than one time's median, as they are ranked on ratios. */
+const VARIANT_ROUNDS = 7;
 /** Every choice known here: timed, restored from a checkpoint, or read from the store. */
 const timedChoices = new Map<string, ConvolutionChoice>();
 /** The ones this run has used or was given by its checkpoint, in that order: what its checkpoints carry on. */
@@ -147,11 +149,12 @@ export function medianMs(run: () => boolean | void, now: () => number = () => pe
 
 /**
  * The fastest variant of the backend's direct convolution for `run`, and its median time (null:
- * every variant declined). After one untimed call each, the variants take turns, TIMED_RUNS rounds
- * (each round starting one variant later), and the winner has the least median over rounds of its
- * time over the round's fastest. A shared machine's speed drifts within seconds: timed one after
- * another, a variant timed in a slow stretch lost to a slower one timed in a fast stretch, and a
- * layer's choice changed from one run to the next.
+ * every variant declined). After one untimed call each, the variants take turns, VARIANT_ROUNDS
+ * rounds, each round starting one variant later (a lone variant is timed TIMED_RUNS times); the
+ * winner has the least median over rounds of its time over the round's fastest. A shared
+ * machine's speed drifts within seconds: timed one after another, a variant timed in a slow
+ * stretch lost to a slower one timed in a fast stretch, and a layer's choice changed from one run
+ * to the next.
  */
 export function fastestDirect(run: (variant: number) => boolean, now: () => number = () => performance.now()): { directMs: number | null; variant: number } {
   const count = getBackend().directConvolutionVariants?.length ?? 1;
@@ -159,7 +162,8 @@ export function fastestDirect(run: (variant: number) => boolean, now: () => numb
   for (let variant = 0; variant < count; variant++) if (run(variant)) variants.push(variant);
   if (variants.length === 0) return { directMs: null, variant: 0 };
   const times = variants.map((): number[] => []), relative = variants.map((): number[] => []);
-  for (let round = 0; round < TIMED_RUNS; round++) {
+  const rounds = variants.length > 1 ? VARIANT_ROUNDS : TIMED_RUNS;
+  for (let round = 0; round < rounds; round++) {
     const ms = variants.map(() => 0);
     for (let turn = 0; turn < variants.length; turn++) {
       const i = (round + turn) % variants.length;
