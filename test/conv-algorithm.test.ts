@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { convolutionChoicesFile, machineFingerprint, parseConvolutionChoicesFile } from '../src/io/convolution-choices.js';
+import { CONVOLUTION_CHOICES_FILE_VERSION, convolutionChoicesFile, machineFingerprint, parseConvolutionChoicesFile } from '../src/io/convolution-choices.js';
 import type { Backend, ConvGeometry, DirectConvPass } from '../src/kernels/backend.js';
 import { createJsBackend, getBackendName, registerBackend, setBackend } from '../src/kernels/index.js';
 import { conv2d, convTranspose2d } from '../src/ops/conv.js';
@@ -228,9 +228,12 @@ describe('the store of timed choices', () => {
 
     // A machine of another kind in the same file keeps its own list; a malformed file reads as empty.
     const other = { ...timed[0]!, algorithm: 'direct' as const };
-    writeFileSync(path, JSON.stringify({ version: 1, machines: { 'another CPU': [other], [machineFingerprint()]: savedList } }));
+    writeFileSync(path, JSON.stringify({ version: CONVOLUTION_CHOICES_FILE_VERSION, machines: { 'another CPU': [other], [machineFingerprint()]: savedList } }));
     assert.deepEqual(convolutionChoicesFile(path).load(), savedList);
-    writeFileSync(path, '{"version": 1, "machines": [');
+    // So does one an older version wrote: its choices are timed again.
+    writeFileSync(path, JSON.stringify({ version: CONVOLUTION_CHOICES_FILE_VERSION - 1, machines: { [machineFingerprint()]: savedList } }));
+    assert.deepEqual(convolutionChoicesFile(path).load(), []);
+    writeFileSync(path, `{"version": ${CONVOLUTION_CHOICES_FILE_VERSION}, "machines": [`);
     assert.deepEqual(convolutionChoicesFile(path).load(), []);
     convolutionChoicesFile(path).save(timed);
     assert.deepEqual(convolutionChoicesFile(path).load(), timed, 'a save replaces a malformed file');
@@ -249,7 +252,7 @@ describe('the store of timed choices', () => {
     const timed = convolutionChoices();
     assert.ok(timed.length >= 2 && timed.every((c) => c.algorithm === 'direct' && c.variant === 0));
     // The same layers as a version with more variants would have kept them.
-    writeFileSync(path, JSON.stringify({ version: 1, machines: { [machineFingerprint()]: timed.map((c) => ({ ...c, variant: 3 })) } }));
+    writeFileSync(path, JSON.stringify({ version: CONVOLUTION_CHOICES_FILE_VERSION, machines: { [machineFingerprint()]: timed.map((c) => ({ ...c, variant: 3 })) } }));
     clearConvolutionChoices();
     calls.gemm = 0;
     layerResults();

@@ -14,7 +14,9 @@ import { getBackend } from '../kernels/registry.js';
 import { convolutionChoiceKey, parseConvolutionChoice, type ConvolutionChoice, type ConvolutionChoiceStore } from '../ops/conv-algorithm.js';
 import { writeFileAtomic } from './atomic.js';
 
-const FILE_VERSION = 1;
+/** 2: the direct variants timed in turns (ops/conv-algorithm.ts, fastestDirect). Choices timed one
+    after another (version 1) may be a drift of the machine's speed, so they are timed again. */
+export const CONVOLUTION_CHOICES_FILE_VERSION = 2;
 
 /** This machine and backend, as the file files its choices. */
 export function machineFingerprint(): string {
@@ -31,7 +33,7 @@ export function parseConvolutionChoicesFile(text: string): Map<string, Convoluti
   } catch {
     return machines;
   }
-  if (value === null || typeof value !== 'object' || (value as Record<string, unknown>)['version'] !== FILE_VERSION) return machines;
+  if (value === null || typeof value !== 'object' || (value as Record<string, unknown>)['version'] !== CONVOLUTION_CHOICES_FILE_VERSION) return machines;
   const lists = (value as Record<string, unknown>)['machines'];
   if (lists === null || typeof lists !== 'object' || Array.isArray(lists)) return machines;
   for (const [machine, list] of Object.entries(lists as Record<string, unknown>)) {
@@ -67,7 +69,7 @@ export function convolutionChoicesFile(file?: string): ConvolutionChoiceStore {
       machines.set(machine, [...list, ...added]);
       try {
         mkdirSync(dirname(path), { recursive: true });
-        const text = `${JSON.stringify({ version: FILE_VERSION, machines: Object.fromEntries(machines) }, null, 1)}\n`;
+        const text = `${JSON.stringify({ version: CONVOLUTION_CHOICES_FILE_VERSION, machines: Object.fromEntries(machines) }, null, 1)}\n`;
         writeFileAtomic(path, new TextEncoder().encode(text));
       } catch (error) {
         if (!warned) console.warn(`dcgan-ts: could not keep the timed convolution choices in ${path} (${error instanceof Error ? error.message : String(error)}); the next run times them again`);
