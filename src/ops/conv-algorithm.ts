@@ -136,13 +136,13 @@ function middle(values: number[]): number {
 }
 
 /** Median milliseconds of `run` after one untimed call; null when that call declines (returns false). */
-export function medianMs(run: () => boolean | void, now: () => number = () => performance.now()): number | null {
+export function medianMs(run: () => boolean | void): number | null {
   if (run() === false) return null;
   const times: number[] = [];
   for (let i = 0; i < TIMED_RUNS; i++) {
-    const t0 = now();
+    const t0 = performance.now();
     run();
-    times.push(now() - t0);
+    times.push(performance.now() - t0);
   }
   return middle(times);
 }
@@ -154,7 +154,7 @@ export function medianMs(run: () => boolean | void, now: () => number = () => pe
  * winner has the least median over rounds of its time over the round's fastest. A shared
  * machine's speed drifts within seconds: timed one after another, a variant timed in a slow
  * stretch lost to a slower one timed in a fast stretch, and a layer's choice changed from one run
- * to the next.
+ * to the next. `now`: the clock, in milliseconds (a test gives one of its own).
  */
 export function fastestDirect(run: (variant: number) => boolean, now: () => number = () => performance.now()): { directMs: number | null; variant: number } {
   const count = getBackend().directConvolutionVariants?.length ?? 1;
