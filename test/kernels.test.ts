@@ -350,12 +350,12 @@ for (const name of fastBackends) {
       }
       // A channel's first value far from the rest (the native backend's sums are taken about it):
       // the variance still as exact as the reference's; short and long rows, threaded and not.
-      for (const [on_, oc, ohw] of [[64, 6, 16], [4, 3, 64], [8, 4, 1031]] as const) {
-        const ox = randomValues(on_ * oc * ohw, 28, 3).map((v) => v + 5);
-        for (let ch = 0; ch < oc; ch++) ox[ch * ohw] = ch % 2 ? 1e4 : -3e3;
-        const { em, ev, om, ov } = statsBoth(ox, on_, oc, ohw);
-        assertClose(om, em, { rtol: 1e-6, atol: 0 }, `mean with an outlier ${on_}×${oc}×${ohw}`);
-        assertClose(ov, ev, { rtol: 1e-5, atol: 0 }, `variance with an outlier ${on_}×${oc}×${ohw}`);
+      for (const [xn, xc, xhw] of [[64, 6, 16], [4, 3, 64], [8, 4, 1031]] as const) {
+        const xx = randomValues(xn * xc * xhw, 28, 3).map((v) => v + 5);
+        for (let ch = 0; ch < xc; ch++) xx[ch * xhw] = ch % 2 ? 1e4 : -3e3;
+        const { em, ev, om, ov } = statsBoth(xx, xn, xc, xhw);
+        assertClose(om, em, { rtol: 1e-6, atol: 0 }, `mean with an outlier ${xn}×${xc}×${xhw}`);
+        assertClose(ov, ev, { rtol: 1e-5, atol: 0 }, `variance with an outlier ${xn}×${xc}×${xhw}`);
       }
       // …and not finite: a mean that is not finite either and a NaN variance, for that channel only
       // (the reference's mean is ±∞ where the wasm kernel's merges make it NaN).
