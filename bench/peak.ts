@@ -7,12 +7,12 @@
  *   node --import tsx bench/peak.ts [--threads 1,2] [--seconds 0.2] [--trials 5]
  */
 import { setBackend, type NativeBackend } from '../src/index.js';
-import { cpuInfo, parseFlags } from './util.js';
+import { cpuInfo, parseFlags, PEAK_PROBE } from './util.js';
 
 const flags = parseFlags(process.argv.slice(2));
 const threadCounts = (flags['threads'] ?? '1,2').split(',').map(Number);
-const seconds = Number(flags['seconds'] ?? 0.2);
-const trials = Number(flags['trials'] ?? 5);
+const seconds = Number(flags['seconds'] ?? PEAK_PROBE.seconds);
+const trials = Number(flags['trials'] ?? PEAK_PROBE.trials);
 const backend = setBackend('native') as NativeBackend;
 const round1 = (v: number): number => +v.toFixed(1);
 

@@ -7,7 +7,10 @@
  * the headline ratios are medians over the rounds of ours ÷ PyTorch measured back to back.
  * Where the native addon is built, the machine's FMA peak is measured first (bench/peak.ts) at
  * each thread count, and each side's step rate (the convolutions' FLOPs, trainingStepFlops,
- * per second) is reported as a fraction of the peak at the same thread count.
+ * per second) is reported as a fraction of the peak at the same thread count (fractionOfPeak).
+ * The native backend's runs also probe the peak right after their own steps: pairedFractionOfPeak
+ * is the median over the rounds of each run's rate over its own probe, as robust to the
+ * machine's drift over the bench's minutes as the paired ratios.
  * Prints one JSON object.
  *
  * Both sides are timed at their steady state: untimed steps first, at least 2 and then more until
@@ -107,6 +110,10 @@ for (const c of configs) {
         stepMs: round2(stepMs),
         effectiveGflops: round2(effectiveGflops),
         fractionOfPeak: threadPeak ? +(effectiveGflops / threadPeak).toFixed(3) : null,
+        // Each run's rate over the peak probed in its own process right after its steps (bench/step.ts), median over the rounds.
+        pairedFractionOfPeak: mine.every((x) => typeof x['fmaPeakGflops'] === 'number')
+          ? +median(mine.map((x) => stepFlops / (x['stepMs'] as number) / 1e6 / (x['fmaPeakGflops'] as number))).toFixed(3)
+          : null,
         ...(side === 'wasm' && peak128 ? { fractionOf128BitPeak: +(effectiveGflops / peak128[`${threads}t`]!).toFixed(3) } : {}),
         inferenceMs: round2(median(mine.map((x) => x['inferenceMs'] as number))),
         peakRssMiB: Math.max(...mine.map((x) => x['peakRssMiB'] as number)),

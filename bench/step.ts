@@ -2,13 +2,16 @@
  * One training-step measurement in a process of its own (so peak RSS is this config's):
  *   node --import tsx bench/step.ts --backend wasm --threads 2 --image-size 64 --channels 3 --batch 64 [--column-budget-mib 8]
  *     [--steps 5] [--warmup 2] [--warmup-seconds 0] [--max-warmup 25]   (the warm-up rule: warmupDone)
+ * On the native backend the machine's FMA peak is measured again right after the timed steps, at
+ * the same thread count and with bench/peak.ts's settings (fmaPeakGflops): the machine's speed
+ * drifts over a bench's minutes, and a step is compared with the peak of its own moment.
  */
-import { setBackend, setConvColumnBudget, setThreads } from '../src/index.js';
+import { setBackend, setConvColumnBudget, setThreads, type NativeBackend } from '../src/index.js';
 import { benchmarkTrainingStep, STEADY_WARMUP } from '../src/bench/training-step.js';
-import { parseFlags } from './util.js';
+import { parseFlags, PEAK_PROBE } from './util.js';
 
 const flags = parseFlags(process.argv.slice(2));
-setBackend(flags['backend'] ?? 'wasm');
+const backend = setBackend(flags['backend'] ?? 'wasm');
 setThreads(Number(flags['threads'] ?? 2));
 // For measuring the chunked convolutions' memory/time trade (src/ops/conv.ts): MiB of im2col columns per chunk.
 if (flags['column-budget-mib'] !== undefined) setConvColumnBudget(Number(flags['column-budget-mib']) * 2 ** 20);
@@ -21,4 +24,5 @@ const result = benchmarkTrainingStep({
   warmupSeconds: Number(flags['warmup-seconds'] ?? 0),
   maxWarmup: Number(flags['max-warmup'] ?? STEADY_WARMUP.maxWarmup),
 });
-console.log(JSON.stringify(result));
+const peak = backend.name === 'native' ? (backend as NativeBackend).fmaPeak({ threads: result.threads, ...PEAK_PROBE }) : null;
+console.log(JSON.stringify(peak ? { ...result, fmaPeakGflops: +peak.gflops.toFixed(1) } : result));

@@ -19,6 +19,9 @@ export function medianMs(fn: () => void, repeats: number): number {
   return median(times);
 }
 
+/** The FMA probe's settings (bench/peak.ts's defaults, and bench/step.ts's probe after the steps): each trial's chains run about `seconds`, and the best of `trials` is the peak. */
+export const PEAK_PROBE = { seconds: 0.2, trials: 5 } as const;
+
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 /** PyTorch at its best here: the OpenMP OpenBLAS, not Debian's default reference BLAS (~9× slower). */
 export const PEER_ENV: NodeJS.ProcessEnv = { ...process.env, LD_LIBRARY_PATH: '/usr/lib/x86_64-linux-gnu/openblas-openmp' };
