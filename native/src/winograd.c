@@ -457,24 +457,42 @@ typedef double quad_double __attribute__((vector_size(32)));
 static inline quad_double widen(quad v) { return __builtin_convertvector(v, quad_double); }
 static inline quad narrow(quad_double v) { return __builtin_convertvector(v, quad); }
 
+/* U_ξν [k × 4c] = G g Gᵀ (5 × 5 points) for `count` phase channels from `ch` of output channel o:
+   at count = 4 each of the 25 planes gets one whole 64-byte line (25 streams of 16-byte stores
+   wrote each line in four visits). */
+static inline void transform_kernel_channels4(const float *w, int o, int ch, int count, int c, long plane, float *u) {
+  quad_double g00[4], g01[4], g10[4], g11[4];
+  for (int q = 0; q < count; q++) {
+    quad g[2][2];
+    taps_to_phases(w + ((long)o * c + ch + q) * 16, g);
+    g00[q] = widen(g[0][0]);
+    g01[q] = widen(g[0][1]);
+    g10[q] = widen(g[1][0]);
+    g11[q] = widen(g[1][1]);
+  }
+  float *at = u + (long)o * 4 * c + ch * 4;
+  for (int i = 0; i < 5; i++) {
+    quad_double r0[4], r1[4];
+    for (int q = 0; q < count; q++) {
+      r0[q] = G4[i][0] * g00[q] + G4[i][1] * g10[q];
+      r1[q] = G4[i][0] * g01[q] + G4[i][1] * g11[q];
+    }
+    for (int j = 0; j < 5; j++) {
+      quad v[4];
+      for (int q = 0; q < count; q++) v[q] = narrow(G4[j][0] * r0[q] + G4[j][1] * r1[q]);
+      memcpy(at + (i * 5 + j) * plane, v, count * sizeof v[0]);
+    }
+  }
+}
+
 /* U_ξν [k × 4c] = G g Gᵀ (5 × 5 points) for every output channel and phase channel. */
 static void transform_kernels4(const float *w, int k, int c, float *u) {
   const long plane = (long)k * 4 * c;
 #pragma omp parallel for schedule(static)
   for (int o = 0; o < k; o++) {
-    for (int ch = 0; ch < c; ch++) {
-      quad g[2][2];
-      taps_to_phases(w + ((long)o * c + ch) * 16, g);
-      const quad_double g00 = widen(g[0][0]), g01 = widen(g[0][1]), g10 = widen(g[1][0]), g11 = widen(g[1][1]);
-      float *at = u + (long)o * 4 * c + ch * 4;
-      for (int i = 0; i < 5; i++) {
-        const quad_double r0 = G4[i][0] * g00 + G4[i][1] * g10, r1 = G4[i][0] * g01 + G4[i][1] * g11;
-        for (int j = 0; j < 5; j++) {
-          const quad v = narrow(G4[j][0] * r0 + G4[j][1] * r1);
-          memcpy(at + (i * 5 + j) * plane, &v, sizeof v);
-        }
-      }
-    }
+    int ch = 0;
+    for (; ch + 4 <= c; ch += 4) transform_kernel_channels4(w, o, ch, 4, c, plane, u);
+    for (; ch < c; ch++) transform_kernel_channels4(w, o, ch, 1, c, plane, u);
   }
 }
 
