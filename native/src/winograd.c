@@ -106,25 +106,40 @@ static void transform_kernels(const float *w, int k, int c, float *u) {
   }
 }
 
+/* w̄ = Gᵀ P G for `count` phase channels from `ch` of output channel o, P being the sum of
+   `copies` partial Ps `copy` floats apart: at count = 4 each plane is read in whole 64-byte lines. */
+static inline void untransform_kernel_channels(const float *pm, int copies, long copy, int o, int ch, int count, int c, long plane, float *w) {
+  const float *at = pm + (long)o * 4 * c + ch * 4;
+  quad m[9][4];
+  for (int i = 0; i < 9; i++) {
+    memcpy(m[i], at + i * plane, count * sizeof m[i][0]);
+    for (int t = 1; t < copies; t++) {
+      quad more[4];
+      memcpy(more, at + i * plane + t * copy, count * sizeof more[0]);
+      for (int q = 0; q < count; q++) m[i][q] += more[q];
+    }
+  }
+  for (int q = 0; q < count; q++) {
+    /* Gᵀ = [1 1 0; 0 1 1] on both sides. */
+    quad r[2][3];
+    for (int j = 0; j < 3; j++) {
+      r[0][j] = m[j][q] + m[3 + j][q];
+      r[1][j] = m[3 + j][q] + m[6 + j][q];
+    }
+    const quad d[2][2] = {{r[0][0] + r[0][1], r[0][1] + r[0][2]}, {r[1][0] + r[1][1], r[1][1] + r[1][2]}};
+    phases_to_taps(d, w + ((long)o * c + ch + q) * 16);
+  }
+}
+
 /* The weight gradient from P_ξν [k × 4c], the sum of `copies` partial Ps one after another
    (one per thread; added here, in thread order, rather than in a pass of their own): w̄ = Gᵀ P G. */
 static void untransform_kernels(const float *pm, int copies, int k, int c, float *w) {
   const long plane = (long)k * 4 * c, copy = 9 * plane;
 #pragma omp parallel for schedule(static)
   for (int o = 0; o < k; o++) {
-    for (int ch = 0; ch < c; ch++) {
-      const float *at = pm + (long)o * 4 * c + ch * 4;
-      quad m[3][3];
-      for (int i = 0; i < 9; i++) m[i / 3][i % 3] = summed_copies(at + i * plane, copy, copies);
-      /* Gᵀ = [1 1 0; 0 1 1] on both sides. */
-      quad r[2][3];
-      for (int j = 0; j < 3; j++) {
-        r[0][j] = m[0][j] + m[1][j];
-        r[1][j] = m[1][j] + m[2][j];
-      }
-      const quad d[2][2] = {{r[0][0] + r[0][1], r[0][1] + r[0][2]}, {r[1][0] + r[1][1], r[1][1] + r[1][2]}};
-      phases_to_taps(d, w + ((long)o * c + ch) * 16);
-    }
+    int ch = 0;
+    for (; ch + 4 <= c; ch += 4) untransform_kernel_channels(pm, copies, copy, o, ch, 4, c, plane, w);
+    for (; ch < c; ch++) untransform_kernel_channels(pm, copies, copy, o, ch, 1, c, plane, w);
   }
 }
 
