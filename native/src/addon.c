@@ -154,6 +154,23 @@ static napi_value direct_conv(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/* directConvRectified(pass, input, second, output, k, n, c, h, w, kh, kw, sh, sw, ph, pw, outH, outW, layout, slope, activated):
+   directConv with a rectifier fused in (native_direct_conv_rectified); false when declined, nothing written. */
+static napi_value direct_conv_rectified(napi_env env, napi_callback_info info) {
+  args_t a;
+  if (!unpack(env, info, &a, 20)) return NULL;
+  conv_geometry g;
+  const int pass = (int)number(&a, 0), k = (int)number(&a, 4), layout = (int)number(&a, 17);
+  const float slope = (float)number(&a, 18);
+  const float *input = floats(&a, 1), *second = floats(&a, 2), *activated = floats(&a, 19);
+  float *output = floats(&a, 3);
+  if (!geometry(&a, 5, &g) || a.failed) return NULL;
+  const int done = native_direct_conv_rectified(pass, layout, &g, k, input, second, output, slope, activated);
+  napi_value result;
+  napi_get_boolean(env, done != 0, &result);
+  return result;
+}
+
 /* directConvImpl(pass, k, n, c, h, w, kh, kw, sh, sw, ph, pw, outH, outW, layout): oneDNN's implementation name, or null. */
 static napi_value direct_conv_impl(napi_env env, napi_callback_info info) {
   args_t a;
@@ -411,6 +428,7 @@ static napi_value init(napi_env env, napi_value exports) {
       EXPORT("gemm", gemm),
       EXPORT("im2col", im2col),
       EXPORT("directConv", direct_conv),
+      EXPORT("directConvRectified", direct_conv_rectified),
       EXPORT("directConvImpl", direct_conv_impl),
       EXPORT("col2im", col2im),
       EXPORT("adjointByImages", adjoint_by_images),

@@ -83,9 +83,6 @@ void native_batch_norm_stats(const float *x, int n, int c, long hw, float *mean,
   }
 }
 
-/* As native_unary's U_RELU (slope 0: x <= 0 ? 0 : x, so -0 and NaN as there) and U_LEAKY_RELU. */
-#define RECTIFY(v, slope) ((slope) == 0 ? ((v) <= 0 ? 0 : (v)) : ((v) > 0 ? (v) : (slope) * (v)))
-
 /* The affine map the apply runs channel ch through, y = x·scale + shift (normalised): one
    definition, so that the backward computes each value before the rectifier exactly again. */
 typedef struct {

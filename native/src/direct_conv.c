@@ -17,6 +17,7 @@
  * weight gradient, a sum over the batch, is left to im2col + GEMM there).
  * Primitives are made once per geometry and thread count and kept.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +27,7 @@
 /* Our variants, which need no oneDNN: 1 when `layout` is one of them (*done: whether it ran). */
 static int ours_conv(int pass, int layout, const conv_geometry *g, int k, const float *input, const float *second, float *output, int *done) {
   if (layout == DIRECT_WINOGRAD || layout == DIRECT_WINOGRAD4) *done = native_winograd_conv(pass, layout == DIRECT_WINOGRAD4 ? 4 : 2, g, k, input, second, output);
-  else if (layout == DIRECT_IMAGE) *done = native_image_conv(pass, g, k, input, second, output);
+  else if (layout == DIRECT_IMAGE) *done = native_image_conv(pass, g, k, input, second, output, NAN, NULL);
   else return 0;
   return 1;
 }
@@ -844,3 +845,8 @@ const char *native_direct_conv_impl(int pass, int layout, const conv_geometry *g
 const char *native_direct_conv_library(void) { return NULL; }
 
 #endif
+
+int native_direct_conv_rectified(int pass, int layout, const conv_geometry *g, int k, const float *input, const float *second, float *output,
+                                 float slope, const float *activated) {
+  return layout == DIRECT_IMAGE && !isnan(slope) && native_image_conv(pass, g, k, input, second, output, slope, activated);
+}

@@ -11,6 +11,7 @@
  * Each thread takes its own images; the weight gradient keeps a partial sum per thread and adds
  * them in thread order at the end (one result for a given thread count).
  */
+#include <math.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,15 +143,31 @@ static void weights_image(const float *phases, const float *gy, const conv_geome
 static inline long padded_stride(const conv_geometry *g) { return g->out_w + VW; }
 static inline long padded_plane(const conv_geometry *g) { return (long)(g->out_h + 2) * padded_stride(g); }
 
-/* Only the inside is written: the border is the same for every image, zeroed once per call. */
-static void pad_columns(const float *gy, const conv_geometry *g, int k, float *gp) {
+/* Only the inside is written: the border is the same for every image, zeroed once per call. With a
+   rectifier (slope not NaN), gy is the gradient at its output `activated` and goes back through it. */
+static void pad_columns(const float *gy, const conv_geometry *g, int k, float slope, const float *activated, float *gp) {
   const long stride = padded_stride(g), plane = padded_plane(g);
   for (int o = 0; o < k; o++)
     for (int i = 0; i < g->out_h; i++) {
-      const float *src = gy + ((long)o * g->out_h + i) * g->out_w;
-      float *dst = gp + o * plane + (i + 1) * stride + 1;
-      for (int j = 0; j < g->out_w; j += VW) store(dst + j, load(src + j));
+      const long row = ((long)o * g->out_h + i) * g->out_w;
+      const float *restrict src = gy + row;
+      float *restrict dst = gp + o * plane + (i + 1) * stride + 1;
+      if (isnan(slope)) {
+        for (int j = 0; j < g->out_w; j += VW) store(dst + j, load(src + j));
+      } else {
+        const float *restrict y = activated + row;
+        for (int j = 0; j < g->out_w; j++) dst[j] = RECTIFIED_GRADIENT(y[j], src[j], slope);
+      }
     }
+}
+
+/* One image's column side through the rectifier, for the weight gradient. */
+static void rectified_gradient(const float *restrict gy, const float *restrict activated, long count, float slope, float *restrict out) {
+  for (long i = 0; i < count; i++) out[i] = RECTIFIED_GRADIENT(activated[i], gy[i], slope);
+}
+
+static void rectify(float *y, long count, float slope) {
+  for (long i = 0; i < count; i++) y[i] = RECTIFY(y[i], slope);
 }
 
 /* Lanes 0 … VW/2 − 1 of `even` and `odd` alternating, then the upper halves: a row of x from its
@@ -214,13 +231,17 @@ static void adjoint_image(const float *gp, const float *w, const conv_geometry *
       }
 }
 
-int native_image_conv(int pass, const conv_geometry *g, int k, const float *input, const float *second, float *output) {
+int native_image_conv(int pass, const conv_geometry *g, int k, const float *input, const float *second, float *output, float slope,
+                      const float *activated) {
   if (!native_image_conv_applies(g, k) || (pass != DIRECT_CONVOLVE && pass != DIRECT_ADJOINT && pass != DIRECT_WEIGHTS)) return 0;
-  const int c = g->c, threads = omp_get_max_threads();
+  const int c = g->c, threads = omp_get_max_threads(), rectifier = !isnan(slope);
+  if (rectifier && pass != DIRECT_CONVOLVE && activated == NULL) return 0;
   const long image = (long)c * g->h * g->w, columns = (long)k * g->out_h * g->out_w;
-  /* Per thread: the image's phases (or the padded column side), rounded to whole cache lines; the
-     forward's weights by tap, then output channel; the weight gradient's sums per thread. */
-  const long scratch_floats = whole_lines(pass == DIRECT_ADJOINT ? k * padded_plane(g) : 4L * c * phase_plane(g));
+  /* Per thread: the image's phases (or the padded column side), and for the weight gradient through
+     a rectifier one image's column side, rounded to whole cache lines; the forward's weights by tap,
+     then output channel; the weight gradient's sums per thread. */
+  const long gradient_floats = pass == DIRECT_WEIGHTS && rectifier ? whole_lines(columns) : 0;
+  const long scratch_floats = whole_lines(pass == DIRECT_ADJOINT ? k * padded_plane(g) : 4L * c * phase_plane(g)) + gradient_floats;
   const long tap_floats = pass == DIRECT_CONVOLVE ? whole_lines(16L * c * k) : 0, sum_vectors = 16L * c * k;
   const long sums_floats = pass == DIRECT_WEIGHTS ? sum_vectors * threads * VW : 0;
   float *scratch = native_scratch(sizeof(float) * (size_t)(sums_floats + tap_floats + scratch_floats * threads));
@@ -246,15 +267,23 @@ int native_image_conv(int pass, const conv_geometry *g, int k, const float *inpu
     if (my_sums != NULL)
       for (long i = 0; i < sum_vectors; i++) my_sums[i] = splat(0.0f);
     const int first = (int)((long)g->n * t / team), last = (int)((long)g->n * (t + 1) / team);
+    float *gradient = mine + scratch_floats - gradient_floats;
     for (int img = first; img < last; img++) {
       if (pass == DIRECT_CONVOLVE) {
         split_phases(input + img * image, g, mine);
         convolve_image(mine, taps, g, k, output + img * columns);
+        /* While the image's outputs are still in cache. */
+        if (rectifier) rectify(output + img * columns, columns, slope);
       } else if (pass == DIRECT_WEIGHTS) {
         split_phases(input + img * image, g, mine);
-        weights_image(mine, second + img * columns, g, k, my_sums);
+        const float *gy = second + img * columns;
+        if (rectifier) {
+          rectified_gradient(gy, activated + img * columns, columns, slope, gradient);
+          gy = gradient;
+        }
+        weights_image(mine, gy, g, k, my_sums);
       } else {
-        pad_columns(input + img * columns, g, k, mine);
+        pad_columns(input + img * columns, g, k, slope, rectifier ? activated + img * columns : NULL, mine);
         adjoint_image(mine, second, g, k, output + img * image);
       }
     }

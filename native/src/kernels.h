@@ -65,6 +65,12 @@ void native_gemm(const gemm_params *p, const float *a, const float *b, float *c)
 #define DIRECT_IMAGE 5
 #define DIRECT_WINOGRAD4 6
 int native_direct_conv(int pass, int layout, const conv_geometry *g, int k, const float *input, const float *second, float *output);
+/* The same with a rectifier fused in (DIRECT_IMAGE only; 0, nothing written, for other layouts): slope 0 is
+   ReLU, another LeakyReLU (RECTIFY). DIRECT_CONVOLVE rectifies its output; DIRECT_ADJOINT and
+   DIRECT_WEIGHTS take the column side as the gradient at the rectifier's output and pass it back
+   through the rectifier first, its derivative read from `activated` (that output; RECTIFIED_GRADIENT). */
+int native_direct_conv_rectified(int pass, int layout, const conv_geometry *g, int k, const float *input, const float *second, float *output,
+                                 float slope, const float *activated);
 /* The implementation oneDNN chose for this geometry, pass and layout (e.g. "jit:avx512_core"), or NULL. */
 const char *native_direct_conv_impl(int pass, int layout, const conv_geometry *g, int k);
 /* winograd.c: whether Winograd with output tiles of side 2 (DIRECT_WINOGRAD) or 4 (DIRECT_WINOGRAD4)
@@ -73,7 +79,9 @@ int native_winograd_applies(const conv_geometry *g, int side);
 int native_winograd_conv(int pass, int side, const conv_geometry *g, int k, const float *input, const float *second, float *output);
 /* image_conv.c: DIRECT_IMAGE, the direct convolution for layers with 1 to 4 image channels (0 when it does not apply). */
 int native_image_conv_applies(const conv_geometry *g, int k);
-int native_image_conv(int pass, const conv_geometry *g, int k, const float *input, const float *second, float *output);
+/* slope NaN: no rectifier (else as native_direct_conv_rectified). */
+int native_image_conv(int pass, const conv_geometry *g, int k, const float *input, const float *second, float *output, float slope,
+                      const float *activated);
 /* signals.c: no asynchronous signal on a thread while oneDNN runs there (its JIT GEMM keeps data
    below the stack pointer, where a signal handler's frame would land). hold/release around a
    call that can reach oneDNN, on the calling thread; block_workers once the OpenMP team may
@@ -92,6 +100,12 @@ int native_adjoint_by_images(const float *w, const float *y, const conv_geometry
 
 /* Operation codes: generated from src/kernels/op-codes.ts. */
 #include "op_codes.h"
+
+/* A rectifier by its slope, as native_unary's U_RELU (slope 0: x <= 0 ? 0 : x, so -0 and NaN as
+   there) and U_LEAKY_RELU; and the gradient d at its output y passed back through it, as
+   native_unary_backward's (fused into BatchNorm and the image convolutions). */
+#define RECTIFY(v, slope) ((slope) == 0 ? ((v) <= 0 ? 0 : (v)) : ((v) > 0 ? (v) : (slope) * (v)))
+#define RECTIFIED_GRADIENT(y, d, slope) ((slope) == 0 ? ((y) <= 0 ? 0 : (d)) : ((y) > 0 ? (d) : (slope) * (d)))
 
 int native_unary(int op, const float *x, float *out, long n, float alpha);
 int native_unary_backward(int op, const float *x, const float *y, const float *dy, float *dx, long n, float alpha);

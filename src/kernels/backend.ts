@@ -41,6 +41,20 @@ export function gemmParams(p: Partial<GemmParams> & Pick<GemmParams, 'm' | 'n' |
  */
 export type DirectConvPass = 'convolve' | 'adjoint' | 'weights';
 
+/**
+ * A rectifier a direct convolution runs in the same pass (a convolution followed by ReLU or
+ * LeakyReLU and no BatchNorm: DCGAN's first discriminator block). `slope` 0 is ReLU (as
+ * `unary('relu')`), a positive one LeakyReLU (as `unary('leakyRelu')`). 'convolve' rectifies its
+ * output; 'adjoint' and 'weights' take their column side as the gradient at the rectifier's
+ * output `activated` and pass it back through the rectifier first (as `unaryBackward` with
+ * x = y = activated), so the gradient before it is never stored.
+ */
+export interface ConvRectifier {
+  readonly slope: number;
+  /** The rectifier's output [n, k, outH, outW] ('adjoint' and 'weights'). */
+  readonly activated?: Float32Array;
+}
+
 /** See Backend.convolutionPolicy. */
 export type ConvolutionPolicy = 'direct' | 'gemm' | 'time';
 
@@ -144,9 +158,19 @@ export interface Backend {
    * 'weights': input the image, second the column side → output the gradient of W (y·im2col(x)ᵀ).
    * Returns false, writing nothing, where it cannot (or is switched off); the caller then takes
    * im2col + GEMM. Whether to call it at all is `convolutionPolicy`'s answer. `variant` picks one
-   * of `directConvolutionVariants` (default 0, the backend's usual one).
+   * of `directConvolutionVariants` (default 0, the backend's usual one). With `rectifier`, the
+   * rectifier runs in the same pass (ConvRectifier); a variant that cannot fuse it returns false.
    */
-  directConvolution?(pass: DirectConvPass, input: Float32Array, second: Float32Array, g: ConvGeometry, k: number, output: Float32Array, variant?: number): boolean;
+  directConvolution?(
+    pass: DirectConvPass,
+    input: Float32Array,
+    second: Float32Array,
+    g: ConvGeometry,
+    k: number,
+    output: Float32Array,
+    variant?: number,
+    rectifier?: ConvRectifier,
+  ): boolean;
   /**
    * The ways the backend's direct convolution can run, by name (the native backend: oneDNN's
    * blocked layout, 'blocked'; 'channels-last'; a strided layer as stride-1 convolutions over its

@@ -1,5 +1,5 @@
 import { record } from '../autograd/record.js';
-import type { UnaryOp } from '../kernels/backend.js';
+import type { ConvRectifier, UnaryOp } from '../kernels/backend.js';
 import { getBackend } from '../kernels/registry.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { empty } from './create.js';
@@ -17,6 +17,17 @@ export function fusedSlope(opName: string, activation: FusedActivation): number 
   const slope = activation.op === 'leakyRelu' ? activation.negativeSlope : 0;
   if (!(slope >= 0)) throw new RangeError(`${opName}: a fused leakyRelu needs a slope ≥ 0, got ${slope}`);
   return slope;
+}
+
+/**
+ * The rectifier a direct convolution can run in its own passes (Backend.directConvolution), if
+ * any: ReLU as slope 0, LeakyReLU with a positive slope. A LeakyReLU of slope 0 keeps a pass of
+ * its own: its 0·x is −0 where ReLU's is 0.
+ */
+export function convRectifier(opName: string, activation: FusedActivation | undefined): ConvRectifier | undefined {
+  if (activation === undefined) return undefined;
+  const slope = fusedSlope(opName, activation);
+  return activation.op === 'relu' || slope > 0 ? { slope } : undefined;
 }
 
 /** Applies `activation` (if any) to `out` in place; checks it first. */

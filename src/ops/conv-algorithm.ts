@@ -20,6 +20,13 @@ export interface ConvolutionChoice {
   k: number;
   /** 'convolve' only: the weight gradient follows (timed with each algorithm: GEMM keeps the columns for it). */
   withWeightGrad: boolean;
+  /**
+   * 'adjoint' and 'weights' only: the pass takes the gradient at a rectifier's output and the
+   * choice is between the direct convolution passing it back through the rectifier itself
+   * ('direct') and the rectifier's own pass, then the plain pass as its own choice says ('gemm').
+   * Absent: a plain pass.
+   */
+  rectified?: true;
   algorithm: ConvAlgorithm;
   /** Which of the backend's directConvolutionVariants ('direct' only; 0 otherwise). */
   variant: number;
@@ -85,13 +92,14 @@ export function setConvolutionChoiceStore(next: ConvolutionChoiceStore | null): 
 /** A geometry's fields, in the order keys and files list them. */
 const GEOMETRY_KEYS = ['n', 'c', 'h', 'w', 'kh', 'kw', 'strideH', 'strideW', 'padH', 'padW', 'outH', 'outW'] as const;
 
-function choiceKey(backend: string, threads: number, pass: DirectConvPass, withWeightGrad: boolean, k: number, g: ConvGeometry): string {
-  return [backend, threads, pass, withWeightGrad ? 1 : 0, k, ...GEOMETRY_KEYS.map((key) => g[key])].join(',');
+function choiceKey(backend: string, threads: number, pass: DirectConvPass, withWeightGrad: boolean, k: number, g: ConvGeometry, rectified: boolean): string {
+  // Plain passes keep the keys they had before rectified ones existed.
+  return [backend, threads, rectified ? `${pass}+rectifier` : pass, withWeightGrad ? 1 : 0, k, ...GEOMETRY_KEYS.map((key) => g[key])].join(',');
 }
 
 /** What a choice is about (backend, threads, pass, layer), as a string: two choices with the same key are for the same thing. */
 export function convolutionChoiceKey(c: ConvolutionChoice): string {
-  return choiceKey(c.backend, c.threads, c.pass, c.withWeightGrad, c.k, c.geometry);
+  return choiceKey(c.backend, c.threads, c.pass, c.withWeightGrad, c.k, c.geometry, c.rectified === true);
 }
 
 /**
@@ -119,6 +127,7 @@ export function parseConvolutionChoice(value: unknown): ConvolutionChoice | null
     typeof v['backend'] !== 'string' || !count(v['threads']) || !['convolve', 'adjoint', 'weights'].includes(v['pass'] as string) ||
     typeof v['withWeightGrad'] !== 'boolean' || !count(v['k']) || !['direct', 'gemm'].includes(v['algorithm'] as string) ||
     !(v['directMs'] === null || ms(v['directMs'])) || !ms(v['gemmMs']) || !(v['variant'] === undefined || count(v['variant'])) ||
+    !(v['rectified'] === undefined || (v['rectified'] === true && v['pass'] !== 'convolve')) ||
     g === null || typeof g !== 'object' || !GEOMETRY_KEYS.every((key) => count((g as Record<string, unknown>)[key]))
   ) {
     return null;
@@ -127,6 +136,7 @@ export function parseConvolutionChoice(value: unknown): ConvolutionChoice | null
   return {
     backend: v['backend'], threads: v['threads'], pass: v['pass'] as DirectConvPass, geometry, k: v['k'], withWeightGrad: v['withWeightGrad'],
     algorithm: v['algorithm'] as ConvAlgorithm, variant: (v['variant'] as number | undefined) ?? 0, directMs: v['directMs'] as number | null, gemmMs: v['gemmMs'],
+    ...(v['rectified'] === true ? { rectified: true as const } : {}),
   };
 }
 
@@ -185,14 +195,22 @@ export function fastestDirect(run: (variant: number) => boolean, now: () => numb
 
 /**
  * The algorithm (and direct variant) for a pass of a layer: the backend's policy, or under
- * 'time' the faster measured by `time` (once per backend, thread count, pass and layer).
+ * 'time' the faster measured by `time` (once per backend, thread count, pass and layer, and
+ * whether a rectifier's gradient goes through the pass: ConvolutionChoice.rectified).
  */
-export function chooseAlgorithm(pass: DirectConvPass, g: ConvGeometry, k: number, withWeightGrad: boolean, time: () => Timing): { algorithm: ConvAlgorithm; variant: number } {
+export function chooseAlgorithm(
+  pass: DirectConvPass,
+  g: ConvGeometry,
+  k: number,
+  withWeightGrad: boolean,
+  time: () => Timing,
+  rectified = false,
+): { algorithm: ConvAlgorithm; variant: number } {
   const backend = getBackend();
   const policy = backend.directConvolution === undefined ? 'gemm' : (backend.convolutionPolicy?.(pass, g, k) ?? 'direct');
   if (policy !== 'time') return { algorithm: policy, variant: 0 };
   const threads = backend.threads ?? 1;
-  const key = choiceKey(backend.name, threads, pass, withWeightGrad, k, g);
+  const key = choiceKey(backend.name, threads, pass, withWeightGrad, k, g, rectified);
   if (!timedChoices.has(key) && store !== null && !storeRead) {
     // A checkpoint's choices (restored before) take precedence over the store's.
     storeRead = true;
@@ -212,7 +230,7 @@ export function chooseAlgorithm(pass: DirectConvPass, g: ConvGeometry, k: number
     const { directMs, gemmMs } = measured;
     const algorithm = directMs !== null && gemmMs >= directMs * GEMM_MARGIN ? 'direct' : 'gemm';
     const variant = algorithm === 'direct' ? measured.variant : 0;
-    choice = { backend: backend.name, threads, pass, geometry: { ...g }, k, withWeightGrad, algorithm, variant, directMs, gemmMs };
+    choice = { backend: backend.name, threads, pass, geometry: { ...g }, k, withWeightGrad, algorithm, variant, directMs, gemmMs, ...(rectified ? { rectified: true as const } : {}) };
     timedChoices.set(key, choice);
     store?.save([choice]);
   }

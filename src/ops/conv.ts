@@ -1,9 +1,9 @@
 import { needsGrad, record } from '../autograd/record.js';
-import { gemmParams, type ConvGeometry } from '../kernels/backend.js';
+import { gemmParams, type ConvGeometry, type ConvRectifier } from '../kernels/backend.js';
 import { getBackend } from '../kernels/registry.js';
 import { shapeToString, type Shape } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { activateInPlace, throughActivation, type FusedActivation } from './activation.js';
+import { activateInPlace, convRectifier, throughActivation, type FusedActivation } from './activation.js';
 import { empty } from './create.js';
 import { chooseAlgorithm, fastestDirect, medianMs, type Timing } from './conv-algorithm.js';
 
@@ -230,17 +230,26 @@ function weightGradByGemm(y: Tensor, image: Tensor, g: ConvGeometry, k: number, 
 /**
  * Image [N, C, H, W] → W·im2col(image) as [N, K, outH, outW]. When asked (the weight gradient
  * follows), also returns the columns — only when GEMM did it and one chunk held the whole
- * batch (else the weight gradient recomputes them, or convolves directly).
+ * batch (else the weight gradient recomputes them, or convolves directly). With a rectifier,
+ * `rectified` says whether the direct convolution applied it (else the caller does).
  */
-function convolve(image: Tensor, weight: Tensor, g: ConvGeometry, k: number, keepColumns: boolean): { out: Tensor; columns: Tensor | null } {
+function convolve(
+  image: Tensor,
+  weight: Tensor,
+  g: ConvGeometry,
+  k: number,
+  keepColumns: boolean,
+  rectifier?: ConvRectifier,
+): { out: Tensor; columns: Tensor | null; rectified: boolean } {
   const backend = getBackend();
   const out = empty([g.n, k, g.outH, g.outW]);
   if (windowCoversImage(g)) {
     // out [N, K] = image [N, C·kH·kW] · Wᵀ
     backend.gemm(gemmParams({ transB: true, m: g.n, n: k, k: g.c * g.kh * g.kw }), image.data, weight.data, out.data);
-    return { out, columns: null };
+    return { out, columns: null, rectified: false };
   }
-  const direct = (variant: number): boolean => backend.directConvolution!('convolve', image.data, weight.data, g, k, out.data, variant);
+  const direct = (variant: number, rect?: ConvRectifier): boolean =>
+    backend.directConvolution!('convolve', image.data, weight.data, g, k, out.data, variant, rect);
   const { algorithm, variant } = chooseAlgorithm('convolve', g, k, keepColumns, () => {
     const ws = gemmWorkspace(g, k);
     const byGemm = (): void => convolveByGemm(image, weight, g, k, out, ws);
@@ -264,18 +273,48 @@ function convolve(image: Tensor, weight: Tensor, g: ConvGeometry, k: number, kee
     releaseWorkspace(ws);
     return timed;
   });
-  if (algorithm === 'direct' && direct(variant)) return { out, columns: null };
+  if (algorithm === 'direct') {
+    if (rectifier !== undefined && direct(variant, rectifier)) return { out, columns: null, rectified: true };
+    if (direct(variant)) return { out, columns: null, rectified: false };
+  }
   const ws = gemmWorkspace(g, k);
   convolveByGemm(image, weight, g, k, out, ws);
   ws.channelMajor?.dispose();
   const keep = keepColumns && ws.chunk === g.n && ws.columns !== null;
   if (!keep) ws.columns?.dispose();
-  return { out, columns: keep ? ws.columns : null };
+  return { out, columns: keep ? ws.columns : null, rectified: false };
 }
 
-/** Column-side data [N, K, outH, outW] → col2im(Wᵀ·y) as the image [N, C, H, W]. */
-function convolveAdjoint(y: Tensor, weight: Tensor, g: ConvGeometry, k: number): Tensor {
+/**
+ * A rectifier's gradient (the gradient at its output) on its way into the adjoint or the weight
+ * gradient of the convolution before it: how a direct convolution passes it back through the
+ * rectifier as it reads it (`rectifier`), and how to do that in a pass of its own (`separately`).
+ */
+interface RectifiedGradient {
+  rectifier: ConvRectifier;
+  separately: () => Tensor;
+}
+
+/**
+ * Column-side data [N, K, outH, outW] → col2im(Wᵀ·y) as the image [N, C, H, W]. With `through`, y
+ * is a rectifier's gradient: passed back through it inside the direct convolution where timing
+ * finds that faster than the rectifier's own pass and the plain adjoint (ConvolutionChoice.rectified).
+ */
+function convolveAdjoint(y: Tensor, weight: Tensor, g: ConvGeometry, k: number, through?: RectifiedGradient): Tensor {
   const backend = getBackend();
+  if (through !== undefined) {
+    if (!windowCoversImage(g)) {
+      const image = empty([g.n, g.c, g.h, g.w]);
+      const fused = (variant: number): boolean => backend.directConvolution!('adjoint', y.data, weight.data, g, k, image.data, variant, through.rectifier);
+      const { algorithm, variant } = chooseAlgorithm('adjoint', g, k, false, () => timeRectified(fused, through, (dz) => convolveAdjoint(dz, weight, g, k).dispose()), true);
+      if (algorithm === 'direct' && fused(variant)) return image;
+      image.dispose();
+    }
+    const dz = through.separately();
+    const image = convolveAdjoint(dz, weight, g, k);
+    dz.dispose();
+    return image;
+  }
   const image = empty([g.n, g.c, g.h, g.w]);
   if (windowCoversImage(g)) {
     // image [N, C·kH·kW] = y [N, K] · W
@@ -301,9 +340,33 @@ function convolveAdjoint(y: Tensor, weight: Tensor, g: ConvGeometry, k: number):
   return image;
 }
 
-/** The weight gradient into `grad` when no columns were kept: the direct convolution, or GEMM over recomputed columns. */
-function weightGradWithoutColumns(y: Tensor, image: Tensor, g: ConvGeometry, k: number, grad: Tensor): void {
+/** A rectified pass's timing: its direct variants with the rectifier inside, against the rectifier's own pass and then `plain`. */
+function timeRectified(fused: (variant: number) => boolean, through: RectifiedGradient, plain: (dz: Tensor) => void): Timing {
+  const separateMs = medianMs(() => {
+    const dz = through.separately();
+    plain(dz);
+    dz.dispose();
+  })!;
+  return { ...fastestDirect(fused), gemmMs: separateMs };
+}
+
+/**
+ * The weight gradient into `grad` when no columns were kept: the direct convolution, or GEMM over
+ * recomputed columns. With `through`, y is a rectifier's gradient (as convolveAdjoint's).
+ */
+function weightGradWithoutColumns(y: Tensor, image: Tensor, g: ConvGeometry, k: number, grad: Tensor, through?: RectifiedGradient): void {
   const backend = getBackend();
+  if (through !== undefined) {
+    if (!windowCoversImage(g)) {
+      const fused = (variant: number): boolean => backend.directConvolution!('weights', image.data, y.data, g, k, grad.data, variant, through.rectifier);
+      const { algorithm, variant } = chooseAlgorithm('weights', g, k, false, () => timeRectified(fused, through, (dz) => weightGradWithoutColumns(dz, image, g, k, grad)), true);
+      if (algorithm === 'direct' && fused(variant)) return;
+    }
+    const dz = through.separately();
+    weightGradWithoutColumns(dz, image, g, k, grad);
+    dz.dispose();
+    return;
+  }
   if (windowCoversImage(g)) {
     // dW [K, C·kH·kW] = yᵀ [K, N] · image [N, C·kH·kW]
     backend.gemm(gemmParams({ transA: true, m: k, n: g.c * g.kh * g.kw, k: g.n }), y.data, image.data, grad.data);
@@ -346,15 +409,26 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, op
   const { geometry: g, outChannels: cout } = planConv2d(x.shape, weight.shape, options);
   checkBias('conv2d', bias, cout);
   const plane = g.outH * g.outW;
+  // A rectifier right after the convolution (no bias between) can run inside its passes.
+  const activation = options.activation;
+  const rectifier = bias === null ? convRectifier('conv2d', activation) : undefined;
   // The weight gradient needs the same columns: where they fit in one chunk, keeping them until
   // backward saves an im2col per layer and step for at most the column budget.
-  const { out, columns } = convolve(x, weight, g, cout, needsGrad(weight));
+  const { out, columns, rectified } = convolve(x, weight, g, cout, needsGrad(weight), rectifier);
   if (bias !== null) getBackend().addChannelBias(out.data, g.n, cout, plane, bias.data);
-  const activation = options.activation;
-  activateInPlace('conv2d', activation, out);
+  if (!rectified) activateInPlace('conv2d', activation, out);
 
   const inputs = bias === null ? [x, weight] : [x, weight, bias];
   return record(out, activation === undefined ? 'conv2d' : `conv2d+${activation.op}`, inputs, (dOut) => {
+    // Where one pass alone needs the gradient before the rectifier (D's first layer: the weights in
+    // D's step, the input in G's), that pass computes it as it reads dOut; it is never stored.
+    if (rectifier !== undefined && x.requiresGrad !== weight.requiresGrad && (columns === null || columns.isDisposed)) {
+      const through = { rectifier: { ...rectifier, activated: out.data }, separately: () => throughActivation(activation, out, dOut) };
+      if (x.requiresGrad) return [convolveAdjoint(dOut, weight, g, cout, through), null];
+      const gw = empty(weight.shape);
+      weightGradWithoutColumns(dOut, x, g, cout, gw, through);
+      return [null, gw];
+    }
     const dy = throughActivation(activation, out, dOut);
     // Backward-data is exactly a transposed convolution of dy.
     const gx = x.requiresGrad ? convolveAdjoint(dy, weight, g, cout) : null;

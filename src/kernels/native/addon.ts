@@ -55,6 +55,14 @@ export interface NativeAddon {
    */
   directConv?(pass: number, input: Float32Array, second: Float32Array, output: Float32Array, k: number, n: number, c: number, h: number,
     w: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, outH: number, outW: number, layout: number): boolean;
+  /**
+   * directConv with a rectifier fused in (Backend.directConvolution's `rectifier`; slope 0 is ReLU, another
+   * LeakyReLU; `activated` the rectifier's output, for the adjoint and the weights): our image convolution
+   * (layout 5) only; false, nothing written, otherwise (absent in addons built before it existed).
+   */
+  directConvRectified?(pass: number, input: Float32Array, second: Float32Array, output: Float32Array, k: number, n: number, c: number,
+    h: number, w: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number, outH: number, outW: number, layout: number,
+    slope: number, activated: Floats): boolean;
   /** oneDNN's implementation for that geometry, pass and layout (e.g. "jit:avx512_core"), or null. */
   directConvImpl?(pass: number, k: number, n: number, c: number, h: number, w: number, kh: number, kw: number, sh: number, sw: number,
     ph: number, pw: number, outH: number, outW: number, layout: number): string | null;

@@ -1,5 +1,5 @@
 import { availableParallelism, totalmem } from 'node:os';
-import type { Backend, ConvGeometry, ConvolutionPolicy, DirectConvPass } from '../backend.js';
+import type { Backend, ConvGeometry, ConvolutionPolicy, ConvRectifier, DirectConvPass } from '../backend.js';
 import { ChunkedHeap } from '../heap.js';
 import { registerBackend } from '../registry.js';
 import { winogradApplies } from '../winograd.js';
@@ -99,7 +99,16 @@ export function createNativeBackend(threads?: number, addon: NativeAddon = loadA
     checkVariant(variant);
     return hasDirect || (hasOurs && ours(variant)) ? (addon.directConvImpl?.(passCode(pass), k, ...conv(g), variant) ?? null) : null;
   };
-  const directConvolution = (pass: DirectConvPass, input: Float32Array, second: Float32Array, g: ConvGeometry, k: number, output: Float32Array, variant = 0): boolean => {
+  const directConvolution = (
+    pass: DirectConvPass,
+    input: Float32Array,
+    second: Float32Array,
+    g: ConvGeometry,
+    k: number,
+    output: Float32Array,
+    variant = 0,
+    rectifier?: ConvRectifier,
+  ): boolean => {
     checkVariant(variant);
     if (!(hasDirect || (hasOurs && ours(variant))) || directMode === 'off') return false;
     const image = g.n * g.c * g.h * g.w;
@@ -109,7 +118,13 @@ export function createNativeBackend(threads?: number, addon: NativeAddon = loadA
     for (const [i, [what, array]] of ([['input', input], ['second', second], ['output', output]] as const).entries()) {
       if (!(array.length >= sizes[i]!)) throw new RangeError(`native directConvolution: ${what} has ${array.length} elements but the call reaches ${sizes[i]!}`);
     }
-    return addon.directConv!(passCode(pass), input, second, output, k, ...conv(g), variant);
+    if (rectifier === undefined) return addon.directConv!(passCode(pass), input, second, output, k, ...conv(g), variant);
+    if (!(rectifier.slope >= 0)) throw new RangeError(`native directConvolution: a rectifier's slope must be ≥ 0, got ${rectifier.slope}`);
+    const activated = rectifier.activated ?? null;
+    if (pass !== 'convolve' && !(activated !== null && activated.length >= columns)) {
+      throw new RangeError(`native directConvolution: the rectifier's output has ${activated?.length ?? 'no'} elements but the call reaches ${columns}`);
+    }
+    return addon.directConvRectified?.(passCode(pass), input, second, output, k, ...conv(g), variant, rectifier.slope, activated) ?? false;
   };
   const kernels: CompiledKernels = {
     gemm: (p, a, b, c) =>

@@ -219,8 +219,10 @@ export function createWasmBackend(threads?: number): WasmBackend {
     setThreads: configure,
     ready: () => pool?.ready() ?? Promise.resolve(),
     ...compiledBackend('wasm', kernels),
-    directConvolution(pass, input, second, g, k, output, variant = 0) {
+    directConvolution(pass, input, second, g, k, output, variant = 0, rectifier) {
       if (variant !== 0) throw new RangeError(`wasm directConvolution: variant must be 0 (winograd), got ${variant}`);
+      // Its Winograd has no rectifier to fuse: the caller runs it as a pass of its own.
+      if (rectifier !== undefined) return false;
       return winograd(pass, input, second, g, k, output);
     },
     directConvolutionVariants: ['winograd'],
