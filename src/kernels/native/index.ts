@@ -1,5 +1,5 @@
 import { availableParallelism, totalmem } from 'node:os';
-import type { Backend, ConvGeometry, ConvolutionPolicy, ConvRectifier, DirectConvPass } from '../backend.js';
+import type { Backend, ConvGeometry, ConvolutionPolicy, DirectConvPass } from '../backend.js';
 import { ChunkedHeap } from '../heap.js';
 import { registerBackend } from '../registry.js';
 import { winogradApplies } from '../winograd.js';
@@ -99,16 +99,7 @@ export function createNativeBackend(threads?: number, addon: NativeAddon = loadA
     checkVariant(variant);
     return hasDirect || (hasOurs && ours(variant)) ? (addon.directConvImpl?.(passCode(pass), k, ...conv(g), variant) ?? null) : null;
   };
-  const directConvolution = (
-    pass: DirectConvPass,
-    input: Float32Array,
-    second: Float32Array,
-    g: ConvGeometry,
-    k: number,
-    output: Float32Array,
-    variant = 0,
-    rectifier?: ConvRectifier,
-  ): boolean => {
+  const directConvolution: NonNullable<Backend['directConvolution']> = (pass, input, second, g, k, output, variant = 0, rectifier) => {
     checkVariant(variant);
     if (!(hasDirect || (hasOurs && ours(variant))) || directMode === 'off') return false;
     const image = g.n * g.c * g.h * g.w;
