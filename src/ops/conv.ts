@@ -1,5 +1,5 @@
 import { needsGrad, record } from '../autograd/record.js';
-import { gemmParams, type ConvGeometry, type ConvRectifier } from '../kernels/backend.js';
+import { gemmParams, type ConvGeometry, type ConvRectifier, type DirectConvPass } from '../kernels/backend.js';
 import { getBackend } from '../kernels/registry.js';
 import { shapeToString, type Shape } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -303,17 +303,12 @@ interface RectifiedGradient {
 function convolveAdjoint(y: Tensor, weight: Tensor, g: ConvGeometry, k: number, through?: RectifiedGradient): Tensor {
   const backend = getBackend();
   if (through !== undefined) {
-    if (!windowCoversImage(g)) {
-      const image = empty([g.n, g.c, g.h, g.w]);
-      const fused = (variant: number): boolean => backend.directConvolution!('adjoint', y.data, weight.data, g, k, image.data, variant, through.rectifier);
-      const { algorithm, variant } = chooseAlgorithm('adjoint', g, k, false, () => timeRectified(fused, through, (dz) => convolveAdjoint(dz, weight, g, k).dispose()), true);
-      if (algorithm === 'direct' && fused(variant)) return image;
-      image.dispose();
-    }
-    const dz = through.separately();
-    const image = convolveAdjoint(dz, weight, g, k);
-    dz.dispose();
-    return image;
+    const plain = (dz: Tensor): Tensor => convolveAdjoint(dz, weight, g, k);
+    const image = empty([g.n, g.c, g.h, g.w]);
+    const fused = (variant: number): boolean => backend.directConvolution!('adjoint', y.data, weight.data, g, k, image.data, variant, through.rectifier);
+    if (fusedWhereFaster('adjoint', g, k, through, fused, (dz) => plain(dz).dispose())) return image;
+    image.dispose();
+    return onSeparateGradient(through, plain);
   }
   const image = empty([g.n, g.c, g.h, g.w]);
   if (windowCoversImage(g)) {
@@ -340,14 +335,23 @@ function convolveAdjoint(y: Tensor, weight: Tensor, g: ConvGeometry, k: number, 
   return image;
 }
 
-/** A rectified pass's timing: its direct variants with the rectifier inside, against the rectifier's own pass and then `plain`. */
-function timeRectified(fused: (variant: number) => boolean, through: RectifiedGradient, plain: (dz: Tensor) => void): Timing {
-  const separateMs = medianMs(() => {
-    const dz = through.separately();
-    plain(dz);
-    dz.dispose();
-  })!;
-  return { ...fastestDirect(fused), gemmMs: separateMs };
+/** `plain` run on the rectifier's gradient made in a pass of its own. */
+function onSeparateGradient<T>(through: RectifiedGradient, plain: (dz: Tensor) => T): T {
+  const dz = through.separately();
+  const result = plain(dz);
+  dz.dispose();
+  return result;
+}
+
+/**
+ * Whether the layer's rectified choice is a direct variant with the rectifier inside (`fused`),
+ * and it ran: timed at first use against the rectifier's own pass followed by `plain`.
+ */
+function fusedWhereFaster(pass: DirectConvPass, g: ConvGeometry, k: number, through: RectifiedGradient, fused: (variant: number) => boolean, plain: (dz: Tensor) => void): boolean {
+  if (windowCoversImage(g)) return false;
+  const timing = (): Timing => ({ ...fastestDirect(fused), gemmMs: medianMs(() => onSeparateGradient(through, plain))! });
+  const { algorithm, variant } = chooseAlgorithm(pass, g, k, false, timing, true);
+  return algorithm === 'direct' && fused(variant);
 }
 
 /**
@@ -357,14 +361,9 @@ function timeRectified(fused: (variant: number) => boolean, through: RectifiedGr
 function weightGradWithoutColumns(y: Tensor, image: Tensor, g: ConvGeometry, k: number, grad: Tensor, through?: RectifiedGradient): void {
   const backend = getBackend();
   if (through !== undefined) {
-    if (!windowCoversImage(g)) {
-      const fused = (variant: number): boolean => backend.directConvolution!('weights', image.data, y.data, g, k, grad.data, variant, through.rectifier);
-      const { algorithm, variant } = chooseAlgorithm('weights', g, k, false, () => timeRectified(fused, through, (dz) => weightGradWithoutColumns(dz, image, g, k, grad)), true);
-      if (algorithm === 'direct' && fused(variant)) return;
-    }
-    const dz = through.separately();
-    weightGradWithoutColumns(dz, image, g, k, grad);
-    dz.dispose();
+    const plain = (dz: Tensor): void => weightGradWithoutColumns(dz, image, g, k, grad);
+    const fused = (variant: number): boolean => backend.directConvolution!('weights', image.data, y.data, g, k, grad.data, variant, through.rectifier);
+    if (!fusedWhereFaster('weights', g, k, through, fused, plain)) onSeparateGradient(through, plain);
     return;
   }
   if (windowCoversImage(g)) {
