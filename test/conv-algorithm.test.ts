@@ -15,7 +15,8 @@ import type { Backend, ConvGeometry, DirectConvPass } from '../src/kernels/backe
 import { createJsBackend, getBackendName, registerBackend, setBackend } from '../src/kernels/index.js';
 import { conv2d, convTranspose2d } from '../src/ops/conv.js';
 import {
-  clearConvolutionChoices, convolutionChoiceKey, convolutionChoices, fastestDirect, restoreConvolutionChoices, setConvolutionChoiceStore, type ConvolutionChoiceStore,
+  clearConvolutionChoices, convolutionChoiceKey, convolutionChoices, fastestDirect, parseConvolutionChoice, restoreConvolutionChoices, setConvolutionChoiceStore,
+  type ConvolutionChoiceStore,
 } from '../src/ops/conv-algorithm.js';
 import { tensor } from '../src/ops/create.js';
 import { referenceAdjoint, referenceConvolve, referenceWeights } from './conv-reference.js';
@@ -284,5 +285,21 @@ describe('the store of timed choices', () => {
     }
     assert.equal(warnings.length, 1, warnings.join('\n'));
     assert.match(warnings[0]!, /could not keep the timed convolution choices in .*a-file.*; the next run times them again/);
+  });
+});
+
+describe('a rectified choice in a file', () => {
+  it("reads back with its own key; 'rectified' is true on an adjoint or weights pass, or absent", () => {
+    const plain = {
+      backend: 'native', threads: 2, pass: 'weights', withWeightGrad: false, k: 64, algorithm: 'direct', variant: 5, directMs: 0.38, gemmMs: 0.61,
+      geometry: { n: 64, c: 1, h: 32, w: 32, kh: 4, kw: 4, strideH: 2, strideW: 2, padH: 1, padW: 1, outH: 16, outW: 16 },
+    };
+    const rectified = parseConvolutionChoice({ ...plain, rectified: true });
+    assert.deepEqual(rectified, { ...plain, rectified: true });
+    assert.notEqual(convolutionChoiceKey(rectified!), convolutionChoiceKey(parseConvolutionChoice(plain)!));
+    assert.equal(parseConvolutionChoice(plain)!.rectified, undefined);
+    for (const bad of [{ ...plain, rectified: false }, { ...plain, rectified: 'yes' }, { ...plain, rectified: 1 }, { ...plain, pass: 'convolve', rectified: true }]) {
+      assert.equal(parseConvolutionChoice(bad), null, JSON.stringify(bad.rectified));
+    }
   });
 });

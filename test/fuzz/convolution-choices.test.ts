@@ -13,6 +13,7 @@ const file = (machines: Record<string, unknown[]>): Buffer => Buffer.from(JSON.s
 const seeds = [
   file({ 'Intel(R) Xeon(R) ×2 | native: OpenBLAS': [choice, { ...choice, pass: 'adjoint', withWeightGrad: false, algorithm: 'direct', directMs: 13.3 }] }),
   file({ a: [{ ...choice, directMs: null }], b: [] }),
+  file({ c: [{ ...choice, pass: 'weights', withWeightGrad: false, algorithm: 'direct', variant: 5, rectified: true }] }),
 ];
 
 fuzzTest<Map<string, unknown[]>>({
