@@ -14,11 +14,11 @@
  * Prints one JSON object.
  *
  * Both sides are timed at their steady state: untimed steps first, at least 2 and then more until
- * --warmup-seconds (8) have passed, at most --max-warmup (25) (warmupDone in
+ * --warmup-seconds (8) have passed, at most --max-warmup (200) (warmupDone in
  * src/bench/training-step.ts; --warmup-seconds 0 gives the earlier protocol, 2 warm-up steps).
  *
  *   npm run bench [-- --quick] [-- --no-peer] [-- --rounds 3] [-- --backends native,wasm]
- *                 [-- --warmup-seconds 8] [-- --max-warmup 25]
+ *                 [-- --warmup-seconds 8] [-- --max-warmup 200]
  */
 import { cpus } from 'node:os';
 import { availableBackends, getBackend } from '../src/index.js';

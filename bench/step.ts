@@ -1,7 +1,7 @@
 /**
  * One training-step measurement in a process of its own (so peak RSS is this config's):
  *   node --import tsx bench/step.ts --backend wasm --threads 2 --image-size 64 --channels 3 --batch 64 [--column-budget-mib 8]
- *     [--steps 5] [--warmup 2] [--warmup-seconds 0] [--max-warmup 25]   (the warm-up rule: warmupDone)
+ *     [--steps 5] [--warmup 2] [--warmup-seconds 0] [--max-warmup 200]   (the warm-up rule: warmupDone)
  * On the native backend the machine's FMA peak is measured again right after the timed steps, at
  * the same thread count and with bench/peak.ts's settings (fmaPeakGflops): the machine's speed
  * drifts over a bench's minutes, and a step is compared with the peak of its own moment.

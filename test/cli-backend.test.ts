@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
+import { STEADY_WARMUP } from '../src/bench/training-step.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const addonBuilt = process.env.DCGAN_NATIVE !== '0' && existsSync(fileURLToPath(new URL('../native/build/Release/dcgan_native.node', import.meta.url)));
@@ -88,7 +89,7 @@ describe('dcgan bench', () => {
   test('dcgan bench warms up by the bench rule before it times, and --warmup-seconds 0 gives the minimum', () => {
     const steady = JSON.parse(bench({}, '--backend', 'wasm', '--json').stdout) as { warmupSteps: number };
     // Steps of a 16 × 16 batch of 2 take milliseconds: 8 s of them is more than the cap.
-    assert.equal(steady.warmupSteps, 25);
+    assert.equal(steady.warmupSteps, STEADY_WARMUP.maxWarmup);
     const minimum = JSON.parse(bench({}, '--backend', 'wasm', '--json', '--warmup-seconds', '0').stdout) as { warmupSteps: number };
     assert.equal(minimum.warmupSteps, 2);
   });

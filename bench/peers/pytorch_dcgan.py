@@ -138,7 +138,7 @@ def main():
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--warmup-seconds", type=float, default=0.0,
                         help="after --warmup steps, keep warming up until this many seconds have passed")
-    parser.add_argument("--max-warmup", type=int, default=25, help="but run no more warm-up steps than this")
+    parser.add_argument("--max-warmup", type=int, default=200, help="but run no more warm-up steps than this")
     args = parser.parse_args()
 
     net_g, net_d = build_nets(args)
