@@ -1,6 +1,6 @@
 /**
  * GEMM throughput on the shapes DCGAN's convolutions lower to (64×64×3, batch 64, ngf = ndf = 64),
- * for each fast backend and thread count. Prints one JSON object.
+ * and on one large square product (the ceiling), for each fast backend and thread count. Prints one JSON object.
  *   node --import tsx bench/gemm.ts [--threads 1,2] [--repeats 5]
  */
 import { availableBackends, getBackend, setBackend, setThreads } from '../src/index.js';
@@ -34,6 +34,10 @@ export const THIN_SHAPES: Shape[] = [
   { name: 'D last layer input grad (outer product)', transA: false, transB: false, m: 64, n: 8192, k: 1 },
 ];
 
+// A large square product, the shape a BLAS runs at its best: how near the machine's FMA peak a
+// GEMM gets here at all (run.ts reports each row's fraction of the probed peak).
+export const CEILING_SHAPES: Shape[] = [{ name: 'square 2048 (the GEMM ceiling)', transA: false, transB: false, m: 2048, n: 2048, k: 2048 }];
+
 const flags = parseFlags(process.argv.slice(2));
 const threadCounts = (flags['threads'] ?? '1,2').split(',').map(Number);
 const repeats = Number(flags['repeats'] ?? 5);
@@ -42,7 +46,7 @@ for (const backendName of availableBackends().filter((n) => n !== 'js')) {
   const backend = setBackend(backendName);
   for (const threads of threadCounts) {
     setThreads(threads);
-    for (const s of [...CONV_SHAPES, ...THIN_SHAPES]) {
+    for (const s of [...CONV_SHAPES, ...THIN_SHAPES, ...CEILING_SHAPES]) {
       const p: GemmParams = { ...s, alpha: 1, beta: 0, batch: 1, strideA: 0, strideB: 0, strideC: 0 };
       const a = backend.allocator.alloc(s.m * s.k).fill(0.5);
       const b = backend.allocator.alloc(s.k * s.n).fill(0.25);

@@ -75,7 +75,11 @@ if (availableBackends().includes('native')) {
 }
 
 process.stderr.write('bench: GEMM…\n');
-report['gemm'] = run<Row>(process.execPath, [...tsx, 'bench/gemm.ts', '--repeats', String(steps)])['results'];
+// Each native row's rate over the FMA peak at its thread count: with the square product's, what share of the peak a GEMM reaches here at all.
+report['gemm'] = (run<Row>(process.execPath, [...tsx, 'bench/gemm.ts', '--repeats', String(steps)])['results'] as Row[]).map((row) => {
+  const threadPeak = row['backend'] === 'native' ? peak?.[`${row['threads'] as number}t`] : undefined;
+  return threadPeak ? { ...row, fractionOfPeak: +((row['gflops'] as number) / threadPeak).toFixed(3) } : row;
+});
 
 const withPeer = peerAvailable(flags);
 if (!withPeer) process.stderr.write('bench: PyTorch peer not available (apt-get install python3-torch libopenblas0-openmp); ours only\n');
