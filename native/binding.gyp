@@ -21,6 +21,7 @@
         "src/elementwise.c",
         "src/batchnorm.c",
         "src/optim.c",
+        "src/random.c",
         "src/peak.c",
         "src/direct_conv.c",
         "src/winograd.c",

@@ -323,6 +323,24 @@ static napi_value adam_update(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* fillNormal(state, out, n, mean, std): state is a Uint32Array of the Generator's four words, advanced in place. */
+static napi_value fill_normal(napi_env env, napi_callback_info info) {
+  args_t a;
+  if (!unpack(env, info, &a, 5)) return NULL;
+  napi_typedarray_type kind;
+  size_t words = 0;
+  void *state = NULL;
+  if (napi_get_typedarray_info(env, a.argv[0], &kind, &words, &state, NULL, NULL) != napi_ok || kind != napi_uint32_array || words != 4) {
+    napi_throw_type_error(env, NULL, "dcgan native: fillNormal expects the generator's state as a Uint32Array of 4 words");
+    return NULL;
+  }
+  float *out = floats(&a, 1);
+  const long n = (long)number(&a, 2);
+  const double mean = number(&a, 3), std = number(&a, 4);
+  if (!a.failed) native_fill_normal((uint32_t *)state, out, n, mean, std);
+  return NULL;
+}
+
 /* setThreads(n): one count for our OpenMP kernels and OpenBLAS. */
 static napi_value set_threads(napi_env env, napi_callback_info info) {
   args_t a;
@@ -443,6 +461,7 @@ static napi_value init(napi_env env, napi_value exports) {
       EXPORT("batchNormApply", batch_norm_apply),
       EXPORT("batchNormBackward", batch_norm_backward),
       EXPORT("adamUpdate", adam_update),
+      EXPORT("fillNormal", fill_normal),
       EXPORT("setThreads", set_threads),
       EXPORT("info", library_info),
       EXPORT("fmaPeak", fma_peak),

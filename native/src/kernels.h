@@ -9,6 +9,7 @@
 
 #include <signal.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* For small per-plane bodies the compiler must inline (their loops unroll with constant counts). */
 #define INLINE static inline __attribute__((always_inline))
@@ -143,6 +144,10 @@ typedef struct {
 } adam_hyper;
 
 void native_adam_update(float *param, const float *grad, float *m, float *v, long n, const adam_hyper *h);
+
+/* random.c: n normal samples mean + std·z, bitwise those of the js Generator from `state` (its four
+   xoshiro128** words), which advances as the Generator's would. */
+void native_fill_normal(uint32_t state[4], float *out, long n, double mean, double std);
 
 /* GFLOP/s of `threads` threads of independent FMA chains (peak.c); returns 0 when `isa` is not supported. */
 int native_fma_peak(int threads, double seconds, int trials, const char *isa, const char **isa_name, double *gflops,

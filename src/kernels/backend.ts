@@ -242,4 +242,11 @@ export interface Backend {
   adamUpdate(param: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array, h: AdamHyper): void;
   /** PyTorch's SGD with momentum, in place on param and buf (buf unused when momentum is 0). */
   sgdUpdate(param: Float32Array, grad: Float32Array, buf: Float32Array | null, h: SgdHyper): void;
+
+  /**
+   * out[i] = mean + std·z for standard normal z, bitwise the numbers Generator.fillNormal draws from
+   * `state` (its four xoshiro128** words: Generator.getState), which advances in place as the
+   * generator's would. Optional: where it is missing, the generator draws them itself.
+   */
+  fillNormal?(state: Uint32Array, out: Float32Array, mean: number, std: number): void;
 }

@@ -16,7 +16,7 @@ import { Unflatten } from '../nn/reshape.js';
 import { Sequential } from '../nn/container.js';
 import { Module } from '../nn/module.js';
 import { add, mul } from '../ops/arithmetic.js';
-import { tensor } from '../ops/create.js';
+import { fillNormal, tensor } from '../ops/create.js';
 import { sum } from '../ops/reduce.js';
 import { reshape } from '../ops/reshape.js';
 import { Generator } from '../tensor/random.js';
@@ -164,10 +164,10 @@ function initGenerator(options: DcganBuildOptions): Generator {
 export function initDcganWeights(net: Module, generator: Generator): void {
   for (const [, m] of net.namedModules()) {
     if (m instanceof Conv2d || m instanceof ConvTranspose2d || m instanceof Linear) {
-      generator.fillNormal(m.weight.data, 0, 0.02);
+      fillNormal(m.weight.data, generator, 0, 0.02);
       m.bias?.data.fill(0);
     } else if (m instanceof BatchNorm2d) {
-      if (m.weight !== null) generator.fillNormal(m.weight.data, 1, 0.02);
+      if (m.weight !== null) fillNormal(m.weight.data, generator, 1, 0.02);
       m.bias?.data.fill(0);
     }
   }

@@ -1,10 +1,11 @@
+import { fillNormal } from '../ops/create.js';
 import { defaultGenerator, type Generator } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
 
 /** In-place initialisers, as torch.nn.init; they write data directly and record no graph. */
 
 export function normal_(t: Tensor, mean = 0, std = 1, generator: Generator = defaultGenerator): Tensor {
-  generator.fillNormal(t.data, mean, std);
+  fillNormal(t.data, generator, mean, std);
   return t;
 }
 

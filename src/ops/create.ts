@@ -98,10 +98,27 @@ export function onesLike(t: Tensor, options: TensorOptions = {}): Tensor {
   return ones(t.shape, options);
 }
 
+// Below this many values the backend's call costs more than the generator's own loop.
+const BACKEND_NORMAL_MIN = 256;
+
+/**
+ * `out` filled with mean + std·z, z standard normal from `generator`: bitwise its own numbers
+ * (Generator.fillNormal), drawn by the backend where it can (Backend.fillNormal) and the
+ * generator's state advanced past them either way.
+ */
+export function fillNormal(out: Float32Array, generator: Generator = defaultGenerator, mean = 0, std = 1): Float32Array {
+  const backend = getBackend();
+  if (backend.fillNormal === undefined || out.length < BACKEND_NORMAL_MIN) return generator.fillNormal(out, mean, std);
+  const state = Uint32Array.from(generator.getState().s);
+  backend.fillNormal(state, out, mean, std);
+  generator.setState({ s: [state[0]!, state[1]!, state[2]!, state[3]!] });
+  return out;
+}
+
 /** Standard normal samples from the seeded, platform-independent generator. */
 export function randn(shape: Shape, options: RandomOptions = {}): Tensor {
   const t = allocate(shape);
-  (options.generator ?? defaultGenerator).fillNormal(t.data);
+  fillNormal(t.data, options.generator ?? defaultGenerator);
   t.requiresGrad = options.requiresGrad ?? false;
   return t;
 }

@@ -11,7 +11,7 @@
 import type { ImageDataset } from '../data/common.js';
 import { DataLoader } from '../data/loader.js';
 import { noGrad } from '../autograd/mode.js';
-import { randn, tensor } from '../ops/create.js';
+import { fillNormal, randn, tensor } from '../ops/create.js';
 import { Adam } from '../optim/adam.js';
 import { keep, tidy } from '../tensor/scope.js';
 import { beginStep } from '../tensor/memory.js';
@@ -285,7 +285,7 @@ export function generate(netG: DcganGenerator, noise: Tensor, labels?: readonly 
 export function generateInBatches(netG: DcganGenerator, n: number, batchSize: number, generator: Generator, labels?: readonly number[]): ImageBatch {
   const { nz } = netG.config;
   const latents = new Float32Array(n * nz);
-  generator.fillNormal(latents);
+  fillNormal(latents, generator);
   return generateFromLatents(netG, latents, batchSize, labels);
 }
 

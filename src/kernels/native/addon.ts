@@ -85,6 +85,8 @@ export interface NativeAddon {
   info(): NativeLibraryInfo;
   /** null when `isa` is not supported here. */
   fmaPeak(threads: number, seconds: number, trials: number, isa?: string): FmaPeak | null;
+  /** Backend.fillNormal over out's first n values (absent in addons built before it existed). */
+  fillNormal?(state: Uint32Array, out: Float32Array, n: number, mean: number, std: number): void;
   /** Gives the whole pages inside `view` back to the system (absent in addons built before it existed). */
   releasePages?(view: Float32Array): void;
 }

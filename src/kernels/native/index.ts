@@ -158,6 +158,9 @@ export function createNativeBackend(threads?: number, addon: NativeAddon = loadA
       return addon.info();
     },
     fmaPeak: ({ threads = threadCount, seconds = 0.1, trials = 3, isa } = {}) => addon.fmaPeak(threads, seconds, trials, isa),
+    ...(addon.fillNormal === undefined ? {} : {
+      fillNormal: (state: Uint32Array, out: Float32Array, mean: number, std: number) => addon.fillNormal!(state, out, out.length, mean, std),
+    }),
     get directConv() {
       return directMode;
     },
