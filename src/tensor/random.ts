@@ -5,6 +5,8 @@
  * Normal samples use Box–Muller, but with our own log and sin/cos built from + − × ÷ and
  * sqrt only: those are correctly rounded by IEEE-754, whereas Math.log / Math.cos may differ
  * in the last bit between engines, which would break "same seed, same numbers everywhere".
+ * The native backend draws the same normal samples in C (native/src/random.c, Backend.fillNormal;
+ * test/native-random.test.ts holds them bitwise equal): a change here is a change there.
  */
 
 export interface GeneratorState {
