@@ -5,7 +5,7 @@
  */
 import { availableBackends, getBackend, setBackend, setThreads } from '../src/index.js';
 import type { GemmParams } from '../src/kernels/backend.js';
-import { median, parseFlags } from './util.js';
+import { GEMM_CEILING_SIZE, median, parseFlags } from './util.js';
 
 interface Shape {
   name: string;
@@ -36,7 +36,9 @@ export const THIN_SHAPES: Shape[] = [
 
 // A large square product, the shape a BLAS runs at its best: how near the machine's FMA peak a
 // GEMM gets here at all (run.ts reports each row's fraction of the probed peak).
-export const CEILING_SHAPES: Shape[] = [{ name: 'square 2048 (the GEMM ceiling)', transA: false, transB: false, m: 2048, n: 2048, k: 2048 }];
+export const CEILING_SHAPES: Shape[] = [
+  { name: `square ${GEMM_CEILING_SIZE} (the GEMM ceiling)`, transA: false, transB: false, m: GEMM_CEILING_SIZE, n: GEMM_CEILING_SIZE, k: GEMM_CEILING_SIZE },
+];
 
 const flags = parseFlags(process.argv.slice(2));
 const threadCounts = (flags['threads'] ?? '1,2').split(',').map(Number);

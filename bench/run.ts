@@ -10,7 +10,9 @@
  * per second) is reported as a fraction of the peak at the same thread count (fractionOfPeak).
  * The native backend's runs also probe the peak right after their own steps: pairedFractionOfPeak
  * is the median over the rounds of each run's rate over its own probe, as robust to the
- * machine's drift over the bench's minutes as the paired ratios.
+ * machine's drift over the bench's minutes as the paired ratios. They also time a square GEMM
+ * there: pairedFractionOfGemmCeiling is the same median over that (how near this machine's best
+ * GEMM of that moment the step runs; the FMA probe does not feel the other tenants' memory traffic).
  * Prints one JSON object.
  *
  * Both sides are timed at their steady state: untimed steps first, at least 2 and then more until
@@ -117,6 +119,10 @@ for (const c of configs) {
         // Each run's rate over the peak probed in its own process right after its steps (bench/step.ts), median over the rounds.
         pairedFractionOfPeak: mine.every((x) => typeof x['fmaPeakGflops'] === 'number')
           ? +median(mine.map((x) => stepFlops / (x['stepMs'] as number) / 1e6 / (x['fmaPeakGflops'] as number))).toFixed(3)
+          : null,
+        // The same over the square GEMM timed in that process (bench/step.ts): the step's rate against this machine's best GEMM at that moment.
+        pairedFractionOfGemmCeiling: mine.every((x) => typeof x['gemmCeilingGflops'] === 'number')
+          ? +median(mine.map((x) => stepFlops / (x['stepMs'] as number) / 1e6 / (x['gemmCeilingGflops'] as number))).toFixed(3)
           : null,
         ...(side === 'wasm' && peak128 ? { fractionOf128BitPeak: +(effectiveGflops / peak128[`${threads}t`]!).toFixed(3) } : {}),
         inferenceMs: round2(median(mine.map((x) => x['inferenceMs'] as number))),

@@ -4,11 +4,13 @@
  *     [--steps 5] [--warmup 2] [--warmup-seconds 0] [--max-warmup 200]   (the warm-up rule: warmupDone)
  * On the native backend the machine's FMA peak is measured again right after the timed steps, at
  * the same thread count and with bench/peak.ts's settings (fmaPeakGflops): the machine's speed
- * drifts over a bench's minutes, and a step is compared with the peak of its own moment.
+ * drifts over a bench's minutes, and a step is compared with the peak of its own moment. So is the
+ * GEMM ceiling (gemmCeilingGflops, a square product through the backend's GEMM): the FMA probe
+ * runs in each core alone, while the GEMM, like the step, moves with the other tenants' memory traffic.
  */
 import { setBackend, setConvColumnBudget, setThreads, type NativeBackend } from '../src/index.js';
 import { benchmarkTrainingStep, STEADY_WARMUP } from '../src/bench/training-step.js';
-import { parseFlags, PEAK_PROBE } from './util.js';
+import { parseFlags, PEAK_PROBE, squareGemmGflops } from './util.js';
 
 const flags = parseFlags(process.argv.slice(2));
 const backend = setBackend(flags['backend'] ?? 'wasm');
@@ -25,4 +27,5 @@ const result = benchmarkTrainingStep({
   maxWarmup: Number(flags['max-warmup'] ?? STEADY_WARMUP.maxWarmup),
 });
 const peak = backend.name === 'native' ? (backend as NativeBackend).fmaPeak({ threads: result.threads, ...PEAK_PROBE }) : null;
-console.log(JSON.stringify(peak ? { ...result, fmaPeakGflops: +peak.gflops.toFixed(1) } : result));
+const ceiling = peak ? squareGemmGflops(backend) : null;
+console.log(JSON.stringify(peak && ceiling ? { ...result, fmaPeakGflops: +peak.gflops.toFixed(1), gemmCeilingGflops: +ceiling.toFixed(1) } : result));

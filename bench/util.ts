@@ -4,6 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 import { median } from '../src/bench/training-step.js';
+import type { Backend, GemmParams } from '../src/kernels/backend.js';
 
 export { median };
 
@@ -17,6 +18,24 @@ export function medianMs(fn: () => void, repeats: number): number {
     times.push(performance.now() - t0);
   }
   return median(times);
+}
+
+/**
+ * GFLOP/s of the backend's GEMM on a square product of side `size` (median of `repeats` after one
+ * untimed call): the shape a BLAS runs at its best, so how near the FMA peak a GEMM gets here at all.
+ */
+export const GEMM_CEILING_SIZE = 2048;
+
+export function squareGemmGflops(backend: Backend, size = GEMM_CEILING_SIZE, repeats = 3): number {
+  const p: GemmParams = { transA: false, transB: false, m: size, n: size, k: size, alpha: 1, beta: 0, batch: 1, strideA: 0, strideB: 0, strideC: 0 };
+  const a = backend.allocator.alloc(size * size).fill(0.5);
+  const b = backend.allocator.alloc(size * size).fill(0.25);
+  const c = backend.allocator.alloc(size * size);
+  try {
+    return (2 * size ** 3) / medianMs(() => backend.gemm(p, a, b, c), repeats) / 1e6;
+  } finally {
+    for (const t of [a, b, c]) backend.allocator.free(t);
+  }
 }
 
 /** The FMA probe's settings (bench/peak.ts's defaults, and bench/step.ts's probe after the steps): each trial's chains run about `seconds`, and the best of `trials` is the peak. */
