@@ -3,17 +3,11 @@
  * and on one large square product (the ceiling), for each fast backend and thread count. Prints one JSON object.
  *   node --import tsx bench/gemm.ts [--threads 1,2] [--repeats 5]
  */
-import { availableBackends, getBackend, setBackend, setThreads } from '../src/index.js';
-import type { GemmParams } from '../src/kernels/backend.js';
-import { GEMM_CEILING_SIZE, median, parseFlags } from './util.js';
+import { availableBackends, setBackend, setThreads } from '../src/index.js';
+import { GEMM_CEILING_SIZE, gemmMs, parseFlags, type GemmShape } from './util.js';
 
-interface Shape {
+interface Shape extends GemmShape {
   name: string;
-  transA: boolean;
-  transB: boolean;
-  m: number;
-  n: number;
-  k: number;
 }
 
 // [M, N, K] of the forward GEMMs: conv y = W·cols; transposed conv cols = Wᵀ·x.
@@ -49,20 +43,8 @@ for (const backendName of availableBackends().filter((n) => n !== 'js')) {
   for (const threads of threadCounts) {
     setThreads(threads);
     for (const s of [...CONV_SHAPES, ...THIN_SHAPES, ...CEILING_SHAPES]) {
-      const p: GemmParams = { ...s, alpha: 1, beta: 0, batch: 1, strideA: 0, strideB: 0, strideC: 0 };
-      const a = backend.allocator.alloc(s.m * s.k).fill(0.5);
-      const b = backend.allocator.alloc(s.k * s.n).fill(0.25);
-      const c = backend.allocator.alloc(s.m * s.n);
-      getBackend().gemm(p, a, b, c); // warm up
-      const times: number[] = [];
-      for (let r = 0; r < repeats; r++) {
-        const t0 = performance.now();
-        backend.gemm(p, a, b, c);
-        times.push(performance.now() - t0);
-      }
-      const ms = median(times);
+      const ms = gemmMs(backend, s, repeats);
       results.push({ backend: backendName, threads, shape: s.name, m: s.m, n: s.n, k: s.k, ms: +ms.toFixed(4), gflops: +((2 * s.m * s.n * s.k) / ms / 1e6).toFixed(1) });
-      for (const t of [a, b, c]) backend.allocator.free(t);
     }
   }
 }

@@ -20,22 +20,28 @@ export function medianMs(fn: () => void, repeats: number): number {
   return median(times);
 }
 
-/**
- * GFLOP/s of the backend's GEMM on a square product of side `size` (median of `repeats` after one
- * untimed call): the shape a BLAS runs at its best, so how near the FMA peak a GEMM gets here at all.
- */
-export const GEMM_CEILING_SIZE = 2048;
+/** A GEMM's shape: C [m × n] = op(A) · op(B), op(A) m × k. */
+export type GemmShape = Pick<GemmParams, 'transA' | 'transB' | 'm' | 'n' | 'k'>;
 
-export function squareGemmGflops(backend: Backend, size = GEMM_CEILING_SIZE, repeats = 3): number {
-  const p: GemmParams = { transA: false, transB: false, m: size, n: size, k: size, alpha: 1, beta: 0, batch: 1, strideA: 0, strideB: 0, strideC: 0 };
-  const a = backend.allocator.alloc(size * size).fill(0.5);
-  const b = backend.allocator.alloc(size * size).fill(0.25);
-  const c = backend.allocator.alloc(size * size);
+/** Median milliseconds of the backend's GEMM on `shape` over `repeats` calls, after one untimed call. */
+export function gemmMs(backend: Backend, shape: GemmShape, repeats: number): number {
+  const p: GemmParams = { ...shape, alpha: 1, beta: 0, batch: 1, strideA: 0, strideB: 0, strideC: 0 };
+  const a = backend.allocator.alloc(shape.m * shape.k).fill(0.5);
+  const b = backend.allocator.alloc(shape.k * shape.n).fill(0.25);
+  const c = backend.allocator.alloc(shape.m * shape.n);
   try {
-    return (2 * size ** 3) / medianMs(() => backend.gemm(p, a, b, c), repeats) / 1e6;
+    return medianMs(() => backend.gemm(p, a, b, c), repeats);
   } finally {
     for (const t of [a, b, c]) backend.allocator.free(t);
   }
+}
+
+/** The side of the square product a BLAS runs at its best: how near the FMA peak a GEMM gets here at all. */
+export const GEMM_CEILING_SIZE = 2048;
+
+/** GFLOP/s of the backend's GEMM on the square product of side `size`. */
+export function squareGemmGflops(backend: Backend, size = GEMM_CEILING_SIZE, repeats = 3): number {
+  return (2 * size ** 3) / gemmMs(backend, { transA: false, transB: false, m: size, n: size, k: size }, repeats) / 1e6;
 }
 
 /** The FMA probe's settings (bench/peak.ts's defaults, and bench/step.ts's probe after the steps): each trial's chains run about `seconds`, and the best of `trials` is the peak. */
