@@ -111,15 +111,25 @@ function missingReason(): string {
 }
 
 /**
- * OpenBLAS reads OPENBLAS_CORETYPE once, when it loads. Its default AVX-512 kernels
- * (SkylakeX/Cooperlake) are the fastest on Intel CPUs but slower than its Zen kernels on
- * AMD Zen 4 (BENCHMARKS.md), so on AMD we ask for those unless the user chose.
+ * The OpenBLAS kernel family to ask for on the CPU `/proc/cpuinfo` describes, or undefined to keep
+ * OpenBLAS's own choice. AMD Zen 4 (family 25) runs a 512-bit FMA as two 256-bit halves, and
+ * there OpenBLAS's Zen kernels beat the AVX-512 ones (SkylakeX/Cooperlake) it picks by the flags;
+ * Zen 5 (family 26) and later have full-width 512-bit FMA units, and there the AVX-512 kernels
+ * are about twice as fast (BENCHMARKS.md has both). Earlier AMD CPUs have no AVX-512, and
+ * OpenBLAS picks its Zen kernels for them itself.
  */
+export function blasCoreTypeFor(cpuinfo: string): string | undefined {
+  if (!/^vendor_id\s*:\s*AuthenticAMD/m.test(cpuinfo)) return undefined;
+  const family = /^cpu family\s*:\s*(\d+)/m.exec(cpuinfo);
+  return family !== null && Number(family[1]) <= 25 ? 'Zen' : undefined;
+}
+
+/** OpenBLAS reads OPENBLAS_CORETYPE once, when it loads; a user's own choice wins. */
 function chooseCoreType(): void {
   if (process.env.OPENBLAS_CORETYPE !== undefined || process.platform !== 'linux') return;
   try {
-    const cpu = readFileSync('/proc/cpuinfo', 'utf8');
-    if (/^vendor_id\s*:\s*AuthenticAMD/m.test(cpu)) process.env.OPENBLAS_CORETYPE = 'Zen';
+    const core = blasCoreTypeFor(readFileSync('/proc/cpuinfo', 'utf8'));
+    if (core !== undefined) process.env.OPENBLAS_CORETYPE = core;
   } catch {
     // no /proc: keep OpenBLAS's own choice
   }
