@@ -28,4 +28,4 @@ const result = benchmarkTrainingStep({
 });
 const peak = backend.name === 'native' ? (backend as NativeBackend).fmaPeak({ threads: result.threads, ...PEAK_PROBE }) : null;
 const ceiling = peak ? squareGemmGflops(backend) : null;
-console.log(JSON.stringify(peak && ceiling ? { ...result, fmaPeakGflops: +peak.gflops.toFixed(1), gemmCeilingGflops: +ceiling.toFixed(1) } : result));
+console.log(JSON.stringify(peak && ceiling ? { ...result, blasCore: (backend as NativeBackend).library.blasCore, fmaPeakGflops: +peak.gflops.toFixed(1), gemmCeilingGflops: +ceiling.toFixed(1) } : result));

@@ -48,6 +48,21 @@ export function squareGemmGflops(backend: Backend, size = GEMM_CEILING_SIZE, rep
 export const PEAK_PROBE = { seconds: 0.2, trials: 5 } as const;
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+/**
+ * An OPENBLAS_CORETYPE inherited from the shell pins both sides' OpenBLAS to one kernel family
+ * whatever the CPU: one machine here came with Haswell's (AVX2) set, about half the GEMM speed of
+ * the AVX-512 kernels OpenBLAS picks for its CPU. The benches measure each library at its best
+ * on the CPU at hand, so they drop it, saying so, before any process of theirs loads OpenBLAS
+ * (this module is imported first by every bench script, and children inherit the environment);
+ * DCGAN_BENCH_KEEP_BLAS_CORE=1 keeps it. Our addon then applies its own rule, and PyTorch's
+ * OpenBLAS its detection; each side reports the family it ran (blasCore).
+ */
+if (process.env.OPENBLAS_CORETYPE !== undefined && process.env.DCGAN_BENCH_KEEP_BLAS_CORE !== '1') {
+  console.error(`bench: ignoring OPENBLAS_CORETYPE=${process.env.OPENBLAS_CORETYPE} from the environment, so that each side's OpenBLAS picks its kernels for this CPU (DCGAN_BENCH_KEEP_BLAS_CORE=1 keeps it)`);
+  delete process.env.OPENBLAS_CORETYPE;
+}
+
 /** PyTorch at its best here: the OpenMP OpenBLAS, not Debian's default reference BLAS (~9× slower). */
 export const PEER_ENV: NodeJS.ProcessEnv = { ...process.env, LD_LIBRARY_PATH: '/usr/lib/x86_64-linux-gnu/openblas-openmp' };
 

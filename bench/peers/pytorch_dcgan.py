@@ -132,6 +132,22 @@ def build_nets(args):
     return generator(args.image_size, args.channels, args.nz, args.ngf), discriminator(args.image_size, args.channels, args.ndf)
 
 
+def runtime_blas():
+    """The BLAS this process really runs: torch's build info says "generic" (Debian builds it against
+    the reference BLAS interface), while LD_LIBRARY_PATH swaps in OpenBLAS, whose kernel family
+    (blasCore) is its choice for this CPU or OPENBLAS_CORETYPE's."""
+    import ctypes
+    with open("/proc/self/maps") as maps:
+        paths = sorted({line.split()[-1] for line in maps if "blas" in line and line.split()[-1].startswith("/")})
+    for path in paths:
+        lib = ctypes.CDLL(path)
+        if hasattr(lib, "openblas_get_corename"):
+            lib.openblas_get_config.restype = ctypes.c_char_p
+            lib.openblas_get_corename.restype = ctypes.c_char_p
+            return {"blas": lib.openblas_get_config().decode(), "blasCore": lib.openblas_get_corename().decode()}
+    return {"blas": ", ".join(paths) or "unknown", "blasCore": None}
+
+
 def main():
     parser = config_parser()
     parser.add_argument("--steps", type=int, default=5)
@@ -173,7 +189,7 @@ def main():
     print(json.dumps({
         "peer": "pytorch",
         "version": torch.__version__,
-        "blas": torch.__config__.show().split("BLAS_INFO=")[1].split(",")[0] if "BLAS_INFO=" in torch.__config__.show() else "unknown",
+        **runtime_blas(),
         "threads": args.threads,
         "imageSize": args.image_size,
         "channels": args.channels,
