@@ -1,10 +1,15 @@
 /**
  * GEMM throughput on the shapes DCGAN's convolutions lower to (64×64×3, batch 64, ngf = ndf = 64),
  * and on one large square product (the ceiling), for each fast backend and thread count. Prints one JSON object.
- *   node --import tsx bench/gemm.ts [--threads 1,2] [--repeats 5]
+ *   node --import tsx bench/gemm.ts [--threads 1,2] [--repeats 5] [--rounds 3]
+ * Each shape is timed in --rounds rounds, every thread count once per round (median of --repeats
+ * calls), so that the thread counts of a round meet the same load of a shared machine: a row's
+ * gflops is the median over the rounds, and pairedScaling the median over the rounds of its rate
+ * over the first thread count's in the same round (the 2-thread speed-up, free of the minutes
+ * between a 1-thread and a 2-thread pass over all shapes).
  */
 import { availableBackends, setBackend, setThreads } from '../src/index.js';
-import { GEMM_CEILING_SIZE, gemmMs, parseFlags, type GemmShape } from './util.js';
+import { GEMM_CEILING_SIZE, gemmMs, median, parseFlags, type GemmShape } from './util.js';
 
 interface Shape extends GemmShape {
   name: string;
@@ -37,15 +42,28 @@ export const CEILING_SHAPES: Shape[] = [
 const flags = parseFlags(process.argv.slice(2));
 const threadCounts = (flags['threads'] ?? '1,2').split(',').map(Number);
 const repeats = Number(flags['repeats'] ?? 5);
+const rounds = Number(flags['rounds'] ?? 3);
 const results: object[] = [];
 for (const backendName of availableBackends().filter((n) => n !== 'js')) {
   const backend = setBackend(backendName);
-  for (const threads of threadCounts) {
-    setThreads(threads);
-    for (const s of [...CONV_SHAPES, ...THIN_SHAPES, ...CEILING_SHAPES]) {
-      const ms = gemmMs(backend, s, repeats);
-      results.push({ backend: backendName, threads, shape: s.name, m: s.m, n: s.n, k: s.k, ms: +ms.toFixed(4), gflops: +((2 * s.m * s.n * s.k) / ms / 1e6).toFixed(1) });
+  const rows: Array<{ threads: number } & Record<string, unknown>> = [];
+  for (const s of [...CONV_SHAPES, ...THIN_SHAPES, ...CEILING_SHAPES]) {
+    const gflops = (ms: number): number => (2 * s.m * s.n * s.k) / ms / 1e6;
+    // times[r][i]: round r's median ms at threadCounts[i].
+    const times: number[][] = [];
+    for (let r = 0; r < rounds; r++) {
+      times.push(threadCounts.map((threads) => {
+        setThreads(threads);
+        return gemmMs(backend, s, repeats);
+      }));
     }
+    threadCounts.forEach((threads, i) => {
+      const ms = median(times.map((round) => round[i]!));
+      const scaling = i === 0 ? undefined : +median(times.map((round) => round[0]! / round[i]!)).toFixed(2);
+      rows.push({ backend: backendName, threads, shape: s.name, m: s.m, n: s.n, k: s.k, ms: +ms.toFixed(4), gflops: +gflops(ms).toFixed(1), pairedScaling: scaling });
+    });
   }
+  // A backend's rows by thread count, then shape (the sort is stable), as a reader compares them.
+  results.push(...rows.sort((a, b) => a.threads - b.threads));
 }
-console.log(JSON.stringify({ benchmark: 'gemm', results }));
+console.log(JSON.stringify({ benchmark: 'gemm', rounds, results }));

@@ -63,8 +63,22 @@ if (process.env.OPENBLAS_CORETYPE !== undefined && process.env.DCGAN_BENCH_KEEP_
   delete process.env.OPENBLAS_CORETYPE;
 }
 
-/** PyTorch at its best here: the OpenMP OpenBLAS, not Debian's default reference BLAS (~9× slower). */
-export const PEER_ENV: NodeJS.ProcessEnv = { ...process.env, LD_LIBRARY_PATH: '/usr/lib/x86_64-linux-gnu/openblas-openmp' };
+/**
+ * PyTorch at its best here: the OpenMP OpenBLAS, not Debian's default reference BLAS (~9× slower);
+ * and glibc's malloc told to keep freed memory rather than give it back to the system at once.
+ * PyTorch's CPU allocator frees a step's large buffers and allocates them again in the next, so
+ * by default each step faults its pages in afresh, which costs most where page faults are slow, as
+ * in a VM (BENCHMARKS.md, twenty-second session: a third of the step, at the same peak RSS). The
+ * allocators PyTorch's performance guide suggests, jemalloc and tcmalloc, keep it too. Our side
+ * keeps its memory in its own arena and measured the same with or without these settings.
+ */
+export const PEER_ENV: NodeJS.ProcessEnv = {
+  ...process.env,
+  LD_LIBRARY_PATH: '/usr/lib/x86_64-linux-gnu/openblas-openmp',
+  MALLOC_MMAP_THRESHOLD_: String(32 << 20),
+  MALLOC_TRIM_THRESHOLD_: String(2 ** 36),
+  MALLOC_TOP_PAD_: String(1 << 30),
+};
 
 /**
  * Runs one measurement in a process of its own and parses the last line of its stdout as
