@@ -54,7 +54,8 @@ export const ROOT = fileURLToPath(new URL('..', import.meta.url));
  * whatever the CPU: one machine here came with Haswell's (AVX2) set, about half the GEMM speed of
  * the AVX-512 kernels OpenBLAS picks for its CPU. The benches measure each library at its best
  * on the CPU at hand, so they drop it, saying so, before any process of theirs loads OpenBLAS
- * (this module is imported first by every bench script, and children inherit the environment);
+ * (every bench script imports this module, whose body runs before the script's own body loads a
+ * backend, and the processes they start inherit the environment);
  * DCGAN_BENCH_KEEP_BLAS_CORE=1 keeps it. Our addon then applies its own rule, and PyTorch's
  * OpenBLAS its detection; each side reports the family it ran (blasCore).
  */
