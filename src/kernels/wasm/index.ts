@@ -2,7 +2,7 @@ import type { Backend, ConvGeometry, DirectConvPass, GemmParams } from '../backe
 import { SharedHeap } from '../heap.js';
 import { registerBackend } from '../registry.js';
 import { compiledBackend, type CompiledKernels } from '../shared.js';
-import { winogradApplies, winogradImagesPerChunk, winogradTilesPerImage } from '../winograd.js';
+import { winogradApplies, winogradImagesPerChunk, winogradPoints, winogradTilesPerImage, type WinogradSide } from '../winograd.js';
 import { initWasm, loadKernels } from './load.js';
 import { platform } from './platform.js';
 import { ThreadPool } from './pool.js';
@@ -10,8 +10,9 @@ import { ThreadPool } from './pool.js';
 const KERNELS = [
   'gemm', 'convGemm', 'im2col', 'col2im', 'unary', 'unaryBackward', 'binary', 'scalar', 'swapLeading', 'channelSum',
   'addChannelBias', 'batchNormStats', 'batchNormApply', 'batchNormBackward', 'adamUpdate',
-  // Winograd's transforms (the `winograd` pass below runs them around a batched gemm).
+  // Winograd's transforms, F(2×2, 2×2) and F(4×4, 2×2) (the `winograd` pass below runs them around a batched gemm).
   'winogradKernels', 'winogradUnkernels', 'winogradImages', 'winogradOutputs', 'winogradUnoutputs', 'winogradUnimages',
+  'winograd4Kernels', 'winograd4Unkernels', 'winograd4Images', 'winograd4Outputs', 'winograd4Unoutputs', 'winograd4Unimages',
 ] as const satisfies ReadonlyArray<keyof CompiledKernels | `winograd${string}`>;
 type KernelName = (typeof KERNELS)[number];
 /** Layers of at least this many FLOPs have their Winograd pass timed against im2col + GEMM; smaller ones keep GEMM. */
@@ -50,9 +51,10 @@ export function createWasmBackend(threads?: number): WasmBackend {
   if (host === null) throw new Error('the platform is not loaded: `await initWasm()` first');
   const memory = new WebAssembly.Memory({ initial: 32, maximum: 65536, shared: true });
   const instance = new WebAssembly.Instance(module, { env: { memory } });
-  const exports = instance.exports as unknown as Record<KernelName, KernelFn> & { gemmScratchFloats(): number };
+  const exports = instance.exports as unknown as Record<KernelName, KernelFn> & { gemmScratchFloats(): number; winograd4TileScratchBytes(): number };
   const heap = new SharedHeap('wasm', memory, HEAP_BASE);
   const scratchBytes = exports.gemmScratchFloats() * 4;
+  const tileScratchBytes = exports.winograd4TileScratchBytes();
 
   let pool: ThreadPool | null = null;
   // GEMM packing buffers, one per thread, contiguous: thread t uses scratch + t·scratchBytes.
@@ -156,19 +158,28 @@ export function createWasmBackend(threads?: number): WasmBackend {
   };
 
   /**
-   * A pass of a kernel-4, stride-2 layer by Winograd F(2×2, 2×2) over the image's phases: the
-   * transforms in our kernels, the 9 products as one batched GEMM, a chunk of images at a time.
+   * A pass of a kernel-4, stride-2 layer by Winograd over the image's phases, F(2×2, 2×2) (side 2)
+   * or F(4×4, 2×2) (side 4): the transforms in our kernels, the 9 or 25 products as one batched
+   * GEMM, a chunk of images at a time.
    */
-  const winograd = (pass: DirectConvPass, input: Float32Array, second: Float32Array, g: ConvGeometry, k: number, output: Float32Array): boolean => {
-    if (!winogradApplies(g)) return false;
+  const winograd = (
+    side: WinogradSide, pass: DirectConvPass, input: Float32Array, second: Float32Array, g: ConvGeometry, k: number, output: Float32Array,
+  ): boolean => {
+    if (!winogradApplies(g, side)) return false;
+    const points = winogradPoints(side);
+    const tilesPerImage = winogradTilesPerImage(g, side);
     const cp = 4 * g.c;
-    const perChunk = winogradImagesPerChunk(g, k);
-    const chunkTiles = perChunk * winogradTilesPerImage(g);
+    const perChunk = winogradImagesPerChunk(g, k, side);
+    const chunkTiles = perChunk * tilesPerImage;
     const threads = threadCount();
-    const kernelSide = heap.alloc(9 * k * cp);
-    const imageSide = heap.alloc(9 * cp * chunkTiles);
-    const columnSide = heap.alloc(9 * k * chunkTiles);
-    const pads = heap.alloc(threads * g.c * (g.h + 2) * (g.w + 2));
+    // Each thread's padded planes of its channels (F(4×4, 2×2): then a tile's intermediate values), whole cache lines.
+    const padFloats = g.c * (g.h + 2) * (g.w + 2) + (side === 4 ? tileScratchBytes / 4 : 0);
+    const threadFloats = Math.ceil(padFloats / 16) * 16;
+    const kernelSide = heap.alloc(points * k * cp);
+    const imageSide = heap.alloc(points * cp * chunkTiles);
+    // F(4×4, 2×2)'s untransform reads four tiles at a time, a vector past the last one.
+    const columnSide = heap.alloc(points * k * chunkTiles + 4);
+    const pads = heap.alloc(threads * threadFloats);
     try {
       return sequence(() => {
         const [u, v, z, padPtr] = [kernelSide.byteOffset, imageSide.byteOffset, columnSide.byteOffset, pads.byteOffset];
@@ -178,28 +189,34 @@ export function createWasmBackend(threads?: number): WasmBackend {
         const imageBytes = 4 * g.c * g.h * g.w;
         const columnBytes = 4 * k * g.outH * g.outW;
         const shape = [g.outH, g.outW];
-        const elements = (count: number): number => 9 * count * winogradTilesPerImage(g) * (cp + k);
+        // F(2×2, 2×2)'s kernels find each thread's plane by the geometry; F(4×4, 2×2)'s are told its size.
+        const scratchArgs = side === 4 ? [padPtr, 4 * threadFloats] : [padPtr];
+        const names = side === 4
+          ? { kernels: 'winograd4Kernels', unkernels: 'winograd4Unkernels', images: 'winograd4Images', outputs: 'winograd4Outputs', unoutputs: 'winograd4Unoutputs', unimages: 'winograd4Unimages' } as const
+          : { kernels: 'winogradKernels', unkernels: 'winogradUnkernels', images: 'winogradImages', outputs: 'winogradOutputs', unoutputs: 'winogradUnoutputs', unimages: 'winogradUnimages' } as const;
+        const columnScratch = side === 4 ? scratchArgs : [];
+        const elements = (count: number): number => points * count * tilesPerImage * (cp + k);
         const products = (transA: number, transB: number, m: number, n: number, depth: number, a: number, sa: number, b: number, sb: number, beta: number, c: number, sc: number): void =>
-          run('gemm', 2 * 9 * m * n * depth, PARALLEL_MIN_FLOPS, [transA, transB, m, n, depth, 1, beta, 9, a, sa, b, sb, c, sc, scratch, scratchBytes]);
-        if (pass !== 'weights') run('winogradKernels', 9 * k * cp, PARALLEL_MIN_ELEMENTS, [secondPtr, k, g.c, u]);
+          run('gemm', 2 * points * m * n * depth, PARALLEL_MIN_FLOPS, [transA, transB, m, n, depth, 1, beta, points, a, sa, b, sb, c, sc, scratch, scratchBytes]);
+        if (pass !== 'weights') run(names.kernels, points * k * cp, PARALLEL_MIN_ELEMENTS, [secondPtr, k, g.c, u, ...(side === 4 ? scratchArgs : [])]);
         for (let n0 = 0; n0 < g.n; n0 += perChunk) {
           const count = Math.min(perChunk, g.n - n0);
-          const t = count * winogradTilesPerImage(g);
+          const t = count * tilesPerImage;
           if (pass === 'convolve') {
-            run('winogradImages', elements(count), PARALLEL_MIN_ELEMENTS, [inPtr + n0 * imageBytes, g.c, g.h, g.w, ...shape, count, v, padPtr]);
+            run(names.images, elements(count), PARALLEL_MIN_ELEMENTS, [inPtr + n0 * imageBytes, g.c, g.h, g.w, ...shape, count, v, ...scratchArgs]);
             products(0, 1, k, t, cp, u, k * cp, v, cp * t, 0, z, k * t);
-            run('winogradUnoutputs', elements(count), PARALLEL_MIN_ELEMENTS, [z, k, ...shape, count, outPtr + n0 * columnBytes]);
+            run(names.unoutputs, elements(count), PARALLEL_MIN_ELEMENTS, [z, k, ...shape, count, outPtr + n0 * columnBytes, ...columnScratch]);
           } else if (pass === 'adjoint') {
-            run('winogradOutputs', elements(count), PARALLEL_MIN_ELEMENTS, [inPtr + n0 * columnBytes, k, ...shape, count, z]);
+            run(names.outputs, elements(count), PARALLEL_MIN_ELEMENTS, [inPtr + n0 * columnBytes, k, ...shape, count, z, ...columnScratch]);
             products(1, 0, t, cp, k, z, k * t, u, k * cp, 0, v, cp * t);
-            run('winogradUnimages', elements(count), PARALLEL_MIN_ELEMENTS, [v, g.c, g.h, g.w, ...shape, count, outPtr + n0 * imageBytes, padPtr]);
+            run(names.unimages, elements(count), PARALLEL_MIN_ELEMENTS, [v, g.c, g.h, g.w, ...shape, count, outPtr + n0 * imageBytes, ...scratchArgs]);
           } else {
-            run('winogradImages', elements(count), PARALLEL_MIN_ELEMENTS, [inPtr + n0 * imageBytes, g.c, g.h, g.w, ...shape, count, v, padPtr]);
-            run('winogradOutputs', elements(count), PARALLEL_MIN_ELEMENTS, [secondPtr + n0 * columnBytes, k, ...shape, count, z]);
+            run(names.images, elements(count), PARALLEL_MIN_ELEMENTS, [inPtr + n0 * imageBytes, g.c, g.h, g.w, ...shape, count, v, ...scratchArgs]);
+            run(names.outputs, elements(count), PARALLEL_MIN_ELEMENTS, [secondPtr + n0 * columnBytes, k, ...shape, count, z, ...columnScratch]);
             products(0, 0, k, cp, t, z, k * t, v, cp * t, n0 === 0 ? 0 : 1, u, k * cp);
           }
         }
-        if (pass === 'weights') run('winogradUnkernels', 9 * k * cp, PARALLEL_MIN_ELEMENTS, [u, k, g.c, outPtr]);
+        if (pass === 'weights') run(names.unkernels, points * k * cp, PARALLEL_MIN_ELEMENTS, [u, k, g.c, outPtr]);
         return true;
       });
     } finally {
@@ -220,12 +237,12 @@ export function createWasmBackend(threads?: number): WasmBackend {
     ready: () => pool?.ready() ?? Promise.resolve(),
     ...compiledBackend('wasm', kernels),
     directConvolution(pass, input, second, g, k, output, variant = 0, rectifier) {
-      if (variant !== 0) throw new RangeError(`wasm directConvolution: variant must be 0 (winograd), got ${variant}`);
+      if (variant !== 0 && variant !== 1) throw new RangeError(`wasm directConvolution: variant must be 0 (winograd) or 1 (winograd4), got ${variant}`);
       // Its Winograd has no rectifier to fuse: the caller runs it as a pass of its own.
       if (rectifier !== undefined) return false;
-      return winograd(pass, input, second, g, k, output);
+      return winograd(variant === 1 ? 4 : 2, pass, input, second, g, k, output);
     },
-    directConvolutionVariants: ['winograd'],
+    directConvolutionVariants: ['winograd', 'winograd4'],
     convolutionPolicy(pass, g, k) {
       return winogradApplies(g) && 2 * g.n * k * g.c * g.kh * g.kw * g.outH * g.outW >= TIMED_MIN_FLOPS ? 'time' : 'gemm';
     },
