@@ -102,24 +102,43 @@ function packA(a: usize, transA: bool, m: i32, k: i32, i0: i32, mc: i32, p0: i32
         }
       }
     } else {
+      // A stored [m × k]: each row's depths are contiguous. Whole panels four depths at a time:
+      // rows 0–3 turned by transpose4 into one vector per depth, rows 4–5 paired by shuffles.
+      let start = 0;
+      if (rows == MR) {
+        const src = at(a, (i0 + ip) * k + p0), row = <usize>k << 2;
+        const whole = kc & ~3;
+        for (let p = 0; p < whole; p += 4) {
+          const s0 = src + (<usize>p << 2);
+          const d = panel + (<usize>(p * MR) << 2);
+          const r4 = v128.load(s0 + 4 * row), r5 = v128.load(s0 + 5 * row);
+          const low = v128.shuffle<f32>(r4, r5, 0, 4, 1, 5), high = v128.shuffle<f32>(r4, r5, 2, 6, 3, 7);
+          transpose4(d, v128.load(s0), v128.load(s0 + row), v128.load(s0 + 2 * row), v128.load(s0 + 3 * row), MR * 4);
+          v128.store64_lane(d + 16, low, 0);
+          v128.store64_lane(d + 16 + MR * 4, low, 1);
+          v128.store64_lane(d + 16 + 2 * MR * 4, high, 0);
+          v128.store64_lane(d + 16 + 3 * MR * 4, high, 1);
+        }
+        start = whole;
+      }
       for (let i = 0; i < rows; i++) {
         const src = at(a, (i0 + ip + i) * k + p0);
-        for (let p = 0; p < kc; p++) store<f32>(panel + (<usize>(p * MR + i) << 2), load<f32>(src + (<usize>p << 2)));
+        for (let p = start; p < kc; p++) store<f32>(panel + (<usize>(p * MR + i) << 2), load<f32>(src + (<usize>p << 2)));
       }
     }
   }
 }
 
-// Columns c0..c3 (four depths each) → four rows of four at d, d + NR·4, d + 2·NR·4, d + 3·NR·4 bytes.
-@inline function transpose4(d: usize, c0: v128, c1: v128, c2: v128, c3: v128): void {
+// Columns c0..c3 (four depths each) → four rows of four at d, d + rowBytes, d + 2·rowBytes, d + 3·rowBytes (a B panel's rows by default).
+@inline function transpose4(d: usize, c0: v128, c1: v128, c2: v128, c3: v128, rowBytes: usize = NR * 4): void {
   const t0 = v128.shuffle<f32>(c0, c1, 0, 4, 1, 5);
   const t1 = v128.shuffle<f32>(c0, c1, 2, 6, 3, 7);
   const t2 = v128.shuffle<f32>(c2, c3, 0, 4, 1, 5);
   const t3 = v128.shuffle<f32>(c2, c3, 2, 6, 3, 7);
   v128.store(d, v128.shuffle<f32>(t0, t2, 0, 1, 4, 5));
-  v128.store(d, v128.shuffle<f32>(t0, t2, 2, 3, 6, 7), NR * 4);
-  v128.store(d, v128.shuffle<f32>(t1, t3, 0, 1, 4, 5), NR * 8);
-  v128.store(d, v128.shuffle<f32>(t1, t3, 2, 3, 6, 7), NR * 12);
+  v128.store(d + rowBytes, v128.shuffle<f32>(t0, t2, 2, 3, 6, 7));
+  v128.store(d + 2 * rowBytes, v128.shuffle<f32>(t1, t3, 0, 1, 4, 5));
+  v128.store(d + 3 * rowBytes, v128.shuffle<f32>(t1, t3, 2, 3, 6, 7));
 }
 
 // op(B) panel depth [p0, p0+kc) × columns [j0, j0+nc) → panels of NR columns: dst[(panel·kc + p)·NR + j].
