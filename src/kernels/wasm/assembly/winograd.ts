@@ -68,16 +68,16 @@ export function winogradUnkernels(tid: i32, nthreads: i32, pm: usize, k: i32, c:
 
 /**
  * V = Bᵀ d B (Bᵀ = [1 −1 0; 0 1 0; 0 −1 1]) for `count` images, tile-major: this thread's
- * channels of each image are copied into its padded buffer (`pads`: c·(h + 2)·(w + 2) floats
- * per thread), then each tile gives one vector per point for each channel's four phases.
+ * channels of each image are copied into its padded buffer (at `scratch` + tid · `scratchBytes`,
+ * c·(h + 2)·(w + 2) floats), then each tile gives one vector per point for each channel's four phases.
  */
 export function winogradImages(
-  tid: i32, nthreads: i32, x: usize, c: i32, h: i32, w: i32, outH: i32, outW: i32, count: i32, v: usize, pads: usize,
+  tid: i32, nthreads: i32, x: usize, c: i32, h: i32, w: i32, outH: i32, outW: i32, count: i32, v: usize, scratch: usize, scratchBytes: i32,
 ): void {
   const th = outH >> 1, tw = outW >> 1, pw = w + 2, ph = h + 2;
   const tiles = count * th * tw, cp = 4 * c;
   const planeBytes = <usize>(tiles * cp) << 2;
-  const pad = at(pads, tid * c * ph * pw);
+  const pad = scratch + <usize>tid * scratchBytes;
   const c0 = share(c, tid, nthreads), c1 = share(c, tid + 1, nthreads);
   if (c0 >= c1) return;
   const rowBytes = <usize>pw << 2;
@@ -245,12 +245,12 @@ export function winogradUnoutputs(tid: i32, nthreads: i32, m: usize, k: i32, out
  * buffer (the order of the sums does not depend on the thread count), then copied out.
  */
 export function winogradUnimages(
-  tid: i32, nthreads: i32, wm: usize, c: i32, h: i32, w: i32, outH: i32, outW: i32, count: i32, x: usize, pads: usize,
+  tid: i32, nthreads: i32, wm: usize, c: i32, h: i32, w: i32, outH: i32, outW: i32, count: i32, x: usize, scratch: usize, scratchBytes: i32,
 ): void {
   const th = outH >> 1, tw = outW >> 1, pw = w + 2, ph = h + 2;
   const tiles = count * th * tw, cp = 4 * c;
   const planeBytes = <usize>(tiles * cp) << 2;
-  const pad = at(pads, tid * c * ph * pw);
+  const pad = scratch + <usize>tid * scratchBytes;
   const c0 = share(c, tid, nthreads), c1 = share(c, tid + 1, nthreads);
   if (c0 >= c1) return;
   const rowBytes = <usize>pw << 2;
