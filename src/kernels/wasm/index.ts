@@ -12,8 +12,8 @@ const KERNELS = [
   'addChannelBias', 'batchNormStats', 'batchNormApply', 'batchNormBackward', 'adamUpdate',
   // Winograd's transforms, F(2×2, 2×2) and F(4×4, 2×2) (the `winograd` pass below runs them around a batched gemm).
   'winogradKernels', 'winogradUnkernels', 'winogradImages', 'winogradOutputs', 'winogradUnoutputs', 'winogradUnimages',
-  'winograd4Kernels', 'winograd4Unkernels', 'winograd4Images', 'winograd4Outputs', 'winograd4Unoutputs', 'winograd4Unimages', 'equalBytes',
-] as const satisfies ReadonlyArray<keyof CompiledKernels | `winograd${string}` | 'equalBytes'>;
+  'winograd4Kernels', 'winograd4Unkernels', 'winograd4Images', 'winograd4Outputs', 'winograd4Unoutputs', 'winograd4Unimages',
+] as const satisfies ReadonlyArray<keyof CompiledKernels | `winograd${string}`>;
 type KernelName = (typeof KERNELS)[number];
 
 /** Each form's transforms: kernels (U), unkernels (w̄), images (V), unimages (x̄), outputs (Z), unoutputs (y). */
@@ -22,24 +22,6 @@ const WINOGRAD_KERNELS = {
   4: { kernels: 'winograd4Kernels', unkernels: 'winograd4Unkernels', images: 'winograd4Images', unimages: 'winograd4Unimages', outputs: 'winograd4Outputs', unoutputs: 'winograd4Unoutputs' },
 } as const satisfies Record<WinogradSide, Record<string, KernelName>>;
 
-/**
- * F(4×4, 2×2)'s U is kept for the weights of the last few calls, as native's winograd.c keeps it:
- * a training step convolves with the same weights up to six times (D's forward on real and fake
- * images and their input gradients, G's pass through D after D's update), and U, 6.25 times the
- * weights, took longer to make than the weights take to check. An entry serves only weights
- * bitwise the same as its copy; the least recently used gives way. At most this many entries,
- * each U at most KEPT_U_MAX_FLOATS, all within KEPT_U_BUDGET_FLOATS.
- */
-const KEPT_U_ENTRIES = 12;
-const KEPT_U_MAX_FLOATS = 16 * 2 ** 20;
-const KEPT_U_BUDGET_FLOATS = 64 * 2 ** 20;
-interface KeptKernels {
-  k: number;
-  c: number;
-  weights: Float32Array;
-  u: Float32Array;
-  lastUse: number;
-}
 /** Layers of at least this many FLOPs have their Winograd pass timed against im2col + GEMM; smaller ones keep GEMM. */
 const TIMED_MIN_FLOPS = 5e7;
 type KernelFn = (...args: number[]) => void;
@@ -182,58 +164,6 @@ export function createWasmBackend(threads?: number): WasmBackend {
       ]),
   };
 
-  // The kept U of F(4×4, 2×2).
-  const kept: KeptKernels[] = [];
-  let keptClock = 0;
-  /** Whether the weights at `pointer` (`floats` of them) are bitwise an entry's copy. */
-  const sameWeights = (pointer: number, entry: KeptKernels, floats: number): boolean => {
-    const view = new Float32Array(memory.buffer, pointer, Math.min(16, floats));
-    // Weights after an update differ at once: their first line is checked here, the rest by every thread.
-    for (let i = 0; i < view.length; i++) if (!Object.is(view[i], entry.weights[i])) return false;
-    // One flag (Int32) per thread: whether its share differs.
-    const flags = heap.alloc(threadCount());
-    try {
-      const differ = new Int32Array(flags.buffer, flags.byteOffset, flags.length).fill(0);
-      run('equalBytes', floats, PARALLEL_MIN_ELEMENTS, [pointer, entry.weights.byteOffset, 4 * floats, flags.byteOffset]);
-      return differ.every((f) => f === 0);
-    } finally {
-      heap.free(flags);
-    }
-  };
-  /** U of F(4×4, 2×2) for the weights at `pointer`, kept or made (by `make`) into an entry; null where it is too large to keep. */
-  const keptKernels = (pointer: number, k: number, c: number, make: (u: number) => void): Float32Array | null => {
-    const weightFloats = 16 * k * c, uFloats = 25 * k * 4 * c;
-    if (uFloats > KEPT_U_MAX_FLOATS) return null;
-    for (const entry of kept) {
-      if (entry.k === k && entry.c === c && sameWeights(pointer, entry, weightFloats)) {
-        entry.lastUse = ++keptClock;
-        return entry.u;
-      }
-    }
-    // The least recently used entry gives way while there is no room; one of this shape is reused as it is.
-    const oldest = (of: KeptKernels[]): KeptKernels => of.reduce((old, e) => (e.lastUse < old.lastUse ? e : old));
-    const full = (): boolean => kept.length >= KEPT_U_ENTRIES || kept.reduce((sum, e) => sum + e.u.length, 0) + uFloats > KEPT_U_BUDGET_FLOATS;
-    let entry: KeptKernels | undefined;
-    if (full()) {
-      const sameShape = kept.filter((e) => e.k === k && e.c === c);
-      if (sameShape.length > 0) entry = oldest(sameShape);
-      while (entry === undefined && kept.length > 0 && full()) {
-        const old = oldest(kept);
-        kept.splice(kept.indexOf(old), 1);
-        heap.free(old.weights);
-        heap.free(old.u);
-      }
-    }
-    if (entry === undefined) {
-      entry = { k, c, weights: heap.alloc(weightFloats), u: heap.alloc(uFloats), lastUse: 0 };
-      kept.push(entry);
-    }
-    entry.weights.set(new Float32Array(memory.buffer, pointer, weightFloats));
-    make(entry.u.byteOffset);
-    entry.lastUse = ++keptClock;
-    return entry.u;
-  };
-
   /**
    * A pass of a kernel-4, stride-2 layer by Winograd over the image's phases, F(2×2, 2×2) (side 2)
    * or F(4×4, 2×2) (side 4): the transforms in our kernels, the 9 or 25 products as one batched
@@ -252,15 +182,14 @@ export function createWasmBackend(threads?: number): WasmBackend {
     // Each thread's padded planes of its channels (F(4×4, 2×2): then a tile's intermediate values), whole cache lines.
     const padFloats = g.c * (g.h + 2) * (g.w + 2) + (side === 4 ? tileScratchBytes / 4 : 0);
     const threadFloats = Math.ceil(padFloats / 16) * 16;
+    const kernelSide = heap.alloc(points * k * cp);
     const imageSide = heap.alloc(points * cp * chunkTiles);
     // F(4×4, 2×2)'s untransform reads four tiles at a time, a vector past the last one.
     const columnSide = heap.alloc(points * k * chunkTiles + 4);
     const pads = heap.alloc(threads * threadFloats);
-    // U or P, this call's own unless F(4×4, 2×2)'s U is kept.
-    let ownKernels: Float32Array | null = null;
     try {
       return sequence(() => {
-        const [v, z, padPtr] = [imageSide.byteOffset, columnSide.byteOffset, pads.byteOffset];
+        const [u, v, z, padPtr] = [kernelSide.byteOffset, imageSide.byteOffset, columnSide.byteOffset, pads.byteOffset];
         const inPtr = ptr(input);
         const secondPtr = ptr(second);
         const outPtr = ptr(output, true);
@@ -274,13 +203,7 @@ export function createWasmBackend(threads?: number): WasmBackend {
         const elements = (count: number): number => points * count * tilesPerImage * (cp + k);
         const products = (transA: number, transB: number, m: number, n: number, depth: number, a: number, sa: number, b: number, sb: number, beta: number, c: number, sc: number): void =>
           run('gemm', 2 * points * m * n * depth, PARALLEL_MIN_FLOPS, [transA, transB, m, n, depth, 1, beta, points, a, sa, b, sb, c, sc, scratch, scratchBytes]);
-        const makeKernels = (at: number): void => run(names.kernels, points * k * cp, PARALLEL_MIN_ELEMENTS, [secondPtr, k, g.c, at, ...tileScratch]);
-        let u = side === 4 && pass !== 'weights' ? keptKernels(secondPtr, k, g.c, makeKernels)?.byteOffset : undefined;
-        if (u === undefined) {
-          ownKernels = heap.alloc(points * k * cp);
-          u = ownKernels.byteOffset;
-          if (pass !== 'weights') makeKernels(u);
-        }
+        if (pass !== 'weights') run(names.kernels, points * k * cp, PARALLEL_MIN_ELEMENTS, [secondPtr, k, g.c, u, ...tileScratch]);
         for (let n0 = 0; n0 < g.n; n0 += perChunk) {
           const count = Math.min(perChunk, g.n - n0);
           const t = count * tilesPerImage;
@@ -302,7 +225,7 @@ export function createWasmBackend(threads?: number): WasmBackend {
         return true;
       });
     } finally {
-      for (const a of [imageSide, columnSide, pads, ownKernels]) if (a !== null) heap.free(a);
+      for (const a of [kernelSide, imageSide, columnSide, pads]) heap.free(a);
     }
   };
 

@@ -6,5 +6,5 @@ export { batchNormStats, batchNormApply, batchNormBackward } from './batchnorm';
 export { adamUpdate } from './optim';
 export { winogradKernels, winogradUnkernels, winogradImages, winogradOutputs, winogradUnoutputs, winogradUnimages } from './winograd';
 export {
-  winograd4Kernels, winograd4Unkernels, winograd4Images, winograd4Outputs, winograd4Unoutputs, winograd4Unimages, winograd4TileScratchBytes, equalBytes,
+  winograd4Kernels, winograd4Unkernels, winograd4Images, winograd4Outputs, winograd4Unoutputs, winograd4Unimages, winograd4TileScratchBytes,
 } from './winograd4';

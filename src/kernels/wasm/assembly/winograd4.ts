@@ -384,19 +384,3 @@ export function winograd4Unoutputs(
     }
   }
 }
-
-/**
- * Whether `bytes` bytes (a multiple of 16: a kernel's 16 taps are 64) at a and b are bitwise the
- * same, the host's check that kept U belongs to the weights it is called with: this thread's share
- * compared a vector at a time, 1 (they differ) or 0 written to its flag, flags + 4 · tid.
- */
-export function equalBytes(tid: i32, nthreads: i32, a: usize, b: usize, bytes: i32, flags: usize): void {
-  const vectors = bytes >> 4;
-  const v0 = share(vectors, tid, nthreads), v1 = share(vectors, tid + 1, nthreads);
-  let differ = v128.splat<i32>(0);
-  for (let i = v0; i < v1; i++) {
-    const at = <usize>i << 4;
-    differ = v128.or(differ, v128.xor(v128.load(a + at), v128.load(b + at)));
-  }
-  store<i32>(flags + (<usize>tid << 2), v128.any_true(differ) ? 1 : 0);
-}
