@@ -7,6 +7,7 @@
 // vector (two pairs of neighbours in two rows of the padded image), whatever the tile count.
 // Work is split by channel; each thread holds its channels of one padded image at a time.
 import { at, share } from './common';
+import { addPhases, padChannels, phases, storeTaps, unpadChannels } from './phases';
 
 /**
  * U = G g Gᵀ (G = [1 0; 1 1; 0 1]) for every output channel and phase channel. A kernel's four
@@ -52,18 +53,9 @@ export function winogradUnkernels(tid: i32, nthreads: i32, pm: usize, k: i32, c:
       const r10 = f32x4.add(m10, m20), r11 = f32x4.add(m11, m21), r12 = f32x4.add(m12, m22);
       // y_αβ over the four phases; kernel row 2α + p holds (β, q) = (0, 0), (0, 1), (1, 0), (1, 1).
       const y00 = f32x4.add(r00, r01), y01 = f32x4.add(r01, r02), y10 = f32x4.add(r10, r11), y11 = f32x4.add(r11, r12);
-      const dst = at(w, (o * c + ch) * 16);
-      v128.store(dst, v128.shuffle<f32>(y00, y01, 0, 1, 4, 5));
-      v128.store(dst, v128.shuffle<f32>(y00, y01, 2, 3, 6, 7), 16);
-      v128.store(dst, v128.shuffle<f32>(y10, y11, 0, 1, 4, 5), 32);
-      v128.store(dst, v128.shuffle<f32>(y10, y11, 2, 3, 6, 7), 48);
+      storeTaps(at(w, (o * c + ch) * 16), y00, y01, y10, y11);
     }
   }
-}
-
-/** The four phases (p, q) of padded position (y0 + p, x0 + q): two pairs from two rows. */
-@inline function phases(row: usize, below: usize): v128 {
-  return v128.load64_lane(below, v128.load64_zero(row), 1);
 }
 
 /**
@@ -83,10 +75,7 @@ export function winogradImages(
   const rowBytes = <usize>pw << 2;
   for (let ch = c0; ch < c1; ch++) memory.fill(at(pad, ch * ph * pw), 0, <usize>(ph * pw) << 2);
   for (let img = 0; img < count; img++) {
-    for (let ch = c0; ch < c1; ch++) {
-      const src = at(x, (img * c + ch) * h * w), dst = at(pad, ch * ph * pw);
-      for (let y = 0; y < h; y++) memory.copy(at(dst, (y + 1) * pw + 1), at(src, y * w), <usize>w << 2);
-    }
+    padChannels(x, img, c, c0, c1, h, w, pad);
     for (let ti = 0; ti < th; ti++) {
       for (let tj = 0; tj < tw; tj++) {
         const t = img * th * tw + ti * tw + tj;
@@ -232,13 +221,6 @@ export function winogradUnoutputs(tid: i32, nthreads: i32, m: usize, k: i32, out
   }
 }
 
-/** Adds the four phases of `value` at padded positions (y0 + p, x0 + q). */
-@inline function addPhases(row: usize, below: usize, value: v128): void {
-  const sum = f32x4.add(v128.load64_lane(below, v128.load64_zero(row), 1), value);
-  v128.store64_lane(row, sum, 0);
-  v128.store64_lane(below, sum, 1);
-}
-
 /**
  * x̄ = Σ_tiles B W Bᵀ (B = [1 0 0; −1 1 −1; 0 0 1]) onto the image's phases, W tile-major: tiles
  * share a row and a column, so this thread's channels of each image are summed in its padded
@@ -281,9 +263,6 @@ export function winogradUnimages(
         }
       }
     }
-    for (let ch = c0; ch < c1; ch++) {
-      const dst = at(x, (img * c + ch) * h * w), src = at(pad, ch * ph * pw);
-      for (let y = 0; y < h; y++) memory.copy(at(dst, y * w), at(src, (y + 1) * pw + 1), <usize>w << 2);
-    }
+    unpadChannels(pad, img, c, c0, c1, h, w, x);
   }
 }

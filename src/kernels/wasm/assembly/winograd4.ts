@@ -11,6 +11,7 @@
 // Each thread has its own scratch (`scratch` + tid · `scratchBytes`): the image kernels' padded
 // planes (c · (h + 2) · (w + 2) floats) and then a tile's intermediate rows (SCRATCH_TILE_BYTES).
 import { at, share } from './common';
+import { addPhases, padChannels, phases, storeTaps, unpadChannels } from './phases';
 
 /** Rows of five vectors in a tile's intermediate values. */
 const ROW: usize = 5 * 16;
@@ -154,18 +155,9 @@ export function winograd4Unkernels(tid: i32, nthreads: i32, pm: usize, k: i32, c
         }
       }
       // w_αβ over the four phases; kernel row 2α + p holds (β, q) = (0, 0), (0, 1), (1, 0), (1, 1).
-      const dst = at(w, (o * c + ch) * 16);
-      v128.store(dst, v128.shuffle<f32>(w00, w01, 0, 1, 4, 5));
-      v128.store(dst, v128.shuffle<f32>(w00, w01, 2, 3, 6, 7), 16);
-      v128.store(dst, v128.shuffle<f32>(w10, w11, 0, 1, 4, 5), 32);
-      v128.store(dst, v128.shuffle<f32>(w10, w11, 2, 3, 6, 7), 48);
+      storeTaps(at(w, (o * c + ch) * 16), w00, w01, w10, w11);
     }
   }
-}
-
-/** The four phases (p, q) of padded position (y0 + p, x0 + q): two pairs from two rows. */
-@inline function phases(row: usize, below: usize): v128 {
-  return v128.load64_lane(below, v128.load64_zero(row), 1);
 }
 
 /**
@@ -184,10 +176,7 @@ export function winograd4Images(
   const rowBytes = <usize>pw << 2, channelBytes = <usize>(ph * pw) << 2;
   for (let ch = c0; ch < c1; ch++) memory.fill(at(pad, ch * ph * pw), 0, channelBytes);
   for (let img = 0; img < count; img++) {
-    for (let ch = c0; ch < c1; ch++) {
-      const src = at(x, (img * c + ch) * h * w), dst = at(pad, ch * ph * pw);
-      for (let y = 0; y < h; y++) memory.copy(at(dst, (y + 1) * pw + 1), at(src, y * w), <usize>w << 2);
-    }
+    padChannels(x, img, c, c0, c1, h, w, pad);
     for (let ti = 0; ti < th; ti++) {
       for (let tj = 0; tj < tw; tj++) {
         const t = img * th * tw + ti * tw + tj;
@@ -211,13 +200,6 @@ export function winograd4Images(
       }
     }
   }
-}
-
-/** Adds the four phases of `value` at padded positions (y0 + p, x0 + q). */
-@inline function addPhases(row: usize, below: usize, value: v128): void {
-  const sum = f32x4.add(v128.load64_lane(below, v128.load64_zero(row), 1), value);
-  v128.store64_lane(row, sum, 0);
-  v128.store64_lane(below, sum, 1);
 }
 
 /**
@@ -260,10 +242,7 @@ export function winograd4Unimages(
         }
       }
     }
-    for (let ch = c0; ch < c1; ch++) {
-      const dst = at(x, (img * c + ch) * h * w), src = at(pad, ch * ph * pw);
-      for (let y = 0; y < h; y++) memory.copy(at(dst, y * w), at(src, (y + 1) * pw + 1), <usize>w << 2);
-    }
+    unpadChannels(pad, img, c, c0, c1, h, w, x);
   }
 }
 
