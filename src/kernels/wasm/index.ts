@@ -58,10 +58,15 @@ export function createWasmBackend(threads?: number): WasmBackend {
   if (host === null) throw new Error('the platform is not loaded: `await initWasm()` first');
   const memory = new WebAssembly.Memory({ initial: 32, maximum: 65536, shared: true });
   const instance = new WebAssembly.Instance(module, { env: { memory } });
-  const exports = instance.exports as unknown as Record<KernelName, KernelFn> & { gemmScratchFloats(): number; winograd4TileScratchBytes(): number };
+  const exports = instance.exports as unknown as Record<KernelName, KernelFn> & {
+    gemmScratchFloats(): number;
+    winograd4TileScratchBytes(): number;
+    winogradPlanePad(): number;
+  };
   const heap = new SharedHeap('wasm', memory, HEAP_BASE);
   const scratchBytes = exports.gemmScratchFloats() * 4;
   const tileScratchBytes = exports.winograd4TileScratchBytes();
+  const planePad = exports.winogradPlanePad();
 
   let pool: ThreadPool | null = null;
   // GEMM packing buffers, one per thread, contiguous: thread t uses scratch + t·scratchBytes.
@@ -182,10 +187,12 @@ export function createWasmBackend(threads?: number): WasmBackend {
     // Each thread's padded planes of its channels (F(4×4, 2×2): then a tile's intermediate values), whole cache lines.
     const padFloats = g.c * (g.h + 2) * (g.w + 2) + (side === 4 ? tileScratchBytes / 4 : 0);
     const threadFloats = Math.ceil(padFloats / 16) * 16;
-    const kernelSide = heap.alloc(points * k * cp);
-    const imageSide = heap.alloc(points * cp * chunkTiles);
+    // The transformed planes, planePad floats apart (the kernels' rule): U or P [k × 4c], V or W [T × 4c], Z or M [k × T].
+    const plane = (floats: number): number => floats + planePad;
+    const kernelSide = heap.alloc(points * plane(k * cp));
+    const imageSide = heap.alloc(points * plane(cp * chunkTiles));
     // F(4×4, 2×2)'s untransform reads four tiles at a time, a vector past the last one.
-    const columnSide = heap.alloc(points * k * chunkTiles + 4);
+    const columnSide = heap.alloc(points * plane(k * chunkTiles) + 4);
     const pads = heap.alloc(threads * threadFloats);
     try {
       return sequence(() => {
@@ -207,18 +214,19 @@ export function createWasmBackend(threads?: number): WasmBackend {
         for (let n0 = 0; n0 < g.n; n0 += perChunk) {
           const count = Math.min(perChunk, g.n - n0);
           const t = count * tilesPerImage;
+          const [uPlane, vPlane, zPlane] = [plane(k * cp), plane(cp * t), plane(k * t)];
           if (pass === 'convolve') {
             run(names.images, elements(count), PARALLEL_MIN_ELEMENTS, [inPtr + n0 * imageBytes, g.c, g.h, g.w, ...shape, count, v, ...scratchArgs]);
-            products(0, 1, k, t, cp, u, k * cp, v, cp * t, 0, z, k * t);
+            products(0, 1, k, t, cp, u, uPlane, v, vPlane, 0, z, zPlane);
             run(names.unoutputs, elements(count), PARALLEL_MIN_ELEMENTS, [z, k, ...shape, count, outPtr + n0 * columnBytes, ...tileScratch]);
           } else if (pass === 'adjoint') {
             run(names.outputs, elements(count), PARALLEL_MIN_ELEMENTS, [inPtr + n0 * columnBytes, k, ...shape, count, z, ...tileScratch]);
-            products(1, 0, t, cp, k, z, k * t, u, k * cp, 0, v, cp * t);
+            products(1, 0, t, cp, k, z, zPlane, u, uPlane, 0, v, vPlane);
             run(names.unimages, elements(count), PARALLEL_MIN_ELEMENTS, [v, g.c, g.h, g.w, ...shape, count, outPtr + n0 * imageBytes, ...scratchArgs]);
           } else {
             run(names.images, elements(count), PARALLEL_MIN_ELEMENTS, [inPtr + n0 * imageBytes, g.c, g.h, g.w, ...shape, count, v, ...scratchArgs]);
             run(names.outputs, elements(count), PARALLEL_MIN_ELEMENTS, [secondPtr + n0 * columnBytes, k, ...shape, count, z, ...tileScratch]);
-            products(0, 0, k, cp, t, z, k * t, v, cp * t, n0 === 0 ? 0 : 1, u, k * cp);
+            products(0, 0, k, cp, t, z, zPlane, v, vPlane, n0 === 0 ? 0 : 1, u, uPlane);
           }
         }
         if (pass === 'weights') run(names.unkernels, points * k * cp, PARALLEL_MIN_ELEMENTS, [u, k, g.c, outPtr]);

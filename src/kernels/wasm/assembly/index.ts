@@ -8,3 +8,4 @@ export { winogradKernels, winogradUnkernels, winogradImages, winogradOutputs, wi
 export {
   winograd4Kernels, winograd4Unkernels, winograd4Images, winograd4Outputs, winograd4Unoutputs, winograd4Unimages, winograd4TileScratchBytes,
 } from './winograd4';
+export { winogradPlanePad } from './phases';

@@ -3,6 +3,19 @@
 // a thread works on its channels [c0, c1) of an image in its padded planes ((h + 2) × (w + 2) each).
 import { at } from './common';
 
+/** Floats between one transformed plane's end and the next one's start: planes a multiple of 4 KiB apart put the transforms' 9 or 25 streams of stores in the same cache sets. */
+export const PLANE_PAD: i32 = 16;
+
+/** Bytes from one plane of `floats` floats to the next. */
+@inline export function planeStride(floats: i32): usize {
+  return <usize>(floats + PLANE_PAD) << 2;
+}
+
+/** The host's copy of PLANE_PAD, for the products' strides and the planes' memory. */
+export function winogradPlanePad(): i32 {
+  return PLANE_PAD;
+}
+
 /** The four phases (p, q) of padded position (y0 + p, x0 + q): two pairs from two rows. */
 @inline export function phases(row: usize, below: usize): v128 {
   return v128.load64_lane(below, v128.load64_zero(row), 1);

@@ -7,7 +7,7 @@
 // vector (two pairs of neighbours in two rows of the padded image), whatever the tile count.
 // Work is split by channel; each thread holds its channels of one padded image at a time.
 import { at, share } from './common';
-import { addPhases, padChannels, phases, storeTaps, unpadChannels } from './phases';
+import { addPhases, padChannels, phases, planeStride, storeTaps, unpadChannels } from './phases';
 
 /**
  * U = G g Gᵀ (G = [1 0; 1 1; 0 1]) for every output channel and phase channel. A kernel's four
@@ -15,7 +15,7 @@ import { addPhases, padChannels, phases, storeTaps, unpadChannels } from './phas
  * store of all four, from the kernel's rows dealt out by shuffles.
  */
 export function winogradKernels(tid: i32, nthreads: i32, w: usize, k: i32, c: i32, u: usize): void {
-  const planeBytes = <usize>(k * 4 * c) << 2;
+  const planeBytes = planeStride(k * 4 * c);
   const o0 = share(k, tid, nthreads), o1 = share(k, tid + 1, nthreads);
   for (let o = o0; o < o1; o++) {
     for (let ch = 0; ch < c; ch++) {
@@ -41,7 +41,7 @@ export function winogradKernels(tid: i32, nthreads: i32, w: usize, k: i32, c: i3
 
 /** The weight gradient from P: w̄ = Gᵀ P G, four phases to a vector and shuffled back into the kernel's rows. */
 export function winogradUnkernels(tid: i32, nthreads: i32, pm: usize, k: i32, c: i32, w: usize): void {
-  const planeBytes = <usize>(k * 4 * c) << 2;
+  const planeBytes = planeStride(k * 4 * c);
   const o0 = share(k, tid, nthreads), o1 = share(k, tid + 1, nthreads);
   for (let o = o0; o < o1; o++) {
     for (let ch = 0; ch < c; ch++) {
@@ -68,7 +68,7 @@ export function winogradImages(
 ): void {
   const th = outH >> 1, tw = outW >> 1, pw = w + 2, ph = h + 2;
   const tiles = count * th * tw, cp = 4 * c;
-  const planeBytes = <usize>(tiles * cp) << 2;
+  const planeBytes = planeStride(tiles * cp);
   const pad = scratch + <usize>tid * scratchBytes;
   const c0 = share(c, tid, nthreads), c1 = share(c, tid + 1, nthreads);
   if (c0 >= c1) return;
@@ -125,8 +125,8 @@ export function winogradImages(
 /** Z = A ȳ Aᵀ (A = [1 0; 1 1; 0 1]) for every output channel and tile of `count` images, four tiles to a vector where they allow. */
 export function winogradOutputs(tid: i32, nthreads: i32, y: usize, k: i32, outH: i32, outW: i32, count: i32, z: usize): void {
   const th = outH >> 1, tw = outW >> 1;
-  const tiles = count * th * tw, plane = k * tiles;
-  const planeBytes = <usize>plane << 2, rowBytes = <usize>outW << 2;
+  const tiles = count * th * tw;
+  const planeBytes = planeStride(k * tiles), rowBytes = <usize>outW << 2;
   const second = groupSecondLoad(outW, th, tw);
   const o0 = share(k, tid, nthreads), o1 = share(k, tid + 1, nthreads);
   for (let o = o0; o < o1; o++) {
@@ -177,8 +177,8 @@ export function winogradOutputs(tid: i32, nthreads: i32, y: usize, k: i32, outH:
 /** y = Aᵀ M A per tile, into the column side's images, four tiles to a vector where they allow. */
 export function winogradUnoutputs(tid: i32, nthreads: i32, m: usize, k: i32, outH: i32, outW: i32, count: i32, y: usize): void {
   const th = outH >> 1, tw = outW >> 1;
-  const tiles = count * th * tw, plane = k * tiles;
-  const planeBytes = <usize>plane << 2, rowBytes = <usize>outW << 2;
+  const tiles = count * th * tw;
+  const planeBytes = planeStride(k * tiles), rowBytes = <usize>outW << 2;
   const second = groupSecondLoad(outW, th, tw);
   const o0 = share(k, tid, nthreads), o1 = share(k, tid + 1, nthreads);
   for (let o = o0; o < o1; o++) {
@@ -231,7 +231,7 @@ export function winogradUnimages(
 ): void {
   const th = outH >> 1, tw = outW >> 1, pw = w + 2, ph = h + 2;
   const tiles = count * th * tw, cp = 4 * c;
-  const planeBytes = <usize>(tiles * cp) << 2;
+  const planeBytes = planeStride(tiles * cp);
   const pad = scratch + <usize>tid * scratchBytes;
   const c0 = share(c, tid, nthreads), c1 = share(c, tid + 1, nthreads);
   if (c0 >= c1) return;

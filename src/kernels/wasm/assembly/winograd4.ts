@@ -11,7 +11,7 @@
 // Each thread has its own scratch (`scratch` + tid · `scratchBytes`): the image kernels' padded
 // planes (c · (h + 2) · (w + 2) floats) and then a tile's intermediate rows (SCRATCH_TILE_BYTES).
 import { at, share } from './common';
-import { addPhases, padChannels, phases, storeTaps, unpadChannels } from './phases';
+import { addPhases, padChannels, phases, planeStride, storeTaps, unpadChannels } from './phases';
 
 /** Rows of five vectors in a tile's intermediate values. */
 const ROW: usize = 5 * 16;
@@ -97,7 +97,7 @@ export function winograd4TileScratchBytes(): i32 {
  * to a vector as in winograd.ts.
  */
 export function winograd4Kernels(tid: i32, nthreads: i32, w: usize, k: i32, c: i32, u: usize, scratch: usize, scratchBytes: i32): void {
-  const planeBytes = <usize>(k * 4 * c) << 2;
+  const planeBytes = planeStride(k * 4 * c);
   const rows = scratch + <usize>tid * scratchBytes;
   const o0 = share(k, tid, nthreads), o1 = share(k, tid + 1, nthreads);
   for (let o = o0; o < o1; o++) {
@@ -128,7 +128,7 @@ export function winograd4Kernels(tid: i32, nthreads: i32, w: usize, k: i32, c: i
 
 /** The weight gradient from P: w̄ = Gᵀ P G = G'ᵀ (s_i·s_j·P_ij) G', four phases to a vector, shuffled back into the kernel's rows. */
 export function winograd4Unkernels(tid: i32, nthreads: i32, pm: usize, k: i32, c: i32, w: usize): void {
-  const planeBytes = <usize>(k * 4 * c) << 2;
+  const planeBytes = planeStride(k * 4 * c);
   const o0 = share(k, tid, nthreads), o1 = share(k, tid + 1, nthreads);
   for (let o = o0; o < o1; o++) {
     for (let ch = 0; ch < c; ch++) {
@@ -169,7 +169,7 @@ export function winograd4Images(
 ): void {
   const th = outH >> 2, tw = outW >> 2, pw = w + 2, ph = h + 2;
   const tiles = count * th * tw, cp = 4 * c;
-  const planeBytes = <usize>(tiles * cp) << 2;
+  const planeBytes = planeStride(tiles * cp);
   const pad = scratch + <usize>tid * scratchBytes, rows = at(pad, c * ph * pw);
   const c0 = share(c, tid, nthreads), c1 = share(c, tid + 1, nthreads);
   if (c0 >= c1) return;
@@ -212,7 +212,7 @@ export function winograd4Unimages(
 ): void {
   const th = outH >> 2, tw = outW >> 2, pw = w + 2, ph = h + 2;
   const tiles = count * th * tw, cp = 4 * c;
-  const planeBytes = <usize>(tiles * cp) << 2;
+  const planeBytes = planeStride(tiles * cp);
   const pad = scratch + <usize>tid * scratchBytes, rows = at(pad, c * ph * pw), cols = rows + 5 * ROW;
   const c0 = share(c, tid, nthreads), c1 = share(c, tid + 1, nthreads);
   if (c0 >= c1) return;
@@ -291,7 +291,7 @@ export function winograd4Outputs(
 ): void {
   const th = outH >> 2, tw = outW >> 2;
   const tiles = count * th * tw;
-  const planeBytes = <usize>(k * tiles) << 2, rowBytes = <usize>outW << 2;
+  const planeBytes = planeStride(k * tiles), rowBytes = <usize>outW << 2;
   // grid[r][x] (lanes: tiles), then points[i][x] after A along r, then the last group's 25 points.
   const grid = scratch + <usize>tid * scratchBytes, points = grid + 4 * 64, last = points + 5 * 64;
   const o0 = share(k, tid, nthreads), o1 = share(k, tid + 1, nthreads);
@@ -315,7 +315,7 @@ export function winograd4Outputs(
       for (let i = 0; i < 5; i++) a4From(points + <usize>i * 64, 16, dst + <usize>(i * 5) * stride, stride);
       if (n < 4) {
         for (let p = 0; p < 25; p++) {
-          const from = last + <usize>p * 16, to = at(z, p * k * tiles + o * tiles + t);
+          const from = last + <usize>p * 16, to = z + <usize>p * planeBytes + (<usize>(o * tiles + t) << 2);
           for (let lane = 0; lane < n; lane++) store<f32>(to + (<usize>lane << 2), load<f32>(from + (<usize>lane << 2)));
         }
       }
@@ -333,7 +333,7 @@ export function winograd4Unoutputs(
 ): void {
   const th = outH >> 2, tw = outW >> 2;
   const tiles = count * th * tw;
-  const planeBytes = <usize>(k * tiles) << 2, rowBytes = <usize>outW << 2;
+  const planeBytes = planeStride(k * tiles), rowBytes = <usize>outW << 2;
   // rows[i][x] after Aᵀ along j, then grid[r][x] after Aᵀ along i (lanes: tiles), then turned.
   const rows = scratch + <usize>tid * scratchBytes, grid = rows + 5 * 64, out = grid + 4 * 64;
   const o0 = share(k, tid, nthreads), o1 = share(k, tid + 1, nthreads);
