@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { setBackend, type ConvGeometry } from '../src/kernels/index.js';
 import type { WasmBackend } from '../src/kernels/wasm/index.js';
-import { winogradApplies } from '../src/kernels/winograd.js';
+import { winogradApplies, winogradImagesPerChunk } from '../src/kernels/winograd.js';
 import { clearConvolutionChoices, convolutionChoices, restoreConvolutionChoices, type ConvolutionChoice } from '../src/ops/conv-algorithm.js';
 import { geometry, referenceAdjoint, referenceConvolve, referenceWeights, stridedConvsWithGradients } from './conv-reference.js';
 import { assertClose, randomValues, testRandom } from './helpers.js';
@@ -102,14 +102,18 @@ describe('wasm Winograd against the js reference', () => {
     }
   });
 
-  it('a batch in chunks: the weight gradient summed across them, the last one shorter', () => {
+  it('a batch in chunks, both forms: the weight gradient summed across them, the last one shorter', () => {
     wasm.setThreads(2);
-    // 13 images of 32 × 64 × 64, k 32: about 1.5 MB of transformed tiles per image, so chunks of 10 and 3.
-    const g = geometry(13, 32, 64, 64, 4, 4, 2, 1);
-    for (const [pass, input, second, expected, depth] of passes(g, 32, 70)) {
-      const out = new Float32Array(expected().length);
-      assert.ok(wasm.directConvolution!(pass, input, second, g, 32, out));
-      assertClose(out, expected(), { rtol: 1e-5, atol: 1e-5 * Math.sqrt(depth) }, `chunked ${pass}`);
+    // F(2×2, 2×2): 13 images of 32 × 64 × 64, k 32, about 1.5 MB of transformed tiles per image:
+    // chunks of 10 and 3. F(4×4, 2×2): 11 images of 64 × 64 × 64, k 8, about 1.7 MB: 9 and 2.
+    for (const [variant, g, k, side] of [[0, geometry(13, 32, 64, 64, 4, 4, 2, 1), 32, 2], [1, geometry(11, 64, 64, 64, 4, 4, 2, 1), 8, 4]] as const) {
+      const perChunk = winogradImagesPerChunk(g, k, side);
+      assert.ok(perChunk < g.n && g.n % perChunk !== 0, `variant ${variant}: chunks of ${perChunk} for ${g.n} images`);
+      for (const [pass, input, second, expected, depth] of passes(g, k, 70)) {
+        const out = new Float32Array(expected().length);
+        assert.ok(wasm.directConvolution!(pass, input, second, g, k, out, variant));
+        assertClose(out, expected(), { rtol: 1e-5, atol: (variant === 0 ? 1e-5 : 2e-5) * Math.sqrt(depth) }, `variant ${variant}, chunked ${pass}`);
+      }
     }
   });
 
