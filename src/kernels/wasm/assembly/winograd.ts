@@ -2,6 +2,7 @@
 // transforms around the 9 GEMMs (the host runs those as one batched gemm). The algorithm and its
 // matrices are those of native/src/winograd.c, which explains them; the layouts are the same:
 //   U, P [9][k][4c]   M, Z [9][k][T]   and, unlike native's, V, W [9][T][4c] (tile-major)
+// (the planes PLANE_PAD floats apart, as native's: phases.ts)
 // where phase channel c' = 4·ch + 2·p + q and tile t = img·th·tw + ti·tw + tj (th = outH / 2).
 // Tile-major, a channel's four phases lie side by side: the image transforms take them as one
 // vector (two pairs of neighbours in two rows of the padded image), whatever the tile count.

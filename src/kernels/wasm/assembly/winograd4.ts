@@ -5,11 +5,11 @@
 //   G  = [1/4 0; −1/6 −1/6; −1/6 1/6; 1/24 1/12; 1/24 −1/12]
 //   Aᵀ = [1 1 1 1 1; 0 1 −1 2 −2; 0 1 1 4 4; 0 1 −1 8 −8]
 // The layouts are winograd.ts's with 25 points:
-//   U, P [25][k][4c]   M, Z [25][k][T]   V, W [25][T][4c] (tile-major)
+//   U, P [25][k][4c]   M, Z [25][k][T]   V, W [25][T][4c] (tile-major; planes PLANE_PAD floats apart, phases.ts)
 // where phase channel c' = 4·ch + 2·p + q and tile t = img·th·tw + ti·tw + tj (th = outH / 4).
 // A tile reads phase positions 4ti … 4ti + 4 (padded rows 8ti + 2l + p) and overlaps the next by one.
 // Each thread has its own scratch (`scratch` + tid · `scratchBytes`): the image kernels' padded
-// planes (c · (h + 2) · (w + 2) floats) and then a tile's intermediate rows (SCRATCH_TILE_BYTES).
+// planes (c · (h + 2) · (w + 2) floats) and then a tile's intermediate rows (winograd4TileScratchBytes).
 import { at, share } from './common';
 import { addPhases, padChannels, phases, planeStride, storeTaps, unpadChannels } from './phases';
 
