@@ -22,6 +22,9 @@ const WINOGRAD_KERNELS = {
   4: { kernels: 'winograd4Kernels', unkernels: 'winograd4Unkernels', images: 'winograd4Images', unimages: 'winograd4Unimages', outputs: 'winograd4Outputs', unoutputs: 'winograd4Unoutputs' },
 } as const satisfies Record<WinogradSide, Record<string, KernelName>>;
 
+/** The direct convolution's variants: Winograd's two forms, by their output tile's side. */
+const DIRECT_VARIANTS = [{ name: 'winograd', side: 2 }, { name: 'winograd4', side: 4 }] as const;
+
 /** Layers of at least this many FLOPs have their Winograd pass timed against im2col + GEMM; smaller ones keep GEMM. */
 const TIMED_MIN_FLOPS = 5e7;
 type KernelFn = (...args: number[]) => void;
@@ -189,7 +192,8 @@ export function createWasmBackend(threads?: number): WasmBackend {
     const threadFloats = Math.ceil(padFloats / 16) * 16;
     // The transformed planes, planePad floats apart (the kernels' rule): U or P [k × 4c], V or W [T × 4c], Z or M [k × T].
     const plane = (floats: number): number => floats + planePad;
-    const kernelSide = heap.alloc(points * plane(k * cp));
+    const uPlane = plane(k * cp);
+    const kernelSide = heap.alloc(points * uPlane);
     const imageSide = heap.alloc(points * plane(cp * chunkTiles));
     // F(4×4, 2×2)'s untransform reads four tiles at a time, a vector past the last one.
     const columnSide = heap.alloc(points * plane(k * chunkTiles) + 4);
@@ -214,7 +218,7 @@ export function createWasmBackend(threads?: number): WasmBackend {
         for (let n0 = 0; n0 < g.n; n0 += perChunk) {
           const count = Math.min(perChunk, g.n - n0);
           const t = count * tilesPerImage;
-          const [uPlane, vPlane, zPlane] = [plane(k * cp), plane(cp * t), plane(k * t)];
+          const [vPlane, zPlane] = [plane(cp * t), plane(k * t)];
           if (pass === 'convolve') {
             run(names.images, elements(count), PARALLEL_MIN_ELEMENTS, [inPtr + n0 * imageBytes, g.c, g.h, g.w, ...shape, count, v, ...scratchArgs]);
             products(0, 1, k, t, cp, u, uPlane, v, vPlane, 0, z, zPlane);
@@ -250,12 +254,16 @@ export function createWasmBackend(threads?: number): WasmBackend {
     ready: () => pool?.ready() ?? Promise.resolve(),
     ...compiledBackend('wasm', kernels),
     directConvolution(pass, input, second, g, k, output, variant = 0, rectifier) {
-      if (variant !== 0 && variant !== 1) throw new RangeError(`wasm directConvolution: variant must be 0 (winograd) or 1 (winograd4), got ${variant}`);
+      const form = DIRECT_VARIANTS[variant];
+      if (form === undefined) {
+        const names = DIRECT_VARIANTS.map((v, i) => `${i} (${v.name})`).join(' or ');
+        throw new RangeError(`wasm directConvolution: variant must be ${names}, got ${variant}`);
+      }
       // Its Winograd has no rectifier to fuse: the caller runs it as a pass of its own.
       if (rectifier !== undefined) return false;
-      return winograd(variant === 1 ? 4 : 2, pass, input, second, g, k, output);
+      return winograd(form.side, pass, input, second, g, k, output);
     },
-    directConvolutionVariants: ['winograd', 'winograd4'],
+    directConvolutionVariants: DIRECT_VARIANTS.map((v) => v.name),
     convolutionPolicy(pass, g, k) {
       return winogradApplies(g) && 2 * g.n * k * g.c * g.kh * g.kw * g.outH * g.outW >= TIMED_MIN_FLOPS ? 'time' : 'gemm';
     },

@@ -23,7 +23,7 @@ export function winogradPlanePad(): i32 {
 
 /** Adds the four phases of `value` at padded positions (y0 + p, x0 + q). */
 @inline export function addPhases(row: usize, below: usize, value: v128): void {
-  const sum = f32x4.add(v128.load64_lane(below, v128.load64_zero(row), 1), value);
+  const sum = f32x4.add(phases(row, below), value);
   v128.store64_lane(row, sum, 0);
   v128.store64_lane(below, sum, 1);
 }
