@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { setBackend, type ConvGeometry } from '../src/kernels/index.js';
 import type { WasmBackend } from '../src/kernels/wasm/index.js';
-import { winogradApplies, winogradImagesPerChunk } from '../src/kernels/winograd.js';
+import { WINOGRAD_CHUNK_BYTES, winogradApplies, winogradImagesPerChunk, winogradPoints, winogradTilesPerImage } from '../src/kernels/winograd.js';
 import { clearConvolutionChoices, convolutionChoices, restoreConvolutionChoices, type ConvolutionChoice } from '../src/ops/conv-algorithm.js';
 import { geometry, referenceAdjoint, referenceConvolve, referenceWeights, stridedConvsWithGradients } from './conv-reference.js';
 import { assertClose, randomValues, testRandom } from './helpers.js';
@@ -105,7 +105,7 @@ describe('wasm Winograd against the js reference', () => {
   it('a batch in chunks, both forms: the weight gradient summed across them, the last one shorter', () => {
     wasm.setThreads(2);
     // F(2×2, 2×2): 13 images of 32 × 64 × 64, k 32, about 1.5 MB of transformed tiles per image:
-    // chunks of 10 and 3. F(4×4, 2×2): 11 images of 64 × 64 × 64, k 8, about 1.7 MB: 9 and 2.
+    // at most 10 a chunk, so chunks of 7 and 6. F(4×4, 2×2): 11 images of 64 × 64 × 64, k 8, about 1.7 MB: 6 and 5.
     for (const [variant, g, k, side] of [[0, geometry(13, 32, 64, 64, 4, 4, 2, 1), 32, 2], [1, geometry(11, 64, 64, 64, 4, 4, 2, 1), 8, 4]] as const) {
       const perChunk = winogradImagesPerChunk(g, k, side);
       assert.ok(perChunk < g.n && g.n % perChunk !== 0, `variant ${variant}: chunks of ${perChunk} for ${g.n} images`);
@@ -113,6 +113,21 @@ describe('wasm Winograd against the js reference', () => {
         const out = new Float32Array(expected().length);
         assert.ok(wasm.directConvolution!(pass, input, second, g, k, out, variant));
         assertClose(out, expected(), { rtol: 1e-5, atol: (variant === 0 ? 1e-5 : 2e-5) * Math.sqrt(depth) }, `variant ${variant}, chunked ${pass}`);
+      }
+    }
+  });
+
+  it('chunks: as few as the budget allows, the last fewer than one image per chunk short of the others', () => {
+    for (const side of [2, 4] as const) {
+      for (const [g, k] of [[geometry(64, 64, 32, 32, 4, 4, 2, 1), 128], [geometry(64, 128, 16, 16, 4, 4, 2, 1), 256], [geometry(13, 32, 64, 64, 4, 4, 2, 1), 32], [geometry(1, 8, 8, 8, 4, 4, 2, 1), 16]] as const) {
+        const perImage = winogradPoints(side) * winogradTilesPerImage(g, side) * (4 * g.c + k) * 4;
+        const most = Math.max(1, Math.floor(WINOGRAD_CHUNK_BYTES / perImage));
+        const perChunk = winogradImagesPerChunk(g, k, side);
+        const chunks = Math.ceil(g.n / perChunk);
+        const label = `side ${side}, ${g.n} images of ${g.c} × ${g.h} × ${g.w}, k ${k}: ${perChunk} a chunk`;
+        assert.ok(perChunk <= most, `${label}, over the budget's ${most}`);
+        assert.equal(chunks, Math.ceil(g.n / Math.min(most, g.n)), `${label}: more chunks than the budget needs`);
+        assert.ok(g.n - (chunks - 1) * perChunk > perChunk - chunks, `${label}: the last chunk is too short`);
       }
     }
   });

@@ -28,8 +28,14 @@ export function winogradTilesPerImage(g: ConvGeometry, side: WinogradSide = 2): 
   return (g.outH / side) * (g.outW / side);
 }
 
-/** Images per chunk: the transformed planes of the image side (4c phase channels) and the column side (k) within the budget. */
+/**
+ * Images per chunk: the transformed planes of the image side (4c phase channels) and the column
+ * side (k) within the budget, in as few chunks as that allows, all of one size but the last, which
+ * is fewer than one image per chunk short of it (a much shorter last chunk ran its products at a worse
+ * rate). Native's winograd.c keeps the largest chunk: equal ones made no difference there.
+ */
 export function winogradImagesPerChunk(g: ConvGeometry, k: number, side: WinogradSide = 2): number {
   const perImage = winogradPoints(side) * winogradTilesPerImage(g, side) * (4 * g.c + k) * 4;
-  return Math.max(1, Math.min(g.n, Math.floor(WINOGRAD_CHUNK_BYTES / perImage)));
+  const most = Math.max(1, Math.min(g.n, Math.floor(WINOGRAD_CHUNK_BYTES / perImage)));
+  return Math.ceil(g.n / Math.ceil(g.n / most));
 }
