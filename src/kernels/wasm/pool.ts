@@ -2,6 +2,7 @@
  * A pool of worker threads over the shared WebAssembly.Memory. Kernels are synchronous, so
  * a call publishes the kernel and its arguments in shared control memory, wakes the workers,
  * does thread 0's share itself and waits (Atomics.wait) for the others: no messages, no copies.
+ * Both sides read the control word for a short while before they sleep on it.
  *
  * The worker code is inline (so the same pool works from source, from dist and in bundles)
  * and is one function, `serve`, for both hosts: the platform wraps it in a `worker_threads`
@@ -22,9 +23,16 @@ const READY = 4;
 const FAILED = 5;
 const BROKEN = 6;
 const MAX_ARGS = 32;
+/** The control words, for tests that speak the protocol to a worker themselves. */
+export const CONTROL_SLOTS = { GENERATION, PENDING, KERNEL, ARGC, READY } as const;
+/**
+ * Times a thread reads its control word before it sleeps on it (about 0.1 ms): kernels come back
+ * to back, and a sleeping thread takes longer to wake than many of them take to run.
+ */
+const SPIN_CHECKS = 20000;
 
 /** The worker's whole protocol: instantiate on the shared memory, then run published kernels. */
-const SERVE_SOURCE = `function serve(data, post) {
+export const SERVE_SOURCE = `function serve(data, post) {
   const { module, memory, control, args, tid, names } = data;
   const ctrl = new Int32Array(control);
   const argv = new Float64Array(args);
@@ -44,7 +52,10 @@ const SERVE_SOURCE = `function serve(data, post) {
   Atomics.notify(ctrl, ${READY});
   post({ ready: true });
   for (;;) {
-    Atomics.wait(ctrl, ${GENERATION}, seen);
+    for (let spin = 0; spin < ${SPIN_CHECKS} && Atomics.load(ctrl, ${GENERATION}) === seen; spin++);
+    // Waking is no proof of a new job: a job seen while spinning (or before sleeping) may be run
+    // and done before its publisher's notify arrives, and that late notify must not run it again.
+    while (Atomics.load(ctrl, ${GENERATION}) === seen) Atomics.wait(ctrl, ${GENERATION}, seen);
     seen = Atomics.load(ctrl, ${GENERATION});
     const kernel = Atomics.load(ctrl, ${KERNEL});
     if (kernel < 0) break;
@@ -142,6 +153,7 @@ export class ThreadPool {
     // Even when this thread's share failed, wait for the workers and clear their failure flag:
     // returning early would let the next call reset PENDING while they still count down this
     // one (and the pool would hang), and a stale flag would fail the next, healthy call.
+    for (let spin = 0; spin < SPIN_CHECKS && Atomics.load(this.control, PENDING) !== 0; spin++);
     let pending: number;
     while ((pending = Atomics.load(this.control, PENDING)) !== 0) Atomics.wait(this.control, PENDING, pending);
     const workerFailed = Atomics.exchange(this.control, FAILED, 0) !== 0;
