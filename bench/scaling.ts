@@ -4,16 +4,21 @@
  * peak RSS is that configuration's. pytorch/examples' widths (ngf = ndf = 64).
  *
  *   npm run bench:scaling -- [--sizes 32,64,128] [--batches 16,64,128] [--channels 3] [--threads 2]
- *                            [--rounds 3] [--steps 2] [--peer-max-pixels 16384] [--no-peer] [--backend native]
+ *                            [--rounds 3] [--steps 3] [--warmup-seconds 2] [--max-warmup 200]
+ *                            [--peer-max-pixels 16384] [--no-peer] [--backend native]
  *
  * Every image size is run at every batch (the grid). A round runs ours and the peer back to
  * back, alternating which goes first, so each round gives one paired ratio measured under the
  * same machine load; the summary reports the median over rounds of each side's time and of
- * the paired ratios, and the largest peak RSS seen. The peer is skipped above
+ * the paired ratios, and the largest peak RSS seen. Both sides warm up by the same rule as
+ * `npm run bench` (warmupDone in src/bench/training-step.ts): at least 2 steps and
+ * --warmup-seconds (2 here, to keep the grid short; 0: the earlier protocol of 2 steps, which at
+ * the small sizes timed one-time work of ours in the fourth step). The peer is skipped above
  * --peer-max-pixels (image side², default 128×128): at 256×256 one PyTorch step takes a
  * minute or more here. Prints one JSON line per round and configuration and a summary last.
  */
 import { getBackend } from '../src/index.js';
+import { STEADY_WARMUP } from '../src/bench/training-step.js';
 import { median, parseFlags, peerAvailable, PEER_ENV, runJson } from './util.js';
 
 interface StepResult {
@@ -29,7 +34,9 @@ const batches = list('batches', '16,64,128');
 const channelsList = list('channels', '3');
 const threads = list('threads', '2');
 const rounds = Number(flags['rounds'] ?? 3);
-const steps = Number(flags['steps'] ?? 2);
+const steps = Number(flags['steps'] ?? 3);
+const warmupSeconds = Number(flags['warmup-seconds'] ?? 2);
+const maxWarmup = Number(flags['max-warmup'] ?? STEADY_WARMUP.maxWarmup);
 const peerMaxPixels = Number(flags['peer-max-pixels'] ?? 128 * 128);
 const backend = flags['backend'] ?? getBackend().name;
 const peer = peerAvailable(flags);
@@ -48,9 +55,13 @@ for (const channels of channelsList) {
 }
 
 function measure(side: 'ours' | 'pytorch', c: Config): StepResult | string {
-  // Two warm-up steps on both sides: our first step is laid out by first fit and gives its freed
-  // pages back, so the second touches them afresh; steady state begins with the third.
-  const common = ['--image-size', String(c.imageSize), '--channels', String(c.channels), '--batch', String(c.batch), '--threads', String(c.threads), '--steps', String(steps), '--warmup', '2'];
+  // At least two warm-up steps on both sides (our first step is laid out by first fit and gives its
+  // freed pages back, so the second touches them afresh), and then the seconds: at the small sizes
+  // our fourth step still did one-time work (BENCHMARKS.md, twenty-fifth session).
+  const common = [
+    '--image-size', String(c.imageSize), '--channels', String(c.channels), '--batch', String(c.batch), '--threads', String(c.threads), '--steps', String(steps),
+    '--warmup', String(STEADY_WARMUP.warmup), '--warmup-seconds', String(warmupSeconds), '--max-warmup', String(maxWarmup),
+  ];
   try {
     return side === 'ours'
       ? runJson<StepResult>(process.execPath, ['--import', 'tsx', 'bench/step.ts', '--backend', backend, ...common])
@@ -103,4 +114,5 @@ const rows = configs.map((c) => {
     errors: r.errors.length ? r.errors : undefined,
   };
 });
-console.log(JSON.stringify({ command: `npm run bench:scaling -- ${process.argv.slice(2).join(' ')}`.trim(), backend, steps, rounds, rows }));
+const warmup = { minSteps: STEADY_WARMUP.warmup, seconds: warmupSeconds, maxSteps: maxWarmup };
+console.log(JSON.stringify({ command: `npm run bench:scaling -- ${process.argv.slice(2).join(' ')}`.trim(), backend, steps, warmup, rounds, rows }));
