@@ -25,6 +25,7 @@
 import { cpus } from 'node:os';
 import { availableBackends, getBackend } from '../src/index.js';
 import { STEADY_WARMUP, trainingStepFlops } from '../src/bench/training-step.js';
+import { checkTargets, describeTargets, targetsTableRow, type BenchReport } from './targets.js';
 import { cpuInfo, gitCommit, median, parseFlags, PEER_ENV, peerAvailable, runJson as run } from './util.js';
 
 const flags = parseFlags(process.argv.slice(2));
@@ -158,6 +159,10 @@ for (const c of configs) {
   rows.push({ config: `${c.imageSize}x${c.imageSize}x${c.channels} batch ${c.batch}`, stepGflop: round2(stepFlops / 1e9), summary, headline, runs });
 }
 report['dcgan'] = rows;
+// Issue 14's targets on this CPU, and the row this run adds to BENCHMARKS.md's table of them by CPU kind.
+const targets = checkTargets(report as BenchReport);
+report['targets'] = targets;
+process.stderr.write(`bench: ${describeTargets(targets)}\nbench: as a row of BENCHMARKS.md's targets by CPU kind:\n${targetsTableRow(report as BenchReport)}\n`);
 const commit = gitCommit();
 if (commit !== null) report['commit'] = commit;
 console.log(JSON.stringify(report, null, 2));
