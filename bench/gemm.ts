@@ -47,8 +47,8 @@ const results: object[] = [];
 for (const backendName of availableBackends().filter((n) => n !== 'js')) {
   const backend = setBackend(backendName);
   const rows: Array<{ threads: number } & Record<string, unknown>> = [];
-  const kinds = [...CONV_SHAPES.map(() => 'conv'), ...THIN_SHAPES.map(() => 'thin'), ...CEILING_SHAPES.map(() => 'ceiling')];
-  for (const [index, s] of [...CONV_SHAPES, ...THIN_SHAPES, ...CEILING_SHAPES].entries()) {
+  const shapes = [...CONV_SHAPES.map((s) => ({ ...s, kind: 'conv' })), ...THIN_SHAPES.map((s) => ({ ...s, kind: 'thin' })), ...CEILING_SHAPES.map((s) => ({ ...s, kind: 'ceiling' }))];
+  for (const s of shapes) {
     const gflops = (ms: number): number => (2 * s.m * s.n * s.k) / ms / 1e6;
     // times[r][i]: round r's median ms at threadCounts[i].
     const times: number[][] = [];
@@ -61,7 +61,7 @@ for (const backendName of availableBackends().filter((n) => n !== 'js')) {
     threadCounts.forEach((threads, i) => {
       const ms = median(times.map((round) => round[i]!));
       const scaling = i === 0 ? undefined : +median(times.map((round) => round[0]! / round[i]!)).toFixed(2);
-      rows.push({ backend: backendName, threads, shape: s.name, kind: kinds[index], m: s.m, n: s.n, k: s.k, ms: +ms.toFixed(4), gflops: +gflops(ms).toFixed(1), pairedScaling: scaling });
+      rows.push({ backend: backendName, threads, shape: s.name, kind: s.kind, m: s.m, n: s.n, k: s.k, ms: +ms.toFixed(4), gflops: +gflops(ms).toFixed(1), pairedScaling: scaling });
     });
   }
   // A backend's rows by thread count, then shape (the sort is stable), as a reader compares them.

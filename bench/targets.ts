@@ -73,29 +73,55 @@ const threadRow = (side: SideSummary | undefined, threads: number): ThreadRow | 
 /** The six convolution shapes of bench/gemm.ts (rows of older reports carry no kind: their names say). */
 const isConvShape = (row: GemmRow): boolean => (row.kind === undefined ? /\bconv/.test(row.shape) : row.kind === 'conv');
 
+/** What the targets read, per target: one value per size (64×64×3, 32×32×1) where there are two. */
+interface Measures {
+  pairedStep: Record<'native' | 'wasm', Array<number | null | undefined>>;
+  bestStep: Record<'native' | 'wasm', Array<number | null | undefined>>;
+  pairedInference: Array<number | null | undefined>;
+  /** Peak RSS at 64×64×3 on 2 threads, ours and PyTorch's. */
+  rss: [number | undefined, number | undefined];
+  fmaShare: Array<number | null | undefined>;
+  /** The wasm GEMM on the conv shapes: 1-thread GFLOP/s, 2-thread paired scaling. */
+  wasmGemm: number[];
+  wasmScaling: Array<number | undefined>;
+}
+
+function readMeasures(report: BenchReport): Measures {
+  const rows = TARGET_CONFIGS.map((config) => configRow(report, config));
+  const headline = (backend: string, pick: (h: Headline) => number | null | undefined) => rows.map((row) => {
+    const h = row?.headline[backend];
+    return h === undefined ? null : pick(h);
+  });
+  const big = rows[0]?.summary;
+  const wasmConv = (report.gemm ?? []).filter((row) => row.backend === 'wasm' && isConvShape(row));
+  return {
+    pairedStep: { native: headline('native', (h) => h.pairedStepRatio['2t']), wasm: headline('wasm', (h) => h.pairedStepRatio['2t']) },
+    bestStep: { native: headline('native', (h) => h.stepRatioBestOverBest), wasm: headline('wasm', (h) => h.stepRatioBestOverBest) },
+    pairedInference: headline('native', (h) => h.pairedInferenceRatio['2t']),
+    rss: [threadRow(big?.['native'], 2)?.peakRssMiB, threadRow(big?.['pytorch'], 2)?.peakRssMiB],
+    fmaShare: rows.map((row) => threadRow(row?.summary['native'], 2)?.pairedFractionOfPeak),
+    wasmGemm: wasmConv.filter((row) => row.threads === 1).map((row) => row.gflops),
+    wasmScaling: wasmConv.filter((row) => row.threads === 2).map((row) => row.pairedScaling),
+  };
+}
+
 /** Every target of issue 14 that applies to the backends in the report. */
 export function checkTargets(report: BenchReport): TargetCheck[] {
   const checks: TargetCheck[] = [];
+  const measures = readMeasures(report);
   const benched = (backend: string): boolean => (report.dcgan ?? []).some((row) => row.summary[backend] !== undefined);
   for (const backend of ['native', 'wasm'] as const) {
     if (!benched(backend)) continue;
-    const rows = TARGET_CONFIGS.map((config) => configRow(report, config));
-    const headlines = rows.map((row) => row?.headline[backend]);
-    checks.push(check(backend, 'step, paired at 2 threads (64×64×3, 32×32×1)', headlines.map((h) => h?.pairedStepRatio['2t']), '≤', STEP_LIMIT[backend]));
-    checks.push(check(backend, 'step, best over best (64×64×3, 32×32×1)', headlines.map((h) => h?.stepRatioBestOverBest), '≤', STEP_LIMIT[backend]));
+    checks.push(check(backend, 'step, paired at 2 threads (64×64×3, 32×32×1)', measures.pairedStep[backend], '≤', STEP_LIMIT[backend]));
+    checks.push(check(backend, 'step, best over best (64×64×3, 32×32×1)', measures.bestStep[backend], '≤', STEP_LIMIT[backend]));
     if (backend === 'native') {
-      checks.push(check(backend, 'generator inference, paired at 2 threads', headlines.map((h) => h?.pairedInferenceRatio['2t']), '≤', INFERENCE_LIMIT));
-      const big = rows[0]?.summary;
-      const ours = threadRow(big?.['native'], 2)?.peakRssMiB;
-      const peer = threadRow(big?.['pytorch'], 2)?.peakRssMiB;
+      checks.push(check(backend, 'generator inference, paired at 2 threads', measures.pairedInference, '≤', INFERENCE_LIMIT));
+      const [ours, peer] = measures.rss;
       checks.push(check(backend, 'peak RSS at 64×64×3, 2 threads, over PyTorch’s', [ours !== undefined && peer !== undefined ? +(ours / peer).toFixed(2) : null], '≤', 1));
-      checks.push(check(backend, 'FMA share at 2 threads, probed beside each step', rows.map((row) => threadRow(row?.summary['native'], 2)?.pairedFractionOfPeak), '≥', FMA_SHARE_LIMIT));
+      checks.push(check(backend, 'FMA share at 2 threads, probed beside each step', measures.fmaShare, '≥', FMA_SHARE_LIMIT));
     } else {
-      const conv = (report.gemm ?? []).filter((row) => row.backend === 'wasm' && isConvShape(row));
-      const oneThread = conv.filter((row) => row.threads === 1);
-      const twoThreads = conv.filter((row) => row.threads === 2);
-      checks.push(check(backend, 'GEMM per thread on the conv shapes, GFLOP/s', oneThread.length ? oneThread.map((row) => row.gflops) : [null], '≥', WASM_GEMM_LIMIT));
-      checks.push(check(backend, '2-thread GEMM scaling on the conv shapes', twoThreads.length ? twoThreads.map((row) => row.pairedScaling) : [null], '≥', WASM_SCALING_LIMIT));
+      checks.push(check(backend, 'GEMM per thread on the conv shapes, GFLOP/s', measures.wasmGemm.length ? measures.wasmGemm : [null], '≥', WASM_GEMM_LIMIT));
+      checks.push(check(backend, '2-thread GEMM scaling on the conv shapes', measures.wasmScaling.length ? measures.wasmScaling : [null], '≥', WASM_SCALING_LIMIT));
     }
   }
   return checks;
@@ -120,25 +146,16 @@ const range = (values: number[], digits: number): string =>
 export function targetsTableRow(report: BenchReport): string {
   const m = report.machine ?? {};
   const cpu = `${m.cpu ?? 'unknown CPU'} (family ${m.cpuFamily ?? '?'}, model ${m.cpuModel ?? '?'}${widestVectors(m.isa ?? [])})`;
-  const rows = TARGET_CONFIGS.map((config) => configRow(report, config));
-  const headline = (backend: string, pick: (h: Headline) => number | null | undefined) => rows.map((row) => {
-    const h = row?.headline[backend];
-    return h === undefined ? null : pick(h);
-  });
-  const big = rows[0]?.summary;
-  const rss = [threadRow(big?.['native'], 2)?.peakRssMiB, threadRow(big?.['pytorch'], 2)?.peakRssMiB];
-  const share = rows.map((row) => threadRow(row?.summary['native'], 2)?.pairedFractionOfPeak);
-  const wasmConv = (report.gemm ?? []).filter((row) => row.backend === 'wasm' && isConvShape(row));
-  const perThread = wasmConv.filter((row) => row.threads === 1).map((row) => row.gflops);
-  const scaling = wasmConv.filter((row) => row.threads === 2 && typeof row.pairedScaling === 'number').map((row) => row.pairedScaling!);
+  const measures = readMeasures(report);
+  const scaling = measures.wasmScaling.filter((v): v is number => typeof v === 'number');
   const cells = [
     cpu,
-    pair(headline('native', (h) => h.pairedStepRatio['2t'])),
-    pair(headline('native', (h) => h.pairedInferenceRatio['2t'])),
-    rss.every((v) => typeof v === 'number') ? `${rss.map((v) => v!.toFixed(0)).join(' / ')} MiB` : '—',
-    pair(share, (v) => (typeof v === 'number' ? `${(v * 100).toFixed(0)}%` : '—')),
-    pair(headline('wasm', (h) => h.pairedStepRatio['2t'])),
-    perThread.length ? `${range(perThread, 1)}, ${range(scaling, 2)}` : '—',
+    pair(measures.pairedStep.native),
+    pair(measures.pairedInference),
+    measures.rss.every((v) => typeof v === 'number') ? `${measures.rss.map((v) => v!.toFixed(0)).join(' / ')} MiB` : '—',
+    pair(measures.fmaShare, (v) => (typeof v === 'number' ? `${(v * 100).toFixed(0)}%` : '—')),
+    pair(measures.pairedStep.wasm),
+    measures.wasmGemm.length ? `${range(measures.wasmGemm, 1)}, ${range(scaling, 2)}` : '—',
   ];
   return `| ${cells.join(' | ')} |`;
 }
